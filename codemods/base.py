@@ -1,0 +1,229 @@
+"""What a codemod is.
+
+A codemod is a LibCST ``CodemodCommand`` with a few class attributes that make it
+self-describing (id, summary, documentation, a before/after example) and two extra
+channels besides the rewritten tree:
+
+* ``self.add_change(node, message)``: a rewrite it made;
+* ``self.add_finding(node, message)``: a site it recognised but refused to rewrite, and why.
+
+A codemod never knows about files on disk, processes or the terminal: the engine
+hands it a parsed module, its configuration table and a ``Project`` (read-only facts
+about the other files of the project) and collects what it returns.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Mapping
+
+import libcst as cst
+from libcst.codemod import CodemodCommand, CodemodContext
+from libcst.codemod.visitors import AddImportsVisitor
+from libcst.metadata import PositionProvider, ScopeProvider
+
+from codemods.flask_model import FlaskModel
+from codemods.project import Project
+
+
+@dataclass(frozen=True, order=True)
+class Change:
+    """A rewrite a codemod made: ``codemod`` id, 1-based ``line`` in the input, what it did."""
+
+    line: int
+    codemod: str
+    message: str
+
+
+@dataclass(frozen=True, order=True)
+class Finding:
+    """A candidate a codemod recognised and did not rewrite, with the reason."""
+
+    line: int
+    codemod: str
+    message: str
+
+
+@dataclass
+class RunContext:
+    """What the engine gives a codemod for one file, besides the tree."""
+
+    path: str = "<string>"
+    module_name: str = ""
+    config: Mapping[str, Any] = field(default_factory=dict)
+    project: Project = field(default_factory=Project.empty)
+
+
+class FlaskfixCodemod(CodemodCommand):
+    """Base class of every flaskfix codemod.
+
+    Subclasses set the class attributes below and implement ``rewrite(tree)``.
+    They may use ``self.flask`` (the Flask project model of the module being
+    transformed), ``self.config`` (their ``[tool.flaskfix.<id>]`` table), ``self.project``
+    and the LibCST metadata they declare in ``METADATA_DEPENDENCIES``.
+    """
+
+    #: The codemod's id, e.g. ``"global-to-g"``; its module is the id with ``_``.
+    ID: ClassVar[str] = ""
+    #: Position in the fixed order codemods run in on one file (lower first).
+    ORDER: ClassVar[int] = 100
+    #: One line for ``flaskfix list``.
+    SUMMARY: ClassVar[str] = ""
+    #: Why the anti-pattern hurts (plain text paragraphs).
+    WHY: ClassVar[str] = ""
+    #: What behaviour changes after the rewrite, on purpose. Shown by ``explain``
+    #: and in pull-request bodies.
+    BEHAVIOUR: ClassVar[str] = ""
+    #: When it refuses to rewrite (each refusal is reported as a finding).
+    REFUSES: ClassVar[tuple[str, ...]] = ()
+    #: A before/after example. It is documentation *and* a test: the test suite checks
+    #: that the codemod turns ``EXAMPLE_BEFORE`` into exactly ``EXAMPLE_AFTER``.
+    EXAMPLE_BEFORE: ClassVar[str] = ""
+    EXAMPLE_AFTER: ClassVar[str] = ""
+    #: Regular expressions; a file is parsed for this codemod only if every one matches
+    #: its text. Keep them cheap and never stricter than the codemod itself.
+    PREFILTER: ClassVar[tuple[str, ...]] = ()
+    #: Config keys this codemod accepts in ``[tool.flaskfix.<id>]``, with defaults.
+    DEFAULT_CONFIG: ClassVar[Mapping[str, Any]] = {}
+
+    METADATA_DEPENDENCIES = (ScopeProvider, PositionProvider)
+
+    def __init__(self, context: CodemodContext, run: RunContext | None = None) -> None:
+        super().__init__(context)
+        self.run = run or RunContext()
+        self.config: dict[str, Any] = {**self.DEFAULT_CONFIG, **dict(self.run.config)}
+        self.project = self.run.project
+        self.changes: list[Change] = []
+        self.findings: list[Finding] = []
+        self._flask: FlaskModel | None = None
+        self._imports: list[tuple[str, str, str | None]] = []
+
+    # -- the engine's side -------------------------------------------------------------
+
+    @classmethod
+    def prefilter(cls, text: str) -> bool:
+        """Cheap text test: may this file hold a candidate? Never parses."""
+        return all(p.search(text) for p in _compiled(cls.PREFILTER))
+
+    # -- the codemod's side ------------------------------------------------------------
+
+    def rewrite(self, tree: cst.Module) -> cst.Module:
+        """Return the rewritten module. Metadata is resolved for ``tree``."""
+        raise NotImplementedError
+
+    def transform_module_impl(self, tree: cst.Module) -> cst.Module:
+        self._imports = []
+        tree = self.rewrite(tree)
+        for module, name, asname in self._imports:
+            extended = extend_from_import(tree, module, name, asname)
+            if extended is not None:
+                tree = extended
+            else:
+                AddImportsVisitor.add_needed_import(self.context, module, name, asname)
+        return tree
+
+    def add_import(self, module: str, name: str, asname: str | None = None) -> None:
+        """Queue ``from module import name [as asname]``: appended to an existing
+        ``from module import ...`` line when there is one, else added by LibCST's
+        ``AddImportsVisitor``."""
+        if (module, name, asname) not in self._imports:
+            self._imports.append((module, name, asname))
+
+    @property
+    def flask(self) -> FlaskModel:
+        """The Flask model of the module currently being transformed (built once)."""
+        wrapper = self.context.wrapper
+        if wrapper is None:
+            raise RuntimeError("flask model is only available during transform_module")
+        if self._flask is None or self._flask.wrapper is not wrapper:
+            self._flask = FlaskModel(wrapper, self.project, self.run.path)
+        return self._flask
+
+    def line_of(self, node: cst.CSTNode) -> int:
+        try:
+            return self.get_metadata(PositionProvider, node).start.line
+        except KeyError:
+            return 0
+
+    def add_change(self, node: cst.CSTNode | int, message: str) -> None:
+        line = node if isinstance(node, int) else self.line_of(node)
+        self.changes.append(Change(line, self.ID, message))
+
+    def add_finding(self, node: cst.CSTNode | int, message: str) -> None:
+        line = node if isinstance(node, int) else self.line_of(node)
+        finding = Finding(line, self.ID, message)
+        if finding not in self.findings:
+            self.findings.append(finding)
+
+    @classmethod
+    def module_name(cls) -> str:
+        return cls.ID.replace("-", "_")
+
+    @classmethod
+    def explain(cls) -> str:
+        """The full explanation printed by ``flaskfix explain ID``."""
+        parts = [f"{cls.ID}: {cls.SUMMARY}", "", "Why", _indent(cls.WHY)]
+        parts += ["", "Example: before", _indent(cls.EXAMPLE_BEFORE.rstrip("\n"))]
+        parts += ["", "Example: after", _indent(cls.EXAMPLE_AFTER.rstrip("\n"))]
+        parts += ["", "What changes in behaviour", _indent(cls.BEHAVIOUR)]
+        if cls.REFUSES:
+            parts += ["", "Refuses (reported as findings, never rewritten)"]
+            parts += [f"  - {r}" for r in cls.REFUSES]
+        if cls.DEFAULT_CONFIG:
+            parts += ["", f"Configuration: [tool.flaskfix.{cls.ID}]"]
+            parts += [f"  {k} = {v!r}" for k, v in cls.DEFAULT_CONFIG.items()]
+        return "\n".join(parts) + "\n"
+
+
+@functools.lru_cache(maxsize=None)
+def _compiled(patterns: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
+    return tuple(re.compile(p, re.MULTILINE) for p in patterns)
+
+
+def _indent(text: str) -> str:
+    import textwrap
+
+    return textwrap.indent(textwrap.dedent(text).strip("\n"), "  ")
+
+
+def extend_from_import(tree: cst.Module, module: str, name: str, asname: str | None) -> cst.Module | None:
+    """Append ``name`` to the first top-level ``from module import a, b`` of ``tree``.
+
+    Returns None when there is no such import line to extend (or it is a star import)."""
+    body = list(tree.body)
+    for i, stmt in enumerate(body):
+        if not isinstance(stmt, cst.SimpleStatementLine):
+            continue
+        for j, small in enumerate(stmt.body):
+            if not (isinstance(small, cst.ImportFrom) and not small.relative and small.module is not None):
+                continue
+            if isinstance(small.names, cst.ImportStar) or _dotted(small.module) != module:
+                continue
+            names = list(small.names)
+            for alias in names:
+                if alias.evaluated_name == name and alias.evaluated_alias == asname:
+                    return tree
+            last = names[-1]
+            trailing_comma = last.comma
+            new_alias = cst.ImportAlias(
+                name=cst.Name(name), asname=cst.AsName(name=cst.Name(asname)) if asname else None
+            )
+            if isinstance(trailing_comma, cst.Comma):  # parenthesised, one per line: keep the style
+                names.append(new_alias.with_changes(comma=trailing_comma))
+                names[-2] = last.with_changes(comma=trailing_comma)
+            else:
+                names[-1] = last.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
+                names.append(new_alias)
+            new_small = small.with_changes(names=names)
+            new_stmt = stmt.with_changes(body=[*stmt.body[:j], new_small, *stmt.body[j + 1 :]])
+            body[i] = new_stmt
+            return tree.with_changes(body=body)
+    return None
+
+
+def _dotted(node: cst.BaseExpression) -> str | None:
+    from codemods.flask_model import dotted_name
+
+    return dotted_name(node)

@@ -1,0 +1,106 @@
+"""``[tool.flaskfix]`` configuration, read from the nearest ``pyproject.toml``.
+
+```toml
+[tool.flaskfix]
+exclude = ["migrations/", "legacy_*.py"]   # gitignore-style patterns
+select = ["global-to-g", "bulk-query"]     # default: every codemod
+ignore = []
+
+[tool.flaskfix.cache-route]                # one table per codemod id
+timeout = 300
+```
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+ROOT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
+
+
+class ConfigError(Exception):
+    pass
+
+
+@dataclass
+class Config:
+    #: the project root: the folder of the nearest pyproject.toml (or .git, setup.py)
+    root: Path
+    pyproject: Path | None = None
+    exclude: list[str] = field(default_factory=list)
+    select: list[str] | None = None
+    ignore: list[str] = field(default_factory=list)
+    #: per-codemod tables, keyed by codemod id
+    codemods: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: the raw [tool.black] table of the target project, if any
+    black: dict[str, Any] | None = None
+
+    def for_codemod(self, codemod_id: str) -> dict[str, Any]:
+        return dict(self.codemods.get(codemod_id, {}))
+
+    def fingerprint(self) -> str:
+        import json
+
+        return json.dumps(
+            {"exclude": self.exclude, "select": self.select, "ignore": self.ignore, "codemods": self.codemods},
+            sort_keys=True,
+            default=str,
+        )
+
+
+def find_root(start: Path) -> Path:
+    start = start.resolve()
+    folder = start if start.is_dir() else start.parent
+    for candidate in (folder, *folder.parents):
+        if any((candidate / marker).exists() for marker in ROOT_MARKERS):
+            return candidate
+    return folder
+
+
+def load_config(paths: list[str], known_ids: set[str] | None = None) -> Config:
+    start = Path(paths[0]) if paths else Path(os.getcwd())
+    root = find_root(start)
+    pyproject = root / "pyproject.toml"
+    if not pyproject.is_file():
+        return Config(root=root)
+    try:
+        with open(pyproject, "rb") as fh:
+            data = tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{pyproject}: cannot read configuration: {exc}") from None
+    tool = data.get("tool", {})
+    table = tool.get("flaskfix", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{pyproject}: [tool.flaskfix] must be a table")
+    cfg = Config(root=root, pyproject=pyproject, black=tool.get("black") if isinstance(tool.get("black"), dict) else None)
+    for key, value in table.items():
+        if key == "exclude":
+            cfg.exclude = _str_list(pyproject, key, value)
+        elif key == "select":
+            cfg.select = _str_list(pyproject, key, value)
+        elif key == "ignore":
+            cfg.ignore = _str_list(pyproject, key, value)
+        elif isinstance(value, dict):
+            if known_ids is not None and key not in known_ids:
+                raise ConfigError(f"{pyproject}: [tool.flaskfix.{key}]: no codemod has the id {key!r}")
+            cfg.codemods[key] = value
+        else:
+            cfg.codemods.setdefault("", {})[key] = value  # unknown top-level keys kept for forwards compat
+    return cfg
+
+
+def _str_list(pyproject: Path, key: str, value: Any) -> list[str]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{pyproject}: [tool.flaskfix] {key} must be a list of strings")
+    return list(value)

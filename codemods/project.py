@@ -1,0 +1,161 @@
+"""Project-wide facts: what other files of the project say about a name.
+
+Codemods look at one module at a time, but some answers need the whole project:
+"is this global imported by another module?", "what is the primary key of model
+``User``, defined in ``models.py``?". ``Project`` answers them from the list of the
+project's Python files, lazily: a cheap text search picks the files worth parsing,
+and each is parsed at most once with the standard library ``ast`` (fast, read-only).
+
+It never writes and never fails: a file it cannot read or parse is ignored here (the
+engine reports it separately when it is one of the files being processed).
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+
+@dataclass(frozen=True)
+class ExternalUse:
+    path: str  # relative to the project root
+    line: int
+    how: str  # e.g. "from app import cache"
+
+
+@dataclass
+class Project:
+    root: Path
+    files: tuple[str, ...]  # absolute paths of every Python file of the project
+    _text: dict[str, str | None] = field(default_factory=dict, repr=False)
+    _ast: dict[str, ast.Module | None] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def empty(cls) -> "Project":
+        return cls(root=Path("."), files=())
+
+    # -- raw access ------------------------------------------------------------------
+
+    def text(self, path: str) -> str | None:
+        if path not in self._text:
+            try:
+                with open(path, "rb") as fh:
+                    data = fh.read()
+                self._text[path] = data.decode("utf-8", errors="replace")
+            except OSError:
+                self._text[path] = None
+        return self._text[path]
+
+    def tree(self, path: str) -> ast.Module | None:
+        if path not in self._ast:
+            text = self.text(path)
+            try:
+                self._ast[path] = ast.parse(text) if text is not None else None
+            except (SyntaxError, ValueError):
+                self._ast[path] = None
+        return self._ast[path]
+
+    def relpath(self, path: str) -> str:
+        try:
+            return os.path.relpath(path, self.root)
+        except ValueError:
+            return path
+
+    def files_mentioning(self, word: str, *, exclude: str | None = None) -> Iterator[str]:
+        pattern = re.compile(rf"\b{re.escape(word)}\b")
+        skip = os.path.realpath(exclude) if exclude else None
+        for path in self.files:
+            if skip and os.path.realpath(path) == skip:
+                continue
+            text = self.text(path)
+            if text is not None and pattern.search(text):
+                yield path
+
+    # -- questions -------------------------------------------------------------------
+
+    def external_uses(self, path: str, name: str) -> list[ExternalUse]:
+        """Places in *other* project files that may use module-level ``name`` of ``path``.
+
+        Conservative: an import of a module whose last dotted part is this file's module
+        name counts, whatever package it names (better a refused rewrite than a broken
+        importer).
+        """
+        stem = _module_stem(path)
+        uses: list[ExternalUse] = []
+        for other in self.files_mentioning(name, exclude=path):
+            tree = self.tree(other)
+            if tree is None:
+                # Unparsable but mentions the name: assume the worst.
+                uses.append(ExternalUse(self.relpath(other), 0, "unparsable file mentions it"))
+                continue
+            uses.extend(_uses_in(tree, stem, name, self.relpath(other), other))
+        return uses
+
+    def assigned_from_call(self, module_stem: str, name: str, callee_suffixes: tuple[str, ...]) -> bool:
+        """Does a project module named ``module_stem`` bind ``name`` to a call of one of
+        ``callee_suffixes`` (e.g. ``("Flask", "Blueprint")``) at module level?"""
+        for path in self.files_mentioning(name):
+            if _module_stem(path) != module_stem:
+                continue
+            tree = self.tree(path)
+            if tree is None:
+                continue
+            for stmt in tree.body:
+                if isinstance(stmt, (ast.Assign, ast.AnnAssign)) and isinstance(stmt.value, ast.Call):
+                    targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+                    if any(isinstance(t, ast.Name) and t.id == name for t in targets):
+                        callee = _dotted(stmt.value.func)
+                        if callee and callee.split(".")[-1] in callee_suffixes:
+                            return True
+        return False
+
+
+def _module_stem(path: str) -> str:
+    p = Path(path)
+    return p.parent.name if p.name == "__init__.py" else p.stem
+
+
+def _dotted(node: ast.AST) -> str | None:
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+        return ".".join(reversed(parts))
+    return None
+
+
+def _uses_in(tree: ast.Module, stem: str, name: str, rel: str, path: str) -> list[ExternalUse]:
+    uses: list[ExternalUse] = []
+    module_aliases: set[str] = set()  # local names bound to our module (or a dotted path to it)
+    sibling = Path(path).parent.name  # for "from . import name" inside the package
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            mod = node.module or ""
+            last = mod.split(".")[-1] if mod else (sibling if node.level else "")
+            for alias in node.names:
+                if last == stem and alias.name in (name, "*"):
+                    uses.append(ExternalUse(rel, node.lineno, f"from {'.' * node.level}{mod} import {alias.name}"))
+                elif alias.name == stem:  # from pkg import app  -> app.name
+                    module_aliases.add(alias.asname or alias.name)
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.split(".")[-1] == stem:
+                    module_aliases.add(alias.asname or alias.name)
+                elif alias.asname is None and stem in alias.name.split("."):
+                    module_aliases.add(alias.name)
+    if module_aliases:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and node.attr == name:
+                base = _dotted(node.value)
+                if base and (base in module_aliases or base.split(".")[-1] == stem):
+                    uses.append(ExternalUse(rel, node.lineno, f"{base}.{name}"))
+            elif isinstance(node, ast.Call) and _dotted(node.func) in ("getattr", "setattr", "hasattr"):
+                if node.args and _dotted(node.args[0]) in module_aliases:
+                    uses.append(ExternalUse(rel, node.lineno, "getattr on the module"))
+    return uses
