@@ -1,0 +1,58 @@
+"""A small shop API with one of each anti-pattern flaskfix fixes.
+
+Run it:  flask --app examples/shop/app.py run
+See the fixes:  flaskfix diff examples/shop
+"""
+
+from flask import Flask, jsonify, request
+
+from models import User, db
+
+app = Flask(__name__)
+app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///:memory:"
+db.init_app(app)
+
+# global-to-g: per-request data parked in a module-level dict grows forever.
+last_seen = {}
+
+# redis-counter: a process-local counter loses updates under threads and workers.
+visits = 0
+
+
+def summarise_sales():
+    """Stands in for a slow aggregate query."""
+    return {"total": sum(range(10_000))}
+
+
+@app.route("/basket/<item>")
+def add_to_basket(item):
+    last_seen["item"] = item
+    return jsonify(added=last_seen["item"])
+
+
+@app.route("/visit")
+def visit():
+    global visits
+    visits += 1
+    return jsonify(visits=visits)
+
+
+@app.route("/users")
+def list_users():
+    names = []
+    for user_id in request.args.getlist("id"):
+        user = User.query.get(user_id)
+        names.append(user.name if user else None)
+    return jsonify(names=names)
+
+
+@app.route("/report")
+def sales_report():
+    return jsonify(summarise_sales())
+
+
+@app.route("/split")
+def split_bill():
+    total = int(request.args.get("total", "0"))
+    people = int(request.args.get("people", "1"))
+    return jsonify(each=total / people)
