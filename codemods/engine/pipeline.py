@@ -46,6 +46,8 @@ class FileResult:
     error: str | None = None
     #: True when no codemod's prefilter wanted the file (it was not parsed with LibCST)
     prefiltered_out: bool = False
+    #: the path used in diff headers: ``path`` when relative, else relative to the project root
+    diff_path: str | None = None
 
     @property
     def old_text(self) -> str | None:
@@ -59,7 +61,7 @@ class FileResult:
         if not self.changed:
             return ""
         assert self.source is not None and self.new_text is not None
-        return unified_diff(self.source.text, self.new_text, self.path)
+        return unified_diff(self.source.text, self.new_text, self.diff_path or self.path)
 
 
 class Engine:
@@ -133,6 +135,11 @@ class Engine:
             result.new_text = new_text
         result.changes.sort()
         result.findings.sort()
+        if os.path.isabs(source.path):
+            try:
+                result.diff_path = os.path.relpath(source.path, self.config.root.resolve())
+            except ValueError:
+                pass
         return result
 
     def module_name(self, path: str) -> str:

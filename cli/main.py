@@ -1,0 +1,168 @@
+"""The ``flaskfix`` command: parses arguments, calls the library, prints.
+
+Exit codes (CI can trust them):
+  0  nothing to change (diff), or changes applied (apply)
+  1  diff showed changes
+  2  usage error, or any file failed (unreadable, syntax error, not written)
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import List, Optional
+
+import typer
+
+import codemods as registry
+from cli import render
+from cli.git import dirty_files
+from codemods.engine.pipeline import FileResult
+from codemods.engine.run import Plan, Summary, UsageError, execute, plan
+from codemods.engine.source import ChangedOnDisk, write_atomic
+
+app = typer.Typer(
+    name="flaskfix",
+    help="Find Flask performance and reliability anti-patterns and rewrite them into their documented fixes.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+EXIT_CLEAN, EXIT_CHANGES, EXIT_ERROR = 0, 1, 2
+
+PathsArg = typer.Argument(None, help="Files or folders (default: the current folder).", show_default=False)
+SelectOpt = typer.Option(None, "--select", help="Only these codemod ids (comma-separated).")
+IgnoreOpt = typer.Option(None, "--ignore", help="Skip these codemod ids (comma-separated).")
+JobsOpt = typer.Option(0, "--jobs", "-j", help="Worker processes (default: all cores).")
+NoColorOpt = typer.Option(False, "--no-color", help="Never colour the output.")
+BlackOpt = typer.Option(
+    None,
+    "--black/--no-black",
+    help="Format the changed lines with black (default: on when the project configures [tool.black]).",
+)
+
+
+def _ids(values: Optional[List[str]]) -> list[str] | None:
+    if not values:
+        return None
+    return [v.strip() for item in values for v in item.split(",") if v.strip()]
+
+
+def _plan(paths, select, ignore, black) -> Plan:  # type: ignore[no-untyped-def]
+    try:
+        return plan(list(paths or []), _ids(select), _ids(ignore), black)
+    except UsageError as exc:
+        render.err(f"flaskfix: error: {exc}")
+        raise typer.Exit(EXIT_ERROR) from None
+
+
+def _run(p: Plan, jobs: int, color: bool) -> tuple[list[FileResult], Summary]:
+    """Run, print each diff to stdout as it arrives and each file's lines to stderr."""
+    summary = Summary()
+    changed: list[FileResult] = []
+    for result in execute(p, jobs):
+        summary.add(result)
+        if result.changed:
+            changed.append(result)
+            sys.stdout.write(render.colour_diff(result.diff(), color))
+            sys.stdout.flush()
+        for line in render.report_lines(result):
+            render.err(line)
+    return changed, summary.finish()
+
+
+@app.command("list")
+def list_codemods() -> None:
+    """List every codemod: id and one-line summary."""
+    for cm in registry.all_codemods():
+        typer.echo(f"{cm.ID:<15} {cm.SUMMARY}")
+
+
+@app.command()
+def explain(codemod_id: str = typer.Argument(..., metavar="ID")) -> None:
+    """Why a codemod exists, a before/after example, what changes, when it refuses."""
+    try:
+        cm = registry.get(codemod_id)
+    except KeyError:
+        render.err(f"flaskfix: error: unknown codemod id {codemod_id!r}; `flaskfix list` shows them")
+        raise typer.Exit(EXIT_ERROR) from None
+    typer.echo(cm.explain(), nl=False)
+
+
+@app.command()
+def diff(
+    paths: Optional[List[str]] = PathsArg,
+    select: Optional[List[str]] = SelectOpt,
+    ignore: Optional[List[str]] = IgnoreOpt,
+    jobs: int = JobsOpt,
+    no_color: bool = NoColorOpt,
+    black: Optional[bool] = BlackOpt,
+    exit_zero: bool = typer.Option(False, "--exit-zero", help="Exit 0 even when there are changes to show."),
+) -> None:
+    """Show the fixes as a unified diff on stdout (findings on stderr). Writes nothing."""
+    p = _plan(paths, select, ignore, black)
+    _changed, summary = _run(p, jobs, render.use_color(sys.stdout, no_color))
+    for line in render.summary_lines(summary, [c.ID for c in p.codemods]):
+        render.err(line)
+    if summary.failed:
+        raise typer.Exit(EXIT_ERROR)
+    if summary.total_changes or summary.changed_files:
+        raise typer.Exit(EXIT_CLEAN if exit_zero else EXIT_CHANGES)
+
+
+@app.command()
+def apply(
+    paths: Optional[List[str]] = PathsArg,
+    yes: bool = typer.Option(False, "--yes", "-y", help="Apply without asking."),
+    allow_dirty: bool = typer.Option(False, "--allow-dirty", help="Also rewrite files with uncommitted changes."),
+    select: Optional[List[str]] = SelectOpt,
+    ignore: Optional[List[str]] = IgnoreOpt,
+    jobs: int = JobsOpt,
+    no_color: bool = NoColorOpt,
+    black: Optional[bool] = BlackOpt,
+) -> None:
+    """Show the diff, then (after confirmation, or with --yes) write the fixes."""
+    p = _plan(paths, select, ignore, black)
+    changed, summary = _run(p, jobs, render.use_color(sys.stdout, no_color))
+    for line in render.summary_lines(summary, [c.ID for c in p.codemods]):
+        render.err(line)
+    failed = summary.failed > 0
+    if not allow_dirty and changed:
+        dirty = dirty_files([r.path for r in changed])
+        for r in changed:
+            if r.path in dirty:
+                render.err(f"{r.path}: not written: it has uncommitted changes (commit them, or pass --allow-dirty)")
+                failed = True
+        changed = [r for r in changed if r.path not in dirty]
+    if not changed:
+        raise typer.Exit(EXIT_ERROR if failed else EXIT_CLEAN)
+    n_changes = sum(len(r.changes) for r in changed)
+    if not yes:
+        if not sys.stdin.isatty():
+            render.err("flaskfix: nothing written: no terminal to confirm on; pass --yes to apply without asking")
+            raise typer.Exit(EXIT_ERROR)
+        if not typer.confirm(f"Apply {n_changes} changes to {len(changed)} files?", default=False, err=True):
+            render.err("flaskfix: nothing written")
+            raise typer.Exit(EXIT_CLEAN if not failed else EXIT_ERROR)
+    written = 0
+    for r in changed:
+        assert r.source is not None and r.new_text is not None
+        try:
+            write_atomic(r.source, r.new_text)
+            written += 1
+        except ChangedOnDisk as exc:
+            render.err(f"{r.path}: not written: {exc}; run flaskfix again")
+            failed = True
+        except OSError as exc:
+            render.err(f"{r.path}: not written: {exc.strerror or exc}")
+            failed = True
+    render.err(f"flaskfix: wrote {written} of {len(changed)} file(s)")
+    raise typer.Exit(EXIT_ERROR if failed else EXIT_CLEAN)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

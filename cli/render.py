@@ -1,0 +1,67 @@
+"""Terminal rendering: diffs (coloured on a terminal), findings, errors, the summary."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TextIO
+
+import typer
+
+from codemods.engine.pipeline import FileResult
+from codemods.engine.run import Summary
+
+
+def use_color(stream: TextIO, no_color: bool) -> bool:
+    if no_color or os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return hasattr(stream, "isatty") and stream.isatty()
+
+
+def colour_diff(diff: str, color: bool) -> str:
+    if not color:
+        return diff
+    out = []
+    for line in diff.splitlines(keepends=True):
+        body, end = (line[:-1], "\n") if line.endswith("\n") else (line, "")
+        if line.startswith(("+++", "---")):
+            out.append(typer.style(body, bold=True) + end)
+        elif line.startswith("@@"):
+            out.append(typer.style(body, fg=typer.colors.CYAN) + end)
+        elif line.startswith("+"):
+            out.append(typer.style(body, fg=typer.colors.GREEN) + end)
+        elif line.startswith("-"):
+            out.append(typer.style(body, fg=typer.colors.RED) + end)
+        else:
+            out.append(line)
+    return "".join(out)
+
+
+def report_lines(r: FileResult) -> list[str]:
+    """One line per error, change and finding of a file, for stderr."""
+    lines = []
+    if r.error is not None:
+        lines.append(f"{r.path}: error: {r.error}")
+    for c in r.changes:
+        lines.append(f"{r.path}:{c.line}: {c.codemod}: fixed: {c.message}")
+    for f in r.findings:
+        lines.append(f"{r.path}:{f.line}: {f.codemod}: not fixed: {f.message}")
+    return lines
+
+
+def summary_lines(s: Summary, ids: list[str]) -> list[str]:
+    lines = []
+    for cid in ids:
+        if s.changes[cid] or s.findings[cid]:
+            lines.append(f"  {cid:<15} {s.changes[cid]} fixed, {s.findings[cid]} not fixed (see findings)")
+    lines.append(
+        f"{s.total_changes} change(s) in {s.changed_files} file(s); scanned {s.files} file(s), "
+        f"{s.prefiltered_out} skipped by the pre-filter, {s.failed} failed; {s.seconds:.2f}s"
+    )
+    return lines
+
+
+def err(line: str) -> None:
+    print(line, file=sys.stderr)

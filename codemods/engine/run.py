@@ -1,0 +1,100 @@
+"""One entry point for a whole run: ``plan`` what to do, ``execute`` it, ``Summary`` it.
+
+The CLI (terminal, pull requests) and tests call these; nothing here prints.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import codemods as registry
+from codemods.base import FlaskfixCodemod
+from codemods.engine.config import Config, load_config
+from codemods.engine.discovery import Discovered, discover
+from codemods.engine.formatting import format_changed_regions
+from codemods.engine.pipeline import Engine, FileResult, project_files
+from codemods.engine.source import clean_stale_temp_files
+from codemods.project import Project
+
+
+class UsageError(Exception):
+    """Bad arguments or configuration: exit code 2, nothing processed."""
+
+
+@dataclass
+class Plan:
+    config: Config
+    codemods: list[type[FlaskfixCodemod]]
+    files: list[Discovered]
+    black: bool
+
+
+def plan(
+    paths: list[str],
+    select: list[str] | None = None,
+    ignore: list[str] | None = None,
+    black: bool | None = None,
+) -> Plan:
+    """Resolve configuration, the codemods to run and the files to look at."""
+    from codemods.engine.config import ConfigError
+
+    paths = paths or ["."]
+    try:
+        config = load_config(paths, set(registry.ids()))
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        chosen = registry.select(select if select else config.select, (ignore or []) + config.ignore)
+    except KeyError as exc:
+        raise UsageError(f"unknown codemod id {exc.args[0]!r}; `flaskfix list` shows them") from None
+    files = discover(paths, config.root, config.exclude)
+    use_black = black if black is not None else config.black is not None
+    return Plan(config, chosen, files, use_black)
+
+
+def execute(p: Plan, jobs: int | None = None) -> Iterator[FileResult]:
+    """Results in file order (identical for any ``jobs``), streamed."""
+    for folder in sorted({os.path.dirname(os.path.abspath(f.path)) for f in p.files if f.error is None}):
+        clean_stale_temp_files(folder)
+    project = Project(p.config.root, project_files(p.config))
+    engine = Engine(p.codemods, p.config, project)
+    jobs = jobs if jobs and jobs > 0 else (os.cpu_count() or 1)
+    for result in engine.run(p.files, jobs=jobs):
+        if p.black and result.changed:
+            assert result.source is not None and result.new_text is not None
+            result.new_text = format_changed_regions(result.source.text, result.new_text, p.config.black)
+        yield result
+
+
+@dataclass
+class Summary:
+    started: float = field(default_factory=time.monotonic)
+    files: int = 0
+    prefiltered_out: int = 0
+    failed: int = 0
+    changed_files: int = 0
+    changes: Counter[str] = field(default_factory=Counter)
+    findings: Counter[str] = field(default_factory=Counter)
+    seconds: float = 0.0
+
+    def add(self, r: FileResult) -> None:
+        self.files += 1
+        self.prefiltered_out += r.prefiltered_out
+        self.failed += r.error is not None
+        self.changed_files += r.changed
+        for c in r.changes:
+            self.changes[c.codemod] += 1
+        for f in r.findings:
+            self.findings[f.codemod] += 1
+
+    def finish(self) -> "Summary":
+        self.seconds = time.monotonic() - self.started
+        return self
+
+    @property
+    def total_changes(self) -> int:
+        return sum(self.changes.values())
