@@ -160,6 +160,11 @@ def apply(
     raise typer.Exit(EXIT_ERROR if failed else EXIT_CLEAN)
 
 
+from cli.pr import register as _register_pr  # noqa: E402  (the pr command lives in its own module)
+
+_register_pr(app)
+
+
 def main() -> None:
     app()
 
