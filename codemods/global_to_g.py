@@ -160,17 +160,24 @@ def store_data():
             return tree
         replacements: dict[cst.CSTNode, cst.CSTNode] = {}
         removals: dict[cst.CSTNode, cst.BaseSmallStatement] = {}
+        prologues: dict[cst.CSTNode, list[cst.SimpleStatementLine]] = {}
         for name, (cand, style) in plans.items():
-            for use in cand.uses:
-                if style == "attr":
+            if style == "attr":
+                for use in cand.uses:
                     assert use.subscript is not None
                     replacements[use.subscript] = cst.Attribute(value=cst.parse_expression(g_expr), attr=cst.Name(str(use.key)))
-                else:
-                    replacements[use.node] = self._container_expr(g_expr, cand)
+                where = f"g.{', g.'.join(sorted({str(u.key) for u in cand.uses}))}"
+            else:
+                # Bind the per-request container once per handler, under the global's own
+                # name: the handler's body stays exactly as it was.
+                for func in dict.fromkeys(u.access.scope.node for u in cand.uses):
+                    prologues.setdefault(func, []).append(
+                        cst.parse_statement(f"{name} = {self._container_expr(g_expr, cand)}\n")  # type: ignore[arg-type]
+                    )
+                where = f'g.setdefault("{self._namespace(cand)}", ...)'
             removals[cand.statement] = cand.small
-            where = f"g.{', g.'.join(sorted({str(u.key) for u in cand.uses}))}" if style == "attr" else f'g.setdefault("{self._namespace(cand)}", ...)'
             self.add_change(cand.statement, f"moved module-level `{name}` to per-request storage on flask.g ({where})")
-        return tree.visit(_Rewriter(replacements, removals))
+        return tree.visit(_Rewriter(replacements, removals, prologues))
 
     # -- finding candidates --------------------------------------------------------------
 
@@ -403,9 +410,9 @@ def store_data():
         module = self.run.module_name
         return f"{module}.{cand.name}" if module else cand.name
 
-    def _container_expr(self, g_expr: str, cand: Candidate) -> cst.BaseExpression:
+    def _container_expr(self, g_expr: str, cand: Candidate) -> str:
         empty = {"dict": "{}", "list": "[]", "set": "set()"}[cand.kind]
-        return cst.parse_expression(f'{g_expr}.setdefault("{self._namespace(cand)}", {empty})')
+        return f'{g_expr}.setdefault("{self._namespace(cand)}", {empty})'
 
     def _g_expression(self, model, plans) -> str | None:  # type: ignore[no-untyped-def]
         existing = model.expression_for("flask.g")
@@ -425,13 +432,24 @@ def store_data():
 
 
 class _Rewriter(cst.CSTTransformer):
-    def __init__(self, replacements: dict[cst.CSTNode, cst.CSTNode], removals: dict[cst.CSTNode, cst.BaseSmallStatement]) -> None:
+    def __init__(
+        self,
+        replacements: dict[cst.CSTNode, cst.CSTNode],
+        removals: dict[cst.CSTNode, cst.BaseSmallStatement],
+        prologues: dict[cst.CSTNode, list[cst.SimpleStatementLine]],
+    ) -> None:
         self.replacements = replacements
         self.removals = removals
+        self.prologues = prologues
 
     def on_leave(self, original_node, updated_node):  # type: ignore[no-untyped-def]
         if original_node in self.replacements:
             return self.replacements[original_node]
+        if original_node in self.prologues:
+            body = list(updated_node.body.body)
+            at = 1 if body and _is_docstring(body[0]) else 0
+            body[at:at] = self.prologues[original_node]
+            return updated_node.with_changes(body=updated_node.body.with_changes(body=body))
         if original_node in self.removals:
             small = self.removals[original_node]
             assert isinstance(updated_node, cst.SimpleStatementLine)
@@ -441,6 +459,15 @@ class _Rewriter(cst.CSTTransformer):
             rest[-1] = rest[-1].with_changes(semicolon=cst.MaybeSentinel.DEFAULT)
             return updated_node.with_changes(body=rest)
         return updated_node
+
+
+def _is_docstring(stmt: cst.CSTNode) -> bool:
+    return (
+        isinstance(stmt, cst.SimpleStatementLine)
+        and len(stmt.body) == 1
+        and isinstance(stmt.body[0], cst.Expr)
+        and isinstance(stmt.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
+    )
 
 
 def _const_key(sub: cst.Subscript) -> object:
