@@ -1,0 +1,1123 @@
+"""error-handler: exceptions that bad input raises in a view get an error handler answering 400.
+
+A view that divides by a number the client chose, converts a query parameter with
+``int()`` or indexes the JSON body answers a malformed request with a 500 Internal
+Server Error: the client is told the server is broken, monitoring counts a server
+failure, and the operator gets paged for what is the client's mistake. Flask's fix is an
+error handler registered for the exception class, on the narrowest scope that holds the
+affected views (the blueprint, the module's app, or the app built by the factory).
+
+The codemod only injects a handler for a class when it can see an operation, reached by
+a view, that raises that class because of what the request holds (or because a divisor is
+not a non-zero constant), and when nothing already handles it: no enclosing ``try`` whose
+``except`` catches it or a base class, no handler registered for it or a base class on
+the app or the view's blueprint. Whatever it cannot see through (handlers registered on
+objects it cannot identify, a 500 handler, code that observes unhandled exceptions through
+signals or teardown functions) makes it refuse with a finding.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import re
+from dataclasses import dataclass, field
+from typing import Iterable, Iterator
+
+import libcst as cst
+from libcst.metadata import PositionProvider, ScopeProvider
+from libcst.metadata.scope_provider import Assignment
+
+from codemods.base import FlaskfixCodemod
+from codemods.flask_model import FlaskObject, Handler, call_arg
+
+#: the exception classes this codemod may write a handler for, in the order handlers are written
+EXCEPTIONS = ("ZeroDivisionError", "ValueError", "KeyError", "TypeError")
+#: class -> the names of the class and its built-in bases (a handler for any of them catches it)
+COVERING: dict[str, frozenset[str]] = {
+    name: frozenset(c.__name__ for c in getattr(builtins, name).__mro__ if c is not object) for name in EXCEPTIONS
+}
+ALL_COVERING = frozenset().union(*COVERING.values())
+DEFAULT_MESSAGES = {
+    "ZeroDivisionError": "Division by zero is not allowed.",
+    "ValueError": "A value in the request is not valid.",
+    "KeyError": "A required field is missing from the request.",
+    "TypeError": "The request data does not have the expected shape.",
+}
+#: request attributes holding MultiDicts of strings
+STRING_MULTIDICTS = frozenset({"args", "form", "values", "headers", "cookies"})
+#: URL converters whose value reaches the view as a str
+STRING_CONVERTERS = frozenset({"string", "path", "default"})
+REGISTER_METHODS = frozenset({"errorhandler", "app_errorhandler", "register_error_handler"})
+TEARDOWN_HOOKS = frozenset({"teardown_request", "teardown_app_request", "teardown_appcontext"})
+#: signals whose subscribers see an exception only while it is unhandled
+EXCEPTION_SIGNALS = frozenset({"got_request_exception", "request_tearing_down", "appcontext_tearing_down"})
+SERVER_ERROR_NAMES = frozenset({"werkzeug.exceptions.InternalServerError", "werkzeug.InternalServerError"})
+
+_RULE_PARAM = re.compile(r"<(?:(?P<conv>[A-Za-z_]\w*)(?:\([^)]*\))?:)?(?P<name>[A-Za-z_]\w*)>")
+
+
+@dataclass
+class Site:
+    """One operation reached by a view that raises ``exc`` on bad input."""
+
+    exc: str
+    node: cst.CSTNode = field(repr=False)
+    what: str
+    view: Handler = field(repr=False)
+    #: (node, function) pairs from the view down to the operation: each may sit in a try
+    path: tuple[tuple[cst.CSTNode, cst.FunctionDef], ...] = field(repr=False, default=())
+
+
+@dataclass
+class Registration:
+    """An error handler registered in this module."""
+
+    line: int
+    method: str
+    #: the app/blueprint it is registered on; None when flaskfix cannot tell
+    target: FlaskObject | None = field(repr=False)
+    target_text: str
+    #: "class" (a built-in exception class: ``name``), "500", "other" or "unknown"
+    kind: str
+    name: str = ""
+
+
+class ErrorHandler(FlaskfixCodemod):
+    ID = "error-handler"
+    ORDER = 40
+    SUMMARY = "Exceptions that bad input raises in views (division, int() of request data, JSON keys) get a 400 error handler"
+    WHY = """
+        A view that divides by a number the client sent, converts a query parameter with
+        int() or float(), or indexes the JSON body, turns a malformed request into an
+        unhandled exception. Flask answers it with 500 Internal Server Error: the client
+        is told the server failed, error rates and alerts count the client's mistake as
+        an outage, and the answer says nothing about what to fix. An error handler for
+        the exception class answers 400 Bad Request with a short JSON message instead,
+        and logs the exception with its traceback.
+    """
+    BEHAVIOUR = """
+        Requests that made a view raise ZeroDivisionError, ValueError, KeyError or
+        TypeError (only the classes flaskfix found a cause for) are answered 400 with the
+        JSON body {"error": "<fixed message>"} instead of 500; the exception text and
+        traceback are never sent to the client. The exception is logged through
+        current_app.logger.exception (level ERROR, with traceback), as Flask logged the 500.
+        Valid requests, 404, 405 and every other response are unchanged.
+
+        The trade-off: the handler catches every exception of that class raised while the
+        scope (the blueprint, or the whole app) handles a request, not only the one
+        flaskfix found. A ZeroDivisionError deep in a helper, or a TypeError that is a plain
+        bug, now answers 400 "your request was wrong" although the server is at fault.
+        TypeError is the broadest: drop it from `exceptions` if your views are not
+        well-tested. Handled exceptions also stop being "unhandled" for Flask: they no
+        longer reach got_request_exception subscribers (Flask 3.1 sends that signal only
+        from Flask.handle_exception, when no handler matched), nor an error handler for
+        500, and teardown_request/teardown_appcontext functions receive None instead of
+        the exception. flaskfix refuses when the project subscribes to those signals, reads
+        the exception in a teardown function, or registers a 500 handler.
+
+        A KeyError handler passes werkzeug's BadRequestKeyError (raised by request.args[...]
+        and request.form[...]) through unchanged, so those keep Flask's own 400 page.
+    """
+    REFUSES = (
+        "a handler for the class or a base class is registered in another module of the project (it may already cover these views)",
+        "an error handler for 500 / InternalServerError is registered: it is how the project answers unexpected errors, and it would no longer see these",
+        "a handler is registered on an object flaskfix cannot identify, or for a class it cannot read",
+        "the project subscribes to got_request_exception / request_tearing_down / appcontext_tearing_down, or a teardown function reads the exception it is given (with a handler it would get None and treat the request as successful)",
+        "an enclosing `except` names something flaskfix cannot resolve",
+        "a division by the literal 0 (it always raises: a bug to fix, not bad input)",
+        "the view is a generator (streamed responses never reach error handlers) or a class-based view",
+        "the view's app or blueprint is created somewhere flaskfix cannot place a handler (inside a non-factory function, or a factory that is not a module-level def)",
+    )
+    EXAMPLE_BEFORE = '''\
+from flask import Flask, request
+
+app = Flask(__name__)
+
+
+@app.route("/split")
+def split_bill():
+    total = float(request.args.get("total", "0"))
+    people = int(request.args.get("people", "1"))
+    return {"each": total / people}
+'''
+    EXAMPLE_AFTER = '''\
+from flask import Flask, request, current_app
+
+app = Flask(__name__)
+
+
+@app.route("/split")
+def split_bill():
+    total = float(request.args.get("total", "0"))
+    people = int(request.args.get("people", "1"))
+    return {"each": total / people}
+
+
+@app.errorhandler(ZeroDivisionError)
+def handle_zero_division_error(error):
+    current_app.logger.exception("ZeroDivisionError in %s %s, answered 400", request.method, request.path)
+    return {"error": "Division by zero is not allowed."}, 400
+
+
+@app.errorhandler(ValueError)
+def handle_value_error(error):
+    current_app.logger.exception("ValueError in %s %s, answered 400", request.method, request.path)
+    return {"error": "A value in the request is not valid."}, 400
+'''
+    PREFILTER = (
+        r"\.(?:route|get|post|put|patch|delete|add_url_rule)\b|View\b",
+        r"[/%]|\bdivmod\b|\bint\b|\bfloat\b|json",
+    )
+    DEFAULT_CONFIG = {
+        "status": 400,
+        "exceptions": list(EXCEPTIONS),
+        "messages": dict(DEFAULT_MESSAGES),
+    }
+    METADATA_DEPENDENCIES = (ScopeProvider, PositionProvider)
+
+    # -- the rewrite ---------------------------------------------------------------------
+
+    def rewrite(self, tree: cst.Module) -> cst.Module:
+        model = self.flask
+        views = [h for h in model.handlers.values() if h.kind == "view"]
+        if not views:
+            return tree
+        settings = self._settings()
+        if settings is None:
+            return tree
+        status, enabled, messages = settings
+        sites = self._all_sites(views, enabled)
+        if not sites:
+            return tree
+        groups: dict[tuple[object, str], list[Site]] = {}
+        owners: dict[object, FlaskObject] = {}
+        for site in sites:
+            owner = site.view.owner
+            assert owner is not None
+            owners.setdefault(_owner_key(owner), owner)
+            groups.setdefault((_owner_key(owner), site.exc), []).append(site)
+        registrations = self._registrations()
+        plans: list[tuple[FlaskObject, str, list[Site]]] = []
+        hazard: tuple[int, str] | None | bool = False
+        owner_line = {}
+        for (owner_id, _exc), group in groups.items():
+            owner_line[owner_id] = min(owner_line.get(owner_id, 10**9), self._first_line(group))
+        for (owner_id, exc), group in sorted(groups.items(), key=lambda kv: (owner_line[kv[0][0]], EXCEPTIONS.index(kv[0][1]))):
+            owner = owners[owner_id]
+            first = min(group, key=lambda s: self.line_of(s.node))
+            line = self.line_of(first.node)
+            where = self._placement(owner)
+            if isinstance(where, str):
+                self.add_finding(line, f"{exc} from {first.what} not handled: {where}")
+                continue
+            verdict = self._registered_verdict(owner, exc, registrations)
+            if verdict is True:
+                continue  # already handled: nothing to do, nothing to report
+            if isinstance(verdict, str):
+                self.add_finding(line, f"{exc} from {first.what} not handled: {verdict}")
+                continue
+            if hazard is False:
+                hazard = self._exception_observers()
+            if hazard is not None:
+                self.add_finding(line, f"{exc} from {first.what} not handled: {hazard[1]}")
+                continue
+            plans.append((owner, exc, group))
+        if not plans:
+            return tree
+        return self._apply(tree, plans, status, messages)
+
+    def _settings(self) -> tuple[int, list[str], dict[str, str]] | None:
+        status = self.config.get("status", 400)
+        exceptions = self.config.get("exceptions", list(EXCEPTIONS))
+        messages = {**DEFAULT_MESSAGES, **dict(self.config.get("messages") or {})}
+        problems = []
+        if not isinstance(status, int) or isinstance(status, bool) or not 400 <= status <= 599:
+            problems.append(f"status must be an HTTP error status (400-599), got {status!r}")
+        if not isinstance(exceptions, list) or any(e not in EXCEPTIONS for e in exceptions):
+            problems.append(f"exceptions must be a list drawn from {list(EXCEPTIONS)}, got {exceptions!r}")
+        if any(not isinstance(m, str) for m in messages.values()):
+            problems.append("messages must map exception class names to strings")
+        if problems:
+            self.add_finding(1, "configuration [tool.flaskfix.error-handler] ignored, nothing rewritten: " + "; ".join(problems))
+            return None
+        return status, list(exceptions), messages
+
+    def _first_line(self, sites: list[Site]) -> int:
+        return min(self.line_of(s.node) for s in sites)
+
+    # -- finding the operations ----------------------------------------------------------
+
+    def _all_sites(self, views: list[Handler], enabled: list[str]) -> list[Site]:
+        out: list[Site] = []
+        for view in sorted(views, key=lambda h: self.line_of(h.func)):
+            found = [s for s in self._sites(view.func, view, (), set()) if s.exc in enabled]
+            if not found:
+                continue
+            kept = []
+            for site in found:
+                covered = self._covered(site)
+                if covered is True:
+                    continue
+                if isinstance(covered, str):
+                    self.add_finding(site.node, f"{site.exc} from {site.what} not handled: {covered}")
+                    continue
+                kept.append(site)
+            if not kept:
+                continue
+            first = min(kept, key=lambda s: self.line_of(s.node))
+            excs = ", ".join(sorted({s.exc for s in kept}, key=EXCEPTIONS.index))
+            if view.view_class is not None or view.owner is None:
+                self.add_finding(
+                    first.node,
+                    f"{excs} from {first.what} not handled: `{view.name}()` is a class-based view; "
+                    "flaskfix does not follow which app or blueprint serves it (add the handler by hand)",
+                )
+                continue
+            if _is_generator(view.func):
+                self.add_finding(
+                    first.node,
+                    f"{excs} from {first.what} not handled: `{view.name}()` is a generator; exceptions raised "
+                    "while a response streams never reach error handlers",
+                )
+                continue
+            out.extend(kept)
+        return out
+
+    def _sites(
+        self,
+        func: cst.FunctionDef,
+        view: Handler,
+        path: tuple[tuple[cst.CSTNode, cst.FunctionDef], ...],
+        seen: set[cst.FunctionDef],
+    ) -> list[Site]:
+        seen = seen | {func}
+        out: list[Site] = []
+        for node in _body_nodes(func):
+            here = (*path, (node, func))
+            if isinstance(node, (cst.BinaryOperation, cst.AugAssign)):
+                op = node.operator
+                if isinstance(op, (cst.Divide, cst.FloorDivide, cst.Modulo, cst.DivideAssign, cst.FloorDivideAssign, cst.ModuloAssign)):
+                    divisor = node.right if isinstance(node, cst.BinaryOperation) else node.value
+                    dividend = node.left if isinstance(node, cst.BinaryOperation) else node.target
+                    verdict = self._division(node, dividend, divisor, op, func)
+                    if verdict == "site":
+                        out.append(Site("ZeroDivisionError", node, f"`{_code(node)}`", view, here))
+                    elif verdict == "zero":
+                        self.add_finding(
+                            node,
+                            f"`{_code(node)}` in `{func.name.value}()` divides by the literal 0: it always raises; "
+                            "fix the code rather than turning the crash into a 400",
+                        )
+            elif isinstance(node, cst.Call):
+                out.extend(self._call_sites(node, func, view, here, seen))
+            elif isinstance(node, cst.Subscript):
+                if self._json_index(node, func):
+                    what = f"`{_code(node)}`"
+                    out.append(Site("KeyError", node, what, view, here))
+                    out.append(Site("TypeError", node, what, view, here))
+        return out
+
+    def _call_sites(self, call, func, view, here, seen) -> list[Site]:  # type: ignore[no-untyped-def]
+        model = self.flask
+        out: list[Site] = []
+        if isinstance(call.func, cst.Name):
+            name = call.func.value
+            if name in ("int", "float") and model.refers_to(call.func, f"builtins.{name}") and call.args:
+                arg = call.args[0]
+                if arg.keyword is None and not arg.star:
+                    for exc in self._conversion_raises(arg.value, func):
+                        out.append(Site(exc, call, f"`{_code(call)}`", view, here))
+            elif name == "divmod" and model.refers_to(call.func, "builtins.divmod") and len(call.args) == 2:
+                dividend, divisor = call.args[0].value, call.args[1].value
+                verdict = self._division(call, dividend, divisor, cst.FloorDivide(), func)
+                if verdict == "site":
+                    out.append(Site("ZeroDivisionError", call, f"`{_code(call)}`", view, here))
+                elif verdict == "zero":
+                    self.add_finding(call, f"`{_code(call)}` in `{func.name.value}()` divides by the literal 0: it always raises")
+            else:
+                helper = self._helper(call.func)
+                if helper is not None and helper not in seen:
+                    out.extend(self._sites(helper, view, here, seen))
+        return out
+
+    def _helper(self, name: cst.Name) -> cst.FunctionDef | None:
+        """The module-level function ``name`` calls, when it is one (and not itself a handler)."""
+        model = self.flask
+        scope = model.scopes.get(name)
+        if scope is None or name.value not in scope:
+            return None
+        assignments = list(scope[name.value])
+        if len(assignments) != 1 or not isinstance(assignments[0], Assignment):
+            return None
+        node = assignments[0].node
+        if isinstance(node, cst.FunctionDef) and model.parent(node) is model.module and not node.decorators:
+            return node
+        return None
+
+    # division ---------------------------------------------------------------------------
+
+    def _division(self, node, dividend, divisor, op, func) -> str | None:  # type: ignore[no-untyped-def]
+        """"site": may raise ZeroDivisionError; "zero": divides by literal 0; None: cannot raise it."""
+        value = _numeric_literal(divisor)
+        if value is not None:
+            return "zero" if value == 0 else None
+        if _non_numeric_literal(divisor):
+            return None  # "%" formatting, path joins, or a TypeError: not a division by zero
+        if isinstance(op, (cst.Modulo, cst.ModuloAssign)) and self._stringish(dividend):
+            return None  # string formatting
+        if isinstance(op, (cst.Divide, cst.DivideAssign)) and self._pathish(dividend):
+            return None  # pathlib join
+        if self._never_zero(divisor):
+            return None
+        if isinstance(divisor, cst.Name) and self._guarded(node, divisor, func):
+            return None
+        return "site"
+
+    def _stringish(self, expr: cst.BaseExpression) -> bool:
+        if isinstance(expr, (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString)):
+            return True
+        values = self._single_values(expr)
+        return bool(values) and all(isinstance(v, (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString)) for v in values)
+
+    def _pathish(self, expr: cst.BaseExpression, depth: int = 0) -> bool:
+        if depth > 4:
+            return False
+        if isinstance(expr, cst.Call):
+            return any(q.startswith(("pathlib.", "os.PathLike")) for q in self.flask.qualified_names(expr.func))
+        if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.Divide):
+            return self._pathish(expr.left, depth + 1)
+        if isinstance(expr, cst.Attribute) and expr.attr.value in ("parent", "parents"):
+            return self._pathish(expr.value, depth + 1)
+        values = self._single_values(expr)
+        return bool(values) and all(self._pathish(v, depth + 1) for v in values)
+
+    def _single_values(self, expr: cst.BaseExpression) -> list[cst.BaseExpression]:
+        """The values a Name is bound to by plain ``name = value`` statements (all of its bindings), else []."""
+        if not isinstance(expr, cst.Name):
+            return []
+        scope = self.flask.scopes.get(expr)
+        if scope is None or expr.value not in scope:
+            return []
+        values = []
+        for a in scope[expr.value]:
+            if not isinstance(a, Assignment) or not isinstance(a.node, cst.Name):
+                return []
+            parent = self.flask.parent(a.node)
+            if isinstance(parent, cst.AssignTarget):
+                assign = self.flask.parent(parent)
+                if not isinstance(assign, cst.Assign) or len(assign.targets) != 1:
+                    return []
+                values.append(assign.value)
+            elif isinstance(parent, cst.AnnAssign) and parent.value is not None and parent.target is a.node:
+                values.append(parent.value)
+            else:
+                return []
+        return values
+
+    def _never_zero(self, divisor: cst.BaseExpression) -> bool:
+        """``x or 1``, ``max(1, x)``, ``len(x) + 1``-like forms that cannot be zero."""
+        if isinstance(divisor, cst.BooleanOperation) and isinstance(divisor.operator, cst.Or):
+            value = _numeric_literal(divisor.right)
+            return value is not None and value != 0
+        if isinstance(divisor, cst.Call) and isinstance(divisor.func, cst.Name) and divisor.func.value == "max":
+            if self.flask.refers_to(divisor.func, "builtins.max"):
+                return any((_numeric_literal(a.value) or 0) > 0 for a in divisor.args if a.keyword is None and not a.star)
+        return False
+
+    def _guarded(self, node: cst.CSTNode, divisor: cst.Name, func: cst.FunctionDef) -> bool:
+        """Is ``node`` only reached when ``divisor`` is non-zero (an ``if`` around it, or an early exit before it)?"""
+        model = self.flask
+        name = divisor.value
+        scope = model.scopes.get(divisor)
+        if scope is None or name not in scope or len(list(scope[name])) != 1:
+            return False  # rebound: a guard on one binding says nothing of another
+        child: cst.CSTNode = node
+        for anc in model.ancestors(node):
+            if isinstance(anc, cst.If) and child is anc.body and _implies_nonzero(anc.test, name):
+                return True
+            if isinstance(anc, cst.IfExp) and child is anc.body and _implies_nonzero(anc.test, name):
+                return True
+            if isinstance(anc, cst.IfExp) and child is anc.orelse and _implies_zero(anc.test, name):
+                return True
+            if isinstance(anc, cst.BooleanOperation) and isinstance(anc.operator, cst.And) and child is anc.right:
+                if _implies_nonzero(anc.left, name):
+                    return True
+            if isinstance(anc, cst.IndentedBlock) or isinstance(anc, cst.Module):
+                stmts = list(anc.body)
+                if child in stmts:
+                    for stmt in stmts[: stmts.index(child)]:
+                        if isinstance(stmt, cst.If) and stmt.orelse is None and _implies_zero(stmt.test, name) and self._exits(stmt.body):
+                            return True
+            if anc is func:
+                break
+            child = anc
+        return False
+
+    def _exits(self, body: cst.BaseSuite) -> bool:
+        stmts = list(body.body) if isinstance(body, cst.IndentedBlock) else [body]
+        if not stmts:
+            return False
+        last = stmts[-1]
+        smalls = list(last.body) if isinstance(last, cst.SimpleStatementLine) else list(getattr(last, "body", []) or [])
+        if isinstance(last, cst.SimpleStatementLine):
+            for small in smalls:
+                if isinstance(small, (cst.Return, cst.Raise)):
+                    return True
+                if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
+                    if self.flask.refers_to(small.value.func, "flask.abort"):
+                        return True
+        return False
+
+    # conversions of request data ------------------------------------------------------
+
+    def _conversion_raises(self, arg: cst.BaseExpression, func: cst.FunctionDef, depth: int = 0) -> list[str]:
+        """The exceptions ``int(arg)``/``float(arg)`` raises because of what the request holds."""
+        model = self.flask
+        if isinstance(arg, cst.Call) and isinstance(arg.func, cst.Attribute) and arg.func.attr.value == "get":
+            container = arg.func.value
+            if call_arg(arg, "type") is not None or not arg.args:
+                return []
+            if self._request_attr(container) in STRING_MULTIDICTS:
+                default = call_arg(arg, "default", 1)
+                if default is None or (isinstance(default, cst.Name) and default.value == "None"):
+                    return ["ValueError", "TypeError"]  # int(None) when the key is absent
+                return ["ValueError"]
+            if self._is_json_body(container, func):
+                return ["ValueError", "TypeError"]
+            return []
+        if isinstance(arg, cst.Subscript):
+            if self._request_attr(arg.value) in STRING_MULTIDICTS:
+                return ["ValueError"]  # a missing key is already werkzeug's 400
+            if self._is_json_body(arg.value, func) or self._json_index(arg, func):
+                return ["ValueError", "TypeError"]
+            return []
+        if isinstance(arg, cst.Name) and depth == 0:
+            if self._string_view_arg(arg, func):
+                return ["ValueError"]
+            values = self._local_values(arg, func)
+            if values:
+                found: list[str] = []
+                for v in values:
+                    for exc in self._conversion_raises(v, func, depth + 1):
+                        if exc not in found:
+                            found.append(exc)
+                return found
+        return []
+
+    def _request_attr(self, expr: cst.BaseExpression) -> str | None:
+        """``"args"`` for ``request.args`` (through any alias of flask.request), else None."""
+        if isinstance(expr, cst.Attribute) and self._is_request(expr.value):
+            return expr.attr.value
+        return None
+
+    def _is_request(self, expr: cst.BaseExpression) -> bool:
+        return isinstance(expr, (cst.Name, cst.Attribute)) and self.flask.refers_to(expr, "flask.request")
+
+    def _is_json_body(self, expr: cst.BaseExpression, func: cst.FunctionDef, depth: int = 0) -> bool:
+        """``request.json``, ``request.get_json(...)``, or a local bound only to one of them."""
+        if self._request_attr(expr) == "json":
+            return True
+        if isinstance(expr, cst.Call) and self._request_attr(expr.func) == "get_json":
+            return True
+        if isinstance(expr, cst.Name) and depth == 0:
+            values = self._local_values(expr, func)
+            return bool(values) and all(self._is_json_body(v, func, depth + 1) for v in values)
+        return False
+
+    def _json_index(self, node: cst.Subscript, func: cst.FunctionDef) -> bool:
+        """A load of ``body[k]`` (or ``body[a][b]``) where body is the request's JSON."""
+        parent = self.flask.parent(node)
+        if isinstance(parent, (cst.AssignTarget, cst.Del)) or (isinstance(parent, cst.AugAssign) and parent.target is node):
+            return False
+        if isinstance(parent, (cst.AnnAssign, cst.For, cst.CompFor, cst.AsName)):
+            if getattr(parent, "target", None) is node or getattr(parent, "name", None) is node:
+                return False
+        if isinstance(parent, (cst.Element, cst.StarredElement, cst.Tuple, cst.List)):
+            return False  # possibly an unpacking target: not followed
+        value = node.value
+        while isinstance(value, cst.Subscript):
+            value = value.value
+        return self._is_json_body(value, func)
+
+    def _local_values(self, name: cst.Name, func: cst.FunctionDef) -> list[cst.BaseExpression]:
+        """What a local of ``func`` is bound to, when every binding is a plain assignment in ``func``."""
+        scope = self.flask.scopes.get(name)
+        func_scope = self.flask.scopes.get(func.body)
+        if scope is None or scope is not func_scope or name.value not in scope:
+            return []
+        if any(a.scope is not func_scope for a in scope[name.value]):
+            return []
+        return self._single_values(name)
+
+    def _string_view_arg(self, name: cst.Name, func: cst.FunctionDef) -> bool:
+        """Is ``name`` a view parameter, never rebound, that some route rule passes as a str?"""
+        handler = self.flask.handler(func)
+        if handler is None or handler.kind != "view":
+            return False
+        scope = self.flask.scopes.get(name)
+        if scope is None or name.value not in scope:
+            return False
+        bindings = list(scope[name.value])
+        if len(bindings) != 1 or not isinstance(bindings[0], Assignment) or not isinstance(bindings[0].node, cst.Param):
+            return False
+        if bindings[0].node not in (*func.params.params, *func.params.posonly_params, *func.params.kwonly_params):
+            return False
+        for dec in handler.route_decorators:
+            expr = dec.decorator
+            if not isinstance(expr, cst.Call):
+                continue
+            rule = call_arg(expr, "rule", 0)
+            if not isinstance(rule, cst.SimpleString):
+                continue
+            text = rule.evaluated_value
+            text = text.decode() if isinstance(text, bytes) else text
+            for m in _RULE_PARAM.finditer(text):
+                if m.group("name") == name.value and (m.group("conv") or "default") in STRING_CONVERTERS:
+                    return True
+        return False
+
+    # is it handled already? ---------------------------------------------------------------
+
+    def _covered(self, site: Site) -> bool | str:
+        """True: an enclosing try (or suppress) handles it; a string: cannot tell (why); False: escapes."""
+        for node, func in site.path:
+            verdict = self._try_covers(node, func, site.exc)
+            if verdict is not False:
+                return verdict
+        return False
+
+    def _try_covers(self, node: cst.CSTNode, func: cst.FunctionDef, exc: str) -> bool | str:
+        unknown: str | None = None
+        child = node
+        for anc in self.flask.ancestors(node):
+            if anc is func:
+                break
+            if isinstance(anc, (cst.Try, cst.TryStar)) and child is anc.body:
+                for handler in anc.handlers:
+                    verdict = self._class_covers(handler.type, exc)
+                    if verdict is True:
+                        return True
+                    if verdict is None and unknown is None:
+                        unknown = (
+                            f"the `except {_code(handler.type)}` at line {self.line_of(handler)} names something "
+                            "flaskfix cannot resolve; it may already catch it"
+                        )
+            elif isinstance(anc, cst.With) and child is anc.body:
+                for item in anc.items:
+                    call = item.item
+                    if isinstance(call, cst.Call) and self.flask.refers_to(call.func, "contextlib.suppress"):
+                        for arg in call.args:
+                            verdict = self._class_covers(arg.value, exc)
+                            if verdict is True:
+                                return True
+                            if verdict is None and unknown is None:
+                                unknown = f"`{_code(call)}` at line {self.line_of(call)} may suppress it"
+            child = anc
+        return unknown if unknown is not None else False
+
+    def _class_covers(self, expr: cst.BaseExpression | None, exc: str) -> bool | None:
+        """Does an except clause naming ``expr`` catch ``exc``? None: cannot tell."""
+        if expr is None:
+            return True  # bare except
+        if isinstance(expr, cst.Tuple):
+            verdicts = [self._class_covers(el.value, exc) for el in expr.elements]
+            if True in verdicts:
+                return True
+            return None if None in verdicts else False
+        kind, name = self._exception_name(expr)
+        if kind == "class":
+            return name in COVERING[exc]
+        if kind in ("500", "other"):
+            return False
+        return None
+
+    def _exception_name(self, expr: cst.BaseExpression) -> tuple[str, str]:
+        """Classify an exception expression: ("class", builtin name), ("500", ""), ("other", ""), ("unknown", "")."""
+        if isinstance(expr, cst.Integer):
+            return ("500", "") if expr.evaluated_value == 500 else ("other", "")
+        if not isinstance(expr, (cst.Name, cst.Attribute)):
+            return ("unknown", "")
+        names = self.flask.qualified_names(expr)
+        for q in names:
+            if q.startswith("builtins.") and q[len("builtins."):] in ALL_COVERING:
+                return ("class", q[len("builtins."):])
+        if names & SERVER_ERROR_NAMES:
+            return ("500", "")
+        if isinstance(expr, cst.Name):
+            scope = self.flask.scopes.get(expr)
+            if scope is not None and expr.value in scope:
+                bindings = list(scope[expr.value])
+                if bindings and all(
+                    isinstance(b, Assignment) and isinstance(b.node, (cst.ClassDef, cst.Import, cst.ImportFrom)) for b in bindings
+                ):
+                    return ("other", "")  # a class of this module, or one imported from a non-builtin module
+                return ("unknown", "")
+            if names and all(q.startswith("builtins.") for q in names):
+                return ("other", "")  # another built-in class (OSError, ...)
+            return ("unknown", "")
+        if any(q.startswith(("werkzeug.", "flask.", "sqlalchemy.", "builtins.")) for q in names):
+            return ("other", "")
+        return ("unknown", "")
+
+    def _registrations(self) -> list[Registration]:
+        regs: list[Registration] = []
+        model = self.flask
+
+        class V(cst.CSTVisitor):
+            def visit_Call(self_inner, node: cst.Call) -> None:
+                f = node.func
+                if isinstance(f, cst.Attribute) and f.attr.value in REGISTER_METHODS:
+                    target = self._object_for(f.value)
+                    arg = call_arg(node, "code_or_exception", 0)
+                    kind, name = self._exception_name(arg) if arg is not None else ("unknown", "")
+                    regs.append(Registration(self.line_of(node), f.attr.value, target, _code(f.value), kind, name))
+
+        model.module.visit(V())
+        return regs
+
+    def _object_for(self, expr: cst.BaseExpression) -> FlaskObject | None:
+        if not isinstance(expr, cst.Name):
+            return None
+        model = self.flask
+        scope = model.scopes.get(expr)
+        if scope is None or expr.value not in scope:
+            return None
+        bindings = list(scope[expr.value])
+        if len(bindings) != 1 or not isinstance(bindings[0], Assignment):
+            return None
+        node = bindings[0].node
+        for obj in model.objects:
+            if obj.call is not None and isinstance(node, cst.Name):
+                parent = model.parent(node)
+                assign = model.parent(parent) if isinstance(parent, cst.AssignTarget) else parent
+                if isinstance(assign, (cst.Assign, cst.AnnAssign)) and assign.value is obj.call:
+                    return obj
+            elif obj.imported_from is not None and isinstance(node, (cst.Import, cst.ImportFrom)) and obj.name == expr.value:
+                return obj
+        return None
+
+    def _family(self, obj: FlaskObject) -> object:
+        """Apps that are the same app at run time: the factory's local app and ``app = create_app()``."""
+        if obj.kind != "app":
+            return obj
+        if isinstance(obj.scope_node, cst.FunctionDef) and obj.scope_node in self.flask.factories:
+            return obj.scope_node.name.value
+        if obj.call is not None and isinstance(obj.call.func, cst.Name):
+            if any(f.name.value == obj.call.func.value for f in self.flask.factories):
+                return obj.call.func.value
+        return obj
+
+    def _registered_verdict(self, owner: FlaskObject, exc: str, regs: list[Registration]) -> bool | str | None:
+        """True: a registered handler covers it; a string: refuse (why); None: nothing covers it."""
+        for reg in regs:
+            if reg.target is None:
+                if reg.kind in ("class", "500", "unknown") and (reg.kind != "class" or reg.name in COVERING[exc]):
+                    return (
+                        f"an error handler is registered at line {reg.line} on `{reg.target_text}`, which flaskfix "
+                        "cannot identify as a known app or blueprint; it may already cover this view"
+                    )
+                continue
+            if not self._reaches(reg, owner):
+                continue
+            if reg.kind == "class" and reg.name in COVERING[exc]:
+                return True
+            if reg.kind == "500":
+                return (
+                    f"a 500 handler is registered at line {reg.line}; it is how this app answers unexpected errors "
+                    f"and would stop seeing {exc} (add a {exc} handler by hand if a 400 is right)"
+                )
+            if reg.kind == "unknown":
+                return f"the error handler registered at line {reg.line} is for a class flaskfix cannot read; it may cover {exc}"
+        return self._registered_elsewhere(exc)
+
+    def _reaches(self, reg: Registration, owner: FlaskObject) -> bool:
+        """Can a handler registered this way run for requests served by ``owner``'s views?"""
+        target = reg.target
+        assert target is not None
+        if reg.method == "app_errorhandler":
+            return True  # app-wide, on whichever app registers that blueprint
+        if target.kind == "app":
+            return owner.kind == "blueprint" or self._family(target) == self._family(owner)
+        return _owner_key(target) == _owner_key(owner)
+
+    def _registered_elsewhere(self, exc: str) -> str | None:
+        wanted = COVERING[exc]
+        for path in sorted(set(self.project.files_mentioning("errorhandler", exclude=self.run.path)) | set(
+            self.project.files_mentioning("register_error_handler", exclude=self.run.path)
+        )):
+            tree = self.project.tree(path)
+            if tree is None:
+                continue
+            for node in ast.walk(tree):
+                if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in REGISTER_METHODS):
+                    continue
+                arg = node.args[0] if node.args else next((k.value for k in node.keywords if k.arg == "code_or_exception"), None)
+                last = _ast_last_name(arg)
+                is_500 = isinstance(arg, ast.Constant) and arg.value == 500 or last == "InternalServerError"
+                if last in wanted or is_500:
+                    what = "a 500 handler" if is_500 else f"a handler for {last}"
+                    return f"{what} is registered in {self.project.relpath(path)}:{node.lineno}; it may already cover these views"
+        return None
+
+    def _exception_observers(self) -> tuple[int, str] | None:
+        """Code that sees unhandled exceptions and would stop seeing handled ones (first one found)."""
+        model = self.flask
+        found: list[tuple[int, str]] = []
+
+        class V(cst.CSTVisitor):
+            def visit_Name(self_inner, node: cst.Name) -> None:
+                if node.value in EXCEPTION_SIGNALS and not found:
+                    if any(q.startswith(("flask.", "blinker")) for q in model.qualified_names(node)):
+                        found.append((self.line_of(node), f"this module uses the `{node.value}` signal (line {self.line_of(node)}), whose subscribers would stop seeing these exceptions"))
+
+            def visit_Attribute(self_inner, node: cst.Attribute) -> None:
+                if node.attr.value in EXCEPTION_SIGNALS and not found:
+                    found.append((self.line_of(node), f"this module uses the `{node.attr.value}` signal (line {self.line_of(node)}), whose subscribers would stop seeing these exceptions"))
+
+        model.module.visit(V())
+        if found:
+            return found[0]
+        for func in _teardown_functions(model):
+            param = _first_param(func)
+            if param is None:
+                continue
+            scope = model.scopes.get(func.body)
+            if scope is not None and param in scope and any(a.references for a in scope[param] if isinstance(a, Assignment)):
+                line = self.line_of(func)
+                return (line, f"teardown function `{func.name.value}()` (line {line}) reads the exception it is given; "
+                        "with a handler it would receive None and treat the request as successful")
+        for word in sorted(EXCEPTION_SIGNALS | TEARDOWN_HOOKS):
+            for path in self.project.files_mentioning(word, exclude=self.run.path):
+                tree = self.project.tree(path)
+                if tree is None:
+                    continue
+                hit = _ast_observer(tree, word)
+                if hit:
+                    return (0, f"{self.project.relpath(path)}:{hit[0]} {hit[1]}")
+        return None
+
+    # -- placing the handlers --------------------------------------------------------------
+
+    def _placement(self, owner: FlaskObject) -> str | tuple[cst.CSTNode, cst.CSTNode | None]:
+        """Where handlers for ``owner`` go: (statement to insert after, factory def or None), or why not."""
+        model = self.flask
+        scope_node = owner.scope_node
+        if scope_node is model.module:
+            container: cst.CSTNode = model.module
+            factory = None
+        elif isinstance(scope_node, cst.FunctionDef) and owner.kind == "app" and scope_node in model.factories:
+            if model.parent(scope_node) is not model.module:
+                return f"the factory `{scope_node.name.value}()` is not a module-level function"
+            if not isinstance(scope_node.body, cst.IndentedBlock):
+                return f"the factory `{scope_node.name.value}()` is written on one line"
+            container = scope_node.body
+            factory = scope_node
+        else:
+            return f"`{owner.name}` is created inside a function that is not an app factory; flaskfix cannot place a handler"
+        stmts = list(container.body)  # type: ignore[attr-defined]
+        last = None
+        for h in model.handlers.values():
+            if h.kind != "view" or h.owner is None or _owner_key(h.owner) != _owner_key(owner):
+                continue
+            top = _top_statement(model, h.func, container)
+            if top is not None and (last is None or stmts.index(top) > stmts.index(last)):
+                last = top
+        if last is None:
+            return f"the views of `{owner.name}` are not in the body that creates it"
+        return (last, factory)
+
+    def _apply(self, tree: cst.Module, plans: list[tuple[FlaskObject, str, list[Site]]], status: int, messages: dict[str, str]) -> cst.Module:
+        model = self.flask
+        q = _quote_style(tree)
+        indent = tree.default_indent
+        current_app = self._flask_name("current_app")
+        request = self._flask_name("request")
+        http_exception = None
+        taken: set[str] = set()
+        after: dict[cst.CSTNode, list[cst.BaseStatement]] = {}
+        before: dict[cst.CSTNode, list[cst.BaseStatement]] = {}
+        for owner, exc, group in plans:
+            where = self._placement(owner)
+            assert not isinstance(where, str)
+            anchor, factory = where
+            name = model.free_name(f"handle_{_snake(exc)}", taken)
+            taken.add(name)
+            if exc == "KeyError" and http_exception is None:
+                http_exception = self._import_name("werkzeug.exceptions", "HTTPException")
+            lines = []
+            if factory is None:
+                lines.append(f"@{owner.name}.errorhandler({exc})")
+            lines.append(f"def {name}(error):")
+            if exc == "KeyError":
+                lines.append(f"{indent}if isinstance(error, {http_exception}):")
+                lines.append(f"{indent * 2}return error  # request.args[...] and the like: keep werkzeug's own 400")
+            log = _string(f"{exc} in %s %s, answered {status}", q)
+            lines.append(f"{indent}{current_app}.logger.exception({log}, {request}.method, {request}.path)")
+            lines.append(f"{indent}return {{{_string('error', q)}: {_string(messages[exc], q)}}}, {status}")
+            func = cst.parse_statement("\n".join(lines) + "\n", config=tree.config_for_parsing)
+            func = func.with_changes(leading_lines=[cst.EmptyLine(), cst.EmptyLine()])
+            first = min(group, key=lambda s: self.line_of(s.node))
+            views = sorted({s.view.name for s in group})
+            if factory is None:
+                after.setdefault(anchor, []).append(func)
+                how = f"@{owner.name}.errorhandler({exc}) `{name}()`"
+            else:
+                before.setdefault(factory, []).append(func)
+                reg = cst.parse_statement(f"{owner.name}.register_error_handler({exc}, {name})\n", config=tree.config_for_parsing)
+                if not after.get(anchor):
+                    reg = reg.with_changes(leading_lines=[cst.EmptyLine()])
+                after.setdefault(anchor, []).append(reg)
+                how = f"`{owner.name}.register_error_handler({exc}, {name})` in `{factory.name.value}()`"  # type: ignore[union-attr]
+            self.add_change(
+                first.node,
+                f"{first.what} in `{'()`, `'.join(views)}()` can raise {exc}, answered 500: added {how}, answering {status}",
+            )
+        return tree.visit(_Inserter(after, before))
+
+    def _flask_name(self, attr: str) -> str:
+        existing = self.flask.expression_for(f"flask.{attr}")
+        if existing is not None:
+            return existing
+        return self._import_name("flask", attr)
+
+    def _import_name(self, module: str, attr: str) -> str:
+        existing = self.flask.expression_for(f"{module}.{attr}")
+        if existing is not None:
+            return existing
+        module_names = {a.name for a in self.flask.module_scope().assignments}
+        if attr in module_names:
+            alias = self.flask.free_name(attr)
+            self.add_import(module, attr, alias)
+            return alias
+        self.add_import(module, attr)
+        return attr
+
+
+class _Inserter(cst.CSTTransformer):
+    """Insert statements after/before given original statements, wherever they sit."""
+
+    def __init__(self, after: dict[cst.CSTNode, list[cst.BaseStatement]], before: dict[cst.CSTNode, list[cst.BaseStatement]]) -> None:
+        self.after = after
+        self.before = before
+
+    def _splice(self, original_body: Iterable[cst.CSTNode], updated_body: Iterable[cst.CSTNode]) -> list[cst.CSTNode]:
+        out: list[cst.CSTNode] = []
+        pending_blank = False
+        for orig, new in zip(original_body, updated_body):
+            if orig in self.before:
+                out.extend(self.before[orig])
+                new = _with_blank_lines(new, 2)
+            elif pending_blank:
+                new = _with_blank_lines(new, 2)
+            pending_blank = False
+            out.append(new)
+            if orig in self.after:
+                out.extend(self.after[orig])
+                pending_blank = isinstance(self.after[orig][-1], cst.FunctionDef)
+        return out
+
+    def leave_Module(self, original_node: cst.Module, updated_node: cst.Module) -> cst.Module:
+        return updated_node.with_changes(body=self._splice(original_node.body, updated_node.body))
+
+    def leave_IndentedBlock(self, original_node: cst.IndentedBlock, updated_node: cst.IndentedBlock) -> cst.IndentedBlock:
+        if not any(s in self.after or s in self.before for s in original_node.body):
+            return updated_node
+        return updated_node.with_changes(body=self._splice(original_node.body, updated_node.body))
+
+
+def _owner_key(obj: FlaskObject) -> object:
+    """Identity of an app/blueprint: the model makes a new object per use of an imported one."""
+    if obj.imported_from is not None:
+        return ("imported", obj.imported_from, obj.name)
+    return obj
+
+
+def _with_blank_lines(stmt: cst.CSTNode, n: int) -> cst.CSTNode:
+    lines = list(getattr(stmt, "leading_lines", []))
+    blanks = 0
+    for line in lines:
+        if line.comment is None:
+            blanks += 1
+        else:
+            break
+    if blanks >= n:
+        return stmt
+    return stmt.with_changes(leading_lines=[cst.EmptyLine()] * (n - blanks) + lines)
+
+
+# -- small helpers -------------------------------------------------------------------------
+
+
+def _body_nodes(func: cst.FunctionDef) -> Iterator[cst.CSTNode]:
+    """Every node that runs when ``func`` runs: not nested defs, lambdas or classes."""
+    out: list[cst.CSTNode] = []
+
+    class V(cst.CSTVisitor):
+        def on_visit(self, node: cst.CSTNode) -> bool:
+            if node is not func and isinstance(node, (cst.FunctionDef, cst.Lambda, cst.ClassDef)):
+                return False
+            if node is not func:
+                out.append(node)
+            return True
+
+    func.body.visit(V())
+    return iter(out)
+
+
+def _numeric_literal(expr: cst.BaseExpression) -> float | complex | None:
+    if isinstance(expr, (cst.Integer, cst.Float, cst.Imaginary)):
+        return expr.evaluated_value
+    if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, (cst.Minus, cst.Plus)):
+        inner = _numeric_literal(expr.expression)
+        return None if inner is None else (-inner if isinstance(expr.operator, cst.Minus) else inner)
+    return None
+
+
+def _non_numeric_literal(expr: cst.BaseExpression) -> bool:
+    return isinstance(
+        expr,
+        (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString, cst.Tuple, cst.List, cst.Dict, cst.Set,
+         cst.ListComp, cst.DictComp, cst.SetComp),
+    )
+
+
+def _is_name(expr: cst.BaseExpression, name: str) -> bool:
+    return isinstance(expr, cst.Name) and expr.value == name
+
+
+def _implies_nonzero(test: cst.BaseExpression, name: str) -> bool:
+    """Does ``test`` being true prove ``name`` is non-zero?"""
+    if _is_name(test, name):
+        return True
+    if isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.And):
+        return _implies_nonzero(test.left, name) or _implies_nonzero(test.right, name)
+    if isinstance(test, cst.Comparison) and len(test.comparisons) == 1:
+        comp = test.comparisons[0]
+        op, left, right = comp.operator, test.left, comp.comparator
+        if _is_name(left, name) and _numeric_literal(right) == 0 and isinstance(op, (cst.NotEqual, cst.GreaterThan, cst.LessThan)):
+            return True
+        if _is_name(right, name) and _numeric_literal(left) == 0 and isinstance(op, (cst.NotEqual, cst.GreaterThan, cst.LessThan)):
+            return True
+        lit = _numeric_literal(right) if _is_name(left, name) else None
+        if lit is not None and not isinstance(lit, complex) and lit > 0 and isinstance(op, cst.GreaterThanEqual):
+            return True
+    return False
+
+
+def _implies_zero(test: cst.BaseExpression, name: str) -> bool:
+    """Does ``test`` being false prove ``name`` is non-zero?"""
+    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        return _implies_nonzero(test.expression, name)
+    if isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.Or):
+        return _implies_zero(test.left, name) or _implies_zero(test.right, name)
+    if isinstance(test, cst.Comparison) and len(test.comparisons) == 1:
+        comp = test.comparisons[0]
+        op, left, right = comp.operator, test.left, comp.comparator
+        if _is_name(left, name) and _numeric_literal(right) == 0 and isinstance(op, (cst.Equal, cst.LessThanEqual)):
+            return True
+        if _is_name(right, name) and _numeric_literal(left) == 0 and isinstance(op, (cst.Equal, cst.GreaterThanEqual)):
+            return True
+        lit = _numeric_literal(right) if _is_name(left, name) else None
+        if lit is not None and not isinstance(lit, complex) and lit > 0 and isinstance(op, cst.LessThan):
+            return True
+    return False
+
+
+def _is_generator(func: cst.FunctionDef) -> bool:
+    return any(isinstance(n, cst.Yield) for n in _body_nodes(func))
+
+
+def _top_statement(model, node: cst.CSTNode, container: cst.CSTNode) -> cst.CSTNode | None:  # type: ignore[no-untyped-def]
+    body = getattr(container, "body", ())
+    for cand in (node, *model.ancestors(node)):
+        if cand in body:
+            return cand
+    return None
+
+
+def _teardown_functions(model) -> list[cst.FunctionDef]:  # type: ignore[no-untyped-def]
+    out: list[cst.FunctionDef] = []
+    by_name: dict[str, list[cst.FunctionDef]] = {}
+
+    class V(cst.CSTVisitor):
+        def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+            by_name.setdefault(node.name.value, []).append(node)
+            for dec in node.decorators:
+                expr = dec.decorator
+                f = expr.func if isinstance(expr, cst.Call) else expr
+                if isinstance(f, cst.Attribute) and f.attr.value in TEARDOWN_HOOKS:
+                    out.append(node)
+
+        def visit_Call(self, node: cst.Call) -> None:
+            f = node.func
+            if isinstance(f, cst.Attribute) and f.attr.value in TEARDOWN_HOOKS and node.args:
+                arg = node.args[0].value
+                if isinstance(arg, cst.Name):
+                    names.append(arg.value)
+
+    names: list[str] = []
+    model.module.visit(V())
+    for n in names:
+        out.extend(by_name.get(n, []))
+    return out
+
+
+def _first_param(func: cst.FunctionDef) -> str | None:
+    params = [*func.params.posonly_params, *func.params.params]
+    if params:
+        return params[0].name.value
+    if isinstance(func.params.star_arg, cst.Param):
+        return func.params.star_arg.name.value
+    return None
+
+
+def _ast_last_name(node: ast.AST | None) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return None
+
+
+def _ast_observer(tree: ast.Module, word: str) -> tuple[int, str] | None:
+    for node in ast.walk(tree):
+        if word in EXCEPTION_SIGNALS and _ast_last_name(node) == word and isinstance(node, (ast.Name, ast.Attribute)):
+            return (node.lineno, f"uses the `{word}` signal, whose subscribers would stop seeing these exceptions")
+        if word in TEARDOWN_HOOKS and isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            hooked = any(_ast_last_name(d.func if isinstance(d, ast.Call) else d) == word for d in node.decorator_list)
+            args = [*node.args.posonlyargs, *node.args.args]
+            if hooked and args:
+                param = args[0].arg
+                if any(isinstance(n, ast.Name) and n.id == param for b in node.body for n in ast.walk(b)):
+                    return (node.lineno, f"teardown function `{node.name}()` reads the exception it is given; with a handler it would receive None")
+    return None
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def _code(node: cst.CSTNode | None) -> str:
+    if node is None:
+        return ""
+    text = cst.Module([]).code_for_node(node).strip()
+    text = " ".join(text.split())
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _string(text: str, q: str) -> str:
+    return q + text.replace("\\", "\\\\").replace(q, "\\" + q).replace("\n", "\\n") + q
+
+
+def _quote_style(tree: cst.Module) -> str:
+    counts = {"'": 0, '"': 0}
+
+    class V(cst.CSTVisitor):
+        def visit_SimpleString(self, node: cst.SimpleString) -> None:
+            quote = node.quote
+            if len(quote) == 1:
+                counts[quote] += 1
+
+    tree.visit(V())
+    return "'" if counts["'"] > counts['"'] else '"'
