@@ -159,3 +159,121 @@ def _uses_in(tree: ast.Module, stem: str, name: str, rel: str, path: str) -> lis
                 if node.args and _dotted(node.args[0]) in module_aliases:
                     uses.append(ExternalUse(rel, node.lineno, "getattr on the module"))
     return uses
+
+
+# -- SQLAlchemy models (added for bulk-query) ----------------------------------------------
+
+INT_COLUMN_TYPES = frozenset({"Integer", "BigInteger", "SmallInteger"})
+STR_COLUMN_TYPES = frozenset({"String", "Text", "Unicode", "UnicodeText"})
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What a Flask-SQLAlchemy model class says about itself, read statically.
+
+    ``problem`` is None when the class is a plain ``db.Model`` subclass with exactly one
+    primary-key column declared in its own body; otherwise it says why flaskfix cannot
+    rely on it (and the other fields may be empty)."""
+
+    name: str
+    primary_key: str = ""
+    #: "int" or "str" (the Python type of the primary key's values), or None when unknown
+    pk_type: str | None = None
+    #: the local name of the Flask-SQLAlchemy object in ``class X(<db>.Model)``
+    db_name: str = ""
+    problem: str | None = None
+
+
+def sqlalchemy_model(tree: ast.Module, class_name: str) -> ModelInfo | None:
+    """Read module-level ``class <class_name>(db.Model)`` of ``tree``; None if absent."""
+    classes = [s for s in tree.body if isinstance(s, ast.ClassDef) and s.name == class_name]
+    if not classes:
+        return None
+    if len(classes) > 1:
+        return ModelInfo(class_name, problem="it is defined more than once")
+    cls = classes[0]
+    bases = [_dotted(b) for b in cls.bases]
+    if len(bases) != 1 or bases[0] is None or not bases[0].endswith(".Model") or bases[0].count(".") != 1 or cls.keywords:
+        return ModelInfo(class_name, problem="it is not a direct `db.Model` subclass (mixins and inheritance may add or change primary keys)")
+    db_name = bases[0].split(".")[0]
+    pks: list[tuple[str, str | None]] = []
+    for stmt in cls.body:
+        targets: list[ast.expr] = []
+        value: ast.expr | None = None
+        annotation: ast.expr | None = None
+        if isinstance(stmt, ast.Assign):
+            targets, value = stmt.targets, stmt.value
+        elif isinstance(stmt, ast.AnnAssign):
+            targets, value, annotation = [stmt.target], stmt.value, stmt.annotation
+        names = [t.id for t in targets if isinstance(t, ast.Name)]
+        if any(n in ("__table__", "__mapper_args__", "query", "query_class", "__abstract__") for n in names):
+            return ModelInfo(class_name, db_name=db_name, problem=f"it sets `{names[0]}`, which may change how it is queried")
+        if not isinstance(value, ast.Call) or len(names) != 1:
+            continue
+        callee = (_dotted(value.func) or "").split(".")[-1]
+        if callee not in ("Column", "mapped_column"):
+            continue
+        if not any(k.arg == "primary_key" and isinstance(k.value, ast.Constant) and k.value.value is True for k in value.keywords):
+            if any(k.arg == "primary_key" for k in value.keywords):
+                return ModelInfo(class_name, db_name=db_name, problem="a `primary_key=` flag is not a literal True/False")
+            continue
+        pks.append((names[0], _column_python_type(value, annotation)))
+    if not pks:
+        return ModelInfo(class_name, db_name=db_name, problem="no primary-key column is declared in its body")
+    if len(pks) > 1:
+        return ModelInfo(class_name, db_name=db_name, problem="its primary key is composite")
+    name, pk_type = pks[0]
+    return ModelInfo(class_name, name, pk_type, db_name)
+
+
+def _column_python_type(call: ast.Call, annotation: ast.expr | None) -> str | None:
+    for arg in call.args:
+        type_expr = arg.func if isinstance(arg, ast.Call) else arg
+        last = (_dotted(type_expr) or "").split(".")[-1]
+        if last in INT_COLUMN_TYPES:
+            return "int"
+        if last in STR_COLUMN_TYPES:
+            return "str"
+        if last and last != "ForeignKey" and not isinstance(arg, ast.Constant):
+            return None  # another column type: unknown
+    if isinstance(annotation, ast.Subscript) and (_dotted(annotation.value) or "").split(".")[-1] == "Mapped":
+        inner = annotation.slice
+        if isinstance(inner, ast.Name) and inner.id in ("int", "str"):
+            return inner.id
+    return None
+
+
+def find_model(project: Project, module_stem: str, class_name: str) -> tuple[str, ModelInfo] | None:
+    """``(path, ModelInfo)`` of ``class <class_name>`` in the project module named
+    ``module_stem``; None when no such module defines it (or several do)."""
+    found: list[tuple[str, ModelInfo]] = []
+    for path in project.files_mentioning(class_name):
+        if _module_stem(path) != module_stem:
+            continue
+        tree = project.tree(path)
+        info = sqlalchemy_model(tree, class_name) if tree is not None else None
+        if info is not None:
+            found.append((path, info))
+    return found[0] if len(found) == 1 else None
+
+
+def sqlalchemy_call(project: Project, module_stem: str, name: str, _depth: int = 0) -> ast.Call | None:
+    """The ``SQLAlchemy(...)`` call that module ``module_stem`` binds ``name`` to at module
+    level, following ``from X import name`` re-exports (three at most); None if not provable."""
+    for path in project.files_mentioning(name):
+        if _module_stem(path) != module_stem:
+            continue
+        tree = project.tree(path)
+        if tree is None:
+            continue
+        for stmt in tree.body:
+            if isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Call):
+                if any(isinstance(t, ast.Name) and t.id == name for t in stmt.targets):
+                    if (_dotted(stmt.value.func) or "").split(".")[-1] == "SQLAlchemy":
+                        return stmt.value
+            elif isinstance(stmt, ast.ImportFrom) and stmt.module and _depth < 3:
+                for alias in stmt.names:
+                    if (alias.asname or alias.name) == name and alias.name == name:
+                        return sqlalchemy_call(project, stmt.module.split(".")[-1], name, _depth + 1)
+    return None
+
