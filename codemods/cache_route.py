@@ -1,0 +1,1238 @@
+"""cache-route: cache the response of an expensive, cacheable GET route with Flask-Caching.
+
+A route that recomputes the same expensive answer on every request (a report, an
+aggregate, a whole-table query) can serve it from a cache instead. Done naively this is
+one of the most dangerous rewrites there is: a cached page that reads ``session`` or
+``current_user`` is served to the next user; ``@cache.cached`` placed above
+``@app.route`` caches nothing; without ``query_string=True`` ``?q=a`` and ``?q=b`` share one
+entry; a GET/POST route answers POSTs from the GET cache; a 500 is replayed for the whole
+timeout.
+
+So the codemod only touches routes it can prove both *expensive* (they call something
+that the documented heuristics or the ``expensive`` setting name) and *cacheable* (GET
+only, the response depends on nothing but the URL: no per-user state, no request data
+outside the path and query string, no writes, no cookies, no flashes, no templates unless
+declared safe, no randomness or clock). Functions the view calls are followed when they
+are defined in this module or another module of the project, and checked by the same
+rules. Every refused candidate gets a finding naming the rule that refused it.
+
+The rewrite puts ``@<cache>.cached(...)`` innermost (directly above ``def``, beneath the
+route and auth decorators, which keep running on every request), adds
+``query_string=True`` when the view reads ``request.args`` and a ``response_filter`` that
+stores 2xx responses only. It reuses an existing ``flask_caching.Cache`` (also one
+imported from another project module) or creates one next to the app.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+import libcst as cst
+from libcst.metadata import MetadataWrapper, PositionProvider, ScopeProvider
+from libcst.metadata.scope_provider import (
+    Assignment,
+    BuiltinAssignment,
+    ClassScope,
+    FunctionScope,
+    GlobalScope,
+    ImportAssignment,
+)
+
+from codemods.base import FlaskfixCodemod
+from codemods.flask_model import FlaskObject, Handler, VIEW_BASES, call_arg, dotted_name
+
+CACHE_CLASSES = frozenset({"flask_caching.Cache"})
+SESSION = frozenset({"flask.session", "flask.globals.session"})
+G = frozenset({"flask.g", "flask.globals.g"})
+REQUEST = frozenset({"flask.request", "flask.globals.request"})
+#: request attributes that cannot make two requests with the same path and query string differ
+REQUEST_SAFE_ATTRS = frozenset({"args", "path", "view_args", "endpoint", "url_rule", "blueprint", "blueprints"})
+IDENTITY = frozenset(
+    {
+        "flask_login.current_user",
+        "flask_login.utils.current_user",
+        "flask_security.current_user",
+        "flask_security.core.current_user",
+    }
+)
+IDENTITY_PACKAGES = ("flask_jwt_extended.", "flask_principal.", "flask_httpauth.", "flask_security.")
+FLASH = frozenset({"flask.flash", "flask.get_flashed_messages", "flask.helpers.flash", "flask.helpers.get_flashed_messages"})
+TEMPLATES = frozenset({"flask.render_template", "flask.templating.render_template"})
+TEMPLATE_ALWAYS = frozenset(
+    {
+        "flask.render_template_string",
+        "flask.stream_template",
+        "flask.stream_template_string",
+        "flask.templating.render_template_string",
+    }
+)
+STREAMS = frozenset(
+    {
+        "flask.send_file",
+        "flask.send_from_directory",
+        "flask.stream_with_context",
+        "flask.helpers.send_file",
+        "flask.helpers.send_from_directory",
+        "flask.helpers.stream_with_context",
+    }
+)
+CLOCK_OR_RANDOM = frozenset(
+    {
+        "time.time",
+        "time.time_ns",
+        "time.localtime",
+        "time.gmtime",
+        "time.ctime",
+        "time.asctime",
+        "time.strftime",
+        "time.monotonic",
+        "time.perf_counter",
+        "datetime.datetime.now",
+        "datetime.datetime.utcnow",
+        "datetime.datetime.today",
+        "datetime.date.today",
+        "uuid.uuid1",
+        "uuid.uuid4",
+        "os.urandom",
+    }
+)
+CLOCK_OR_RANDOM_PACKAGES = ("random.", "secrets.", "numpy.random.")
+#: method calls that write wherever their receiver lives (databases, files, sockets)
+ALWAYS_WRITES = frozenset(
+    {
+        "commit",
+        "flush",
+        "add_all",
+        "bulk_save_objects",
+        "bulk_insert_mappings",
+        "bulk_update_mappings",
+        "executemany",
+        "write",
+        "writelines",
+        "write_text",
+        "write_bytes",
+        "unlink",
+        "rmdir",
+        "mkdir",
+        "rename",
+        "touch",
+        "send",
+        "sendall",
+        "publish",
+        "incr",
+        "decr",
+    }
+)
+#: method calls that write when their receiver is not a local variable of the function
+NONLOCAL_WRITES = frozenset(
+    {
+        "add",
+        "delete",
+        "merge",
+        "insert",
+        "update",
+        "upsert",
+        "save",
+        "create",
+        "set",
+        "put",
+        "post",
+        "patch",
+        "append",
+        "extend",
+        "remove",
+        "pop",
+        "clear",
+        "setdefault",
+        "discard",
+        "execute",
+    }
+)
+COOKIE_METHODS = frozenset({"set_cookie", "delete_cookie"})
+IDENTITY_NAMES = frozenset({"current_user", "current_identity"})
+CACHE_DECORATOR_ATTRS = frozenset({"cached", "memoize"})
+RULE_VAR = re.compile(r"<(?:[A-Za-z_]\w*(?:\([^)]*\))?:)?([A-Za-z_]\w*)>")
+
+HELPER_BASE = "is_successful"
+HELPER_TEMPLATE = '''\
+def {name}(response):
+    """Store only successful (2xx) responses in the cache."""
+    return 200 <= {make_response}(response).status_code < 300
+'''
+
+
+@dataclass
+class _ModuleInfo:
+    """Scope facts of one module, this one or another module of the project."""
+
+    module: cst.Module
+    scopes: dict
+    parents: dict
+    path: str
+    is_current: bool
+
+    @classmethod
+    def parse(cls, text: str, path: str) -> "_ModuleInfo | None":
+        try:
+            wrapper = MetadataWrapper(cst.parse_module(text))
+        except Exception:
+            return None
+        scopes = wrapper.resolve(ScopeProvider)
+        parents: dict = {}
+
+        class P(cst.CSTVisitor):
+            def __init__(self) -> None:
+                self.stack: list[cst.CSTNode] = []
+
+            def on_visit(self, node: cst.CSTNode) -> bool:
+                if self.stack:
+                    parents[node] = self.stack[-1]
+                self.stack.append(node)
+                return True
+
+            def on_leave(self, original_node: cst.CSTNode) -> None:
+                self.stack.pop()
+
+        wrapper.module.visit(P())
+        return cls(wrapper.module, scopes, parents, path, False)
+
+    def qualified_names(self, node: cst.CSTNode) -> set[str]:
+        scope = self.scopes.get(node)
+        if scope is None:
+            return set()
+        try:
+            return {q.name for q in scope.get_qualified_names_for(node)}
+        except Exception:
+            return set()
+
+    def top_function(self, name: str) -> cst.FunctionDef | None:
+        found = [s for s in self.module.body if isinstance(s, cst.FunctionDef) and s.name.value == name]
+        return found[0] if len(found) == 1 else None
+
+
+@dataclass
+class _Problem:
+    line: int
+    rule: str
+
+
+@dataclass
+class _Facts:
+    problems: list[_Problem] = field(default_factory=list)
+    reads_args: bool = False
+    expensive: list[str] = field(default_factory=list)
+
+
+class CacheRoute(FlaskfixCodemod):
+    ID = "cache-route"
+    ORDER = 50
+    SUMMARY = "Expensive GET routes whose response depends only on the URL are cached with Flask-Caching"
+    WHY = """
+        A route that recomputes the same expensive answer on every request (a report, an
+        aggregate, a whole-table query) spends CPU and database time on work whose result
+        has not changed. Flask-Caching can store the response and serve it until it
+        expires. It only helps when applied correctly: the cache decorator must sit
+        beneath the route decorator, the cache key must include the query string when the
+        view reads it, errors must not be stored, and a response that depends on who asks
+        (session, logged-in user, cookies, headers) must never be cached at all.
+    """
+    BEHAVIOUR = """
+        Responses of the rewritten routes are served from the cache for `timeout` seconds
+        (default 60): during that time the route does not run, so it returns data up to
+        that old, and side effects of the view (logging, metrics) happen once per expiry
+        instead of once per request. Decorators above the cache decorator (route, auth)
+        still run on every request. The cache key is the request path, plus the sorted
+        query string when the view reads request.args; GET and HEAD share an entry. Only
+        2xx responses are stored (a response_filter helper is added once per module);
+        errors, redirects and aborts are recomputed every time. When flaskfix creates the
+        cache it uses CACHE_TYPE "SimpleCache": a per-process, in-memory cache, so each
+        worker process has its own copy and entries are lost on restart; switch the
+        generated config to a shared backend (e.g. RedisCache) for multi-process
+        deployments. An existing flask_caching.Cache is reused with its own backend.
+        Functions the view calls from third-party packages, and methods called on
+        objects, cannot be followed: flaskfix assumes they do not read per-user request
+        state.
+    """
+    REFUSES = (
+        "the route is not expensive: it calls nothing named in `expensive` and matches no heuristic "
+        "(call names containing one of `heuristics`: expensive, calculat, compute, aggregate, report, "
+        "summar, stats; whole-table queries `X.query.all()`, `X.query.count()`, `session.query(X).all()`); "
+        "such routes are left alone without a finding",
+        "methods: the route answers anything but GET/HEAD (a POST would be answered from the GET cache), "
+        "or its methods cannot be read statically",
+        "per-user state: it reads flask.session, current_user (Flask-Login, Flask-Security, JWT, Principal, "
+        "HTTPAuth), or flask.g (auth hooks keep the user there)",
+        "request data: it reads request attributes other than args, path, view_args, endpoint, url_rule, "
+        "blueprint (cookies, headers, authorization, form, json, method, host, remote_addr...), uses "
+        "`request` as a whole, or builds external URLs (url_for(_external=...))",
+        "flash: it calls flash() or get_flashed_messages()",
+        "cookies: it calls set_cookie()/delete_cookie()",
+        "writes: it commits or writes (database session add/commit/delete, file writes, open() for writing, "
+        "mutating module-level objects, `global`/`nonlocal`)",
+        "templates: it renders a template not listed in `safe_templates` (templates can read session, g and "
+        "current_user), or renders/streams a template string",
+        "streaming: it streams or sends a file (send_file, send_from_directory, stream_with_context), "
+        "or is a generator or async",
+        "clock or randomness: it calls random/secrets/uuid1/uuid4/os.urandom or reads the current time",
+        "parameters: the view takes parameters that are not variables of its URL rule (or *args/**kwargs), "
+        "or its URL rule is not a literal",
+        "the view function is used elsewhere (called directly, or imported by another module)",
+        "no cache to use: several Cache instances exist, an existing Cache is never initialised, or there is "
+        "no app in this module to attach a new one to (e.g. a blueprint module: create the Cache in your "
+        "extensions module and flaskfix will reuse it)",
+        "MethodView: the class answers other methods than GET, overrides dispatch_request, inherits from "
+        "another view class without its own `decorators` list, or its `decorators` is not a list/tuple literal",
+        "a function the view calls (in this module or another project module) breaks one of these rules",
+    )
+    EXAMPLE_BEFORE = '''\
+from flask import Flask
+
+app = Flask(__name__)
+cache = {}
+
+
+@app.route("/expensive")
+def expensive_operation():
+    data = perform_expensive_calculation()
+    return {"result": data}
+'''
+    EXAMPLE_AFTER = '''\
+from flask import Flask, make_response
+from flask_caching import Cache
+
+app = Flask(__name__)
+flask_cache = Cache(app, config={"CACHE_TYPE": "SimpleCache"})
+cache = {}
+
+
+def is_successful(response):
+    """Store only successful (2xx) responses in the cache."""
+    return 200 <= make_response(response).status_code < 300
+
+
+@app.route("/expensive")
+@flask_cache.cached(timeout=60, response_filter=is_successful)
+def expensive_operation():
+    data = perform_expensive_calculation()
+    return {"result": data}
+'''
+    PREFILTER = (r"\.(?:route|get|add_url_rule)\b|View\b",)
+    DEFAULT_CONFIG = {
+        "timeout": 60,
+        "expensive": [],
+        "heuristics": ["expensive", "calculat", "compute", "aggregate", "report", "summar", "stats"],
+        "whole_table_queries": True,
+        "safe_templates": [],
+    }
+    METADATA_DEPENDENCIES = (ScopeProvider, PositionProvider)
+
+    # -- entry point ---------------------------------------------------------------------
+
+    def rewrite(self, tree: cst.Module) -> cst.Module:
+        model = self.flask
+        views = [h for h in model.handlers.values() if h.kind == "view"]
+        if not views:
+            return tree
+        timeout = self.config.get("timeout")
+        if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout <= 0:
+            self.add_finding(1, f"cache-route disabled: `timeout` must be a positive integer of seconds, not {timeout!r}")
+            return tree
+        self._current = _ModuleInfo(tree, model.scopes, model.parents, self.run.path, True)
+        self._other_modules: dict[str, _ModuleInfo | None] = {}
+        targets: list[tuple[Handler, _Facts]] = []
+        for handler in sorted(views, key=lambda h: self.line_of(h.func)):
+            if self._already_cached(handler):
+                continue
+            facts = self._scan_view(handler)
+            if not facts.expensive:
+                continue
+            refusal = self._refusal(handler, facts)
+            if refusal is not None:
+                line, rule = refusal
+                self.add_finding(line, f"`{self._view_label(handler)}` not cached: {rule}")
+                continue
+            targets.append((handler, facts))
+        if not targets:
+            return tree
+        plan = self._plan(tree, targets)
+        if plan is None:
+            return tree
+        return self._apply(tree, plan)
+
+    # -- which views ---------------------------------------------------------------------
+
+    def _view_label(self, handler: Handler) -> str:
+        if handler.view_class is not None:
+            return f"{handler.view_class.name.value}.{handler.name}()"
+        return f"{handler.name}()"
+
+    def _already_cached(self, handler: Handler) -> bool:
+        decorators: Iterable[cst.BaseExpression] = [d.decorator for d in handler.func.decorators]
+        if handler.view_class is not None:
+            lst = _class_decorators(handler.view_class)
+            if lst is not None and isinstance(lst[1], (cst.List, cst.Tuple)):
+                decorators = [*decorators, *(e.value for e in lst[1].elements)]
+        for expr in decorators:
+            func = expr.func if isinstance(expr, cst.Call) else expr
+            if isinstance(func, cst.Attribute) and func.attr.value in CACHE_DECORATOR_ATTRS:
+                return True
+        return False
+
+    def _scan_view(self, handler: Handler) -> _Facts:
+        facts = _Facts()
+        seen: set[int] = set()
+        todo: list[tuple[_ModuleInfo, cst.FunctionDef, int | None, str]] = [(self._current, handler.func, None, "")]
+        while todo:
+            info, func, anchor, via = todo.pop(0)
+            if id(func) in seen or len(seen) > 40:
+                continue
+            seen.add(id(func))
+            scan = _Scanner(self, info, func, anchor, via)
+            func.visit(scan)
+            facts.problems.extend(scan.problems)
+            facts.reads_args |= scan.reads_args
+            facts.expensive.extend(scan.expensive)
+            todo.extend(scan.helpers)
+        return facts
+
+    def _refusal(self, handler: Handler, facts: _Facts) -> tuple[int, str] | None:
+        func = handler.func
+        line = self.line_of(func)
+        methods = handler.methods
+        if methods is None:
+            return line, "methods: its HTTP methods cannot be read statically (only GET/HEAD routes are cached)"
+        if handler.view_class is not None:
+            refusal = self._method_view_refusal(handler)
+            if refusal is not None:
+                return refusal
+        elif not methods <= {"GET", "HEAD"}:
+            other = ", ".join(sorted(methods - {"GET", "HEAD"}))
+            return line, f"methods: it answers {other}, which would be answered from the GET cache (only GET/HEAD routes are cached)"
+        if func.asynchronous is not None:
+            return line, "streaming: async views are not cached"
+        if _is_generator(func):
+            return line, "streaming: the view is a generator (a streamed response)"
+        refusal = self._parameter_refusal(handler)
+        if refusal is not None:
+            return refusal
+        if facts.problems:
+            first = min(facts.problems, key=lambda p: p.line)
+            return first.line, first.rule
+        if handler.view_class is None:
+            refusal = self._used_elsewhere(handler)
+            if refusal is not None:
+                return refusal
+        return None
+
+    def _method_view_refusal(self, handler: Handler) -> tuple[int, str] | None:
+        cls = handler.view_class
+        assert cls is not None
+        line = self.line_of(cls)
+        names = {s.name.value for s in cls.body.body if isinstance(s, cst.FunctionDef)}
+        if "dispatch_request" in names:
+            return line, "MethodView: the class overrides dispatch_request"
+        if handler.name != "get":
+            return line, f"methods: `{handler.name}()` answers {handler.name.upper()} (only GET/HEAD views are cached)"
+        other = sorted(n for n in names & {"post", "put", "patch", "delete", "options"})
+        if other:
+            return line, f"methods: the class also answers {', '.join(o.upper() for o in other)}, which would be answered from the GET cache"
+        if any(isinstance(s, (cst.SimpleStatementLine)) and _assigns(s, "methods") for s in cls.body.body):
+            return line, "methods: the class sets `methods` itself"
+        own = _class_decorators(cls)
+        if own is None:
+            if not all(self.flask.qualified_names(b.value) & VIEW_BASES for b in cls.bases) or not cls.bases:
+                return line, "MethodView: it inherits from another view class and has no `decorators` list of its own (adding one would drop the inherited decorators)"
+        elif not isinstance(own[1], (cst.List, cst.Tuple)):
+            return line, "MethodView: its `decorators` is not a list or tuple literal"
+        return None
+
+    def _parameter_refusal(self, handler: Handler) -> tuple[int, str] | None:
+        func = handler.func
+        line = self.line_of(func)
+        params = func.params
+        if params.star_arg not in (None, cst.MaybeSentinel.DEFAULT) or params.star_kwarg is not None:
+            return line, "parameters: the view takes *args/**kwargs, which may carry values that are not in the URL"
+        names = [p.name.value for p in (*params.posonly_params, *params.params, *params.kwonly_params)]
+        if handler.view_class is not None:
+            names = names[1:]
+            if not names:
+                return None
+            rules = self._method_view_rules(handler.view_class)
+        else:
+            rules = self._rules(handler)
+        if rules is None:
+            if not names:
+                return None
+            return line, "parameters: its URL rule is not a string literal, so flaskfix cannot check where its parameters come from"
+        for name in names:
+            if not all(name in rule_vars for rule_vars in rules):
+                return line, f"parameters: `{name}` is not a variable of its URL rule (a decorator may pass it, and the cache key would not include it)"
+        return None
+
+    def _rules(self, handler: Handler) -> list[set[str]] | None:
+        """The variable names of each URL rule the view is registered with (None: unknown)."""
+        out: list[set[str]] = []
+        calls: list[cst.Call] = []
+        for dec in handler.route_decorators:
+            if not isinstance(dec.decorator, cst.Call):
+                return None
+            calls.append(dec.decorator)
+        if handler.via_add_url_rule:
+            calls.extend(self._add_url_rule_calls(lambda vf: isinstance(vf, cst.Name) and vf.value == handler.name))
+        if not calls:
+            return None
+        for call in calls:
+            rule = call_arg(call, "rule", 0)
+            if not isinstance(rule, cst.SimpleString):
+                return None
+            names = set(RULE_VAR.findall(str(rule.evaluated_value)))
+            defaults = call_arg(call, "defaults")
+            if defaults is not None:
+                if not isinstance(defaults, cst.Dict):
+                    return None
+                for el in defaults.elements:
+                    if not (isinstance(el, cst.DictElement) and isinstance(el.key, cst.SimpleString)):
+                        return None
+                    names.add(str(el.key.evaluated_value))
+            out.append(names)
+        return out
+
+    def _method_view_rules(self, cls: cst.ClassDef) -> list[set[str]] | None:
+        calls = self._add_url_rule_calls(lambda vf: _as_view_of(vf) == cls.name.value)
+        if not calls:
+            return None
+        out = []
+        for call in calls:
+            rule = call_arg(call, "rule", 0)
+            if not isinstance(rule, cst.SimpleString):
+                return None
+            out.append(set(RULE_VAR.findall(str(rule.evaluated_value))))
+        return out
+
+    def _add_url_rule_calls(self, matches) -> list[cst.Call]:  # type: ignore[no-untyped-def]
+        found: list[cst.Call] = []
+
+        class V(cst.CSTVisitor):
+            def visit_Call(self, node: cst.Call) -> None:
+                f = node.func
+                if isinstance(f, cst.Attribute) and f.attr.value == "add_url_rule":
+                    vf = call_arg(node, "view_func", 2)
+                    if vf is not None and matches(vf):
+                        found.append(node)
+
+        self.flask.module.visit(V())
+        return found
+
+    def _used_elsewhere(self, handler: Handler) -> tuple[int, str] | None:
+        func = handler.func
+        scope = self.flask.scopes.get(func)
+        if scope is None:
+            return None
+        allowed = set(self._add_url_rule_calls(lambda vf: isinstance(vf, cst.Name) and vf.value == handler.name))
+        for assignment in scope.assignments[func.name.value]:
+            if assignment.node is not func:
+                return self.line_of(func), f"the view function is used elsewhere: `{handler.name}` is rebound"
+            for access in assignment.references:
+                parent = self.flask.parent(access.node)
+                call = self.flask.parent(parent) if isinstance(parent, cst.Arg) else None
+                if isinstance(call, cst.Call) and call in allowed:
+                    continue
+                return self.line_of(access.node), f"the view function is used elsewhere: `{handler.name}` is referenced here (a direct call would be cached under another path)"
+        if isinstance(scope, GlobalScope):
+            external = self.project.external_uses(self.run.path, handler.name)
+            if external:
+                e = external[0]
+                return self.line_of(func), f"the view function is used elsewhere: {e.path}:{e.line}: {e.how}"
+        return None
+
+    # -- the cache instance --------------------------------------------------------------
+
+    def _plan(self, tree: cst.Module, targets: list[tuple[Handler, _Facts]]) -> "_Plan | None":
+        model = self.flask
+        plan = _Plan(targets=targets)
+        existing = self._existing_caches(tree)
+        first_target = min(_top_index(tree, model, h.func) for h, _ in targets)
+        if len(existing) > 1:
+            for h, _ in targets:
+                self.add_finding(h.func, f"`{self._view_label(h)}` not cached: no cache to use: several Cache instances ({', '.join(n for n, _ in existing)}); flaskfix cannot tell which one to use")
+            return None
+        if existing:
+            name, index = existing[0]
+            problem = self._existing_problem(tree, name)
+            if problem is None and index >= first_target:
+                problem = f"the Cache instance `{name}` is created after the view"
+            if problem is not None:
+                for h, _ in targets:
+                    self.add_finding(h.func, f"`{self._view_label(h)}` not cached: no cache to use: {problem}")
+                return None
+            plan.cache_name = name
+        else:
+            kept = []
+            for h, facts in targets:
+                app = self._app_for(h)
+                if isinstance(app, str):
+                    self.add_finding(h.func, f"`{self._view_label(h)}` not cached: no cache to use: {app}")
+                    continue
+                if plan.app is not None and app is not plan.app:
+                    self.add_finding(h.func, f"`{self._view_label(h)}` not cached: no cache to use: the module has several apps")
+                    continue
+                if isinstance(app.scope_node, cst.Module):
+                    app_index = tree.body.index(app.statement)  # type: ignore[arg-type]
+                    if _top_index(tree, model, h.func) <= app_index:
+                        self.add_finding(h.func, f"`{self._view_label(h)}` not cached: no cache to use: the view is defined before the app `{app.name}`")
+                        continue
+                plan.app = app
+                kept.append((h, facts))
+            if not kept:
+                return None
+            plan.targets = kept
+            plan.cache_name = next((n for n in ("cache", "flask_cache", "view_cache") if _free(model, n)), None) or model.free_name("cache")
+        return plan
+
+    def _existing_caches(self, tree: cst.Module) -> list[tuple[str, int]]:
+        model = self.flask
+        scope = model.module_scope()
+        out: list[tuple[str, int]] = []
+        for index, stmt in enumerate(tree.body):
+            if not isinstance(stmt, cst.SimpleStatementLine):
+                continue
+            for small in stmt.body:
+                if isinstance(small, (cst.Assign, cst.AnnAssign)):
+                    targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else [small.target]
+                    value = small.value
+                    if (
+                        len(targets) == 1
+                        and isinstance(targets[0], cst.Name)
+                        and isinstance(value, cst.Call)
+                        and model.qualified_names(value.func) & CACHE_CLASSES
+                    ):
+                        out.append((targets[0].value, index))
+                elif isinstance(small, cst.ImportFrom) and not isinstance(small.names, cst.ImportStar) and small.module is not None:
+                    module = dotted_name(small.module)
+                    if module is None or module.split(".")[0] == "flask_caching":
+                        continue
+                    for alias in small.names:
+                        local = alias.evaluated_alias or alias.evaluated_name
+                        if self._project_cache(module.split(".")[-1], alias.evaluated_name):
+                            out.append((local, index))
+        return [(n, i) for n, i in out if len(scope.assignments[n]) == 1]
+
+    def _project_cache(self, stem: str, name: str) -> bool:
+        """Does project module ``stem`` bind ``name`` to ``flask_caching.Cache(...)``?"""
+        info = self._other_module(stem, name)
+        if info is None:
+            return False
+        for stmt in info.module.body:
+            if isinstance(stmt, cst.SimpleStatementLine):
+                for small in stmt.body:
+                    if (
+                        isinstance(small, cst.Assign)
+                        and len(small.targets) == 1
+                        and isinstance(small.targets[0].target, cst.Name)
+                        and small.targets[0].target.value == name
+                        and isinstance(small.value, cst.Call)
+                        and info.qualified_names(small.value.func) & CACHE_CLASSES
+                    ):
+                        return True
+        return False
+
+    def _other_module(self, stem: str, word: str) -> _ModuleInfo | None:
+        for path in self.project.files_mentioning(word, exclude=self.run.path):
+            p = Path(path)
+            if (p.parent.name if p.name == "__init__.py" else p.stem) != stem:
+                continue
+            if path not in self._other_modules:
+                text = self.project.text(path)
+                self._other_modules[path] = _ModuleInfo.parse(text, path) if text is not None else None
+            return self._other_modules[path]
+        return None
+
+    def _existing_problem(self, tree: cst.Module, name: str) -> str | None:
+        """Why the existing Cache ``name`` cannot be used, if it cannot."""
+        model = self.flask
+        for a in model.module_scope().assignments[name]:
+            if isinstance(a, ImportAssignment):
+                return None  # created and initialised by another module
+            node = a.node
+        for stmt in tree.body:
+            if isinstance(stmt, cst.SimpleStatementLine):
+                for small in stmt.body:
+                    if isinstance(small, cst.Assign) and isinstance(small.value, cst.Call) and any(
+                        isinstance(t.target, cst.Name) and t.target.value == name for t in small.targets
+                    ):
+                        call = small.value
+                        if call_arg(call, "app", 0) is not None:
+                            return None
+        if re.search(rf"\b{re.escape(name)}\s*\.\s*init_app\s*\(", tree.code):
+            return None
+        if self.project.external_uses(self.run.path, name):
+            return None  # another module imports it (and presumably initialises it)
+        return f"the existing Cache `{name}` is never initialised with an app"
+
+    def _app_for(self, handler: Handler) -> FlaskObject | str:
+        """The app a new Cache attaches to, or why there is none."""
+        model = self.flask
+        owner = handler.owner
+        if handler.view_class is not None:
+            owner = self._method_view_owner(handler.view_class)
+            if owner is None:
+                return f"flaskfix cannot find where `{handler.view_class.name.value}` is registered"
+        if owner is None:
+            return "flaskfix cannot tell which app serves the view"
+        if owner.kind == "blueprint":
+            apps = [a for a in model.apps if a.imported_from is None and a.call is not None and self._registers(a, owner)]
+            if len(apps) != 1:
+                return (
+                    f"the blueprint `{owner.name}` is not registered on an app created in this module "
+                    "(create the Cache in your extensions module and flaskfix will reuse it)"
+                )
+            owner = apps[0]
+        if owner.imported_from is not None or owner.call is None:
+            return f"the app `{owner.name}` is created in another module (create the Cache there or in an extensions module and flaskfix will reuse it)"
+        if isinstance(owner.scope_node, cst.Module):
+            if not isinstance(owner.statement, cst.SimpleStatementLine) or owner.statement not in model.module.body:
+                return f"the app `{owner.name}` is not created by a plain module-level statement"
+            return owner
+        if isinstance(owner.scope_node, cst.FunctionDef) and owner.scope_node in model.module.body:
+            if not isinstance(owner.statement, cst.SimpleStatementLine) or owner.statement not in _body(owner.scope_node):
+                return f"the app `{owner.name}` is not created by a plain statement of `{owner.scope_node.name.value}()`"
+            return owner
+        return f"flaskfix cannot tell where to initialise a cache for the app `{owner.name}`"
+
+    def _registers(self, app: FlaskObject, bp: FlaskObject) -> bool:
+        found = False
+
+        class V(cst.CSTVisitor):
+            def visit_Call(self, node: cst.Call) -> None:
+                nonlocal found
+                f = node.func
+                if (
+                    isinstance(f, cst.Attribute)
+                    and f.attr.value == "register_blueprint"
+                    and isinstance(f.value, cst.Name)
+                    and f.value.value == app.name
+                    and node.args
+                    and isinstance(node.args[0].value, cst.Name)
+                    and node.args[0].value.value == bp.name
+                ):
+                    found = True
+
+        (app.scope_node if isinstance(app.scope_node, cst.FunctionDef) else self.flask.module).visit(V())
+        return found
+
+    def _method_view_owner(self, cls: cst.ClassDef) -> FlaskObject | None:
+        calls = self._add_url_rule_calls(lambda vf: _as_view_of(vf) == cls.name.value)
+        owners = set()
+        for call in calls:
+            base = call.func.value if isinstance(call.func, cst.Attribute) else None
+            named = [o for o in self.flask.objects if isinstance(base, cst.Name) and o.name == base.value]
+            if len(named) != 1:
+                return None
+            owners.add(named[0])
+        return owners.pop() if len(owners) == 1 else None
+
+    # -- the rewrite ---------------------------------------------------------------------
+
+    def _apply(self, tree: cst.Module, plan: "_Plan") -> cst.Module:
+        model = self.flask
+        quote = _quote_of(tree)
+        cache = plan.cache_name
+        assert cache is not None
+        make_response = model.expression_for("flask.make_response")
+        helper = self._existing_helper(tree, make_response)
+        new_helper: cst.FunctionDef | None = None
+        if helper is None:
+            if make_response is None:
+                make_response = "make_response" if _free(model, "make_response") else model.free_name("flask_make_response")
+                self.add_import("flask", "make_response", None if make_response == "make_response" else make_response)
+            helper = model.free_name(HELPER_BASE, {cache})
+            new_helper = cst.parse_statement(HELPER_TEMPLATE.format(name=helper, make_response=make_response))  # type: ignore[assignment]
+        decorated: dict[cst.FunctionDef, cst.Decorator] = {}
+        class_decorators: dict[cst.ClassDef, cst.BaseExpression] = {}
+        for handler, facts in plan.targets:
+            args = f"timeout={self.config['timeout']}"
+            if facts.reads_args:
+                args += ", query_string=True"
+            args += f", response_filter={helper}"
+            expr = cst.parse_expression(f"{cache}.cached({args})")
+            what = "query string in the key, " if facts.reads_args else ""
+            self.add_change(
+                handler.func,
+                f"cached `{self._view_label(handler)}` with `{cache}.cached` ({what}timeout {self.config['timeout']}s, 2xx only): "
+                f"it calls {facts.expensive[0]}",
+            )
+            if handler.view_class is not None:
+                class_decorators[handler.view_class] = expr
+            else:
+                decorated[handler.func] = cst.Decorator(decorator=expr)
+        new_cache: cst.SimpleStatementLine | None = None
+        init_after: cst.CSTNode | None = None
+        init_stmt: cst.SimpleStatementLine | None = None
+        cache_after: cst.CSTNode | None = None
+        if plan.app is not None:
+            cache_cls = model.expression_for("flask_caching.Cache")
+            if cache_cls is None:
+                cache_cls = "Cache" if _free(model, "Cache") else model.free_name("FlaskCache")
+                self.add_import("flask_caching", "Cache", None if cache_cls == "Cache" else cache_cls)
+            config = f"{{{quote}CACHE_TYPE{quote}: {quote}SimpleCache{quote}}}"
+            app = plan.app
+            if isinstance(app.scope_node, cst.Module):
+                new_cache = cst.parse_statement(f"{cache} = {cache_cls}({app.name}, config={config})\n")  # type: ignore[assignment]
+                cache_after = app.statement
+                self.add_change(app.statement, f"created `{cache}` (Flask-Caching, SimpleCache) for the app `{app.name}`")  # type: ignore[arg-type]
+            else:
+                factory = app.scope_node
+                assert isinstance(factory, cst.FunctionDef)
+                new_cache = cst.parse_statement(f"{cache} = {cache_cls}(config={config})\n")  # type: ignore[assignment]
+                new_cache = new_cache.with_changes(leading_lines=[cst.EmptyLine()])
+                body = _body(factory)
+                last = body[-1] if body else None
+                init_stmt = cst.parse_statement(f"{cache}.init_app({app.name})\n")  # type: ignore[assignment]
+                if (
+                    isinstance(last, cst.SimpleStatementLine)
+                    and isinstance(last.body[0], cst.Return)
+                    and isinstance(last.body[0].value, cst.Name)
+                    and last.body[0].value.value == app.name
+                ):
+                    init_after = ("before", last)  # type: ignore[assignment]
+                else:
+                    init_after = ("after", app.statement)  # type: ignore[assignment]
+                self.add_change(app.statement, f"created `{cache}` (Flask-Caching, SimpleCache), initialised in `{factory.name.value}()`")  # type: ignore[arg-type]
+        helper_before = None
+        if new_helper is not None:
+            first = min(plan.targets, key=lambda t: _top_index(tree, model, t[0].func))[0]
+            helper_before = tree.body[_top_index(tree, model, first.func)]
+        import_end = _import_block_end(tree) if (new_cache is not None and cache_after is None) else None
+        rewriter = _Rewriter(decorated, class_decorators, init_stmt, init_after)
+        original = list(tree.body)
+        tree = tree.visit(rewriter)
+        out: list[cst.BaseStatement] = []
+        if new_cache is not None and import_end == 0:
+            out.append(new_cache)
+        for index, (orig, new) in enumerate(zip(original, tree.body)):
+            if new_helper is not None and orig is helper_before:
+                out.append(new_helper.with_changes(leading_lines=[cst.EmptyLine(), cst.EmptyLine()]) if out else new_helper)
+                new = new.with_changes(leading_lines=_at_least_two_blank_lines(new.leading_lines))
+            out.append(new)
+            if new_cache is not None and cache_after is not None and orig is cache_after:
+                out.append(new_cache)
+            if new_cache is not None and import_end and index == import_end - 1:
+                out.append(new_cache)
+        return tree.with_changes(body=out)
+
+    def _existing_helper(self, tree: cst.Module, make_response: str | None) -> str | None:
+        if make_response is None:
+            return None
+        for stmt in tree.body:
+            if isinstance(stmt, cst.FunctionDef) and not stmt.decorators:
+                text = cst.Module([]).code_for_node(stmt.with_changes(leading_lines=[]))
+                if text == HELPER_TEMPLATE.format(name=stmt.name.value, make_response=make_response):
+                    return stmt.name.value
+        return None
+
+
+@dataclass
+class _Plan:
+    targets: list[tuple[Handler, _Facts]]
+    cache_name: str | None = None
+    #: the app to attach a new Cache to (None: reuse an existing Cache)
+    app: FlaskObject | None = None
+
+
+class _Scanner(cst.CSTVisitor):
+    """Collects what one function (a view or a function it calls) does that matters."""
+
+    def __init__(self, codemod: CacheRoute, info: _ModuleInfo, func: cst.FunctionDef, anchor: int | None, via: str) -> None:
+        self.codemod = codemod
+        self.info = info
+        self.func = func
+        self.anchor = anchor
+        self.via = via
+        self.problems: list[_Problem] = []
+        self.reads_args = False
+        self.expensive: list[str] = []
+        self.helpers: list[tuple[_ModuleInfo, cst.FunctionDef, int | None, str]] = []
+        cfg = codemod.config
+        self.names = [str(n) for n in cfg.get("expensive", [])]
+        self.heuristics = [str(h).lower() for h in cfg.get("heuristics", [])]
+        self.whole_table = bool(cfg.get("whole_table_queries", True))
+        self.safe_templates = {str(t) for t in cfg.get("safe_templates", [])}
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _line(self, node: cst.CSTNode) -> int:
+        if self.info.is_current:
+            return self.codemod.line_of(node)
+        return self.anchor or 0
+
+    def problem(self, node: cst.CSTNode, rule: str) -> None:
+        where = ""
+        if self.via:
+            where = f" (in `{self.via}()`"
+            if not self.info.is_current:
+                where += f", {self.codemod.project.relpath(self.info.path)}"
+            where += ")"
+        self.problems.append(_Problem(self._line(node), rule + where))
+
+    def _is_local(self, name: cst.Name) -> bool:
+        scope = self.info.scopes.get(name)
+        if scope is None or name.value not in scope:
+            return False
+        assignments = list(scope[name.value])
+        if not assignments:
+            return False
+        for a in assignments:
+            if isinstance(a, BuiltinAssignment) or not isinstance(a.scope, FunctionScope):
+                return False
+        return True
+
+    # -- visits --------------------------------------------------------------------------
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        return True
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        if node is not self.func and (node.asynchronous is not None):
+            self.problem(node, "streaming: it defines an async function")
+        return True
+
+    def visit_Global(self, node: cst.Global) -> None:
+        self.problem(node, "writes: it rebinds a module-level name (`global`)")
+
+    def visit_Nonlocal(self, node: cst.Nonlocal) -> None:
+        self.problem(node, "writes: it rebinds an outer name (`nonlocal`)")
+
+    def visit_Yield(self, node: cst.Yield) -> None:
+        if self.via:
+            return  # a helper generator is consumed inside the view
+        self.problem(node, "streaming: the view is a generator (a streamed response)")
+
+    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+        self._check_store(node.target)
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        self._check_store(node.target)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        if node.value is not None:
+            self._check_store(node.target)
+
+    def visit_Del(self, node: cst.Del) -> None:
+        self._check_store(node.target)
+
+    def _check_store(self, target: cst.BaseExpression) -> None:
+        if isinstance(target, (cst.Tuple, cst.List)):
+            for el in target.elements:
+                self._check_store(el.value)
+            return
+        if isinstance(target, (cst.Subscript, cst.Attribute)):
+            root = _root(target)
+            if root is None or not self._is_local(root):
+                self.problem(target, "writes: it changes state that outlives the request (a module-level object)")
+
+    def visit_Name(self, node: cst.Name) -> None:
+        parent = self.info.parents.get(node)
+        if isinstance(parent, cst.Attribute) and parent.attr is node:
+            return
+        if isinstance(parent, (cst.Param, cst.FunctionDef, cst.ClassDef, cst.ImportAlias, cst.AsName, cst.Arg)) and not (
+            isinstance(parent, cst.Arg) and parent.value is node
+        ):
+            return
+        qn = self.info.qualified_names(node)
+        if qn & SESSION:
+            self.problem(node, "per-user state: it reads `session`")
+        elif qn & G:
+            self.problem(node, "per-user state: it reads `g` (auth hooks keep the user there)")
+        elif qn & IDENTITY or any(q.startswith(IDENTITY_PACKAGES) for q in qn):
+            self.problem(node, f"per-user state: it uses `{node.value}` (the logged-in user)")
+        elif node.value in IDENTITY_NAMES and not self._is_local(node):
+            self.problem(node, f"per-user state: it uses `{node.value}` (the logged-in user)")
+        elif qn & REQUEST:
+            if isinstance(parent, cst.Attribute) and parent.value is node:
+                attr = parent.attr.value
+                if attr == "args":
+                    self.reads_args = True
+                elif attr not in REQUEST_SAFE_ATTRS:
+                    self.problem(node, f"request data: it reads `request.{attr}`, which the cache key does not include")
+            else:
+                self.problem(node, "request data: it uses `request` as a whole, which the cache key does not include")
+        elif qn & FLASH:
+            self.problem(node, f"flash: it uses `{node.value}`")
+
+    def visit_Call(self, node: cst.Call) -> None:
+        qn = self.info.qualified_names(node.func)
+        func = node.func
+        attr = func.attr.value if isinstance(func, cst.Attribute) else func.value if isinstance(func, cst.Name) else None
+        if qn & TEMPLATES:
+            first = node.args[0].value if node.args else None
+            if not (isinstance(first, cst.SimpleString) and first.evaluated_value in self.safe_templates):
+                self.problem(node, "templates: it renders a template that is not listed in `safe_templates` (templates can read session, g and current_user)")
+        elif qn & TEMPLATE_ALWAYS:
+            self.problem(node, "templates: it renders or streams a template string")
+        elif qn & STREAMS:
+            self.problem(node, f"streaming: it calls `{attr}()` (a file or stream cannot be stored)")
+        elif qn & CLOCK_OR_RANDOM or any(q.startswith(CLOCK_OR_RANDOM_PACKAGES) for q in qn):
+            self.problem(node, f"clock or randomness: it calls `{dotted_name(func) or attr}()`")
+        elif "builtins.open" in qn or (isinstance(func, cst.Name) and func.value == "open" and not qn):
+            mode = call_arg(node, "mode", 1)
+            if mode is not None and not (isinstance(mode, cst.SimpleString) and not set(str(mode.evaluated_value)) & set("wax+")):
+                self.problem(node, "writes: it opens a file for writing")
+        elif any(q in ("flask.url_for", "flask.helpers.url_for") for q in qn) and call_arg(node, "_external") is not None:
+            self.problem(node, "request data: it builds an external URL, which depends on the request's host")
+        elif isinstance(func, cst.Attribute):
+            name = func.attr.value
+            if name in COOKIE_METHODS:
+                self.problem(node, f"cookies: it calls `{name}()`")
+            elif name in ALWAYS_WRITES:
+                self.problem(node, f"writes: it calls `{dotted_name(func) or name}()`")
+            elif name in NONLOCAL_WRITES:
+                root = _root(func.value)
+                if (root is None or not self._is_local(root)) and not self._read_only_receiver(func.value):
+                    self.problem(node, f"writes: it calls `{dotted_name(func) or name}()` on an object that outlives the request")
+        self._expensive(node, qn)
+        if isinstance(func, cst.Name):
+            self._follow(node, func)
+
+    def _read_only_receiver(self, value: cst.BaseExpression) -> bool:
+        """``request.args.get``-like receivers that cannot be written through."""
+        qn = self.info.qualified_names(value)
+        return any(q.startswith(("flask.request.args", "flask.globals.request.args")) for q in qn)
+
+    def _expensive(self, node: cst.Call, qn: set[str]) -> None:
+        func = node.func
+        dotted = dotted_name(func)
+        last = func.attr.value if isinstance(func, cst.Attribute) else func.value if isinstance(func, cst.Name) else None
+        if last is None:
+            return
+        for name in self.names:
+            if name == last or name == dotted or name in qn or any(q.endswith("." + name) for q in qn):
+                self.expensive.append(f"`{dotted or last}()` (configured as expensive)")
+                return
+        low = last.lower()
+        for h in self.heuristics:
+            if h and h in low:
+                self.expensive.append(f"`{dotted or last}()` (name contains {h!r})")
+                return
+        if self.whole_table and isinstance(func, cst.Attribute) and last in ("all", "count") and not node.args:
+            inner = func.value
+            if isinstance(inner, cst.Attribute) and inner.attr.value == "query":
+                self.expensive.append(f"`{cst.Module([]).code_for_node(node)}` (a whole-table query)")
+            elif isinstance(inner, cst.Call) and isinstance(inner.func, cst.Attribute) and inner.func.attr.value == "query":
+                self.expensive.append(f"`{cst.Module([]).code_for_node(node)}` (a whole-table query)")
+
+    def _follow(self, node: cst.Call, func: cst.Name) -> None:
+        scope = self.info.scopes.get(func)
+        if scope is None or func.value not in scope:
+            return
+        assignments = [a for a in scope[func.value] if isinstance(a, Assignment)]
+        if len(assignments) != 1:
+            return
+        a = assignments[0]
+        anchor = self.anchor if not self.info.is_current else self.codemod.line_of(node)
+        target = a.node
+        if isinstance(target, cst.FunctionDef) and isinstance(a.scope, GlobalScope):
+            self.helpers.append((self.info, target, anchor, target.name.value))
+        elif isinstance(target, cst.ImportFrom) and not isinstance(target.names, cst.ImportStar) and target.module is not None:
+            module = dotted_name(target.module)
+            if module is None:
+                return
+            for alias in target.names:
+                if (alias.evaluated_alias or alias.evaluated_name) == func.value:
+                    other = self.codemod._other_module(module.split(".")[-1], alias.evaluated_name)
+                    if other is not None:
+                        fdef = other.top_function(alias.evaluated_name)
+                        if fdef is not None:
+                            self.helpers.append((other, fdef, anchor, alias.evaluated_name))
+
+
+class _Rewriter(cst.CSTTransformer):
+    def __init__(self, decorated, class_decorators, init_stmt, init_where) -> None:  # type: ignore[no-untyped-def]
+        self.decorated = decorated
+        self.class_decorators = class_decorators
+        self.init_stmt = init_stmt
+        self.init_where = init_where
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef, updated_node: cst.FunctionDef) -> cst.FunctionDef:
+        if original_node in self.decorated:
+            updated_node = updated_node.with_changes(decorators=[*updated_node.decorators, self.decorated[original_node]])
+        return updated_node
+
+    def leave_IndentedBlock(self, original_node: cst.IndentedBlock, updated_node: cst.IndentedBlock) -> cst.IndentedBlock:
+        if self.init_stmt is None or self.init_where is None:
+            return updated_node
+        where, anchor = self.init_where
+        if anchor not in original_node.body:
+            return updated_node
+        body = list(updated_node.body)
+        i = list(original_node.body).index(anchor)
+        body.insert(i if where == "before" else i + 1, self.init_stmt)
+        return updated_node.with_changes(body=body)
+
+    def leave_ClassDef(self, original_node: cst.ClassDef, updated_node: cst.ClassDef) -> cst.ClassDef:
+        expr = self.class_decorators.get(original_node)
+        if expr is None:
+            return updated_node
+        body = list(updated_node.body.body)
+        found = _class_decorators(updated_node)
+        if found is not None:
+            stmt, value = found
+            assert isinstance(value, (cst.List, cst.Tuple))
+            elements = list(value.elements)
+            comma = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+            if elements and isinstance(elements[0].comma, cst.Comma):
+                comma = elements[0].comma
+            new_value = value.with_changes(elements=[cst.Element(expr, comma=comma), *elements] if elements else [cst.Element(expr)])
+            if isinstance(value, cst.Tuple) and not elements:
+                new_value = value.with_changes(elements=[cst.Element(expr, comma=cst.Comma())])
+            new_stmt = stmt.with_changes(body=[_replace_value(s, value, new_value) for s in stmt.body])
+            body = [new_stmt if s is stmt else s for s in body]
+        else:
+            new_stmt = cst.parse_statement(f"decorators = [{cst.Module([]).code_for_node(expr)}]\n")
+            at = 1 if body and _is_docstring(body[0]) else 0
+            if at == 1:
+                new_stmt = new_stmt.with_changes(leading_lines=[cst.EmptyLine()])  # type: ignore[union-attr]
+                body.insert(1, new_stmt)
+                if len(body) > 2:
+                    body[2] = body[2].with_changes(leading_lines=[cst.EmptyLine(), *[ln for ln in body[2].leading_lines]]) if not any(_blank(ln) for ln in body[2].leading_lines) else body[2]
+            else:
+                body.insert(0, new_stmt)
+                if len(body) > 1 and not any(_blank(ln) for ln in body[1].leading_lines):
+                    body[1] = body[1].with_changes(leading_lines=[cst.EmptyLine(), *body[1].leading_lines])
+        return updated_node.with_changes(body=updated_node.body.with_changes(body=body))
+
+
+def _at_least_two_blank_lines(lines: Iterable[cst.EmptyLine]) -> list[cst.EmptyLine]:
+    lines = list(lines)
+    blank = 0
+    while blank < len(lines) and _blank(lines[blank]):
+        blank += 1
+    return [cst.EmptyLine()] * max(0, 2 - blank) + lines
+
+
+def _replace_value(small: cst.BaseSmallStatement, old: cst.BaseExpression, new: cst.BaseExpression) -> cst.BaseSmallStatement:
+    if isinstance(small, (cst.Assign, cst.AnnAssign)) and small.value is old:
+        return small.with_changes(value=new)
+    return small
+
+
+def _class_decorators(cls: cst.ClassDef) -> tuple[cst.SimpleStatementLine, cst.BaseExpression] | None:
+    for stmt in cls.body.body:
+        if isinstance(stmt, cst.SimpleStatementLine):
+            for small in stmt.body:
+                if isinstance(small, cst.Assign) and any(isinstance(t.target, cst.Name) and t.target.value == "decorators" for t in small.targets):
+                    return stmt, small.value
+                if isinstance(small, cst.AnnAssign) and isinstance(small.target, cst.Name) and small.target.value == "decorators" and small.value is not None:
+                    return stmt, small.value
+    return None
+
+
+def _assigns(stmt: cst.SimpleStatementLine, name: str) -> bool:
+    for small in stmt.body:
+        if isinstance(small, cst.Assign) and any(isinstance(t.target, cst.Name) and t.target.value == name for t in small.targets):
+            return True
+        if isinstance(small, cst.AnnAssign) and isinstance(small.target, cst.Name) and small.target.value == name:
+            return True
+    return False
+
+
+def _as_view_of(vf: cst.BaseExpression) -> str | None:
+    if isinstance(vf, cst.Call) and isinstance(vf.func, cst.Attribute) and vf.func.attr.value == "as_view":
+        return dotted_name(vf.func.value)
+    return None
+
+
+def _root(node: cst.BaseExpression) -> cst.Name | None:
+    while True:
+        if isinstance(node, cst.Name):
+            return node
+        if isinstance(node, cst.Attribute):
+            node = node.value
+        elif isinstance(node, cst.Subscript):
+            node = node.value
+        elif isinstance(node, cst.Call):
+            node = node.func
+        else:
+            return None
+
+
+def _is_generator(func: cst.FunctionDef) -> bool:
+    found = False
+
+    class V(cst.CSTVisitor):
+        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+            return node is func
+
+        def visit_Lambda(self, node: cst.Lambda) -> bool:
+            return False
+
+        def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+            return False
+
+        def visit_Yield(self, node: cst.Yield) -> None:
+            nonlocal found
+            found = True
+
+    func.visit(V())
+    return found
+
+
+def _body(func: cst.FunctionDef) -> list[cst.BaseStatement]:
+    return list(func.body.body) if isinstance(func.body, cst.IndentedBlock) else []
+
+
+def _top_index(tree: cst.Module, model, node: cst.CSTNode) -> int:  # type: ignore[no-untyped-def]
+    cur = node
+    while cur is not None and cur not in tree.body:
+        cur = model.parent(cur)
+    return list(tree.body).index(cur) if cur is not None else len(tree.body)
+
+
+def _import_block_end(tree: cst.Module) -> int:
+    """Index just past the leading block of imports (after a docstring), like LibCST's
+    ``AddImportsVisitor`` uses."""
+    body = list(tree.body)
+    i = 1 if body and _is_docstring(body[0]) else 0
+    end = i
+    for j in range(i, len(body)):
+        stmt = body[j]
+        if isinstance(stmt, cst.SimpleStatementLine) and all(isinstance(s, (cst.Import, cst.ImportFrom)) for s in stmt.body):
+            end = j + 1
+        else:
+            break
+    return end
+
+
+def _is_docstring(stmt: cst.CSTNode) -> bool:
+    return (
+        isinstance(stmt, cst.SimpleStatementLine)
+        and len(stmt.body) == 1
+        and isinstance(stmt.body[0], cst.Expr)
+        and isinstance(stmt.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
+    )
+
+
+def _blank(line: cst.EmptyLine) -> bool:
+    return line.comment is None
+
+
+def _free(model, name: str) -> bool:  # type: ignore[no-untyped-def]
+    return name not in model.bound_names()
+
+
+def _quote_of(tree: cst.Module) -> str:
+    single = double = 0
+
+    class V(cst.CSTVisitor):
+        def visit_SimpleString(self, node: cst.SimpleString) -> None:
+            nonlocal single, double
+            q = node.quote
+            if q == "'":
+                single += 1
+            elif q == '"':
+                double += 1
+
+    tree.visit(V())
+    return "'" if single > double else '"'
