@@ -54,6 +54,8 @@ TEARDOWN_HOOKS = frozenset({"teardown_request", "teardown_app_request", "teardow
 EXCEPTION_SIGNALS = frozenset({"got_request_exception", "request_tearing_down", "appcontext_tearing_down"})
 SERVER_ERROR_NAMES = frozenset({"werkzeug.exceptions.InternalServerError", "werkzeug.InternalServerError"})
 
+#: longest line the generated code may have (black's default)
+MAX_LINE = 88
 _RULE_PARAM = re.compile(r"<(?:(?P<conv>[A-Za-z_]\w*)(?:\([^)]*\))?:)?(?P<name>[A-Za-z_]\w*)>")
 
 
@@ -156,13 +158,17 @@ def split_bill():
 
 @app.errorhandler(ZeroDivisionError)
 def handle_zero_division_error(error):
-    current_app.logger.exception("ZeroDivisionError in %s %s, answered 400", request.method, request.path)
+    current_app.logger.exception(
+        "ZeroDivisionError in %s %s, answered 400", request.method, request.path
+    )
     return {"error": "Division by zero is not allowed."}, 400
 
 
 @app.errorhandler(ValueError)
 def handle_value_error(error):
-    current_app.logger.exception("ValueError in %s %s, answered 400", request.method, request.path)
+    current_app.logger.exception(
+        "ValueError in %s %s, answered 400", request.method, request.path
+    )
     return {"error": "A value in the request is not valid."}, 400
 '''
     PREFILTER = (
@@ -853,10 +859,14 @@ def handle_value_error(error):
                 lines.append(f"{indent}if isinstance(error, {http_exception}):")
                 lines.append(f"{indent * 2}return error  # request.args[...] and the like: keep werkzeug's own 400")
             log = _string(f"{exc} in %s %s, answered {status}", q)
-            lines.append(f"{indent}{current_app}.logger.exception({log}, {request}.method, {request}.path)")
-            lines.append(f"{indent}return {{{_string('error', q)}: {_string(messages[exc], q)}}}, {status}")
+            lines += _wrapped(indent, f"{current_app}.logger.exception(", [log, f"{request}.method", f"{request}.path"], ")")
+            body = f"{{{_string('error', q)}: {_string(messages[exc], q)}}}"
+            if len(f"{indent}return {body}, {status}") <= MAX_LINE:
+                lines.append(f"{indent}return {body}, {status}")
+            else:
+                lines += _wrapped(indent, "return (", [body, str(status)], ")", explode=True)
             func = cst.parse_statement("\n".join(lines) + "\n", config=tree.config_for_parsing)
-            func = func.with_changes(leading_lines=[cst.EmptyLine(), cst.EmptyLine()])
+            func = func.with_changes(leading_lines=[cst.EmptyLine(indent=False), cst.EmptyLine(indent=False)])
             first = min(group, key=lambda s: self.line_of(s.node))
             views = sorted({s.view.name for s in group})
             if factory is None:
@@ -866,7 +876,7 @@ def handle_value_error(error):
                 before.setdefault(factory, []).append(func)
                 reg = cst.parse_statement(f"{owner.name}.register_error_handler({exc}, {name})\n", config=tree.config_for_parsing)
                 if not after.get(anchor):
-                    reg = reg.with_changes(leading_lines=[cst.EmptyLine()])
+                    reg = reg.with_changes(leading_lines=[cst.EmptyLine(indent=False)])
                 after.setdefault(anchor, []).append(reg)
                 how = f"`{owner.name}.register_error_handler({exc}, {name})` in `{factory.name.value}()`"  # type: ignore[union-attr]
             self.add_change(
@@ -943,7 +953,7 @@ def _with_blank_lines(stmt: cst.CSTNode, n: int) -> cst.CSTNode:
             break
     if blanks >= n:
         return stmt
-    return stmt.with_changes(leading_lines=[cst.EmptyLine()] * (n - blanks) + lines)
+    return stmt.with_changes(leading_lines=[cst.EmptyLine(indent=False)] * (n - blanks) + lines)
 
 
 # -- small helpers -------------------------------------------------------------------------
@@ -1092,6 +1102,18 @@ def _ast_observer(tree: ast.Module, word: str) -> tuple[int, str] | None:
                 if any(isinstance(n, ast.Name) and n.id == param for b in node.body for n in ast.walk(b)):
                     return (node.lineno, f"teardown function `{node.name}()` reads the exception it is given; with a handler it would receive None")
     return None
+
+
+def _wrapped(indent: str, head: str, args: list[str], tail: str, explode: bool = False) -> list[str]:
+    """``head + args + tail`` laid out the way black lays out a call: one line, args on one
+    indented line, or one argument per line with a trailing comma."""
+    one = f"{indent}{head}{', '.join(args)}{tail}"
+    if len(one) <= MAX_LINE and not explode:
+        return [one]
+    inner = f"{indent * 2}{', '.join(args)}"
+    if len(inner) <= MAX_LINE and not explode:
+        return [f"{indent}{head}", inner, f"{indent}{tail}"]
+    return [f"{indent}{head}", *(f"{indent * 2}{a}," for a in args), f"{indent}{tail}"]
 
 
 def _snake(name: str) -> str:
