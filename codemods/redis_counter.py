@@ -1,0 +1,1137 @@
+"""redis-counter: a module-level counter that request handlers bump becomes a Redis INCR.
+
+``global hits; hits += 1`` in a view is a read, an add and a write of a variable that
+every thread of the worker shares: two threads that interleave between the read and the
+write lose one update, and a handler that reads ``hits`` after bumping it may answer with
+another request's value. With several worker processes each has its own copy, so the
+count is simply wrong. Redis ``INCR`` adds atomically on a server that every worker
+shares and returns the new value, which is all a counter needs.
+
+The rewrite:
+
+* ``X += n`` / ``X = X + n`` / ``X -= n`` / ``X = X - n`` in a request handler becomes
+  ``X = <initial> + redis_client.incr("<namespace>:X", n)`` (``decr`` for ``-``). The
+  handler's ``global X`` is dropped, so ``X`` becomes a local holding exactly the value
+  INCR returned for this request: a later read in the same handler cannot see another
+  thread's value (keeping ``global X`` would leave that race in place). Reads of ``X`` in
+  that handler are therefore only allowed where an increment has certainly run before
+  them (same block, earlier statement); a read before the increment is compound logic.
+* Reads of ``X`` in other handlers become ``<initial> + int(redis_client.get(key) or 0)``.
+* The module-level ``X = <initial>`` goes away; the initial value is added to Redis's count.
+
+Everything else is refused with a finding: resets and other assignments, compound logic,
+floats, increments that are not provably ints, uses outside request handlers or by other
+modules, nested functions, locks, async handlers.
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from dataclasses import dataclass, field
+from typing import Literal
+
+import libcst as cst
+from libcst.metadata import PositionProvider, ScopeProvider
+from libcst.metadata.scope_provider import FunctionScope, GlobalScope
+
+from codemods.base import FlaskfixCodemod
+from codemods.flask_model import dotted_name
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+UseKind = Literal["increment", "part", "write", "read"]
+
+#: callables whose result is a synchronous Redis client flaskfix can reuse
+REDIS_CLIENT_FACTORIES = frozenset(
+    {
+        "redis.Redis",
+        "redis.StrictRedis",
+        "redis.client.Redis",
+        "redis.client.StrictRedis",
+        "redis.Redis.from_url",
+        "redis.StrictRedis.from_url",
+        "redis.client.Redis.from_url",
+        "redis.client.StrictRedis.from_url",
+        "redis.from_url",
+        "redis.utils.from_url",
+        "flask_redis.FlaskRedis",
+        "flask_redis.client.FlaskRedis",
+    }
+)
+#: callables that make a lock-like object
+LOCK_FACTORIES = frozenset(
+    {
+        f"{mod}.{cls}"
+        for mod in ("threading", "multiprocessing", "multiprocessing.synchronize", "gevent.lock")
+        for cls in ("Lock", "RLock", "Semaphore", "BoundedSemaphore", "Condition")
+    }
+)
+LOCK_WORDS = ("lock", "mutex", "semaphore", "condition")
+DEFAULT_URL = "redis://localhost:6379/0"
+
+
+@dataclass
+class Use:
+    node: cst.Name = field(repr=False)
+    kind: UseKind
+    func: cst.FunctionDef | None = field(default=None, repr=False)
+    #: what refuses this use outright (a nested scope, module level...), if anything
+    problem: str | None = None
+    #: for increments: the small statement, the Redis method and the amount (None: 1)
+    small: cst.BaseSmallStatement | None = field(default=None, repr=False)
+    method: str = "incr"
+    amount: cst.BaseExpression | None = field(default=None, repr=False)
+
+
+@dataclass
+class Counter:
+    name: str
+    statement: cst.SimpleStatementLine = field(repr=False)
+    small: cst.BaseSmallStatement = field(repr=False)
+    target: cst.Name = field(repr=False)
+    value: cst.BaseExpression = field(repr=False)
+    initial: int | float = 0
+    uses: list[Use] = field(default_factory=list)
+
+    @property
+    def increments(self) -> list[Use]:
+        return [u for u in self.uses if u.kind == "increment"]
+
+
+class Refused(Exception):
+    def __init__(self, node: cst.CSTNode | int, reason: str) -> None:
+        super().__init__(reason)
+        self.node = node
+        self.reason = reason
+
+
+class RedisCounter(FlaskfixCodemod):
+    ID = "redis-counter"
+    ORDER = 20
+    SUMMARY = "Module-level counters bumped by request handlers become atomic Redis INCR/DECR"
+    WHY = """
+        `global hits; hits += 1` in a request handler reads the shared variable, adds
+        and writes it back. Two threads that interleave between the read and the write
+        lose an update, and a handler that reads the counter after bumping it can answer
+        with another request's value. With several worker processes every process counts
+        on its own, and a restart starts again from zero. Redis INCR adds atomically on a
+        server that all workers share and returns the new value in the same round trip.
+    """
+    BEHAVIOUR = """
+        The count now lives in Redis: it survives restarts and deploys and is shared by
+        all threads, workers and processes (and by every copy of the app pointed at the
+        same Redis database), and no update is lost. A handler that bumps the counter
+        uses the value INCR returned for its own request. Reads of the counter in other
+        handlers ask Redis for the current value. The initial value in the code is not
+        stored: it is added to Redis's count (a fresh key counts from 0). The key is
+        "<namespace>:<name>"; the namespace defaults to the project name and module so
+        that two counters or two apps cannot collide.
+
+        Every bump and read is now a network round trip. Requests fail (the Redis client
+        raises ConnectionError, so Flask answers 500) when Redis is unreachable: there is
+        no silent in-memory fallback, which would bring back the wrong counts. The new
+        client reads the REDIS_URL environment variable (default
+        redis://localhost:6379/0); an existing Redis client of the project is reused
+        instead when there is one. Redis counters are signed 64-bit integers: a count
+        beyond that range raises an error instead of growing.
+    """
+    REFUSES = (
+        "the counter is reset or assigned anything but itself plus or minus an amount (`hits = 0`)",
+        "compound logic: a handler reads the counter before bumping it (`if hits > 10: ...`)",
+        "floats (Redis INCRBYFLOAT computes in long double and returns decimal text, so results would differ)",
+        "the amount is not provably an int (a name, an attribute, a call other than int()/len())",
+        "the counter is used outside request handlers (module level, helpers, CLI commands) or in a nested function, lambda or comprehension",
+        "another module imports it, it is listed in __all__, or the module calls globals()/vars()",
+        "it is already guarded by a lock (`with lock:` or `.acquire()`): the lock may keep it consistent with other state",
+        "the handler is async (a blocking Redis call would stall its event loop) or calls locals()",
+        "it is rebound at module level (assigned twice, imported, defined as a function)",
+    )
+    EXAMPLE_BEFORE = '''\
+from flask import Flask
+
+app = Flask(__name__)
+counter = 0
+
+
+@app.route("/increment")
+def increment():
+    global counter
+    counter += 1
+    return {"count": counter}
+
+
+@app.route("/count")
+def count():
+    return {"count": counter}
+'''
+    EXAMPLE_AFTER = '''\
+import os
+
+from flask import Flask
+from redis import Redis
+
+app = Flask(__name__)
+redis_client = Redis.from_url(os.environ.get("REDIS_URL", "redis://localhost:6379/0"))
+
+
+@app.route("/increment")
+def increment():
+    counter = redis_client.incr("app:counter")
+    return {"count": counter}
+
+
+@app.route("/count")
+def count():
+    return {"count": int(redis_client.get("app:counter") or 0)}
+'''
+    PREFILTER = (
+        r"\bglobal\s",
+        r"@|\badd_url_rule\b|View\b",
+        r"^[A-Za-z_]\w*\s*(?::[^=\n]+)?=\s*[-+]?\s*\.?\d",
+    )
+    DEFAULT_CONFIG = {"namespace": ""}
+    METADATA_DEPENDENCIES = (ScopeProvider, PositionProvider)
+
+    # -- the plan ------------------------------------------------------------------------
+
+    def rewrite(self, tree: cst.Module) -> cst.Module:
+        model = self.flask
+        if not model.handlers:
+            return tree
+        counters: list[Counter] = []
+        for cand in self._candidates(tree):
+            try:
+                if self._check(cand):
+                    counters.append(cand)
+            except Refused as refusal:
+                self.add_finding(refusal.node, f"`{cand.name}` not moved to Redis: {refusal.reason}")
+        if not counters:
+            return tree
+        self._new_imports: list[tuple[str, str | None]] = []
+        client = self._client(counters)
+        if client is None:
+            return tree
+        client_expr, creation = client
+        quote = _quote_style(tree)
+        edits = _Edits()
+        for counter in counters:
+            key = self._key(counter)
+            incrementing = {u.func for u in counter.increments}
+            for use in counter.uses:
+                if use.kind == "increment":
+                    edits.replace[use.small] = self._increment(counter, use, client_expr, key, quote)
+                    sign = "+" if use.method == "incr" else "-"
+                    amount = _code(use.amount) if use.amount is not None else "1"
+                    self.add_change(use.node, f"`{counter.name} {sign}= {amount}` is now an atomic Redis "
+                                    f"{use.method.upper()} of key {key!r}")
+                elif use.kind == "read" and use.func not in incrementing:
+                    edits.replace[use.node] = self._read(counter, use, client_expr, key, quote)
+                    self.add_change(use.node, f"`{counter.name}` is now read from Redis key {key!r}")
+            for func in {u.func for u in counter.uses if u.func is not None}:
+                for glob in _global_statements(func):
+                    if any(n.name.value == counter.name for n in glob.names):
+                        edits.drop_global.setdefault(glob, set()).add(counter.name)
+            edits.remove.setdefault(counter.statement, set()).add(counter.small)
+            self.add_change(counter.statement, f"module-level counter `{counter.name}` moved to Redis key {key!r}")
+        tree = tree.visit(_Rewriter(edits))
+        return self._finish_module(tree, counters, edits.remove, creation)
+
+    # -- finding candidates --------------------------------------------------------------
+
+    def _candidates(self, tree: cst.Module) -> list[Counter]:
+        out = []
+        for stmt in tree.body:
+            if not isinstance(stmt, cst.SimpleStatementLine):
+                continue
+            for small in stmt.body:
+                target = value = None
+                if isinstance(small, cst.Assign) and len(small.targets) == 1:
+                    target, value = small.targets[0].target, small.value
+                elif isinstance(small, cst.AnnAssign) and small.value is not None:
+                    target, value = small.target, small.value
+                if not isinstance(target, cst.Name) or value is None:
+                    continue
+                initial = _number(value)
+                if initial is not None:
+                    out.append(Counter(target.value, stmt, small, target, value, initial))
+        return out
+
+    # -- proving it safe -----------------------------------------------------------------
+
+    def _check(self, cand: Counter) -> bool:
+        """False: not the anti-pattern (no handler writes it). True: safe. Raises Refused."""
+        model = self.flask
+        cand.uses = self._uses(cand)
+        if not any(
+            u.kind in ("increment", "write") and u.func is not None
+            and (model.handler(u.func) is not None or model.enclosing_handler(u.func) is not None)
+            for u in cand.uses
+        ):
+            return False  # not the anti-pattern: no request handler changes it
+        if isinstance(cand.initial, float):
+            raise Refused(cand.statement, "it is a float; Redis INCRBYFLOAT computes in long double and returns "
+                          "decimal text, so the values would differ from Python's float arithmetic")
+        for use in cand.uses:
+            if use.problem:
+                raise Refused(use.node, use.problem)
+        module_scope = model.module_scope()
+        module_level = [a for a in module_scope.assignments[cand.name] if model.scopes.get(a.node) is module_scope]
+        if len(module_level) != 1 or module_level[0].node is not cand.target:
+            others = [a.node for a in module_level if a.node is not cand.target]
+            raise Refused(others[0] if others else cand.statement, "it is rebound at module level")
+        increment_targets = {u.node for u in cand.uses if u.kind == "increment"}
+        for a in module_scope.assignments[cand.name]:
+            if a.node is cand.target or a.node in increment_targets:
+                continue
+            raise Refused(a.node, "it is reset or assigned something other than itself plus or minus an amount")
+        for use in cand.uses:
+            if use.kind == "write":
+                raise Refused(use.node, "it is reset, deleted or assigned something other than itself plus or minus an amount")
+        for use in cand.increments:
+            self._check_amount(cand, use)
+        if _in_dunder_all(model.module, cand.name):
+            raise Refused(cand.statement, "listed in __all__, so other modules may use it")
+        if self._calls_builtin(model.module, ("globals", "vars")):
+            raise Refused(cand.statement, "the module calls globals()/vars(), which may reach it by name")
+        external = self.project.external_uses(self.run.path, cand.name)
+        if external:
+            e = external[0]
+            raise Refused(cand.statement, f"used by another module ({e.path}:{e.line}: {e.how})")
+        by_func: dict[cst.FunctionDef, list[Use]] = {}
+        for use in cand.uses:
+            assert use.func is not None
+            by_func.setdefault(use.func, []).append(use)
+        for func, uses in by_func.items():
+            self._check_handler(cand, func, uses)
+        if any(u.kind == "read" and u.func not in {i.func for i in cand.increments} for u in cand.uses):
+            if "int" in model.bound_names():
+                raise Refused(cand.statement, "the module binds the name `int`, which the rewritten reads need")
+        return True
+
+    def _uses(self, cand: Counter) -> list[Use]:
+        """Every Name that refers to the module-level counter, classified."""
+        model = self.flask
+        module_scope = model.module_scope()
+        binding_nodes = {a.node for a in module_scope.assignments[cand.name]}
+        uses: list[Use] = []
+        parts: set[cst.Name] = set()
+        for node in _names(model.module, cand.name):
+            scope = model.scopes.get(node)
+            if scope is None:
+                continue
+            try:
+                assignments = list(scope[cand.name])
+            except Exception:  # pragma: no cover - libcst oddities
+                continue
+            if not assignments or any(a.scope is not module_scope for a in assignments):
+                continue  # a local (or closure) variable of the same name
+            if node is cand.target:
+                continue
+            use = Use(node, "read")
+            parent = model.parent(node)
+            if node in binding_nodes:
+                use.kind = "write"
+                self._classify_binding(cand, use, parent, parts)
+            elif _is_deleted(model, node):
+                use.kind = "write"
+            uses.append(use)
+            if isinstance(scope, GlobalScope):
+                use.problem = "used outside request handlers, at module level"
+            elif isinstance(scope, FunctionScope) and isinstance(scope.node, cst.FunctionDef):
+                use.func = scope.node
+                if model.handler(scope.node) is None:
+                    outer = model.enclosing_handler(scope.node)
+                    if outer is not None:
+                        use.problem = f"used in nested function `{scope.node.name.value}()`, which may run after the request"
+                    else:
+                        use.problem = f"used outside request handlers, in `{scope.node.name.value}()`"
+            else:
+                use.problem = "used in a lambda, comprehension or class body; flaskfix does not follow it"
+        for use in uses:
+            if use.node in parts and use.kind == "read":
+                use.kind = "part"
+        return uses
+
+    def _classify_binding(self, cand: Counter, use: Use, parent: cst.CSTNode | None, parts: set[cst.Name]) -> None:
+        model = self.flask
+        if isinstance(parent, cst.AugAssign) and parent.target is use.node:
+            if isinstance(parent.operator, (cst.AddAssign, cst.SubtractAssign)) and _in_line(model, parent):
+                use.kind = "increment"
+                use.small = parent
+                use.method = "incr" if isinstance(parent.operator, cst.AddAssign) else "decr"
+                use.amount = parent.value
+            return
+        if not isinstance(parent, cst.AssignTarget):
+            return
+        assign = model.parent(parent)
+        if not (isinstance(assign, cst.Assign) and len(assign.targets) == 1 and _in_line(model, assign)):
+            return
+        value = assign.value
+        if not isinstance(value, cst.BinaryOperation) or value.lpar:
+            return
+        if not isinstance(value.operator, (cst.Add, cst.Subtract)):
+            return
+        if isinstance(value.left, cst.Name) and value.left.value == cand.name and not value.left.lpar:
+            self_ref, amount = value.left, value.right
+        elif isinstance(value.operator, cst.Add) and isinstance(value.right, cst.Name) and value.right.value == cand.name:
+            self_ref, amount = value.right, value.left
+        else:
+            return
+        if model.scopes.get(self_ref) is not model.scopes.get(use.node):
+            return
+        use.kind = "increment"
+        use.small = assign
+        use.method = "incr" if isinstance(value.operator, cst.Add) else "decr"
+        use.amount = amount
+        parts.add(self_ref)
+
+    def _check_amount(self, cand: Counter, use: Use) -> None:
+        amount = use.amount
+        assert amount is not None
+        if any(n.value == cand.name for n in _names(amount, cand.name)):
+            raise Refused(use.node, "the amount depends on the counter itself")
+        literal = _number(amount)
+        if isinstance(literal, float):
+            raise Refused(use.node, "the amount is a float; Redis INCRBYFLOAT computes in long double and returns "
+                          "decimal text, so the values would differ from Python's float arithmetic")
+        if isinstance(literal, int):
+            if literal == 1 and not isinstance(amount, cst.Integer):
+                use.amount = cst.Integer("1")
+            if _number(use.amount) == 1:
+                use.amount = None
+            return
+        if isinstance(amount, cst.Call) and isinstance(amount.func, cst.Name) and not amount.lpar:
+            builtin = amount.func.value
+            if builtin in ("int", "len") and self.flask.refers_to(amount.func, f"builtins.{builtin}"):
+                return
+        raise Refused(use.node, f"cannot prove that `{_code(amount)}` is an int (use an int literal, int(...) or len(...))")
+
+    def _check_handler(self, cand: Counter, func: cst.FunctionDef, uses: list[Use]) -> None:
+        model = self.flask
+        fname = func.name.value
+        if func.asynchronous is not None:
+            raise Refused(func, f"`{fname}()` is async: a blocking Redis call would stall its event loop")
+        if self._calls_builtin(func, ("locals",)):
+            raise Refused(func, f"`{fname}()` calls locals(), which would start to include `{cand.name}`")
+        increments = [u for u in uses if u.kind == "increment"]
+        if not increments:
+            for use in uses:
+                self._check_formatted(cand, use)
+        for use in increments:
+            lock = self._lock_around(func, use)
+            if lock:
+                raise Refused(use.node, f"already guarded by a lock ({lock}); the lock may keep it consistent with other state")
+        if not increments:
+            return
+        for use in uses:
+            if use.kind == "read" and not any(_dominates(model, inc.small, use.node) for inc in increments):
+                raise Refused(
+                    use.node,
+                    f"compound logic: `{fname}()` reads `{cand.name}` where no increment has certainly run before; "
+                    "a check followed by an update is not atomic (use a Lua script or WATCH/MULTI by hand)",
+                )
+
+    def _check_formatted(self, cand: Counter, use: Use) -> None:
+        """A read inside an f-string gets a key string in the other quote (before 3.12 an
+        f-string expression cannot reuse its own quote or hold a backslash)."""
+        quotes: set[str] = set()
+        for anc in self.flask.ancestors(use.node):
+            if isinstance(anc, cst.FormattedStringExpression) and anc.equal is not None:
+                raise Refused(use.node, "read in an f-string with `=`, whose text would change")
+            if isinstance(anc, cst.FormattedString):
+                quotes.add("'" if "'" in anc.start else '"')
+        if quotes and (len(quotes) > 1 or set(self._key(cand)) & set("'\"\\")):
+            raise Refused(use.node, "read inside nested f-strings or with a key that cannot be spelled there")
+
+    def _lock_around(self, func: cst.FunctionDef, use: Use) -> str | None:
+        model = self.flask
+        for anc in model.ancestors(use.node):
+            if anc is func:
+                break
+            if isinstance(anc, cst.With):
+                for item in anc.items:
+                    if self._looks_like_lock(item.item):
+                        return f"`with {_code(item.item)}:`"
+        found: list[str] = []
+
+        class V(cst.CSTVisitor):
+            def visit_Call(self, node: cst.Call) -> None:
+                if isinstance(node.func, cst.Attribute) and node.func.attr.value == "acquire":
+                    found.append(f"`{_code(node.func)}()`")
+
+        func.visit(V())
+        return found[0] if found else None
+
+    def _looks_like_lock(self, expr: cst.BaseExpression) -> bool:
+        model = self.flask
+        text = _code(expr).lower()
+        if any(w in text for w in LOCK_WORDS):
+            return True
+        call = expr if isinstance(expr, cst.Call) else None
+        if call is not None and model.qualified_names(call.func) & LOCK_FACTORIES:
+            return True
+        if isinstance(expr, cst.Name):
+            scope = model.scopes.get(expr)
+            if scope is not None and expr.value in scope:
+                for a in scope[expr.value]:
+                    parent = model.parent(a.node)
+                    if isinstance(parent, cst.AssignTarget):
+                        assign = model.parent(parent)
+                        if isinstance(assign, cst.Assign) and isinstance(assign.value, cst.Call):
+                            if model.qualified_names(assign.value.func) & LOCK_FACTORIES:
+                                return True
+        return False
+
+    def _calls_builtin(self, node: cst.CSTNode, names: tuple[str, ...]) -> bool:
+        model = self.flask
+        found = False
+
+        class V(cst.CSTVisitor):
+            def visit_Call(self, call: cst.Call) -> None:
+                nonlocal found
+                if isinstance(call.func, cst.Name) and call.func.value in names:
+                    if any(model.refers_to(call.func, f"builtins.{n}") for n in names) or not model.qualified_names(call.func):
+                        found = True
+
+        node.visit(V())
+        return found
+
+    # -- the client ----------------------------------------------------------------------
+
+    def _client(self, counters: list[Counter]) -> tuple[str, cst.SimpleStatementLine | None] | None:
+        """The expression naming the client, and the statement creating it (None: reused)."""
+        model = self.flask
+        existing = self._existing_client()
+        functions = {u.func for c in counters for u in c.uses if u.func is not None and u.kind != "part"}
+        if existing is not None:
+            for func in functions:
+                scope = model.scopes.get(func.body)
+                if scope is not None and existing in scope.assignments:
+                    self.add_finding(func, f"{_names_of(counters)} not moved to Redis: `{existing}` (the Redis client) is bound locally in `{func.name.value}()`")
+                    return None
+            return existing, None
+        if _has_star_import(model.module):
+            self.add_finding(counters[0].statement, f"{_names_of(counters)} not moved to Redis: a star import may already bind the names the Redis client needs")
+            return None
+        environ = model.expression_for("os.environ")
+        if environ is None:
+            if "os" in model.bound_names():
+                self.add_finding(counters[0].statement, f"{_names_of(counters)} not moved to Redis: the name `os` is taken")
+                return None
+            environ = "os.environ"
+            self._new_imports.append(("os", None))
+        redis_cls = model.expression_for("redis.Redis") or model.expression_for("redis.client.Redis")
+        if redis_cls is None:
+            if "Redis" not in model.bound_names():
+                redis_cls = "Redis"
+                self._new_imports.append(("redis", "Redis"))
+            elif "redis" not in model.bound_names():
+                redis_cls = "redis.Redis"
+                self._new_imports.append(("redis", None))
+            else:
+                self.add_finding(counters[0].statement, f"{_names_of(counters)} not moved to Redis: the names `Redis` and `redis` are taken")
+                return None
+        name = model.free_name("redis_client")
+        q = _quote_style(model.module)
+        text = f"{name} = {redis_cls}.from_url({environ}.get({q}REDIS_URL{q}, {q}{DEFAULT_URL}{q}))"
+        if len(text) > 88:
+            text = f"{name} = {redis_cls}.from_url(\n    {environ}.get({q}REDIS_URL{q}, {q}{DEFAULT_URL}{q})\n)"
+        stmt = cst.parse_statement(text + "\n")
+        assert isinstance(stmt, cst.SimpleStatementLine)
+        self.add_change(counters[0].statement, f"added a module-level Redis client `{name}` (REDIS_URL, default {DEFAULT_URL})")
+        return name, stmt
+
+    def _existing_client(self) -> str | None:
+        model = self.flask
+        module_scope = model.module_scope()
+        for stmt in model.module.body:
+            if not isinstance(stmt, cst.SimpleStatementLine):
+                continue
+            for small in stmt.body:
+                names: list[str] = []
+                if isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(small.value, cst.Call):
+                    target = small.targets[0].target
+                    if isinstance(target, cst.Name) and model.qualified_names(small.value.func) & REDIS_CLIENT_FACTORIES:
+                        names.append(target.value)
+                elif isinstance(small, cst.AnnAssign) and isinstance(small.value, cst.Call) and isinstance(small.target, cst.Name):
+                    if model.qualified_names(small.value.func) & REDIS_CLIENT_FACTORIES:
+                        names.append(small.target.value)
+                elif isinstance(small, cst.ImportFrom) and not isinstance(small.names, cst.ImportStar) and not small.relative:
+                    module = dotted_name(small.module) if small.module is not None else None
+                    for alias in small.names:
+                        local = alias.evaluated_alias or alias.evaluated_name
+                        if module and self._project_client(module.split(".")[-1], alias.evaluated_name):
+                            names.append(local)
+                for name in names:
+                    if len(module_scope.assignments[name]) == 1:
+                        return name
+        return None
+
+    def _project_client(self, stem: str, name: str) -> bool:
+        """Does project module ``stem`` bind ``name`` to a Redis client at module level?"""
+        for path in self.project.files_mentioning(name, exclude=self.run.path):
+            if path.replace("\\", "/").rsplit("/", 1)[-1] not in (f"{stem}.py", "__init__.py"):
+                continue
+            if path.endswith("__init__.py") and path.replace("\\", "/").rsplit("/", 2)[-2] != stem:
+                continue
+            tree = self.project.tree(path)
+            if tree is None:
+                continue
+            imported: dict[str, str] = {}
+            bindings = 0
+            client = False
+            for stmt in tree.body:
+                if isinstance(stmt, ast.Import):
+                    for alias in stmt.names:
+                        imported[alias.asname or alias.name.split(".")[0]] = alias.name if alias.asname else alias.name.split(".")[0]
+                elif isinstance(stmt, ast.ImportFrom) and stmt.module and not stmt.level:
+                    for alias in stmt.names:
+                        imported[alias.asname or alias.name] = f"{stmt.module}.{alias.name}"
+                elif isinstance(stmt, (ast.Assign, ast.AnnAssign)):
+                    targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+                    if any(isinstance(t, ast.Name) and t.id == name for t in targets):
+                        bindings += 1
+                        if isinstance(stmt.value, ast.Call):
+                            callee = _ast_dotted(stmt.value.func)
+                            if callee:
+                                head, _, rest = callee.partition(".")
+                                full = imported.get(head, "") + (f".{rest}" if rest else "")
+                                client = full in REDIS_CLIENT_FACTORIES
+            if bindings == 1 and client:
+                return True
+        return False
+
+    # -- building the new code -----------------------------------------------------------
+
+    def _key(self, counter: Counter) -> str:
+        namespace = str(self.config.get("namespace") or "")
+        if not namespace:
+            parts = [p for p in (self._project_name(), self.run.module_name) if p]
+            namespace = ":".join(parts)
+        return f"{namespace}:{counter.name}" if namespace else counter.name
+
+    def _project_name(self) -> str:
+        root = getattr(self.project, "root", None)
+        if root is None:
+            return ""
+        text = self.project.text(str(root / "pyproject.toml"))
+        if not text:
+            return ""
+        try:
+            name = tomllib.loads(text).get("project", {}).get("name", "")
+        except (tomllib.TOMLDecodeError, AttributeError):
+            return ""
+        return name if isinstance(name, str) else ""
+
+    def _increment(self, counter: Counter, use: Use, client: str, key: str, quote: str) -> cst.BaseSmallStatement:
+        args = [cst.Arg(_string(key, quote))]
+        if use.amount is not None:
+            args.append(cst.Arg(use.amount.with_changes(lpar=[], rpar=[]) if _redundant_parens(use.amount) else use.amount))
+        call = cst.Call(
+            func=cst.Attribute(cst.parse_expression(client), cst.Name(use.method)),
+            args=args,
+        )
+        value: cst.BaseExpression = call
+        if counter.initial:
+            value = cst.BinaryOperation(_literal(counter.initial), cst.Add(), call)
+        small = use.small
+        assert small is not None
+        if isinstance(small, cst.AugAssign):
+            return cst.Assign(
+                targets=[cst.AssignTarget(cst.Name(counter.name))],
+                value=value,
+                semicolon=small.semicolon,
+            )
+        assert isinstance(small, cst.Assign)
+        return small.with_changes(value=value)
+
+    def _read(self, counter: Counter, use: Use, client: str, key: str, quote: str) -> cst.BaseExpression:
+        model = self.flask
+        for anc in model.ancestors(use.node):
+            if isinstance(anc, cst.FormattedString):  # _check_formatted made sure this is possible
+                quote = "'" if '"' in anc.start else '"'
+        get = cst.Call(
+            func=cst.Attribute(cst.parse_expression(client), cst.Name("get")),
+            args=[cst.Arg(_string(key, quote))],
+        )
+        value: cst.BaseExpression = cst.Call(
+            func=cst.Name("int"),
+            args=[cst.Arg(cst.BooleanOperation(get, cst.Or(), cst.Integer("0")))],
+        )
+        if counter.initial:
+            value = cst.BinaryOperation(_literal(counter.initial), cst.Add(), value)
+            if use.node.lpar:
+                value = value.with_changes(lpar=use.node.lpar, rpar=use.node.rpar)
+            elif not _safe_parent(model, use.node):
+                value = value.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+        elif use.node.lpar:
+            value = value.with_changes(lpar=use.node.lpar, rpar=use.node.rpar)
+        return value
+
+    # -- the module body -----------------------------------------------------------------
+
+    def _finish_module(
+        self,
+        tree: cst.Module,
+        counters: list[Counter],
+        remove: dict[cst.SimpleStatementLine, set[cst.BaseSmallStatement]],
+        creation: cst.SimpleStatementLine | None,
+    ) -> cst.Module:
+        """Remove the counters' definitions, add the client and its imports."""
+        original = list(self.flask.module.body)
+        body = list(tree.body)
+        assert len(original) == len(body), "top-level statements are only changed here"
+        client_at = -1
+        if creation is not None:
+            anchor = min(i for i, s in enumerate(original) if s in remove)
+            client_at = max(anchor, self._client_lower_bound(original))
+        items: list[cst.BaseStatement] = []
+        pending: list[cst.EmptyLine] | None = None  # blank lines of a removed line, for the next one
+        for i, (orig, upd) in enumerate(zip(original, body)):
+            smalls = remove.get(orig)  # type: ignore[arg-type]
+            rest = None
+            if smalls is not None:
+                assert isinstance(orig, cst.SimpleStatementLine) and isinstance(upd, cst.SimpleStatementLine)
+                rest = [s for s, o in zip(upd.body, orig.body) if o not in smalls]
+            if i == client_at:
+                assert creation is not None
+                if rest == []:  # the counter's line becomes the client's line
+                    items.append(creation.with_changes(leading_lines=_section_lines(upd.leading_lines)))
+                    continue
+                items.append(creation.with_changes(leading_lines=_gap_after(items[-1] if items else None)))
+            if rest == []:
+                pending = _section_lines(upd.leading_lines)
+                continue
+            if rest is not None:
+                rest[-1] = rest[-1].with_changes(semicolon=cst.MaybeSentinel.DEFAULT)
+                upd = upd.with_changes(body=rest)
+            if pending is not None:
+                upd = upd.with_changes(leading_lines=_merge_blank_lines(pending, list(upd.leading_lines)))
+                pending = None
+            items.append(upd)
+        if creation is not None and client_at >= len(original):
+            items.append(creation.with_changes(leading_lines=_gap_after(items[-1] if items else None)))
+        items = _insert_imports(items, self._new_imports, self._local_modules())
+        return tree.with_changes(body=items)
+
+    def _client_lower_bound(self, body: list[cst.BaseStatement]) -> int:
+        """The client statement goes after the leading imports and after every statement that
+        binds a name it uses (``os``, ``environ``, ``Redis``, ``redis``)."""
+        bound = _leading_imports_end(body)
+        wanted = {"os", "environ", "Redis", "redis"}
+        for i, stmt in enumerate(body):
+            if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+                continue
+            for node in _imports_in(stmt):
+                if isinstance(node.names, cst.ImportStar):
+                    continue
+                for alias in node.names:
+                    local = alias.evaluated_alias or alias.evaluated_name.split(".")[0]
+                    if local in wanted:
+                        bound = max(bound, i + 1)
+        return bound
+
+    def _local_modules(self) -> set[str]:
+        names = set()
+        for path in self.project.files:
+            parts = path.replace("\\", "/").split("/")
+            if parts[-1] == "__init__.py" and len(parts) > 1:
+                names.add(parts[-2])
+            elif parts[-1].endswith(".py"):
+                names.add(parts[-1][:-3])
+        return names
+
+
+class _Edits:
+    def __init__(self) -> None:
+        self.replace: dict[cst.CSTNode, cst.CSTNode] = {}
+        self.drop_global: dict[cst.Global, set[str]] = {}
+        self.remove: dict[cst.SimpleStatementLine, set[cst.BaseSmallStatement]] = {}
+
+
+class _Rewriter(cst.CSTTransformer):
+    def __init__(self, edits: _Edits) -> None:
+        self.edits = edits
+
+    def on_leave(self, original_node, updated_node):  # type: ignore[no-untyped-def]
+        if original_node in self.edits.replace:
+            return self.edits.replace[original_node]
+        if isinstance(original_node, cst.Global) and original_node in self.edits.drop_global:
+            drop = self.edits.drop_global[original_node]
+            names = [n for n in updated_node.names if n.name.value not in drop]
+            if not names:
+                return cst.RemoveFromParent()
+            names[-1] = names[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+            return updated_node.with_changes(names=names)
+        return updated_node
+
+
+# -- helpers -----------------------------------------------------------------------------
+
+
+def _code(node: cst.CSTNode) -> str:
+    return cst.Module([]).code_for_node(node)
+
+
+def _number(value: cst.BaseExpression) -> int | float | None:
+    """The value of an unparenthesised int/float literal, optionally signed."""
+    sign = 1
+    if isinstance(value, cst.UnaryOperation) and isinstance(value.operator, (cst.Minus, cst.Plus)) and not value.lpar:
+        sign = -1 if isinstance(value.operator, cst.Minus) else 1
+        value = value.expression
+    if value.lpar:
+        return None
+    if isinstance(value, cst.Integer):
+        return sign * int(value.evaluated_value)
+    if isinstance(value, cst.Float):
+        return sign * float(value.evaluated_value)
+    return None
+
+
+def _names(node: cst.CSTNode, name: str) -> list[cst.Name]:
+    """Names spelled ``name`` that are variables (not attributes, keywords, import or
+    global declarations, def/class names or parameters)."""
+    found: list[cst.Name] = []
+
+    class V(cst.CSTVisitor):
+        def visit_Attribute(self, n: cst.Attribute) -> bool:
+            n.value.visit(self)
+            return False
+
+        def visit_Arg(self, n: cst.Arg) -> bool:
+            n.value.visit(self)
+            return False
+
+        def visit_NameItem(self, n: cst.NameItem) -> bool:
+            return False
+
+        def visit_Import(self, n: cst.Import) -> bool:
+            return False
+
+        def visit_ImportFrom(self, n: cst.ImportFrom) -> bool:
+            return False
+
+        def visit_Param(self, n: cst.Param) -> bool:
+            if n.annotation is not None:
+                n.annotation.visit(self)
+            if n.default is not None:
+                n.default.visit(self)
+            return False
+
+        def visit_Name(self, n: cst.Name) -> None:
+            if n.value == name:
+                found.append(n)
+
+    class Outer(V):
+        def visit_FunctionDef(self, n: cst.FunctionDef) -> bool:
+            for d in n.decorators:
+                d.visit(self)
+            n.params.visit(self)
+            if n.returns is not None:
+                n.returns.visit(self)
+            n.body.visit(self)
+            return False
+
+        def visit_ClassDef(self, n: cst.ClassDef) -> bool:
+            for d in n.decorators:
+                d.visit(self)
+            for b in (*n.bases, *n.keywords):
+                b.visit(self)
+            n.body.visit(self)
+            return False
+
+    node.visit(Outer())
+    return found
+
+
+def _is_deleted(model, node: cst.CSTNode) -> bool:  # type: ignore[no-untyped-def]
+    for anc in model.ancestors(node):
+        if isinstance(anc, cst.Del):
+            return True
+        if not isinstance(anc, (cst.Element, cst.Tuple, cst.List)):
+            return False
+    return False
+
+
+def _in_line(model, small: cst.CSTNode) -> bool:  # type: ignore[no-untyped-def]
+    return isinstance(model.parent(small), (cst.SimpleStatementLine, cst.SimpleStatementSuite))
+
+
+def _index(seq, node) -> int:  # type: ignore[no-untyped-def]
+    for i, item in enumerate(seq):
+        if item is node:
+            return i
+    return -1
+
+
+def _dominates(model, small: cst.BaseSmallStatement | None, node: cst.CSTNode) -> bool:  # type: ignore[no-untyped-def]
+    """Has ``small`` certainly run before ``node`` runs? True when ``node`` comes after it in
+    the same line, or in a later statement of the same block."""
+    if small is None:
+        return False
+    line = model.parent(small)
+    chain = [node, *model.ancestors(node)]
+    pos = _index(chain, line)
+    if pos > 0:
+        return _index(line.body, chain[pos - 1]) > _index(line.body, small)
+    block = model.parent(line)
+    if not isinstance(line, cst.SimpleStatementLine) or not isinstance(block, cst.IndentedBlock):
+        return False
+    at = _index(block.body, line)
+    for anc in chain:
+        if model.parent(anc) is block:
+            return _index(block.body, anc) > at
+    return False
+
+
+def _global_statements(func: cst.FunctionDef) -> list[cst.Global]:
+    found: list[cst.Global] = []
+
+    class V(cst.CSTVisitor):
+        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+            return node is func
+
+        def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+            return False
+
+        def visit_Lambda(self, node: cst.Lambda) -> bool:
+            return False
+
+        def visit_Global(self, node: cst.Global) -> None:
+            found.append(node)
+
+    func.visit(V())
+    return found
+
+
+def _in_dunder_all(module: cst.Module, name: str) -> bool:
+    for stmt in module.body:
+        if isinstance(stmt, cst.SimpleStatementLine):
+            for small in stmt.body:
+                targets: list[cst.BaseExpression] = []
+                if isinstance(small, cst.Assign):
+                    targets = [t.target for t in small.targets]
+                elif isinstance(small, (cst.AugAssign, cst.AnnAssign)):
+                    targets = [small.target]
+                if any(isinstance(t, cst.Name) and t.value == "__all__" for t in targets):
+                    for node in _strings(small):
+                        if node == name:
+                            return True
+    return False
+
+
+def _strings(node: cst.CSTNode) -> list[str]:
+    out: list[str] = []
+
+    class V(cst.CSTVisitor):
+        def visit_SimpleString(self, n: cst.SimpleString) -> None:
+            value = n.evaluated_value
+            out.append(value if isinstance(value, str) else value.decode("latin-1"))
+
+    node.visit(V())
+    return out
+
+
+def _has_star_import(module: cst.Module) -> bool:
+    return any(isinstance(n.names, cst.ImportStar) for s in module.body for n in _imports_in(s))
+
+
+def _imports_in(stmt: cst.CSTNode) -> list[cst.Import | cst.ImportFrom]:
+    found: list[cst.Import | cst.ImportFrom] = []
+
+    class V(cst.CSTVisitor):
+        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+            return False
+
+        def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+            return False
+
+        def visit_Import(self, node: cst.Import) -> None:
+            found.append(node)
+
+        def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
+            found.append(node)
+
+    stmt.visit(V())
+    return found
+
+
+def _ast_dotted(node: ast.AST) -> str | None:
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+        return ".".join(reversed(parts))
+    return None
+
+
+def _names_of(counters: list[Counter]) -> str:
+    return ", ".join(f"`{c.name}`" for c in counters)
+
+
+def _quote_style(module: cst.Module) -> str:
+    counts = {"'": 0, '"': 0}
+
+    class V(cst.CSTVisitor):
+        def visit_SimpleString(self, n: cst.SimpleString) -> None:
+            q = n.quote
+            if len(q) == 1:
+                counts[q] += 1
+
+    module.visit(V())
+    return "'" if counts["'"] > counts['"'] else '"'
+
+
+def _string(text: str, quote: str) -> cst.SimpleString:
+    escaped = text.replace("\\", "\\\\").replace(quote, "\\" + quote)
+    return cst.SimpleString(f"{quote}{escaped}{quote}")
+
+
+#: parents in which ``a + b`` needs no parentheses when it replaces a name
+_SAFE_PARENTS = (
+    cst.Arg,
+    cst.Element,
+    cst.DictElement,
+    cst.Return,
+    cst.Assign,
+    cst.AnnAssign,
+    cst.Index,
+    cst.FormattedStringExpression,
+    cst.Expr,
+)
+
+
+def _safe_parent(model, node: cst.CSTNode) -> bool:  # type: ignore[no-untyped-def]
+    parent = model.parent(node)
+    if isinstance(parent, cst.DictElement):
+        return True
+    if isinstance(parent, cst.FormattedStringExpression):
+        return parent.expression is node
+    if isinstance(parent, _SAFE_PARENTS):
+        return getattr(parent, "value", None) is node
+    return False
+
+
+def _section_lines(lines) -> list[cst.EmptyLine]:  # type: ignore[no-untyped-def]
+    """The leading lines of a removed statement minus the comment block right above it
+    (which described it): everything up to the last blank line."""
+    lines = list(lines)
+    last_blank = max((i for i, line in enumerate(lines) if line.comment is None), default=-1)
+    return lines[: last_blank + 1]
+
+
+def _merge_blank_lines(pending: list[cst.EmptyLine], lines: list[cst.EmptyLine]) -> list[cst.EmptyLine]:
+    def leading_blanks(seq: list[cst.EmptyLine]) -> int:
+        n = 0
+        for line in seq:
+            if line.comment is not None:
+                break
+            n += 1
+        return n
+
+    pend_blank = leading_blanks(list(reversed(pending)))
+    own_blank = leading_blanks(lines)
+    head = pending[: len(pending) - pend_blank]
+    return [*head, *([cst.EmptyLine()] * max(pend_blank, own_blank)), *lines[own_blank:]]
+
+
+def _gap_after(prev: cst.CSTNode | None) -> list[cst.EmptyLine]:
+    if prev is None:
+        return []
+    if isinstance(prev, cst.SimpleStatementLine) and not _is_import_line(prev):
+        return []
+    if isinstance(prev, (cst.FunctionDef, cst.ClassDef)):
+        return [cst.EmptyLine(), cst.EmptyLine()]
+    return [cst.EmptyLine()]
+
+
+def _is_import_line(stmt: cst.CSTNode) -> bool:
+    return isinstance(stmt, cst.SimpleStatementLine) and all(
+        isinstance(s, (cst.Import, cst.ImportFrom)) for s in stmt.body
+    )
+
+
+def _is_docstring(stmt: cst.CSTNode) -> bool:
+    return (
+        isinstance(stmt, cst.SimpleStatementLine)
+        and len(stmt.body) == 1
+        and isinstance(stmt.body[0], cst.Expr)
+        and isinstance(stmt.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
+    )
+
+
+def _leading_imports_end(body: list[cst.BaseStatement]) -> int:
+    i = 1 if body and _is_docstring(body[0]) else 0
+    while i < len(body) and _is_import_line(body[i]):
+        i += 1
+    return i
+
+
+def _import_module(stmt: cst.SimpleStatementLine) -> tuple[str, int]:
+    """(dotted module, relative level) of an import line's first import."""
+    small = stmt.body[0]
+    if isinstance(small, cst.Import):
+        return dotted_name(small.names[0].name) or "", 0
+    assert isinstance(small, cst.ImportFrom)
+    return (dotted_name(small.module) or "") if small.module is not None else "", len(small.relative)
+
+
+def _section(stmt: cst.SimpleStatementLine, local: set[str]) -> int:
+    """isort's sections: 0 future, 1 standard library, 2 third party, 3 local."""
+    module, level = _import_module(stmt)
+    top = module.split(".")[0]
+    if module == "__future__":
+        return 0
+    if level or top in local:
+        return 3
+    if top in sys.stdlib_module_names:
+        return 1
+    return 2
+
+
+def _insert_imports(
+    body: list[cst.BaseStatement], imports: list[tuple[str, str | None]], local: set[str]
+) -> list[cst.BaseStatement]:
+    """Add ``import module`` / ``from module import name`` lines to the leading import
+    block, in isort's section and alphabetical place."""
+    body = list(body)
+    for module, name in imports:
+        text = f"from {module} import {name}" if name else f"import {module}"
+        new = cst.parse_statement(text + "\n")
+        assert isinstance(new, cst.SimpleStatementLine)
+        start = 1 if body and _is_docstring(body[0]) else 0
+        end = _leading_imports_end(body)
+        section = 1 if module in sys.stdlib_module_names else 2
+        lines = list(range(start, end))
+        same = [i for i in lines if _section(body[i], local) == section]  # type: ignore[arg-type]
+        if same:
+            after = [i for i in same if _import_module(body[i])[0].lower() > module.lower()]  # type: ignore[arg-type]
+            if after and after[0] == same[0]:  # first of its section: takes the section's leading lines
+                at = after[0]
+                new = new.with_changes(leading_lines=body[at].leading_lines)
+                body[at] = body[at].with_changes(leading_lines=[])
+            elif after:
+                at = after[0]
+            else:
+                at = same[-1] + 1
+            body.insert(at, new)
+            continue
+        # a new section: before the first line of a later section, after the earlier ones
+        later = [i for i in lines if _section(body[i], local) > section]  # type: ignore[arg-type]
+        if later:
+            at = later[0]
+            new = new.with_changes(leading_lines=body[at].leading_lines if at == start else [cst.EmptyLine()])
+            body[at] = body[at].with_changes(leading_lines=[cst.EmptyLine()])
+        else:
+            at = end
+            new = new.with_changes(leading_lines=[cst.EmptyLine()] if end > start else body[at].leading_lines if at < len(body) else [])
+            if end == start and at < len(body):
+                body[at] = body[at].with_changes(leading_lines=[cst.EmptyLine()])
+        body.insert(at, new)
+    return body
