@@ -787,7 +787,7 @@ def expensive_operation():
                 factory = app.scope_node
                 assert isinstance(factory, cst.FunctionDef)
                 new_cache = cst.parse_statement(f"{cache} = {cache_cls}(config={config})\n")  # type: ignore[assignment]
-                new_cache = new_cache.with_changes(leading_lines=[cst.EmptyLine()])
+                new_cache = new_cache.with_changes(leading_lines=[cst.EmptyLine(indent=False)])
                 body = _body(factory)
                 last = body[-1] if body else None
                 init_stmt = cst.parse_statement(f"{cache}.init_app({app.name})\n")  # type: ignore[assignment]
@@ -814,7 +814,7 @@ def expensive_operation():
             out.append(new_cache)
         for index, (orig, new) in enumerate(zip(original, tree.body)):
             if new_helper is not None and orig is helper_before:
-                out.append(new_helper.with_changes(leading_lines=[cst.EmptyLine(), cst.EmptyLine()]) if out else new_helper)
+                out.append(new_helper.with_changes(leading_lines=[cst.EmptyLine(indent=False), cst.EmptyLine(indent=False)]) if out else new_helper)
                 new = new.with_changes(leading_lines=_at_least_two_blank_lines(new.leading_lines))
             out.append(new)
             if new_cache is not None and cache_after is not None and orig is cache_after:
@@ -871,10 +871,9 @@ class _Scanner(cst.CSTVisitor):
     def problem(self, node: cst.CSTNode, rule: str) -> None:
         where = ""
         if self.via:
-            where = f" (in `{self.via}()`"
+            where = f", in `{self.via}()`"
             if not self.info.is_current:
-                where += f", {self.codemod.project.relpath(self.info.path)}"
-            where += ")"
+                where += f" ({self.codemod.project.relpath(self.info.path)})"
         self.problems.append(_Problem(self._line(node), rule + where))
 
     def _is_local(self, name: cst.Name) -> bool:
@@ -937,19 +936,27 @@ class _Scanner(cst.CSTVisitor):
         parent = self.info.parents.get(node)
         if isinstance(parent, cst.Attribute) and parent.attr is node:
             return
-        if isinstance(parent, (cst.Param, cst.FunctionDef, cst.ClassDef, cst.ImportAlias, cst.AsName, cst.Arg)) and not (
-            isinstance(parent, cst.Arg) and parent.value is node
-        ):
+        if isinstance(parent, (cst.Param, cst.FunctionDef, cst.ClassDef, cst.ImportAlias, cst.AsName)):
             return
+        if isinstance(parent, cst.Arg) and parent.value is not node:
+            return  # the keyword of a keyword argument
+        self._check_reference(node, node.value)
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        self._check_reference(node, node.attr.value)
+
+    def _check_reference(self, node: cst.BaseExpression, name: str) -> None:
+        """Flag what a name or dotted name refers to: ``session``, ``flask.request``..."""
+        parent = self.info.parents.get(node)
         qn = self.info.qualified_names(node)
         if qn & SESSION:
             self.problem(node, "per-user state: it reads `session`")
         elif qn & G:
             self.problem(node, "per-user state: it reads `g` (auth hooks keep the user there)")
         elif qn & IDENTITY or any(q.startswith(IDENTITY_PACKAGES) for q in qn):
-            self.problem(node, f"per-user state: it uses `{node.value}` (the logged-in user)")
-        elif node.value in IDENTITY_NAMES and not self._is_local(node):
-            self.problem(node, f"per-user state: it uses `{node.value}` (the logged-in user)")
+            self.problem(node, f"per-user state: it uses `{name}` (the logged-in user)")
+        elif isinstance(node, cst.Name) and name in IDENTITY_NAMES and not self._is_local(node):
+            self.problem(node, f"per-user state: it uses `{name}` (the logged-in user)")
         elif qn & REQUEST:
             if isinstance(parent, cst.Attribute) and parent.value is node:
                 attr = parent.attr.value
@@ -960,7 +967,7 @@ class _Scanner(cst.CSTVisitor):
             else:
                 self.problem(node, "request data: it uses `request` as a whole, which the cache key does not include")
         elif qn & FLASH:
-            self.problem(node, f"flash: it uses `{node.value}`")
+            self.problem(node, f"flash: it uses `{name}`")
 
     def visit_Call(self, node: cst.Call) -> None:
         qn = self.info.qualified_names(node.func)
@@ -1068,7 +1075,11 @@ class _Rewriter(cst.CSTTransformer):
             return updated_node
         body = list(updated_node.body)
         i = list(original_node.body).index(anchor)
-        body.insert(i if where == "before" else i + 1, self.init_stmt)
+        if where == "before":
+            body[i] = body[i].with_changes(leading_lines=[])
+            body.insert(i, self.init_stmt.with_changes(leading_lines=anchor.leading_lines))
+        else:
+            body.insert(i + 1, self.init_stmt)
         return updated_node.with_changes(body=body)
 
     def leave_ClassDef(self, original_node: cst.ClassDef, updated_node: cst.ClassDef) -> cst.ClassDef:
@@ -1093,14 +1104,14 @@ class _Rewriter(cst.CSTTransformer):
             new_stmt = cst.parse_statement(f"decorators = [{cst.Module([]).code_for_node(expr)}]\n")
             at = 1 if body and _is_docstring(body[0]) else 0
             if at == 1:
-                new_stmt = new_stmt.with_changes(leading_lines=[cst.EmptyLine()])  # type: ignore[union-attr]
+                new_stmt = new_stmt.with_changes(leading_lines=[cst.EmptyLine(indent=False)])  # type: ignore[union-attr]
                 body.insert(1, new_stmt)
                 if len(body) > 2:
-                    body[2] = body[2].with_changes(leading_lines=[cst.EmptyLine(), *[ln for ln in body[2].leading_lines]]) if not any(_blank(ln) for ln in body[2].leading_lines) else body[2]
+                    body[2] = body[2].with_changes(leading_lines=[cst.EmptyLine(indent=False), *[ln for ln in body[2].leading_lines]]) if not any(_blank(ln) for ln in body[2].leading_lines) else body[2]
             else:
                 body.insert(0, new_stmt)
                 if len(body) > 1 and not any(_blank(ln) for ln in body[1].leading_lines):
-                    body[1] = body[1].with_changes(leading_lines=[cst.EmptyLine(), *body[1].leading_lines])
+                    body[1] = body[1].with_changes(leading_lines=[cst.EmptyLine(indent=False), *body[1].leading_lines])
         return updated_node.with_changes(body=updated_node.body.with_changes(body=body))
 
 
@@ -1109,7 +1120,7 @@ def _at_least_two_blank_lines(lines: Iterable[cst.EmptyLine]) -> list[cst.EmptyL
     blank = 0
     while blank < len(lines) and _blank(lines[blank]):
         blank += 1
-    return [cst.EmptyLine()] * max(0, 2 - blank) + lines
+    return [cst.EmptyLine(indent=False)] * max(0, 2 - blank) + lines
 
 
 def _replace_value(small: cst.BaseSmallStatement, old: cst.BaseExpression, new: cst.BaseExpression) -> cst.BaseSmallStatement:
