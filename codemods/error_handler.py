@@ -499,7 +499,7 @@ def handle_value_error(error):
                 return ["ValueError", "TypeError"]
             return []
         if isinstance(arg, cst.Name) and depth == 0:
-            if self._string_view_arg(arg, func):
+            if self._string_view_arg(arg, func) or self._iterates_request_strings(arg):
                 return ["ValueError"]
             values = self._local_values(arg, func)
             if values:
@@ -510,6 +510,27 @@ def handle_value_error(error):
                             found.append(exc)
                 return found
         return []
+
+    def _iterates_request_strings(self, name: cst.Name) -> bool:
+        """``v`` in ``for v in request.args.getlist("v")`` (a loop or a comprehension), bound nowhere else."""
+        model = self.flask
+        scope = model.scopes.get(name)
+        if scope is None or name.value not in scope:
+            return False
+        bindings = list(scope[name.value])
+        if len(bindings) != 1 or not isinstance(bindings[0], Assignment) or not isinstance(bindings[0].node, cst.Name):
+            return False
+        loop = model.parent(bindings[0].node)
+        if not isinstance(loop, (cst.For, cst.CompFor)) or loop.target is not bindings[0].node:
+            return False
+        it = loop.iter
+        return (
+            isinstance(it, cst.Call)
+            and isinstance(it.func, cst.Attribute)
+            and it.func.attr.value == "getlist"
+            and call_arg(it, "type") is None
+            and self._request_attr(it.func.value) in STRING_MULTIDICTS
+        )
 
     def _request_attr(self, expr: cst.BaseExpression) -> str | None:
         """``"args"`` for ``request.args`` (through any alias of flask.request), else None."""

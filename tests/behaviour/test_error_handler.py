@@ -1,0 +1,267 @@
+"""error-handler, executed: real Flask apps before and after the rewrite.
+
+Before, bad input makes the view raise and Flask answers 500; after, the injected handler
+answers 400 with a fixed JSON message, logs the exception, and every other response (valid
+input, 404, 405, werkzeug's own 400 for ``request.args[...]``) is byte-for-byte the same.
+The rewrite is produced by running the codemod on the source at test time.
+"""
+
+from __future__ import annotations
+
+import logging
+import textwrap
+import uuid
+from pathlib import Path
+
+import pytest
+from flask import got_request_exception
+
+from tests.behaviour.shop import load_module, rewritten_copy
+from tests.harness import run_codemod
+
+DIVISION = "Division by zero is not allowed."
+VALUE = "A value in the request is not valid."
+KEY = "A required field is missing from the request."
+SHAPE = "The request data does not have the expected shape."
+
+
+def _versions(tmp_path: Path, source: str, config: str = "") -> tuple[object, object]:
+    """Import ``source`` as it is and as the codemod rewrites it (two fresh modules)."""
+    source = textwrap.dedent(source).lstrip("\n")
+    result = run_codemod("error-handler", source, config=config)
+    assert result.error is None, result.error
+    assert result.changed and result.changes, result.findings
+    folder = tmp_path / uuid.uuid4().hex[:8]
+    folder.mkdir()
+    (folder / "before.py").write_text(source, encoding="utf-8")
+    (folder / "after.py").write_text(result.new_text, encoding="utf-8")
+    return load_module(folder / "before.py"), load_module(folder / "after.py")
+
+
+def _answer(client, method: str, url: str, **kwargs) -> tuple[int, bytes, str | None]:
+    resp = client.open(url, method=method, **kwargs)
+    return resp.status_code, resp.get_data(), resp.headers.get("Allow")
+
+
+MODULE_APP = """
+    from fractions import Fraction
+
+    from flask import Flask, jsonify, request
+
+    app = Flask(__name__)
+    PRICES = []
+
+
+    @app.route("/split")
+    def split_bill():
+        total = int(request.args.get("total", "0"))
+        people = int(request.args.get("people", "1"))
+        return jsonify(each=total / people)
+
+
+    @app.route("/buggy")
+    def buggy():
+        # a server bug flaskfix does not see: Fraction(100, 0) raises ZeroDivisionError
+        return {"per_unit": str(Fraction(100, len(PRICES)))}
+"""
+
+
+def test_module_app_bad_input_becomes_400_and_the_rest_is_unchanged(tmp_path, caplog):
+    before, after = _versions(tmp_path, MODULE_APP)
+    assert before.app.testing is False and after.app.testing is False  # 500s, not re-raised exceptions
+    b, a = before.app.test_client(), after.app.test_client()
+
+    for url, message in [("/split?total=10&people=0", DIVISION), ("/split?total=ten", VALUE), ("/split?people=1.5", VALUE)]:
+        assert b.get(url).status_code == 500
+        with caplog.at_level(logging.ERROR):
+            caplog.clear()
+            resp = a.get(url)
+        assert resp.status_code == 400, url
+        assert resp.is_json and resp.get_json() == {"error": message}
+        body = resp.get_data(as_text=True)
+        assert "Traceback" not in body and "invalid literal" not in body and "division by zero" not in body
+        records = [r for r in caplog.records if r.levelno == logging.ERROR and r.exc_info]
+        assert len(records) == 1 and "answered 400" in records[0].getMessage()
+        assert isinstance(records[0].exc_info[1], (ZeroDivisionError, ValueError))
+
+    for method, url in [
+        ("GET", "/split?total=10&people=4"),
+        ("GET", "/split"),
+        ("GET", "/nowhere"),  # 404
+        ("POST", "/split"),  # 405, with its Allow header
+        ("DELETE", "/buggy"),
+        ("GET", "/split?total=-9&people=-2"),
+    ]:
+        assert _answer(b, method, url) == _answer(a, method, url), (method, url)
+    assert _answer(a, "GET", "/nowhere")[0] == 404
+    assert _answer(a, "POST", "/split")[0] == 405
+    assert a.get("/split?total=10&people=4").get_json() == {"each": 2.5}
+
+
+def test_documented_trade_off_every_exception_of_the_class_in_scope_becomes_400(tmp_path):
+    """BEHAVIOUR says it: a ZeroDivisionError that is a server bug is answered 400 too, and
+    handled exceptions no longer reach got_request_exception subscribers."""
+    before, after = _versions(tmp_path, MODULE_APP)
+    seen: list[BaseException] = []
+
+    def record(sender, exception, **extra):
+        seen.append(exception)
+
+    assert before.app.test_client().get("/buggy").status_code == 500
+    assert after.app.test_client().get("/buggy").status_code == 400  # a bug, now reported as the client's fault
+
+    got_request_exception.connect(record, before.app)
+    got_request_exception.connect(record, after.app)
+    try:
+        before.app.test_client().get("/split?people=0")
+        assert len(seen) == 1 and isinstance(seen[0], ZeroDivisionError)
+        after.app.test_client().get("/split?people=0")
+        assert len(seen) == 1, "a handled exception reached got_request_exception"
+    finally:
+        got_request_exception.disconnect(record, before.app)
+        got_request_exception.disconnect(record, after.app)
+
+
+JSON_APP = """
+    from flask import Flask, request
+
+    app = Flask(__name__)
+
+
+    @app.post("/orders")
+    def create_order():
+        data = request.get_json()
+        return {"quantity": int(data["quantity"]), "note": request.args["note"]}, 201
+"""
+
+
+def test_json_body_key_and_shape_errors_become_400_and_werkzeug_400_is_untouched(tmp_path):
+    before, after = _versions(tmp_path, JSON_APP)
+    b, a = before.app.test_client(), after.app.test_client()
+    cases = [
+        ({}, KEY),  # missing key: KeyError
+        (["quantity"], SHAPE),  # a list body: TypeError
+        ({"quantity": None}, SHAPE),  # int(None): TypeError
+        ({"quantity": "many"}, VALUE),  # int("many"): ValueError
+    ]
+    for body, message in cases:
+        assert b.post("/orders?note=x", json=body).status_code == 500, body
+        resp = a.post("/orders?note=x", json=body)
+        assert (resp.status_code, resp.get_json()) == (400, {"error": message}), body
+    # request.args["note"] missing: werkzeug's BadRequestKeyError (a KeyError) keeps Flask's own 400 page
+    missing_note = _answer(b, "POST", "/orders", json={"quantity": 2})
+    assert missing_note[0] == 400 and b"Bad Request" in missing_note[1]
+    assert _answer(a, "POST", "/orders", json={"quantity": 2}) == missing_note
+    # not JSON at all: Flask's 415 is unchanged; valid input is unchanged
+    assert _answer(a, "POST", "/orders?note=x", data="x") == _answer(b, "POST", "/orders?note=x", data="x")
+    assert _answer(a, "POST", "/orders?note=x", json={"quantity": "3"}) == _answer(
+        b, "POST", "/orders?note=x", json={"quantity": "3"}
+    )
+    assert a.post("/orders?note=x", json={"quantity": "3"}).get_json() == {"quantity": 3, "note": "x"}
+    assert _answer(a, "GET", "/orders") == _answer(b, "GET", "/orders")  # 405
+
+
+BLUEPRINT_APP = """
+    from flask import Blueprint, Flask, request
+
+    bp = Blueprint("stats", __name__, url_prefix="/stats")
+
+
+    @bp.route("/mean")
+    def mean():
+        values = [float(v) for v in request.args.getlist("v")]
+        return {"mean": sum(values) / len(values)}
+
+
+    app = Flask(__name__)
+
+
+    @app.route("/broken")
+    def broken():
+        return {"x": 1 / 0}
+
+
+    app.register_blueprint(bp)
+"""
+
+
+def test_blueprint_handler_covers_only_the_blueprint(tmp_path):
+    before, after = _versions(tmp_path, BLUEPRINT_APP)
+    assert "@bp.errorhandler(ZeroDivisionError)" in Path(after.__file__).read_text()
+    b, a = before.app.test_client(), after.app.test_client()
+    assert b.get("/stats/mean").status_code == 500
+    assert (a.get("/stats/mean").status_code, a.get("/stats/mean").get_json()) == (400, {"error": DIVISION})
+    assert (a.get("/stats/mean?v=x").status_code, a.get("/stats/mean?v=x").get_json()) == (400, {"error": VALUE})
+    for url in ["/stats/mean?v=1&v=2", "/stats/nowhere", "/nowhere"]:
+        assert _answer(a, "GET", url) == _answer(b, "GET", url), url
+    assert _answer(a, "POST", "/stats/mean?v=1") == _answer(b, "POST", "/stats/mean?v=1")
+    # the app's own view is outside the blueprint's scope: still a 500 (and reported as a finding)
+    assert a.get("/broken").status_code == 500
+
+
+FACTORY_APP = """
+    from flask import Flask, request
+
+
+    def create_app():
+        app = Flask(__name__)
+
+        @app.route("/ratio")
+        def ratio():
+            a = int(request.args.get("a", "0"))
+            b = int(request.args.get("b", "1"))
+            return {"ratio": a / b}
+
+        return app
+"""
+
+
+def test_factory_registers_the_handlers_on_each_app_it_builds(tmp_path):
+    before, after = _versions(tmp_path, FACTORY_APP)
+    assert "app.register_error_handler(ZeroDivisionError, handle_zero_division_error)" in Path(after.__file__).read_text()
+    for _ in range(2):  # every app the factory builds gets them
+        b, a = before.create_app().test_client(), after.create_app().test_client()
+        assert b.get("/ratio?b=0").status_code == 500
+        assert (a.get("/ratio?b=0").status_code, a.get("/ratio?b=0").get_json()) == (400, {"error": DIVISION})
+        assert (a.get("/ratio?a=x").status_code, a.get("/ratio?a=x").get_json()) == (400, {"error": VALUE})
+        for method, url in [("GET", "/ratio?a=3&b=4"), ("GET", "/nowhere"), ("PUT", "/ratio")]:
+            assert _answer(a, method, url) == _answer(b, method, url), (method, url)
+
+
+def test_configured_status_and_message(tmp_path):
+    config = 'status = 422\nmessages = { ZeroDivisionError = "b must not be 0." }\n'
+    before, after = _versions(tmp_path, FACTORY_APP, config=config)
+    a = after.create_app().test_client()
+    assert (a.get("/ratio?b=0").status_code, a.get("/ratio?b=0").get_json()) == (422, {"error": "b must not be 0."})
+    assert (a.get("/ratio?b=x").status_code, a.get("/ratio?b=x").get_json()) == (422, {"error": VALUE})
+    assert before.create_app().test_client().get("/ratio?b=0").status_code == 500
+
+
+def test_bundled_example_split_answers_400(tmp_path):
+    from tests.behaviour.shop import EXAMPLE
+
+    before = load_module(EXAMPLE / "app.py")
+    dest, results = rewritten_copy(tmp_path, ["error-handler"])
+    changes = [c for r in results for c in r.changes if c.codemod == "error-handler"]
+    assert {c.message.split(" can raise ")[1].split(",")[0] for c in changes} == {"ZeroDivisionError", "ValueError"}
+    after = load_module(dest / "app.py")
+    b, a = before.app.test_client(), after.app.test_client()
+    for url, message in [("/split?total=90&people=0", DIVISION), ("/split?total=lots", VALUE)]:
+        assert b.get(url).status_code == 500
+        resp = a.get(url)
+        assert (resp.status_code, resp.get_json()) == (400, {"error": message})
+    for method, url in [("GET", "/split?total=90&people=3"), ("GET", "/nowhere"), ("POST", "/split")]:
+        assert _answer(a, method, url) == _answer(b, method, url)
+
+
+@pytest.mark.parametrize("url", ["/split?people=0", "/split?total=x"])
+def test_second_run_adds_nothing_and_still_answers_400(tmp_path, url):
+    source = textwrap.dedent(MODULE_APP).lstrip("\n")
+    once = run_codemod("error-handler", source).new_text
+    again = run_codemod("error-handler", once)
+    assert not again.changed and not again.changes
+    folder = tmp_path / "again"
+    folder.mkdir()
+    (folder / "app_again.py").write_text(once, encoding="utf-8")
+    module = load_module(folder / "app_again.py")
+    assert module.app.test_client().get(url).status_code == 400
