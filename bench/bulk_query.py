@@ -1,0 +1,123 @@
+"""Benchmark bulk-query: a /users?id=... view before and after the rewrite.
+
+Runs the view of a small app (rewritten by the codemod at start-up) with Flask's test
+client against a file-backed SQLite database, for several list sizes, and prints
+requests per second, SELECTs per request and the speed-up. SQLite is in-process, so a
+round trip costs microseconds; add ``--latency MS`` to simulate a networked database
+(each statement sleeps that long), which is where N+1 queries hurt most.
+
+    python bench/bulk_query.py [--requests 200] [--latency 0.5]
+
+Numbers only: nothing here passes or fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+import tempfile
+import time
+import uuid
+import warnings
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import event  # noqa: E402
+
+from tests.harness import run_codemod  # noqa: E402
+
+APP = '''\
+from flask import Flask, jsonify, request
+from flask_sqlalchemy import SQLAlchemy
+
+app = Flask(__name__)
+app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///{db}"
+db = SQLAlchemy(app)
+
+
+class User(db.Model):
+    id = db.Column(db.Integer, primary_key=True)
+    name = db.Column(db.String(80), nullable=False)
+
+
+@app.route("/users")
+def list_users():
+    names = []
+    for user_id in request.args.getlist("id", type=int):
+        user = User.query.get(user_id)
+        names.append(user.name if user else None)
+    return jsonify(names=names)
+'''
+
+
+def load(source: str, folder: Path):  # type: ignore[no-untyped-def]
+    path = folder / f"app_{uuid.uuid4().hex[:8]}.py"
+    path.write_text(source, encoding="utf-8")
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[path.stem] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def measure(module, ids: list[int], requests: int, latency: float) -> tuple[float, float, bytes]:  # type: ignore[no-untyped-def]
+    selects = 0
+
+    def on_execute(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
+        nonlocal selects
+        selects += 1
+        if latency:
+            time.sleep(latency / 1000)
+
+    with module.app.app_context():
+        event.listen(module.db.engine, "before_cursor_execute", on_execute)
+    client = module.app.test_client()
+    url = "/users?" + "&".join(f"id={i}" for i in ids)
+    body = client.get(url).get_data()  # warm-up
+    selects = 0
+    start = time.perf_counter()
+    for _ in range(requests):
+        resp = client.get(url)
+        assert resp.get_data() == body
+    elapsed = time.perf_counter() - start
+    with module.app.app_context():
+        event.remove(module.db.engine, "before_cursor_execute", on_execute)
+    return requests / elapsed, selects / requests, body
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--latency", type=float, default=0.0, help="simulated milliseconds per SQL statement")
+    args = parser.parse_args()
+    warnings.filterwarnings("ignore", message=r".*legacy.*")
+
+    with tempfile.TemporaryDirectory(prefix="flaskfix-bench-") as tmp:
+        folder = Path(tmp)
+        db_path = folder / "bench.db"
+        source = APP.replace("{db}", str(db_path))
+        result = run_codemod("bulk-query", source)
+        assert result.error is None and result.changed, result.findings
+        before = load(source, folder)
+        after = load(result.new_text or "", folder)
+        with before.app.app_context():
+            before.db.create_all()
+            before.db.session.add_all(before.User(id=i, name=f"user{i}") for i in range(1, 1001))
+            before.db.session.commit()
+
+        print(f"bulk-query: GET /users?id=... ({args.requests} requests each, {args.latency} ms per statement)")
+        print(f"{'ids':>5} {'missing':>8} {'before req/s':>13} {'after req/s':>12} {'SELECTs before':>15} {'after':>6} {'speed-up':>9}")
+        for n, missing in ((1, 0), (10, 0), (50, 0), (200, 0), (50, 10)):
+            ids = list(range(1, n - missing + 1)) + list(range(5000, 5000 + missing))
+            rps_b, sel_b, body_b = measure(before, ids, args.requests, args.latency)
+            rps_a, sel_a, body_a = measure(after, ids, args.requests, args.latency)
+            assert body_a == body_b, "responses differ"
+            print(f"{n:>5} {missing:>8} {rps_b:>13.0f} {rps_a:>12.0f} {sel_b:>15.1f} {sel_a:>6.1f} {rps_a / rps_b:>8.2f}x")
+
+
+if __name__ == "__main__":
+    main()
