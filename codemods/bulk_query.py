@@ -238,8 +238,6 @@ def get_users():
                 if self._in_loop(call):
                     self.add_finding(call, f"`{base.value.value}.query.{method}()` with arguments flaskfix does not follow")
                 return None
-            if method == "get_or_404" and len(call.args) == 2 and call.args[1].keyword is None:
-                pass  # description, positional: kept in the fallback call as written
             arg = call.args[0].value
             if call.args[0].keyword is not None:
                 return None
@@ -301,6 +299,8 @@ def get_users():
         func = model.enclosing_function(loop)
         if func is None or model.handler(func) is None:
             raise Refused(site.call, f"{lookup} is not in a request handler, so flaskfix cannot tell an app context is active for the prefetch")
+        if _has_yield(func):
+            raise Refused(site.call, f"{lookup} is in a generator handler: a streamed response runs the loop later, piece by piece")
         for anc in self._ancestors_until(site.call, loop):
             if isinstance(anc, (cst.FunctionDef, cst.Lambda, cst.ClassDef)):
                 raise Refused(site.call, f"{lookup} is inside a nested function or lambda in the loop")
@@ -382,7 +382,7 @@ def get_users():
                 continue
             if self._inside(node, loop):
                 raise Refused(site.call, f"{lookup}: the loop variable `{name}` is reassigned inside the loop")
-        if not isinstance(scope, FunctionScope):
+        if not isinstance(scope, FunctionScope) or _declares_global(scope.node, name):
             raise Refused(site.call, f"{lookup}: `{name}` is not a local variable")
 
     def _inside(self, node: cst.CSTNode, container: cst.CSTNode) -> bool:
@@ -398,7 +398,7 @@ def get_users():
         node = assignments[0].node
         info: ModelInfo | None = None
         db_check: tuple[str, str] | None = None  # (module stem, db name) to verify
-        if isinstance(node, cst.ClassDef):
+        if isinstance(node, cst.ClassDef) and model.parent(node) is model.module:
             if self._local_tree is None:
                 self._local_tree = ast.parse(model.module.code)
             info = sqlalchemy_model(self._local_tree, name)
@@ -458,7 +458,7 @@ def get_users():
                 module_path, _, attr = q.lstrip(".").rpartition(".")
                 if module_path and sqlalchemy_call(self.project, module_path.split(".")[-1], attr) is not None:
                     ok = True
-        elif self._local_tree is not None or True:
+        else:
             if self._local_tree is None:
                 self._local_tree = ast.parse(self.flask.module.code)
             ok = self._db_call("", site.db.value) is not None
@@ -534,7 +534,7 @@ def get_users():
             if len(expr.elements) > int(self.config["max_ids"]):
                 raise Refused(loop, f"{lookup}: the literal has more than max_ids={self.config['max_ids']} ids")
             return types.pop()  # type: ignore[return-value]
-        if isinstance(expr, cst.ListComp) and len(expr.for_in.inner_for_in and [1] or []) == 0:
+        if isinstance(expr, cst.ListComp) and expr.for_in.inner_for_in is None:
             elt = expr.elt
             if isinstance(elt, cst.Call) and self._is_builtin(elt.func, "int") and len(elt.args) == 1 and not elt.args[0].keyword and not elt.args[0].star:
                 self._element_type(expr.for_in.iter, lookup, loop, depth + 1)  # bounded source
@@ -587,7 +587,7 @@ def get_users():
         problem = self._body_problem(loop.body, set())
         if problem is not None:
             node, why = problem
-            raise Refused(site.call, f"{lookup}: the loop {why} (line {self.line_of(node)}), which may change what a later lookup returns")
+            raise Refused(site.call, f"{lookup}: the loop {why} at line {self.line_of(node)}, which may change what a later lookup returns")
         self._body_ok.add(loop)
 
     def _body_problem(self, body: cst.CSTNode, seen: set[str]) -> tuple[cst.CSTNode, str] | None:
@@ -608,12 +608,22 @@ def get_users():
                         found.append((node, f"calls `.{method}()`"))
                     elif method in ("update", "delete") and ".query" in f".{receiver}":
                         found.append((node, f"calls `.{method}()` on a query"))
+                elif isinstance(func, cst.Name) and func.value == "setattr":
+                    found.append((node, "calls `setattr()` (a change the next lookup would flush)"))
                 elif isinstance(func, cst.Name) and func.value in local_functions and func.value not in seen:
                     seen.add(func.value)
                     inner = codemod._body_problem(local_functions[func.value].body, seen)
                     if inner is not None:
                         found.append((node, f"calls `{func.value}()`, which {inner[1]}"))
                 return True
+
+            def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+                if isinstance(node.target, cst.Attribute):
+                    found.append((node, "assigns to an attribute (a change the next lookup would flush)"))
+
+            def visit_AugAssign(self, node: cst.AugAssign) -> None:
+                if isinstance(node.target, cst.Attribute):
+                    found.append((node, "assigns to an attribute (a change the next lookup would flush)"))
 
             def visit_Attribute(self, node: cst.Attribute) -> bool:
                 if node.attr.value in ("session", "engine") and not codemod._in_site_func(node):
@@ -716,8 +726,13 @@ class _Rewriter(cst.CSTTransformer):
             updated_node = updated_node.with_changes(iter=cst.Name(plan.ids_name))
         for pre in plan.prefetches:
             statements.append(self.codemod.prefetch_statement(plan, pre, indent))
-        statements[0] = statements[0].with_changes(leading_lines=original_node.leading_lines)
-        updated_node = updated_node.with_changes(leading_lines=[])
+        # blank lines move above the new statements; comments stay with the loop they describe
+        lines = list(original_node.leading_lines)
+        blank = 0
+        while blank < len(lines) and lines[blank].comment is None:
+            blank += 1
+        statements[0] = statements[0].with_changes(leading_lines=lines[:blank])
+        updated_node = updated_node.with_changes(leading_lines=lines[blank:])
         return cst.FlattenSentinel([*statements, updated_node])
 
     def _indent_of(self, node: cst.CSTNode) -> str:
@@ -752,3 +767,40 @@ def _int_literal(expr: cst.BaseExpression) -> int | None:
 
 def _snake(name: str) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+
+
+def _has_yield(func: cst.FunctionDef) -> bool:
+    found = False
+
+    class V(cst.CSTVisitor):
+        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+            return node is func
+
+        def visit_Lambda(self, node: cst.Lambda) -> bool:
+            return False
+
+        def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+            return False
+
+        def visit_Yield(self, node: cst.Yield) -> None:
+            nonlocal found
+            found = True
+
+    func.visit(V())
+    return found
+
+
+def _declares_global(func: cst.CSTNode, name: str) -> bool:
+    found = False
+
+    class V(cst.CSTVisitor):
+        def visit_Global(self, node: cst.Global) -> None:
+            nonlocal found
+            found = found or any(n.name.value == name for n in node.names)
+
+        def visit_Nonlocal(self, node: cst.Nonlocal) -> None:
+            nonlocal found
+            found = found or any(n.name.value == name for n in node.names)
+
+    func.visit(V())
+    return found
