@@ -33,7 +33,7 @@ from typing import Literal
 
 import libcst as cst
 from libcst.metadata import PositionProvider, ScopeProvider
-from libcst.metadata.scope_provider import FunctionScope, GlobalScope
+from libcst.metadata.scope_provider import ComprehensionScope, FunctionScope, GlobalScope
 
 from codemods.base import FlaskfixCodemod
 from codemods.flask_model import dotted_name
@@ -223,12 +223,28 @@ def count():
             incrementing = {u.func for u in counter.increments}
             for use in counter.uses:
                 if use.kind == "increment":
-                    edits.replace[use.small] = self._increment(counter, use, client_expr, key, quote)
+                    used = any(u.kind == "read" and u.func is use.func for u in counter.uses)
+                    edits.replace[use.small] = self._increment(counter, use, client_expr, key, quote, used)
                     sign = "+" if use.method == "incr" else "-"
                     amount = _code(use.amount) if use.amount is not None else "1"
                     self.add_change(use.node, f"`{counter.name} {sign}= {amount}` is now an atomic Redis "
                                     f"{use.method.upper()} of key {key!r}")
-                elif use.kind == "read" and use.func not in incrementing:
+            reads: dict[cst.FunctionDef, list[Use]] = {}
+            for use in counter.uses:
+                if use.kind == "read" and use.func not in incrementing:
+                    assert use.func is not None
+                    reads.setdefault(use.func, []).append(use)
+            for func, func_reads in reads.items():
+                first = self._hoist_before(func, func_reads)
+                if first is not None:
+                    # read once, into a local of the same name, just before the first statement
+                    # that reads it: one round trip and one consistent value for the handler
+                    value = self._read(counter, None, client_expr, key, quote)
+                    stmt = cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(cst.Name(counter.name))], value)])
+                    edits.before.setdefault(first, []).append(stmt)
+                    self.add_change(first, f"`{counter.name}` is now read once from Redis key {key!r}")
+                    continue
+                for use in func_reads:
                     edits.replace[use.node] = self._read(counter, use, client_expr, key, quote)
                     self.add_change(use.node, f"`{counter.name}` is now read from Redis key {key!r}")
             for func in {u.func for u in counter.uses if u.func is not None}:
@@ -256,7 +272,7 @@ def count():
                 if not isinstance(target, cst.Name) or value is None:
                     continue
                 initial = _number(value)
-                if initial is not None:
+                if initial is not None and all(c.name != target.value for c in out):
                     out.append(Counter(target.value, stmt, small, target, value, initial))
         return out
 
@@ -275,14 +291,14 @@ def count():
         if isinstance(cand.initial, float):
             raise Refused(cand.statement, "it is a float; Redis INCRBYFLOAT computes in long double and returns "
                           "decimal text, so the values would differ from Python's float arithmetic")
-        for use in cand.uses:
-            if use.problem:
-                raise Refused(use.node, use.problem)
         module_scope = model.module_scope()
         module_level = [a for a in module_scope.assignments[cand.name] if model.scopes.get(a.node) is module_scope]
         if len(module_level) != 1 or module_level[0].node is not cand.target:
             others = [a.node for a in module_level if a.node is not cand.target]
             raise Refused(others[0] if others else cand.statement, "it is rebound at module level")
+        for use in cand.uses:
+            if use.problem:
+                raise Refused(use.node, use.problem)
         increment_targets = {u.node for u in cand.uses if u.kind == "increment"}
         for a in module_scope.assignments[cand.name]:
             if a.node is cand.target or a.node in increment_targets:
@@ -349,8 +365,12 @@ def count():
                         use.problem = f"used in nested function `{scope.node.name.value}()`, which may run after the request"
                     else:
                         use.problem = f"used outside request handlers, in `{scope.node.name.value}()`"
+            elif isinstance(scope, ComprehensionScope):
+                use.problem = "used in a comprehension or generator expression; flaskfix does not follow it"
+            elif isinstance(scope, FunctionScope):
+                use.problem = "used in a lambda, which may run after the request"
             else:
-                use.problem = "used in a lambda, comprehension or class body; flaskfix does not follow it"
+                use.problem = "used in a class body; flaskfix does not follow it"
         for use in uses:
             if use.node in parts and use.kind == "read":
                 use.kind = "part"
@@ -414,9 +434,9 @@ def count():
         model = self.flask
         fname = func.name.value
         if func.asynchronous is not None:
-            raise Refused(func, f"`{fname}()` is async: a blocking Redis call would stall its event loop")
+            raise Refused(func.name, f"`{fname}()` is async: a blocking Redis call would stall its event loop")
         if self._calls_builtin(func, ("locals",)):
-            raise Refused(func, f"`{fname}()` calls locals(), which would start to include `{cand.name}`")
+            raise Refused(func.name, f"`{fname}()` calls locals(), which would start to include `{cand.name}`")
         increments = [u for u in uses if u.kind == "increment"]
         if not increments:
             for use in uses:
@@ -427,13 +447,21 @@ def count():
                 raise Refused(use.node, f"already guarded by a lock ({lock}); the lock may keep it consistent with other state")
         if not increments:
             return
+        first_increment = min(self.line_of(u.node) for u in increments)
         for use in uses:
-            if use.kind == "read" and not any(_dominates(model, inc.small, use.node) for inc in increments):
+            if use.kind != "read" or any(_dominates(model, inc.small, use.node) for inc in increments):
+                continue
+            if self.line_of(use.node) <= first_increment:
                 raise Refused(
                     use.node,
-                    f"compound logic: `{fname}()` reads `{cand.name}` where no increment has certainly run before; "
-                    "a check followed by an update is not atomic (use a Lua script or WATCH/MULTI by hand)",
+                    f"compound logic: `{fname}()` reads `{cand.name}` before incrementing it; a check followed "
+                    "by an update is not atomic in Redis either (it needs a Lua script or WATCH/MULTI)",
                 )
+            raise Refused(
+                use.node,
+                f"`{fname}()` reads `{cand.name}` where its increment may not have run (another branch, after "
+                "a loop, in except/finally): that read needs the value of other requests",
+            )
 
     def _check_formatted(self, cand: Counter, use: Use) -> None:
         """A read inside an f-string gets a key string in the other quote (before 3.12 an
@@ -511,7 +539,7 @@ def count():
             for func in functions:
                 scope = model.scopes.get(func.body)
                 if scope is not None and existing in scope.assignments:
-                    self.add_finding(func, f"{_names_of(counters)} not moved to Redis: `{existing}` (the Redis client) is bound locally in `{func.name.value}()`")
+                    self.add_finding(func.name, f"{_names_of(counters)} not moved to Redis: `{existing}` (the Redis client) is bound locally in `{func.name.value}()`")
                     return None
             return existing, None
         if _has_star_import(model.module):
@@ -627,19 +655,25 @@ def count():
             return ""
         return name if isinstance(name, str) else ""
 
-    def _increment(self, counter: Counter, use: Use, client: str, key: str, quote: str) -> cst.BaseSmallStatement:
+    def _increment(
+        self, counter: Counter, use: Use, client: str, key: str, quote: str, used: bool
+    ) -> cst.BaseSmallStatement:
+        """``X = <initial> + client.incr(key[, n])``, or just ``client.incr(key[, n])`` when
+        the handler does not read ``X`` afterwards."""
         args = [cst.Arg(_string(key, quote))]
         if use.amount is not None:
-            args.append(cst.Arg(use.amount.with_changes(lpar=[], rpar=[]) if _redundant_parens(use.amount) else use.amount))
+            args.append(cst.Arg(use.amount))
         call = cst.Call(
             func=cst.Attribute(cst.parse_expression(client), cst.Name(use.method)),
             args=args,
         )
-        value: cst.BaseExpression = call
-        if counter.initial:
-            value = cst.BinaryOperation(_literal(counter.initial), cst.Add(), call)
         small = use.small
         assert small is not None
+        if not used:
+            return cst.Expr(call, semicolon=small.semicolon)
+        value: cst.BaseExpression = call
+        if counter.initial:
+            value = cst.BinaryOperation(counter.value, cst.Add(), call)
         if isinstance(small, cst.AugAssign):
             return cst.Assign(
                 targets=[cst.AssignTarget(cst.Name(counter.name))],
@@ -649,9 +683,25 @@ def count():
         assert isinstance(small, cst.Assign)
         return small.with_changes(value=value)
 
-    def _read(self, counter: Counter, use: Use, client: str, key: str, quote: str) -> cst.BaseExpression:
+    def _hoist_before(self, func: cst.FunctionDef, reads: list[Use]) -> cst.SimpleStatementLine | None:
+        """When a handler reads the counter more than once and the first read is in a simple
+        statement of its body, that statement (the counter is then read once before it)."""
+        if len(reads) < 2 or not isinstance(func.body, cst.IndentedBlock):
+            return None
+        body = list(func.body.body)
+        positions = []
+        for use in reads:
+            top = next((a for a in [use.node, *self.flask.ancestors(use.node)] if self.flask.parent(a) is func.body), None)
+            if top is None:
+                return None
+            positions.append(_index(body, top))
+        first = body[min(positions)]
+        return first if isinstance(first, cst.SimpleStatementLine) else None
+
+    def _read(self, counter: Counter, use: Use | None, client: str, key: str, quote: str) -> cst.BaseExpression:
+        """``<initial> + int(client.get(key) or 0)``; for ``use``, fitted to where it stands."""
         model = self.flask
-        for anc in model.ancestors(use.node):
+        for anc in model.ancestors(use.node) if use is not None else ():
             if isinstance(anc, cst.FormattedString):  # _check_formatted made sure this is possible
                 quote = "'" if '"' in anc.start else '"'
         get = cst.Call(
@@ -662,8 +712,10 @@ def count():
             func=cst.Name("int"),
             args=[cst.Arg(cst.BooleanOperation(get, cst.Or(), cst.Integer("0")))],
         )
+        if use is None:
+            return cst.BinaryOperation(counter.value, cst.Add(), value) if counter.initial else value
         if counter.initial:
-            value = cst.BinaryOperation(_literal(counter.initial), cst.Add(), value)
+            value = cst.BinaryOperation(counter.value, cst.Add(), value)
             if use.node.lpar:
                 value = value.with_changes(lpar=use.node.lpar, rpar=use.node.rpar)
             elif not _safe_parent(model, use.node):
@@ -751,6 +803,8 @@ class _Edits:
         self.replace: dict[cst.CSTNode, cst.CSTNode] = {}
         self.drop_global: dict[cst.Global, set[str]] = {}
         self.remove: dict[cst.SimpleStatementLine, set[cst.BaseSmallStatement]] = {}
+        #: statements to insert before a statement of a handler's body
+        self.before: dict[cst.BaseStatement, list[cst.SimpleStatementLine]] = {}
 
 
 class _Rewriter(cst.CSTTransformer):
@@ -760,6 +814,10 @@ class _Rewriter(cst.CSTTransformer):
     def on_leave(self, original_node, updated_node):  # type: ignore[no-untyped-def]
         if original_node in self.edits.replace:
             return self.edits.replace[original_node]
+        if original_node in self.edits.before:
+            new = list(self.edits.before[original_node])
+            new[0] = new[0].with_changes(leading_lines=updated_node.leading_lines)
+            return cst.FlattenSentinel([*new, updated_node.with_changes(leading_lines=[])])
         if isinstance(original_node, cst.Global) and original_node in self.edits.drop_global:
             drop = self.edits.drop_global[original_node]
             names = [n for n in updated_node.names if n.name.value not in drop]
@@ -1073,6 +1131,11 @@ def _leading_imports_end(body: list[cst.BaseStatement]) -> int:
     return i
 
 
+def _sort_key(stmt: cst.SimpleStatementLine) -> tuple[int, str]:
+    """isort's default order within a section: ``import x`` lines, then ``from x import``."""
+    return (0 if isinstance(stmt.body[0], cst.Import) else 1, _import_module(stmt)[0].lower())
+
+
 def _import_module(stmt: cst.SimpleStatementLine) -> tuple[str, int]:
     """(dotted module, relative level) of an import line's first import."""
     small = stmt.body[0]
@@ -1111,7 +1174,8 @@ def _insert_imports(
         lines = list(range(start, end))
         same = [i for i in lines if _section(body[i], local) == section]  # type: ignore[arg-type]
         if same:
-            after = [i for i in same if _import_module(body[i])[0].lower() > module.lower()]  # type: ignore[arg-type]
+            key = _sort_key(new)
+            after = [i for i in same if _sort_key(body[i]) > key]  # type: ignore[arg-type]
             if after and after[0] == same[0]:  # first of its section: takes the section's leading lines
                 at = after[0]
                 new = new.with_changes(leading_lines=body[at].leading_lines)
