@@ -258,8 +258,14 @@ class Fixes:
 
 
 def _cell(text: str) -> str:
-    text = " ".join(str(text).split())
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+    """One table cell: one line, pipes escaped (also inside code spans, as GFM tables
+    need), HTML and backslashes escaped outside code spans (entities would show there)."""
+    parts = " ".join(str(text).split()).split("`")
+    if len(parts) % 2 == 0:  # an unpaired backtick: no code spans at all
+        parts = ["'".join(parts)]
+    for i in range(0, len(parts), 2):
+        parts[i] = parts[i].replace("\\", "\\\\").replace("<", "&lt;").replace(">", "&gt;")
+    return "`".join(parts).replace("|", "\\|")
 
 
 def _code(path: str) -> str:
@@ -348,9 +354,19 @@ def _cell_block(text: str) -> str:
     return text.replace("<", "&lt;").replace(">", "&gt;")
 
 
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("flaskfix")
+    except Exception:  # not installed as a distribution (running from a checkout)
+        return "unknown"
+
+
 def _reproduce_section(reproduce: str) -> str:
     return (
-        "### Reproduce\n\nOn a checkout of the base branch:\n\n```sh\n" + reproduce + "\n```\n\n"
+        f"### Reproduce\n\nOn a checkout of the base branch, with flaskfix {_version()}:\n\n```sh\n"
+        + reproduce + "\n```\n\n"
         f"`flaskfix explain <id>` tells more about each fix.\n"
     )
 
@@ -686,7 +702,7 @@ class Workflow:
             "flaskfix pr --dry-run: nothing was pushed and no pull request was touched",
             f"branch: {opts.branch}",
             f"base:   {base} ({base_sha[:12]})",
-            f"would:  {op if changed or op == 'closed' else 'nothing (no changes)'}",
+            f"would:  {_would(op, pr)}",
             f"title:  {title}",
             "planned calls:",
             *[f"  {c}" for c in calls],
@@ -695,6 +711,16 @@ class Workflow:
         ])
         return Outcome(op, pr["number"] if pr else None, pr.get("html_url") if pr else None, opts.branch,
                        branch_sha if same_as_remote else None), report, fixes
+
+
+def _would(op: str, pr: dict[str, Any] | None) -> str:
+    if op == "created":
+        return "push the branch and open a pull request"
+    if op == "updated":
+        return f"push the branch and update pull request #{pr['number'] if pr else '?'}"
+    if op == "closed":
+        return f"close pull request #{pr['number'] if pr else '?'} (its fixes are on the base branch)"
+    return "nothing (no changes)"
 
 
 def _pick(pulls: list[dict[str, Any]] | None, base: str) -> dict[str, Any] | None:

@@ -611,11 +611,12 @@ def test_action_passes_inputs_through_env_and_writes_outputs() -> None:
     for step in steps:
         if "run" in step:
             assert "${{" not in step["run"], step["run"]  # never interpolated into the script
-    env_values = " ".join(str(v) for s in steps for v in (s.get("env") or {}).values())
+    passed = " ".join(str(v) for s in steps for v in {**(s.get("env") or {}), **(s.get("with") or {})}.values())
     for name in action["inputs"]:
-        assert f"inputs.{name}" in env_values
+        assert f"inputs.{name} " in passed + " " or f"inputs.{name}}}" in passed
     runs = " ".join(s.get("run", "") for s in steps)
-    assert "flaskfix pr" in runs and "GITHUB_OUTPUT" in runs and "--format json" in runs
+    assert "args=(pr --repo" in runs and 'flaskfix "${args[@]}"' in runs
+    assert "GITHUB_OUTPUT" in runs and "--format json" in runs
     assert set(action["outputs"]) >= {"operation", "number", "url", "branch", "head-sha"}
 
 
