@@ -42,11 +42,11 @@ class Project:
 
     def text(self, path: str) -> str | None:
         if path not in self._text:
+            from codemods.engine.source import SourceError, read_source  # (engine imports us)
+
             try:
-                with open(path, "rb") as fh:
-                    data = fh.read()
-                self._text[path] = data.decode("utf-8", errors="replace")
-            except OSError:
+                self._text[path] = read_source(path).text
+            except SourceError:
                 self._text[path] = None
         return self._text[path]
 

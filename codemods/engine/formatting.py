@@ -40,8 +40,7 @@ def changed_line_ranges(old: str, new: str) -> list[tuple[int, int]]:
     for tag, _i1, _i2, j1, j2 in matcher.get_opcodes():
         if tag in ("replace", "insert") and j2 > j1:
             ranges.append((j1 + 1, j2))
-        elif tag == "delete":
-            ranges.append((max(1, j1), max(1, j1)))
+        # a pure deletion leaves no new line to format
     return ranges
 
 

@@ -64,7 +64,12 @@ def decode_source(path: str, data: bytes) -> Source:
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
     except SyntaxError as exc:
-        raise SourceError(f"invalid encoding declaration: {exc}") from None
+        # detect_encoding also fails on undecodable bytes in the first two lines
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as dec:
+            raise SourceError(f"cannot decode as utf-8 (byte {dec.object[dec.start]:#04x} at offset {dec.start})") from None
+        raise SourceError(f"invalid encoding declaration: {exc.msg if hasattr(exc, 'msg') else exc}") from None
     bom = data.startswith(b"\xef\xbb\xbf")
     codec = "utf-8" if encoding == "utf-8-sig" else encoding
     body = data[3:] if bom else data

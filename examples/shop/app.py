@@ -12,8 +12,8 @@ app = Flask(__name__)
 app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///:memory:"
 db.init_app(app)
 
-# global-to-g: per-request data parked in a module-level dict grows forever.
-last_seen = {}
+# global-to-g: request data parked in a module-level dict; every request adds a key.
+basket_scratch = {}
 
 # redis-counter: a process-local counter loses updates under threads and workers.
 visits = 0
@@ -26,8 +26,9 @@ def summarise_sales():
 
 @app.route("/basket/<item>")
 def add_to_basket(item):
-    last_seen["item"] = item
-    return jsonify(added=last_seen["item"])
+    basket_scratch[item] = request.args.get("qty", "1")
+    basket_scratch["last"] = item
+    return jsonify(added=basket_scratch["last"])
 
 
 @app.route("/visit")

@@ -1,0 +1,42 @@
+"""Load the bundled example app, as it is and as flaskfix rewrites it, for behaviour tests."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import sys
+import uuid
+from pathlib import Path
+from types import ModuleType
+
+from codemods.engine.run import execute, plan
+from codemods.engine.source import write_atomic
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "shop"
+
+
+def load_module(path: Path) -> ModuleType:
+    """Import ``path`` as a fresh module (its folder first on sys.path for its imports)."""
+    name = f"ff_{path.stem}_{uuid.uuid4().hex[:8]}"
+    sys.path.insert(0, str(path.parent))
+    try:
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        sys.path.remove(str(path.parent))
+
+
+def rewritten_copy(tmp: Path, select: list[str]) -> tuple[Path, list]:
+    """Copy the example to ``tmp`` and apply the selected codemods to it, as ``flaskfix apply`` does."""
+    dest = tmp / "shop"
+    shutil.copytree(EXAMPLE, dest)
+    results = list(execute(plan([str(dest)], select=select), jobs=1))
+    for r in results:
+        assert r.error is None, r.error
+        if r.changed:
+            write_atomic(r.source, r.new_text)
+    return dest, results
