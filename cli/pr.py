@@ -648,8 +648,11 @@ class Workflow:
                 raise PrError("GitHub says the pull request already exists, but it cannot be found; run again",
                               EXIT_API) from None
             return self.update(api, found, title, body, base, head_sha, True)
-        except NetworkError:
-            # The create may or may not have reached GitHub: look before trying once more.
+        except GitHubError as exc:
+            if not isinstance(exc, NetworkError) and (exc.status or 0) < 500:
+                raise
+            # The create may or may not have reached GitHub (no answer, or a server error):
+            # look before trying once more, so that there is never a second pull request.
             found = _pick(api.open_pulls(opts.repo, opts.owner, opts.branch), base)
             if found is not None:
                 return self.update(api, found, title, body, base, head_sha, True)

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -108,6 +109,8 @@ def _make_world(tmp_path: Path, httpserver, monkeypatch, files: dict[str, str]) 
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
     monkeypatch.setattr(gh.time, "sleep", lambda s: None)  # waits and backoffs: recorded elsewhere, not slept
+    (tmp_path / "scratch").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "scratch"))  # to see that nothing is left behind
 
     remote = tmp_path / "remote.git"
     subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(remote)], check=True)
@@ -157,6 +160,7 @@ def user_state(w: World) -> dict[str, str]:
         "notes.txt": (w.user / "notes.txt").read_text(),
         "index": git(w.user, "ls-files", "--stage"),
         "config": (w.user / ".git" / "config").read_text(),
+        "scratch": " ".join(sorted(os.listdir(w.tmp / "scratch"))),
     }
 
 
@@ -297,6 +301,8 @@ def test_a_human_commit_on_the_bot_branch_stops_the_run(world: World) -> None:
     assert len(result.stderr.strip().splitlines()) == 2  # the scan summary, then the one-line error
     assert world.remote_sha("refs/heads/flaskfix/autofix") == human_sha
     assert world.fake.requests[n_requests:] == []
+    assert git(world.user, "worktree", "list", "--porcelain").count("worktree ") == 1
+    assert "refs/flaskfix" not in git(world.user, "for-each-ref") and os.listdir(world.tmp / "scratch") == []
 
 
 def test_an_amended_bot_commit_counts_as_a_human_commit(world: World) -> None:
@@ -452,11 +458,28 @@ def test_server_errors_on_reads_are_retried(world: World) -> None:
     assert world.fake.routes() == ["list", "list", "list", "create"]
 
 
-def test_a_failed_create_is_not_repeated_blindly(world: World) -> None:
+def test_a_failed_create_is_repeated_once_and_only_after_looking(world: World) -> None:
     world.fake.fail_next("create", 502, {"message": "Bad Gateway"})
+    assert out(world.run())["operation"] == "created"
+    assert world.fake.routes() == ["list", "create", "list", "create"] and len(world.fake.pulls) == 1
+
+
+def test_a_create_that_keeps_failing_stops(world: World) -> None:
+    before = user_state(world)
+    world.fake.fail_next("create", 503, {"message": "Unavailable"}, times=5)
     result = world.run()
-    assert result.exit_code == 7 and "HTTP 502" in _one_line_error(result)
-    assert world.fake.routes() == ["list", "create"]
+    assert result.exit_code == 7 and "HTTP 503" in _one_line_error(result)
+    assert world.fake.routes() == ["list", "create", "list", "create"] and world.fake.pulls == {}
+    assert user_state(world) == before  # the scratch work tree and private refs are gone
+
+
+def test_a_file_that_cannot_be_parsed_is_reported_and_the_rest_is_fixed(world: World) -> None:
+    world.commit_to_main({"broken.py": "def f(:\n    pass\n"}, "broken")
+    result = world.run()
+    assert result.exit_code == 2 and "broken.py: error: syntax error" in result.stderr
+    assert json.loads(result.stdout)["operation"] == "created"
+    body = world.fake.pulls[1]["body"]
+    assert "### Files flaskfix could not process" in body and "`broken.py`" in body
 
 
 def test_unreachable_api(world: World) -> None:
