@@ -191,7 +191,7 @@ def count():
     PREFILTER = (
         r"\bglobal\s",
         r"@|\badd_url_rule\b|View\b",
-        r"^[A-Za-z_]\w*\s*(?::[^=\n]+)?=\s*[-+]?\s*\.?\d",
+        r"(?:^|;)[ \t]*[A-Za-z_]\w*[ \t]*(?::[^=\n]+)?=[\s\\]*[-+]?[\s\\]*\.?\d",
     )
     DEFAULT_CONFIG = {"namespace": ""}
     METADATA_DEPENDENCIES = (ScopeProvider, PositionProvider)
