@@ -153,6 +153,8 @@ NONLOCAL_WRITES = frozenset(
 )
 COOKIE_METHODS = frozenset({"set_cookie", "delete_cookie"})
 IDENTITY_NAMES = frozenset({"current_user", "current_identity"})
+#: attributes such as Flask-HTTPAuth's ``auth.current_user()``
+IDENTITY_ATTRS = frozenset({"current_user", "current_identity", "get_current_user"})
 CACHE_DECORATOR_ATTRS = frozenset({"cached", "memoize"})
 RULE_VAR = re.compile(r"<(?:[A-Za-z_]\w*(?:\([^)]*\))?:)?([A-Za-z_]\w*)>")
 
@@ -286,6 +288,9 @@ class CacheRoute(FlaskfixCodemod):
         "MethodView: the class answers other methods than GET, overrides dispatch_request, inherits from "
         "another view class without its own `decorators` list, or its `decorators` is not a list/tuple literal",
         "a function the view calls (in this module or another project module) breaks one of these rules",
+        "names: the module has a star import, which may rebind any name flaskfix would add",
+        "invalid configuration (`timeout` not a positive integer, `expensive`/`heuristics`/`safe_templates` not "
+        "lists of strings): the codemod reports it once and does nothing in the file",
     )
     EXAMPLE_BEFORE = '''\
 from flask import Flask
@@ -340,6 +345,16 @@ def expensive_operation():
         if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout <= 0:
             self.add_finding(1, f"cache-route disabled: `timeout` must be a positive integer of seconds, not {timeout!r}")
             return tree
+        for key in ("expensive", "heuristics", "safe_templates"):
+            value = self.config.get(key)
+            if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+                self.add_finding(1, f"cache-route disabled: `{key}` must be a list of non-empty strings, not {value!r}")
+                return tree
+        self._taken: set[str] = set()
+        self._star = next(
+            (s for s in _small_statements(tree) if isinstance(s, cst.ImportFrom) and isinstance(s.names, cst.ImportStar)),
+            None,
+        )
         self._current = _ModuleInfo(tree, model.scopes, model.parents, self.run.path, True)
         self._other_modules: dict[str, _ModuleInfo | None] = {}
         targets: list[tuple[Handler, _Facts]] = []
@@ -356,6 +371,11 @@ def expensive_operation():
                 continue
             targets.append((handler, facts))
         if not targets:
+            return tree
+        if self._star is not None:
+            star = cst.Module([]).code_for_node(self._star)
+            for h, _ in targets:
+                self.add_finding(h.func, f"`{self._view_label(h)}` not cached: names: the module has a star import (`{star}`), which may rebind any name flaskfix would add")
             return tree
         plan = self._plan(tree, targets)
         if plan is None:
@@ -589,7 +609,7 @@ def expensive_operation():
             if not kept:
                 return None
             plan.targets = kept
-            plan.cache_name = next((n for n in ("cache", "flask_cache", "view_cache") if _free(model, n)), None) or model.free_name("cache")
+            plan.cache_name = next((n for n in ("cache", "flask_cache", "view_cache") if self._free(n)), None) or model.free_name("cache", self._taken)
         return plan
 
     def _existing_caches(self, tree: cst.Module) -> list[tuple[str, int]]:
@@ -656,7 +676,6 @@ def expensive_operation():
         for a in model.module_scope().assignments[name]:
             if isinstance(a, ImportAssignment):
                 return None  # created and initialised by another module
-            node = a.node
         for stmt in tree.body:
             if isinstance(stmt, cst.SimpleStatementLine):
                 for small in stmt.body:
@@ -746,9 +765,9 @@ def expensive_operation():
         new_helper: cst.FunctionDef | None = None
         if helper is None:
             if make_response is None:
-                make_response = "make_response" if _free(model, "make_response") else model.free_name("flask_make_response")
+                make_response = "make_response" if self._free("make_response") else model.free_name("flask_make_response", self._taken)
                 self.add_import("flask", "make_response", None if make_response == "make_response" else make_response)
-            helper = model.free_name(HELPER_BASE, {cache})
+            helper = model.free_name(HELPER_BASE, {cache} | self._taken)
             new_helper = cst.parse_statement(HELPER_TEMPLATE.format(name=helper, make_response=make_response))  # type: ignore[assignment]
         decorated: dict[cst.FunctionDef, cst.Decorator] = {}
         class_decorators: dict[cst.ClassDef, cst.BaseExpression] = {}
@@ -775,7 +794,7 @@ def expensive_operation():
         if plan.app is not None:
             cache_cls = model.expression_for("flask_caching.Cache")
             if cache_cls is None:
-                cache_cls = "Cache" if _free(model, "Cache") else model.free_name("FlaskCache")
+                cache_cls = "Cache" if self._free("Cache") else model.free_name("FlaskCache", self._taken)
                 self.add_import("flask_caching", "Cache", None if cache_cls == "Cache" else cache_cls)
             config = f"{{{quote}CACHE_TYPE{quote}: {quote}SimpleCache{quote}}}"
             app = plan.app
@@ -822,6 +841,9 @@ def expensive_operation():
             if new_cache is not None and import_end and index == import_end - 1:
                 out.append(new_cache)
         return tree.with_changes(body=out)
+
+    def _free(self, name: str) -> bool:
+        return name not in self.flask.bound_names() and name not in self._taken
 
     def _existing_helper(self, tree: cst.Module, make_response: str | None) -> str | None:
         if make_response is None:
@@ -957,6 +979,8 @@ class _Scanner(cst.CSTVisitor):
             self.problem(node, f"per-user state: it uses `{name}` (the logged-in user)")
         elif isinstance(node, cst.Name) and name in IDENTITY_NAMES and not self._is_local(node):
             self.problem(node, f"per-user state: it uses `{name}` (the logged-in user)")
+        elif isinstance(node, cst.Attribute) and name in IDENTITY_ATTRS:
+            self.problem(node, f"per-user state: it uses `.{name}` (the logged-in user)")
         elif qn & REQUEST:
             if isinstance(parent, cst.Attribute) and parent.value is node:
                 attr = parent.attr.value
@@ -1103,15 +1127,11 @@ class _Rewriter(cst.CSTTransformer):
         else:
             new_stmt = cst.parse_statement(f"decorators = [{cst.Module([]).code_for_node(expr)}]\n")
             at = 1 if body and _is_docstring(body[0]) else 0
-            if at == 1:
+            if at:
                 new_stmt = new_stmt.with_changes(leading_lines=[cst.EmptyLine(indent=False)])  # type: ignore[union-attr]
-                body.insert(1, new_stmt)
-                if len(body) > 2:
-                    body[2] = body[2].with_changes(leading_lines=[cst.EmptyLine(indent=False), *[ln for ln in body[2].leading_lines]]) if not any(_blank(ln) for ln in body[2].leading_lines) else body[2]
-            else:
-                body.insert(0, new_stmt)
-                if len(body) > 1 and not any(_blank(ln) for ln in body[1].leading_lines):
-                    body[1] = body[1].with_changes(leading_lines=[cst.EmptyLine(indent=False), *body[1].leading_lines])
+            if len(body) > at and not any(_blank(ln) for ln in body[at].leading_lines):
+                body[at] = body[at].with_changes(leading_lines=[cst.EmptyLine(indent=False), *body[at].leading_lines])
+            body.insert(at, new_stmt)
         return updated_node.with_changes(body=updated_node.body.with_changes(body=body))
 
 
@@ -1229,8 +1249,10 @@ def _blank(line: cst.EmptyLine) -> bool:
     return line.comment is None
 
 
-def _free(model, name: str) -> bool:  # type: ignore[no-untyped-def]
-    return name not in model.bound_names()
+def _small_statements(tree: cst.Module) -> Iterable[cst.BaseSmallStatement]:
+    for stmt in tree.body:
+        if isinstance(stmt, cst.SimpleStatementLine):
+            yield from stmt.body
 
 
 def _quote_of(tree: cst.Module) -> str:
