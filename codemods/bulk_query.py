@@ -40,7 +40,7 @@ from libcst.metadata.scope_provider import Assignment, FunctionScope
 
 from codemods.base import FlaskfixCodemod
 from codemods.flask_model import dotted_name
-from codemods.project import ModelInfo, find_model, sqlalchemy_call, sqlalchemy_model
+from codemods.project import ModelInfo, find_model, resolve_module, sqlalchemy_call, sqlalchemy_model
 
 SiteKind = Literal["query.get", "query.get_or_404", "session.get", "db.get_or_404"]
 ElementType = Literal["int", "str"]
@@ -397,73 +397,77 @@ def get_users():
             raise Refused(site.call, f"{lookup}: `{name}` is not bound exactly once, so flaskfix cannot tell which model it is")
         node = assignments[0].node
         info: ModelInfo | None = None
-        db_check: tuple[str, str] | None = None  # (module stem, db name) to verify
+        where: str | None = None  # the file defining the model; "" for this module
         if isinstance(node, cst.ClassDef) and model.parent(node) is model.module:
-            if self._local_tree is None:
-                self._local_tree = ast.parse(model.module.code)
-            info = sqlalchemy_model(self._local_tree, name)
-            if info is not None and info.problem is None:
-                db_check = ("", info.db_name)
-        elif isinstance(node, (cst.ImportFrom,)):
-            quals = [q for q in model.qualified_names(site.model) if "." in q.strip(".")]
-            if len(quals) == 1:
-                module_path, _, class_name = quals[0].lstrip(".").rpartition(".")
-                stem = module_path.split(".")[-1] if module_path else ""
-                found = find_model(self.project, stem, class_name) if stem else None
-                if found is not None:
-                    info = found[1]
-                    if info.problem is None:
-                        db_check = (stem, info.db_name)
-        if info is None:
+            info = sqlalchemy_model(self._this_tree(), name)
+            where = ""
+        elif isinstance(node, cst.ImportFrom):
+            where, original = self._imported(node, name)
+            if where is not None and original is not None:
+                info = find_model(self.project, where, original)
+        if info is None or where is None:
             raise Refused(site.call, f"{lookup}: flaskfix cannot find the model class `{name}` in the project")
         if info.problem is not None:
             raise Refused(site.call, f"{lookup}: model `{name}`: {info.problem}")
-        assert db_check is not None
-        stem, db_name = db_check
-        call = self._db_call(stem, db_name)
+        call = self._db_call(where, info.db_name)
         if call is None:
-            raise Refused(site.call, f"{lookup}: `{name}`'s base `{db_name}.Model` is not provably a Flask-SQLAlchemy model")
+            raise Refused(site.call, f"{lookup}: `{name}`'s base `{info.db_name}.Model` is not provably a Flask-SQLAlchemy model")
         if any(k.arg in ("query_class", "model_class") for k in call.keywords):
-            raise Refused(site.call, f"{lookup}: `{db_name}` sets a custom query_class/model_class, which may change how get() and filter() answer")
-        return info, site.model.value
+            raise Refused(site.call, f"{lookup}: `{info.db_name}` sets a custom query_class/model_class, which may change how get() and filter() answer")
+        return info, name
 
-    def _db_call(self, stem: str, name: str) -> ast.Call | None:
-        if stem:
-            return sqlalchemy_call(self.project, stem, name)
-        assert self._local_tree is not None
-        for stmt in self._local_tree.body:
+    def _this_tree(self) -> ast.Module:
+        if self._local_tree is None:
+            self._local_tree = ast.parse(self.flask.module.code)
+        return self._local_tree
+
+    def _imported(self, node: cst.ImportFrom, local: str) -> tuple[str | None, str | None]:
+        """(the project file, the name it has there) for ``local`` bound by ``node``."""
+        if isinstance(node.names, cst.ImportStar):
+            return None, None
+        for alias in node.names:
+            if (alias.evaluated_alias or alias.evaluated_name) == local:
+                module = dotted_name(node.module) if node.module is not None else ""
+                path = resolve_module(self.project, module or "", self.run.path, len(node.relative))
+                return path, alias.evaluated_name
+        return None, None
+
+    def _db_call(self, where: str, name: str) -> ast.Call | None:
+        """The ``SQLAlchemy(...)`` call ``name`` is bound to in ``where`` ("" for this module)."""
+        if where:
+            return sqlalchemy_call(self.project, where, name)
+        for stmt in self._this_tree().body:
             if isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Call):
                 if any(isinstance(t, ast.Name) and t.id == name for t in stmt.targets):
                     func = stmt.value.func
                     last = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
                     if last == "SQLAlchemy":
                         return stmt.value
-            elif isinstance(stmt, ast.ImportFrom) and stmt.module:
+            elif isinstance(stmt, ast.ImportFrom):
                 for alias in stmt.names:
                     if (alias.asname or alias.name) == name and alias.name == name:
-                        return sqlalchemy_call(self.project, stmt.module.split(".")[-1], name)
+                        path = resolve_module(self.project, stmt.module or "", self.run.path, stmt.level)
+                        return sqlalchemy_call(self.project, path, name) if path else None
         return None
 
     def _check_db(self, site: Site, lookup: str, info: ModelInfo) -> None:
-        """``db`` in ``db.session.get(Model, x)`` must be the model's Flask-SQLAlchemy object."""
+        """``db`` in ``db.session.get(Model, x)`` must be a Flask-SQLAlchemy object."""
         assert site.db is not None
-        quals = self.flask.qualified_names(site.db)
+        name = site.db.value
         scope = self.get_metadata(ScopeProvider, site.db, None)
-        if scope is None or site.db.value not in scope or len(list(scope[site.db.value])) != 1:
-            raise Refused(site.call, f"{lookup}: `{site.db.value}` is not bound exactly once")
-        node = list(scope[site.db.value])[0].node
-        ok = False
+        assignments = list(scope[name]) if scope is not None and name in scope else []
+        if len(assignments) != 1 or not isinstance(assignments[0], Assignment):
+            raise Refused(site.call, f"{lookup}: `{name}` is not bound exactly once")
+        node = assignments[0].node
+        call: ast.Call | None = None
         if isinstance(node, cst.ImportFrom):
-            for q in quals:
-                module_path, _, attr = q.lstrip(".").rpartition(".")
-                if module_path and sqlalchemy_call(self.project, module_path.split(".")[-1], attr) is not None:
-                    ok = True
-        else:
-            if self._local_tree is None:
-                self._local_tree = ast.parse(self.flask.module.code)
-            ok = self._db_call("", site.db.value) is not None
-        if not ok:
-            raise Refused(site.call, f"{lookup}: `{site.db.value}` is not provably a Flask-SQLAlchemy object")
+            where, original = self._imported(node, name)
+            if where is not None and original is not None:
+                call = sqlalchemy_call(self.project, where, original)
+        elif self.flask.enclosing_function(node) is None:
+            call = self._db_call("", name)
+        if call is None:
+            raise Refused(site.call, f"{lookup}: `{name}` is not provably a Flask-SQLAlchemy object")
 
     # -- the ids -------------------------------------------------------------------------
 

@@ -243,37 +243,55 @@ def _column_python_type(call: ast.Call, annotation: ast.expr | None) -> str | No
     return None
 
 
-def find_model(project: Project, module_stem: str, class_name: str) -> tuple[str, ModelInfo] | None:
-    """``(path, ModelInfo)`` of ``class <class_name>`` in the project module named
-    ``module_stem``; None when no such module defines it (or several do)."""
-    found: list[tuple[str, ModelInfo]] = []
-    for path in project.files_mentioning(class_name):
-        if _module_stem(path) != module_stem:
-            continue
-        tree = project.tree(path)
-        info = sqlalchemy_model(tree, class_name) if tree is not None else None
-        if info is not None:
-            found.append((path, info))
-    return found[0] if len(found) == 1 else None
+def resolve_module(project: Project, module: str, importer: str, level: int = 0) -> str | None:
+    """The project file that ``from <'.' * level><module> import ...`` in ``importer`` reads.
+
+    Relative imports resolve against the importer's package. Absolute ones are looked up
+    in the importer's folder and then each parent folder up to the project root (the
+    folders a script or an application root puts on ``sys.path``), nearest first; when
+    none matches, a unique file whose module name is the last part of ``module`` is
+    taken. None when that is ambiguous or absent."""
+    files = {os.path.realpath(f): f for f in project.files}
+    parts = [p for p in module.split(".") if p]
+    here = Path(os.path.realpath(importer)).parent
+    if level:
+        bases = [here.parents[level - 2] if level >= 2 else here]
+    else:
+        root = Path(os.path.realpath(project.root))
+        bases = [here, *[p for p in here.parents if p == root or root in p.parents]]
+    for base in bases:
+        target = base.joinpath(*parts) if parts else base
+        for candidate in (target.with_suffix(".py") if parts else None, target / "__init__.py"):
+            if candidate is not None and str(candidate) in files:
+                return files[str(candidate)]
+    if level or not parts:
+        return None
+    matches = [f for f in project.files if _module_stem(f) == parts[-1]]
+    return matches[0] if len(matches) == 1 else None
 
 
-def sqlalchemy_call(project: Project, module_stem: str, name: str, _depth: int = 0) -> ast.Call | None:
-    """The ``SQLAlchemy(...)`` call that module ``module_stem`` binds ``name`` to at module
-    level, following ``from X import name`` re-exports (three at most); None if not provable."""
-    for path in project.files_mentioning(name):
-        if _module_stem(path) != module_stem:
-            continue
-        tree = project.tree(path)
-        if tree is None:
-            continue
-        for stmt in tree.body:
-            if isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Call):
-                if any(isinstance(t, ast.Name) and t.id == name for t in stmt.targets):
-                    if (_dotted(stmt.value.func) or "").split(".")[-1] == "SQLAlchemy":
-                        return stmt.value
-            elif isinstance(stmt, ast.ImportFrom) and stmt.module and _depth < 3:
-                for alias in stmt.names:
-                    if (alias.asname or alias.name) == name and alias.name == name:
-                        return sqlalchemy_call(project, stmt.module.split(".")[-1], name, _depth + 1)
+def find_model(project: Project, path: str, class_name: str) -> ModelInfo | None:
+    """What module-level ``class <class_name>`` of the project file ``path`` says about
+    itself as a Flask-SQLAlchemy model; None when the file does not define it."""
+    tree = project.tree(path)
+    return sqlalchemy_model(tree, class_name) if tree is not None else None
+
+
+def sqlalchemy_call(project: Project, path: str, name: str, _depth: int = 0) -> ast.Call | None:
+    """The ``SQLAlchemy(...)`` call that the project file ``path`` binds ``name`` to at
+    module level, following ``from X import name`` re-exports (three at most); None if
+    not provable."""
+    tree = project.tree(path)
+    if tree is None:
+        return None
+    for stmt in tree.body:
+        if isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Call):
+            if any(isinstance(t, ast.Name) and t.id == name for t in stmt.targets):
+                if (_dotted(stmt.value.func) or "").split(".")[-1] == "SQLAlchemy":
+                    return stmt.value
+        elif isinstance(stmt, ast.ImportFrom) and _depth < 3:
+            for alias in stmt.names:
+                if (alias.asname or alias.name) == name and alias.name == name:
+                    source = resolve_module(project, stmt.module or "", path, stmt.level)
+                    return sqlalchemy_call(project, source, name, _depth + 1) if source else None
     return None
-

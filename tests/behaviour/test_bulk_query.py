@@ -270,3 +270,49 @@ def test_same_responses_for_any_ids(forms, ids, tags) -> None:  # type: ignore[n
         assert before.get(f"{path}?{query}")[:2] == after.get(f"{path}?{query}")[:2]
     tq = "&".join(f"tag={t}" for t in tags)
     assert before.get(f"/tags?{tq}")[:2] == after.get(f"/tags?{tq}")[:2]
+
+
+# -- which models.py: a project with two of them ---------------------------------------------
+
+VIEW = '''\
+from flask import Flask
+
+from models import User
+
+app = Flask(__name__)
+
+
+@app.route("/names")
+def names():
+    out = []
+    for user_id in range(1, 4):
+        out.append(User.query.get(user_id))
+    return [user.id for user in out if user]
+'''
+
+
+def test_each_app_reads_its_own_models_module(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import codemods
+    from codemods.engine import Engine, load_config, project_files
+
+    models = {
+        "shop": "db = SQLAlchemy()\n\n\nclass User(db.Model):\n    id = db.Column(db.Integer, primary_key=True)\n",
+        "groups": "db = SQLAlchemy()\n\n\nclass User(db.Model):\n"
+        "    id = db.Column(db.Integer, primary_key=True)\n    group = db.Column(db.Integer, primary_key=True)\n",
+    }
+    (tmp_path / "pyproject.toml").write_text("", encoding="utf-8")
+    for folder, body in models.items():
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "models.py").write_text("from flask_sqlalchemy import SQLAlchemy\n\n" + body, encoding="utf-8")
+        (tmp_path / folder / "app.py").write_text(VIEW, encoding="utf-8")
+    cfg = load_config([str(tmp_path)])
+    engine = Engine([codemods.get("bulk-query")], cfg)
+    engine.project = type(engine.project)(cfg.root, project_files(cfg))
+    shop = engine.process_path(str(tmp_path / "shop" / "app.py"))
+    groups = engine.process_path(str(tmp_path / "groups" / "app.py"))
+    assert shop.changed and not shop.findings
+    assert "User.query.filter(User.id.in_(user_ids))" in (shop.new_text or "")
+    assert not groups.changed
+    assert [f.message for f in groups.findings] == [
+        "`User.query.get(user_id)`: model `User`: its primary key is composite"
+    ]
