@@ -121,7 +121,8 @@ class BulkQuery(FlaskfixCodemod):
         before the loop, and calls the original lookup only when the dict has no entry
         for the id, so ids with no row still cost one query each, as before. That one
         query is made even when the id list is empty, and loads every listed row up front
-        (also rows a `break` would never have reached). It sends one bind parameter per
+        (also rows a `break` would never have reached), all at one moment rather than one
+        by one as the loop advances. It sends one bind parameter per
         id: flaskfix only rewrites lists whose size is bounded (literal ranges up to
         max_ids, request.args/form lists, which Werkzeug caps), because databases limit
         the number of parameters in one statement.
@@ -223,7 +224,7 @@ def get_users():
                         f"(into `{pre.name}`); the lookup falls back to the original call only for ids without a row",
                     )
             loops[plan.loop] = plan
-        return tree.visit(_Rewriter(self, replacements, loops, model))
+        return tree.visit(_Rewriter(self, replacements, loops))
 
     def _site(self, call: cst.Call) -> Site | None:
         """Recognise the lookup shapes; None for anything else (no finding: not ours)."""
@@ -710,11 +711,11 @@ def get_users():
 
 
 class _Rewriter(cst.CSTTransformer):
-    def __init__(self, codemod: BulkQuery, replacements: dict[cst.CSTNode, cst.BaseExpression], loops: dict[cst.For, LoopPlan], model) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, codemod: BulkQuery, replacements: dict[cst.CSTNode, cst.BaseExpression], loops: dict[cst.For, LoopPlan]) -> None:
+        super().__init__()
         self.codemod = codemod
         self.replacements = replacements
         self.loops = loops
-        self.depth: list[str] = []
 
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.BaseExpression:
         return self.replacements.get(original_node, updated_node)
