@@ -41,7 +41,7 @@ from contextlib import contextmanager
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Iterator, List, Optional
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import typer
 
