@@ -636,13 +636,13 @@ def expensive_operation():
                         continue
                     for alias in small.names:
                         local = alias.evaluated_alias or alias.evaluated_name
-                        if self._project_cache(module.split(".")[-1], alias.evaluated_name):
+                        if self._project_cache(module, alias.evaluated_name):
                             out.append((local, index))
         return [(n, i) for n, i in out if len(scope.assignments[n]) == 1]
 
-    def _project_cache(self, stem: str, name: str) -> bool:
-        """Does project module ``stem`` bind ``name`` to ``flask_caching.Cache(...)``?"""
-        info = self._other_module(stem, name)
+    def _project_cache(self, module: str, name: str) -> bool:
+        """Does project module ``module`` bind ``name`` to ``flask_caching.Cache(...)``?"""
+        info = next(iter(self._other_modules_named(module, name)), None)
         if info is None:
             return False
         for stmt in info.module.body:
@@ -659,16 +659,28 @@ def expensive_operation():
                         return True
         return False
 
-    def _other_module(self, stem: str, word: str) -> _ModuleInfo | None:
+    def _other_modules_named(self, module: str, word: str) -> Iterable[_ModuleInfo]:
+        """Project modules that ``import module`` may mean and that mention ``word``: the
+        file next to this one first, then the one at the dotted path from the project
+        root, then any other file with that name."""
+        stem = module.split(".")[-1]
+        here = Path(self.run.path).resolve().parent
+        dotted = Path(self.project.root).resolve().joinpath(*module.split("."))
+        candidates = []
         for path in self.project.files_mentioning(word, exclude=self.run.path):
-            p = Path(path)
+            p = Path(path).resolve()
             if (p.parent.name if p.name == "__init__.py" else p.stem) != stem:
                 continue
+            folder = p.parent.parent if p.name == "__init__.py" else p.parent
+            rank = 0 if folder == here else 1 if p in (dotted.with_suffix(".py"), dotted / "__init__.py") else 2
+            candidates.append((rank, path))
+        for _rank, path in sorted(candidates):
             if path not in self._other_modules:
                 text = self.project.text(path)
                 self._other_modules[path] = _ModuleInfo.parse(text, path) if text is not None else None
-            return self._other_modules[path]
-        return None
+            info = self._other_modules[path]
+            if info is not None:
+                yield info
 
     def _existing_problem(self, tree: cst.Module, name: str) -> str | None:
         """Why the existing Cache ``name`` cannot be used, if it cannot."""
@@ -788,6 +800,8 @@ def expensive_operation():
             else:
                 decorated[handler.func] = cst.Decorator(decorator=expr)
         new_cache: cst.SimpleStatementLine | None = None
+        cache_import_slot: tuple[str, cst.CSTNode] | None = None
+        cache_import: cst.BaseStatement | None = None
         init_after: cst.CSTNode | None = None
         init_stmt: cst.SimpleStatementLine | None = None
         cache_after: cst.CSTNode | None = None
@@ -795,7 +809,12 @@ def expensive_operation():
             cache_cls = model.expression_for("flask_caching.Cache")
             if cache_cls is None:
                 cache_cls = "Cache" if self._free("Cache") else model.free_name("FlaskCache", self._taken)
-                self.add_import("flask_caching", "Cache", None if cache_cls == "Cache" else cache_cls)
+                asname = None if cache_cls == "Cache" else cache_cls
+                cache_import_slot = _flask_import_slot(tree)
+                if cache_import_slot is None:
+                    self.add_import("flask_caching", "Cache", asname)
+                else:
+                    cache_import = cst.parse_statement(f"from flask_caching import Cache{f' as {asname}' if asname else ''}\n")
             config = f"{{{quote}CACHE_TYPE{quote}: {quote}SimpleCache{quote}}}"
             app = plan.app
             if isinstance(app.scope_node, cst.Module):
@@ -832,10 +851,15 @@ def expensive_operation():
         if new_cache is not None and import_end == 0:
             out.append(new_cache)
         for index, (orig, new) in enumerate(zip(original, tree.body)):
+            if cache_import is not None and cache_import_slot == ("before", orig):
+                out.append(cache_import.with_changes(leading_lines=new.leading_lines))
+                new = new.with_changes(leading_lines=[])
             if new_helper is not None and orig is helper_before:
                 out.append(new_helper.with_changes(leading_lines=[cst.EmptyLine(indent=False), cst.EmptyLine(indent=False)]) if out else new_helper)
                 new = new.with_changes(leading_lines=_at_least_two_blank_lines(new.leading_lines))
             out.append(new)
+            if cache_import is not None and cache_import_slot == ("after", orig):
+                out.append(cache_import)
             if new_cache is not None and cache_after is not None and orig is cache_after:
                 out.append(new_cache)
             if new_cache is not None and import_end and index == import_end - 1:
@@ -1072,11 +1096,11 @@ class _Scanner(cst.CSTVisitor):
                 return
             for alias in target.names:
                 if (alias.evaluated_alias or alias.evaluated_name) == func.value:
-                    other = self.codemod._other_module(module.split(".")[-1], alias.evaluated_name)
-                    if other is not None:
+                    for other in self.codemod._other_modules_named(module, alias.evaluated_name):
                         fdef = other.top_function(alias.evaluated_name)
                         if fdef is not None:
                             self.helpers.append((other, fdef, anchor, alias.evaluated_name))
+                            break
 
 
 class _Rewriter(cst.CSTTransformer):
@@ -1247,6 +1271,34 @@ def _is_docstring(stmt: cst.CSTNode) -> bool:
 
 def _blank(line: cst.EmptyLine) -> bool:
     return line.comment is None
+
+
+def _flask_import_slot(tree: cst.Module) -> tuple[str, cst.CSTNode] | None:
+    """Where ``from flask_caching import Cache`` goes among the leading ``flask*`` imports,
+    in alphabetical order as isort would put it; None when there is no such import (or a
+    ``flask_caching`` import exists, which ``add_import`` extends)."""
+    body = list(tree.body)
+    family: list[tuple[str, cst.CSTNode]] = []
+    for stmt in body[: _import_block_end(tree)]:
+        if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
+            continue
+        small = stmt.body[0]
+        if isinstance(small, cst.ImportFrom) and small.module is not None and not small.relative:
+            module = dotted_name(small.module) or ""
+        elif isinstance(small, cst.Import) and len(small.names) == 1:
+            module = dotted_name(small.names[0].name) or ""
+        else:
+            continue
+        if module.split(".")[0] == "flask_caching":
+            return None
+        if module.split(".")[0].startswith("flask"):
+            family.append((module, stmt))
+    if not family:
+        return None
+    before = [stmt for module, stmt in family if module < "flask_caching"]
+    if before:
+        return "after", before[-1]
+    return "before", family[0][1]
 
 
 def _small_statements(tree: cst.Module) -> Iterable[cst.BaseSmallStatement]:
