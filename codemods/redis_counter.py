@@ -128,27 +128,33 @@ class RedisCounter(FlaskfixCodemod):
         uses the value INCR returned for its own request. Reads of the counter in other
         handlers ask Redis for the current value. The initial value in the code is not
         stored: it is added to Redis's count (a fresh key counts from 0). The key is
-        "<namespace>:<name>"; the namespace defaults to the project name and module so
-        that two counters or two apps cannot collide.
+        "<namespace>:<module>:<name>" (the namespace is the `namespace` setting, else the
+        project's name from pyproject.toml), so two counters or two apps cannot collide.
 
         Every bump and read is now a network round trip. Requests fail (the Redis client
         raises ConnectionError, so Flask answers 500) when Redis is unreachable: there is
         no silent in-memory fallback, which would bring back the wrong counts. The new
         client reads the REDIS_URL environment variable (default
         redis://localhost:6379/0); an existing Redis client of the project is reused
-        instead when there is one. Redis counters are signed 64-bit integers: a count
-        beyond that range raises an error instead of growing.
+        instead when there is one (make sure its database does not evict keys, as a
+        cache with an LRU maxmemory-policy would). Redis counters are signed 64-bit
+        integers: a count beyond that range raises an error instead of growing.
     """
     REFUSES = (
-        "the counter is reset or assigned anything but itself plus or minus an amount (`hits = 0`)",
-        "compound logic: a handler reads the counter before bumping it (`if hits > 10: ...`)",
+        "the counter is reset, deleted or assigned anything but itself plus or minus an amount (`hits = 0`)",
+        "compound logic: a handler reads the counter before bumping it (`if hits > 10: ...`), or where "
+        "its bump may not have run (another branch, after a loop, in except/finally)",
         "floats (Redis INCRBYFLOAT computes in long double and returns decimal text, so results would differ)",
         "the amount is not provably an int (a name, an attribute, a call other than int()/len())",
-        "the counter is used outside request handlers (module level, helpers, CLI commands) or in a nested function, lambda or comprehension",
+        "the counter is used outside request handlers (module level, helpers, CLI commands) or in a "
+        "nested function, lambda, comprehension or class body",
         "another module imports it, it is listed in __all__, or the module calls globals()/vars()",
-        "it is already guarded by a lock (`with lock:` or `.acquire()`): the lock may keep it consistent with other state",
-        "the handler is async (a blocking Redis call would stall its event loop) or calls locals()",
         "it is rebound at module level (assigned twice, imported, defined as a function)",
+        "it is already guarded by a lock (`with lock:` or `.acquire()`): the lock may keep it consistent "
+        "with other state",
+        "the handler is async (a blocking Redis call would stall its event loop) or calls locals()",
+        "the names the client needs are taken or may come from a star import, or the reused client's "
+        "name is bound locally in a handler",
     )
     EXAMPLE_BEFORE = '''\
 from flask import Flask
@@ -193,6 +199,7 @@ def count():
         r"@|\badd_url_rule\b|View\b",
         r"(?:^|;)[ \t]*[A-Za-z_]\w*[ \t]*(?::[^=\n]+)?=[\s\\]*[-+]?[\s\\]*\.?\d",
     )
+    #: namespace: the first part of every key; "" means the project's name (pyproject.toml)
     DEFAULT_CONFIG = {"namespace": ""}
     METADATA_DEPENDENCIES = (ScopeProvider, PositionProvider)
 
@@ -588,7 +595,7 @@ def count():
                 elif isinstance(small, cst.AnnAssign) and isinstance(small.value, cst.Call) and isinstance(small.target, cst.Name):
                     if model.qualified_names(small.value.func) & REDIS_CLIENT_FACTORIES:
                         names.append(small.target.value)
-                elif isinstance(small, cst.ImportFrom) and not isinstance(small.names, cst.ImportStar) and not small.relative:
+                elif isinstance(small, cst.ImportFrom) and not isinstance(small.names, cst.ImportStar):
                     module = dotted_name(small.module) if small.module is not None else None
                     for alias in small.names:
                         local = alias.evaluated_alias or alias.evaluated_name
@@ -636,11 +643,10 @@ def count():
     # -- building the new code -----------------------------------------------------------
 
     def _key(self, counter: Counter) -> str:
-        namespace = str(self.config.get("namespace") or "")
-        if not namespace:
-            parts = [p for p in (self._project_name(), self.run.module_name) if p]
-            namespace = ":".join(parts)
-        return f"{namespace}:{counter.name}" if namespace else counter.name
+        """``<namespace>:<module>:<name>``. The module is always part of it, so a namespace
+        shared by the whole project cannot merge two modules' counters of the same name."""
+        namespace = str(self.config.get("namespace") or "") or self._project_name()
+        return ":".join(p for p in (namespace, self.run.module_name, counter.name) if p)
 
     def _project_name(self) -> str:
         root = getattr(self.project, "root", None)
@@ -749,12 +755,16 @@ def count():
             if smalls is not None:
                 assert isinstance(orig, cst.SimpleStatementLine) and isinstance(upd, cst.SimpleStatementLine)
                 rest = [s for s, o in zip(upd.body, orig.body) if o not in smalls]
+            client_after = False
             if i == client_at:
                 assert creation is not None
                 if rest == []:  # the counter's line becomes the client's line
                     items.append(creation.with_changes(leading_lines=_section_lines(upd.leading_lines)))
                     continue
-                items.append(creation.with_changes(leading_lines=_gap_after(items[-1] if items else None)))
+                if rest is not None:  # the line keeps other statements: the client follows it
+                    client_after = True
+                else:
+                    items.append(creation.with_changes(leading_lines=_gap_after(items[-1] if items else None)))
             if rest == []:
                 pending = _section_lines(upd.leading_lines)
                 continue
@@ -765,6 +775,9 @@ def count():
                 upd = upd.with_changes(leading_lines=_merge_blank_lines(pending, list(upd.leading_lines)))
                 pending = None
             items.append(upd)
+            if client_after:
+                assert creation is not None
+                items.append(creation.with_changes(leading_lines=[]))
         if creation is not None and client_at >= len(original):
             items.append(creation.with_changes(leading_lines=_gap_after(items[-1] if items else None)))
         items = _insert_imports(items, self._new_imports, self._local_modules())
@@ -1194,8 +1207,11 @@ def _insert_imports(
             body[at] = body[at].with_changes(leading_lines=[cst.EmptyLine()])
         else:
             at = end
-            new = new.with_changes(leading_lines=[cst.EmptyLine()] if end > start else body[at].leading_lines if at < len(body) else [])
-            if end == start and at < len(body):
-                body[at] = body[at].with_changes(leading_lines=[cst.EmptyLine()])
+            # after the earlier sections, or the first import of the module (after its docstring)
+            new = new.with_changes(leading_lines=[cst.EmptyLine()] if at > 0 else [])
+            if at < len(body):
+                following = list(body[at].leading_lines)
+                if not following or following[0].comment is not None:
+                    body[at] = body[at].with_changes(leading_lines=[cst.EmptyLine(), *following])
         body.insert(at, new)
     return body

@@ -270,7 +270,7 @@ def test_namespaces_keep_two_apps_apart(tmp_path, monkeypatch, redis_url) -> Non
     assert shop.app.test_client().get("/count").get_json()["hits"] == 3
     assert blog.app.test_client().get("/count").get_json()["hits"] == 1
     store = redis.Redis.from_url(redis_url)
-    assert (int(store.get("shop:hits")), int(store.get("blog:hits"))) == (3, 1)
+    assert (int(store.get("shop:app:hits")), int(store.get("blog:app:hits"))) == (3, 1)
 
 
 def test_default_namespace_names_the_project_and_module(tmp_path) -> None:
