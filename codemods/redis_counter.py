@@ -330,6 +330,7 @@ def count():
             by_func.setdefault(use.func, []).append(use)
         for func, uses in by_func.items():
             self._check_handler(cand, func, uses)
+        self._check_reentry(cand, by_func)
         if any(u.kind == "read" and u.func not in {i.func for i in cand.increments} for u in cand.uses):
             if "int" in model.bound_names():
                 raise Refused(cand.statement, "the module binds the name `int`, which the rewritten reads need")
@@ -470,6 +471,31 @@ def count():
                 "a loop, in except/finally): that read needs the value of other requests",
             )
 
+    def _check_reentry(self, cand: Counter, by_func: dict[cst.FunctionDef, list[Use]]) -> None:
+        """A handler that reads the counter after bumping it keeps the value INCR returned.
+        That is what the original read too, unless the handler itself, between the two,
+        calls a function of this module that bumps the counter again (directly or through
+        other functions of the module): refuse that."""
+        bumpers = {u.func.name.value for u in cand.increments if u.func is not None}
+        functions = _functions(self.flask.module)
+        changed = True
+        while changed:
+            changed = False
+            for func in functions:
+                if func.name.value not in bumpers and _called_names(func) & bumpers:
+                    bumpers.add(func.name.value)
+                    changed = True
+        for func, uses in by_func.items():
+            if not any(u.kind == "increment" for u in uses) or not any(u.kind == "read" for u in uses):
+                continue
+            called = _called_names(func) & bumpers
+            if called:
+                raise Refused(
+                    func.name,
+                    f"`{func.name.value}()` calls `{sorted(called)[0]}()`, which may bump `{cand.name}` "
+                    "again before this handler reads it",
+                )
+
     def _check_formatted(self, cand: Counter, use: Use) -> None:
         """A read inside an f-string gets a key string in the other quote (before 3.12 an
         f-string expression cannot reuse its own quote or hold a backslash)."""
@@ -529,6 +555,8 @@ def count():
             def visit_Call(self, call: cst.Call) -> None:
                 nonlocal found
                 if isinstance(call.func, cst.Name) and call.func.value in names:
+                    if call.func.value == "vars" and call.args:
+                        return  # vars(obj) reads obj, not the module
                     if any(model.refers_to(call.func, f"builtins.{n}") for n in names) or not model.qualified_names(call.func):
                         found = True
 
@@ -694,15 +722,35 @@ def count():
         statement of its body, that statement (the counter is then read once before it)."""
         if len(reads) < 2 or not isinstance(func.body, cst.IndentedBlock):
             return None
-        body = list(func.body.body)
-        positions = []
-        for use in reads:
-            top = next((a for a in [use.node, *self.flask.ancestors(use.node)] if self.flask.parent(a) is func.body), None)
-            if top is None:
-                return None
-            positions.append(_index(body, top))
-        first = body[min(positions)]
-        return first if isinstance(first, cst.SimpleStatementLine) else None
+        model = self.flask
+        tops = {
+            next((a for a in [use.node, *model.ancestors(use.node)] if model.parent(a) is func.body), None)
+            for use in reads
+        }
+        if len(tops) != 1:
+            return None  # code between two reads might bump the counter: read each time instead
+        (stmt,) = tops
+        if not isinstance(stmt, cst.SimpleStatementLine):
+            return None
+        # every call of the statement must run after every read (the call contains the read,
+        # or comes after it in the source): else it might bump the counter between two reads
+        calls: list[cst.Call] = []
+
+        class V(cst.CSTVisitor):
+            def visit_Call(self, node: cst.Call) -> None:
+                calls.append(node)
+
+        stmt.visit(V())
+        def where(node: cst.CSTNode, edge: str) -> tuple[int, int]:
+            pos = getattr(self.get_metadata(PositionProvider, node), edge)
+            return (pos.line, pos.column)
+
+        for call in calls:
+            for use in reads:
+                inside = any(a is call for a in model.ancestors(use.node))
+                if not inside and where(use.node, "end") > where(call, "start"):
+                    return None
+        return stmt
 
     def _read(self, counter: Counter, use: Use | None, client: str, key: str, quote: str) -> cst.BaseExpression:
         """``<initial> + int(client.get(key) or 0)``; for ``use``, fitted to where it stands."""
@@ -1215,3 +1263,30 @@ def _insert_imports(
                     body[at] = body[at].with_changes(leading_lines=[cst.EmptyLine(), *following])
         body.insert(at, new)
     return body
+
+
+def _functions(module: cst.Module) -> list[cst.FunctionDef]:
+    found: list[cst.FunctionDef] = []
+
+    class V(cst.CSTVisitor):
+        def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+            found.append(node)
+
+    module.visit(V())
+    return found
+
+
+def _called_names(func: cst.FunctionDef) -> set[str]:
+    """Names ``f`` of calls ``f(...)``, ``self.f(...)`` and ``cls.f(...)`` in ``func``."""
+    names: set[str] = set()
+
+    class V(cst.CSTVisitor):
+        def visit_Call(self, node: cst.Call) -> None:
+            f = node.func
+            if isinstance(f, cst.Name):
+                names.add(f.value)
+            elif isinstance(f, cst.Attribute) and isinstance(f.value, cst.Name) and f.value.value in ("self", "cls"):
+                names.add(f.attr.value)
+
+    func.body.visit(V())
+    return names

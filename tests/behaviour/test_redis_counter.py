@@ -249,6 +249,90 @@ def test_initial_value_is_added_to_the_redis_count(tmp_path, monkeypatch, redis_
     assert int(redis.Redis.from_url(redis_url).get("app:tickets")) == -3
 
 
+MANY_FORMS = '''
+from flask import Flask, jsonify, request
+
+app = Flask(__name__)
+requests_seen = 0
+stock = 20
+points = -5
+likes = 0
+
+
+@app.before_request
+def count_request():
+    global requests_seen
+    requests_seen += 1
+
+
+@app.post("/buy/<int:n>")
+def buy(n):
+    global stock
+    stock = stock - int(n)
+    return jsonify(stock=stock)
+
+
+@app.post("/score")
+def score():
+    global points
+    if request.args.get("bonus"):
+        points += 10
+    points = 2 + points
+    return jsonify(points=points)
+
+
+@app.post("/like")
+def like():
+    global likes
+    likes += len(request.get_json())
+    return jsonify(ok=True)
+
+
+@app.get("/summary")
+def summary():
+    before = likes
+    like_total = likes * 2
+    return jsonify(
+        requests=requests_seen,
+        stock=stock,
+        sold=20 - stock,
+        points=points,
+        likes=before,
+        like_total=like_total,
+        text=f"{stock} left",
+    )
+'''
+
+
+def test_one_client_at_a_time_gets_the_same_answers(tmp_path, monkeypatch, redis_url) -> None:
+    """Without concurrency the rewrite answers exactly as the original: every form at once
+    (hook, decrement by int(...), conditional bump, constant on the left, len(...), initial
+    values, reads in several statements, hoisted reads, an f-string)."""
+    text = rewrite(MANY_FORMS)
+    assert "global" not in text
+    before = load(MANY_FORMS, tmp_path, monkeypatch).app.test_client()
+    after = load(text, tmp_path, monkeypatch, redis_url).app.test_client()
+    script = [
+        ("get", "/summary", None),
+        ("post", "/buy/3", None),
+        ("post", "/score", None),
+        ("post", "/score?bonus=1", None),
+        ("post", "/like", [1, 2, 3]),
+        ("post", "/buy/1", None),
+        ("post", "/like", []),
+        ("get", "/summary", None),
+        ("post", "/score", None),
+        ("get", "/summary", None),
+    ]
+    for method, path, body in script:
+        old = getattr(before, method)(path, json=body).get_json()
+        new = getattr(after, method)(path, json=body).get_json()
+        assert old == new, (method, path)
+    assert new == {
+        "requests": 10, "stock": 16, "sold": 4, "points": 11, "likes": 3, "like_total": 6, "text": "16 left",
+    }
+
+
 def test_requests_fail_when_redis_is_unreachable(tmp_path, monkeypatch) -> None:
     text = rewrite(HITS)
     nowhere = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
