@@ -1,0 +1,335 @@
+"""Machine-readable output of ``flaskfix diff``: ``--format json``, ``sarif`` and ``github``.
+
+``render(fmt, results, summary, codemods, version)`` returns the whole text for stdout.
+``results`` holds every processed file in run order, unchanged ones included (they may
+carry findings or errors). Nothing here prints, reads files or looks at the terminal.
+
+Paths
+    Every path is the one of the diff headers: ``FileResult.diff_path`` (relative to the
+    project root) when set, else ``FileResult.path``, with ``/`` separators and no leading
+    ``./``.
+
+``json``
+    One document (``json.dumps`` with ``indent=2``; keys in the order below, never sorted)::
+
+        {
+          "version": "0.1.0",                  # flaskfix's version
+          "files": [                           # run order; only files with something to say:
+            {                                  #   a change, a finding or an error
+              "path": "app.py",
+              "changes": [{"codemod": "global-to-g", "line": 10, "message": "..."}],
+              "findings": [{"codemod": "...", "line": 14, "message": "..."}],  # not rewritten, and why
+              "error": null,                   # or the one-line reason the file failed
+              "patch": "--- a/app.py\\n+++ b/app.py\\n..."  # unified diff (git apply), or null
+            }
+          ],
+          "summary": {
+            "files": 3,                        # files scanned
+            "changed_files": 1,
+            "changes": 1,                      # total over all codemods
+            "findings": 1,
+            "failed": 1,                       # files with an error
+            "prefiltered_out": 1,              # files no codemod's pre-filter wanted
+            "seconds": 0.12,
+            "codemods": {"global-to-g": {"changes": 1, "findings": 1}, ...}  # every selected codemod
+          }
+        }
+
+    Lines are 1-based lines of the file as it is on disk; ``0`` when a codemod could not
+    tell the line.
+
+``sarif``
+    One SARIF 2.1.0 log (it validates against the OASIS schema; GitHub code scanning
+    accepts it, e.g. with ``github/codeql-action/upload-sarif``, which also adds the
+    ``partialFingerprints`` it tracks alerts by). One run; ``tool.driver.rules`` has one
+    rule per selected codemod: ``id``/``name`` the codemod id, ``shortDescription`` its
+    SUMMARY, ``fullDescription`` its WHY, ``help`` its BEHAVIOUR and the cases it refuses.
+
+    * each change is a result of level ``warning`` with one ``fix``: the replacements
+      that turn the file on disk into flaskfix's rewrite, one per contiguous changed block
+      of lines. A file's changes depend on each other (an added import, a removed
+      definition), so every change result of a file carries the same complete fix, never a
+      part of it: apply one of them, not several.
+    * each finding (a site recognised and not rewritten; the message says why) is a
+      result of level ``note``, without a fix;
+    * each failed file is an ``error`` notification in
+      ``invocations[0].toolExecutionNotifications``; ``executionSuccessful`` is false then.
+
+    URIs are relative (``uriBaseId`` ``%SRCROOT%``, the project root, which is the
+    repository root when flaskfix runs there) except for files outside the project, which
+    get an absolute ``file:`` URI. Regions use lines and columns; columns count Unicode
+    code points (``columnKind``) and newlines are ``\\n`` or ``\\r\\n``.
+
+``github``
+    GitHub Actions workflow commands, one line each, in run order: ``::error`` for a failed
+    file, ``::warning`` for a change, ``::notice`` for a finding::
+
+        ::error file=bad.py::syntax error at line 3: ...
+        ::warning file=app.py,line=10,title=flaskfix global-to-g::message
+        ::notice file=app.py,line=14,title=flaskfix global-to-g::message
+
+    Values are escaped as the runner expects (``%``, CR and LF in messages; also ``:`` and
+    ``,`` in properties).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import textwrap
+from pathlib import PurePosixPath, PureWindowsPath
+from typing import Any, Iterable
+from urllib.parse import quote
+
+from codemods.base import FlaskfixCodemod
+from codemods.engine.diff import split_lines
+from codemods.engine.pipeline import FileResult
+from codemods.engine.run import Summary
+
+FORMATS = ("json", "sarif", "github")
+
+SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+SRCROOT = "%SRCROOT%"
+
+
+def render(
+    fmt: str,
+    results: list[FileResult],
+    summary: Summary,
+    codemods: list[type[FlaskfixCodemod]],
+    version: str,
+) -> str:
+    """The whole stdout text of ``flaskfix diff --format FMT`` (``json``, ``sarif`` or ``github``)."""
+    if fmt == "json":
+        return render_json(results, summary, codemods, version)
+    if fmt == "sarif":
+        return render_sarif(results, summary, codemods, version)
+    if fmt == "github":
+        return render_github(results)
+    raise ValueError(f"unknown output format {fmt!r}; choose one of {', '.join(FORMATS)}")
+
+
+def display_path(r: FileResult) -> str:
+    """The path of the diff headers: relative to the project root, ``/`` separators."""
+    path = (r.diff_path or r.path).replace("\\", "/")
+    while path.startswith("./"):
+        path = path[2:]
+    return path
+
+
+def _says_something(r: FileResult) -> bool:
+    return bool(r.changed or r.changes or r.findings or r.error is not None)
+
+
+# -- json ------------------------------------------------------------------------------
+
+
+def render_json(results: list[FileResult], summary: Summary, codemods: list[type[FlaskfixCodemod]], version: str) -> str:
+    files = []
+    for r in results:
+        if not _says_something(r):
+            continue
+        files.append(
+            {
+                "path": display_path(r),
+                "changes": [{"codemod": c.codemod, "line": c.line, "message": c.message} for c in r.changes],
+                "findings": [{"codemod": f.codemod, "line": f.line, "message": f.message} for f in r.findings],
+                "error": r.error,
+                "patch": r.diff() if r.changed else None,
+            }
+        )
+    doc = {"version": version, "files": files, "summary": _summary(summary, codemods)}
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+def _summary(s: Summary, codemods: list[type[FlaskfixCodemod]]) -> dict[str, Any]:
+    ids = [c.ID for c in codemods]
+    ids += sorted((set(s.changes) | set(s.findings)) - set(ids))  # a codemod not selected cannot report, but never drop a count
+    return {
+        "files": s.files,
+        "changed_files": s.changed_files,
+        "changes": s.total_changes,
+        "findings": sum(s.findings.values()),
+        "failed": s.failed,
+        "prefiltered_out": s.prefiltered_out,
+        "seconds": round(s.seconds, 3),
+        "codemods": {cid: {"changes": s.changes[cid], "findings": s.findings[cid]} for cid in ids},
+    }
+
+
+# -- sarif -----------------------------------------------------------------------------
+
+
+def render_sarif(results: list[FileResult], summary: Summary, codemods: list[type[FlaskfixCodemod]], version: str) -> str:
+    rule_index = {c.ID: i for i, c in enumerate(codemods)}
+    sarif_results: list[dict[str, Any]] = []
+    notifications: list[dict[str, Any]] = []
+    for r in results:
+        location = _artifact_location(r)
+        if r.error is not None:
+            notifications.append(
+                {
+                    "level": "error",
+                    "message": {"text": f"{display_path(r)}: {r.error}"},
+                    "locations": [{"physicalLocation": {"artifactLocation": location}}],
+                }
+            )
+        fix = _fix(r, location) if r.changed and r.changes else None
+        for c in r.changes:
+            result = _result(c.codemod, rule_index, "warning", c.message, location, c.line)
+            if fix is not None:
+                result["fixes"] = [fix]
+            sarif_results.append(result)
+        for f in r.findings:
+            sarif_results.append(_result(f.codemod, rule_index, "note", f.message, location, f.line))
+    run: dict[str, Any] = {
+        "tool": {
+            "driver": {
+                "name": "flaskfix",
+                "semanticVersion": version,
+                "version": version,
+                "rules": [_rule(c) for c in codemods],
+            }
+        },
+        "invocations": [
+            {
+                "executionSuccessful": summary.failed == 0,
+                "toolExecutionNotifications": notifications,
+            }
+        ],
+        "columnKind": "unicodeCodePoints",
+        "newlineSequences": ["\r\n", "\n"],
+        "results": sarif_results,
+    }
+    log = {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
+    return json.dumps(log, indent=2, ensure_ascii=False) + "\n"
+
+
+def _text(doc: str) -> str:
+    return textwrap.dedent(doc).strip("\n").strip()
+
+
+def _rule(c: type[FlaskfixCodemod]) -> dict[str, Any]:
+    behaviour = _text(c.BEHAVIOUR)
+    refuses_text = "".join(f"\n- {r}" for r in c.REFUSES)
+    help_text = f"What changes in behaviour:\n{behaviour}"
+    help_md = f"**What changes in behaviour**\n\n{behaviour}"
+    if c.REFUSES:
+        help_text += f"\n\nflaskfix refuses to rewrite (and reports a note) when:{refuses_text}"
+        help_md += f"\n\n**flaskfix refuses to rewrite (and reports a note) when**\n{refuses_text}"
+    if c.EXAMPLE_BEFORE and c.EXAMPLE_AFTER:
+        help_md += (
+            f"\n\n**Before**\n\n```python\n{c.EXAMPLE_BEFORE.rstrip()}\n```"
+            f"\n\n**After** (`flaskfix apply --select {c.ID}`)\n\n```python\n{c.EXAMPLE_AFTER.rstrip()}\n```"
+        )
+    return {
+        "id": c.ID,
+        "name": c.ID,
+        "shortDescription": {"text": c.SUMMARY},
+        "fullDescription": {"text": _text(c.WHY) or c.SUMMARY},
+        "help": {"text": help_text, "markdown": help_md},
+        "defaultConfiguration": {"level": "warning"},
+        "properties": {"tags": ["flask", "flaskfix"]},
+    }
+
+
+def _artifact_location(r: FileResult) -> dict[str, Any]:
+    path = display_path(r)
+    if PurePosixPath(path).is_absolute() or PureWindowsPath(path).is_absolute():
+        return {"uri": _file_uri(os.path.abspath(r.path))}
+    return {"uri": quote(path, safe="/"), "uriBaseId": SRCROOT}
+
+
+def _file_uri(path: str) -> str:
+    posix = path.replace("\\", "/")
+    if not posix.startswith("/"):  # C:/x -> /C:/x
+        posix = "/" + posix
+    return "file://" + quote(posix, safe="/:")
+
+
+def _result(
+    codemod: str, rule_index: dict[str, int], level: str, message: str, location: dict[str, Any], line: int
+) -> dict[str, Any]:
+    physical: dict[str, Any] = {"artifactLocation": location}
+    if line >= 1:
+        physical["region"] = {"startLine": line}
+    result: dict[str, Any] = {"ruleId": codemod}
+    if codemod in rule_index:
+        result["ruleIndex"] = rule_index[codemod]
+    result.update(level=level, message={"text": message}, locations=[{"physicalLocation": physical}])
+    return result
+
+
+def _fix(r: FileResult, location: dict[str, Any]) -> dict[str, Any]:
+    assert r.source is not None and r.new_text is not None
+    n = len(r.changes)
+    what = "this change" if n == 1 else f"all {n} flaskfix changes in this file (they depend on each other)"
+    return {
+        "description": {"text": f"Apply {what}"},
+        "artifactChanges": [{"artifactLocation": location, "replacements": replacements(r.source.text, r.new_text)}],
+    }
+
+
+def replacements(old: str, new: str) -> list[dict[str, Any]]:
+    """SARIF ``replacement`` objects turning ``old`` into ``new``: one per contiguous block
+    of changed lines, in file order, each deleting whole lines (with their newlines) and
+    inserting the new lines. Regions never overlap; all refer to ``old``."""
+    old_lines, new_lines = split_lines(old), split_lines(new)
+    matcher = difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=False)
+    out = []
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        start_line, start_col = _position(old_lines, i1)
+        end_line, end_col = _position(old_lines, i2)
+        out.append(
+            {
+                "deletedRegion": {
+                    "startLine": start_line,
+                    "startColumn": start_col,
+                    "endLine": end_line,
+                    "endColumn": end_col,
+                },
+                "insertedContent": {"text": "".join(new_lines[j1:j2])},
+            }
+        )
+    return out
+
+
+def _position(lines: list[str], index: int) -> tuple[int, int]:
+    """(line, column) of the start of ``lines[index]``; for ``index == len(lines)`` the end
+    of the text, which SARIF writes as one past the last line's last character (its
+    newline included), not as a line that does not exist."""
+    if index < len(lines):
+        return index + 1, 1
+    if not lines:
+        return 1, 1
+    return len(lines), len(lines[-1]) + 1
+
+
+# -- github ----------------------------------------------------------------------------
+
+
+def render_github(results: Iterable[FileResult]) -> str:
+    out = []
+    for r in results:
+        path = _escape_property(display_path(r))
+        if r.error is not None:
+            out.append(f"::error file={path}::{_escape_data(r.error)}")
+        for kind, items in (("warning", r.changes), ("notice", r.findings)):
+            for item in items:
+                props = f"file={path}"
+                if item.line >= 1:
+                    props += f",line={item.line}"
+                props += f",title={_escape_property('flaskfix ' + item.codemod)}"
+                out.append(f"::{kind} {props}::{_escape_data(item.message)}")
+    return "".join(line + "\n" for line in out)
+
+
+def _escape_data(value: str) -> str:
+    return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(value: str) -> str:
+    return _escape_data(value).replace(":", "%3A").replace(",", "%2C")
