@@ -125,7 +125,9 @@ def _says_something(r: FileResult) -> bool:
 # -- json ------------------------------------------------------------------------------
 
 
-def render_json(results: list[FileResult], summary: Summary, codemods: list[type[FlaskfixCodemod]], version: str) -> str:
+def render_json(
+    results: list[FileResult], summary: Summary, codemods: list[type[FlaskfixCodemod]], version: str
+) -> str:
     files = []
     for r in results:
         if not _says_something(r):
@@ -145,7 +147,8 @@ def render_json(results: list[FileResult], summary: Summary, codemods: list[type
 
 def _summary(s: Summary, codemods: list[type[FlaskfixCodemod]]) -> dict[str, Any]:
     ids = [c.ID for c in codemods]
-    ids += sorted((set(s.changes) | set(s.findings)) - set(ids))  # a codemod not selected cannot report, but never drop a count
+    # only selected codemods can report; still, never drop a count
+    ids += sorted((set(s.changes) | set(s.findings)) - set(ids))
     return {
         "files": s.files,
         "changed_files": s.changed_files,
@@ -161,7 +164,9 @@ def _summary(s: Summary, codemods: list[type[FlaskfixCodemod]]) -> dict[str, Any
 # -- sarif -----------------------------------------------------------------------------
 
 
-def render_sarif(results: list[FileResult], summary: Summary, codemods: list[type[FlaskfixCodemod]], version: str) -> str:
+def render_sarif(
+    results: list[FileResult], summary: Summary, codemods: list[type[FlaskfixCodemod]], version: str
+) -> str:
     rule_index = {c.ID: i for i, c in enumerate(codemods)}
     sarif_results: list[dict[str, Any]] = []
     notifications: list[dict[str, Any]] = []

@@ -113,7 +113,16 @@ def test_json(run) -> None:
     assert crlf["changes"] == [{"codemod": "global-to-g", "line": 4, "message": CRLF_MSG}]
     assert crlf["patch"].endswith("\\ No newline at end of file\n")
     s = doc["summary"]
-    assert list(s) == ["files", "changed_files", "changes", "findings", "failed", "prefiltered_out", "seconds", "codemods"]
+    assert list(s) == [
+        "files",
+        "changed_files",
+        "changes",
+        "findings",
+        "failed",
+        "prefiltered_out",
+        "seconds",
+        "codemods",
+    ]
     assert {k: v for k, v in s.items() if k != "seconds"} == {
         "files": 5,
         "changed_files": 2,
@@ -361,3 +370,14 @@ def test_unknown_format_is_refused(run) -> None:
     results, summary, codemods, _ = run
     with pytest.raises(ValueError, match="unknown output format 'xml'"):
         render("xml", results, summary, codemods, "1")
+
+
+def test_sarif_edge_locations_stay_valid() -> None:
+    """A file outside the project gets an absolute file URI; a line the codemod could not
+    tell (0) gets no region rather than an invalid one."""
+    r = FileResult("/elsewhere/my app.py", findings=[Finding(0, "global-to-g", "no line known")])
+    codemods = [registry.get("global-to-g")]
+    doc = json.loads(render("sarif", [r], Summary(), codemods, "1"))
+    jsonschema.Draft4Validator(json.loads(SCHEMA.read_text())).validate(doc)
+    (result,) = doc["runs"][0]["results"]
+    assert result["locations"] == [{"physicalLocation": {"artifactLocation": {"uri": "file:///elsewhere/my%20app.py"}}}]
