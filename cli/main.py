@@ -35,6 +35,7 @@ SelectOpt = typer.Option(None, "--select", help="Only these codemod ids (comma-s
 IgnoreOpt = typer.Option(None, "--ignore", help="Skip these codemod ids (comma-separated).")
 JobsOpt = typer.Option(0, "--jobs", "-j", help="Worker processes (default: all cores).")
 NoColorOpt = typer.Option(False, "--no-color", help="Never colour the output.")
+NoCacheOpt = typer.Option(False, "--no-cache", help="Do not read or write the result cache.")
 BlackOpt = typer.Option(
     None,
     "--black/--no-black",
@@ -56,11 +57,11 @@ def _plan(paths, select, ignore, black) -> Plan:  # type: ignore[no-untyped-def]
         raise typer.Exit(EXIT_ERROR) from None
 
 
-def _run(p: Plan, jobs: int, color: bool) -> tuple[list[FileResult], Summary]:
+def _run(p: Plan, jobs: int, color: bool, no_cache: bool) -> tuple[list[FileResult], Summary]:
     """Run, print each diff to stdout as it arrives and each file's lines to stderr."""
     summary = Summary()
     changed: list[FileResult] = []
-    for result in execute(p, jobs):
+    for result in execute(p, jobs, use_cache=not no_cache):
         summary.add(result)
         if result.changed:
             changed.append(result)
@@ -97,11 +98,12 @@ def diff(
     jobs: int = JobsOpt,
     no_color: bool = NoColorOpt,
     black: Optional[bool] = BlackOpt,
+    no_cache: bool = NoCacheOpt,
     exit_zero: bool = typer.Option(False, "--exit-zero", help="Exit 0 even when there are changes to show."),
 ) -> None:
     """Show the fixes as a unified diff on stdout (findings on stderr). Writes nothing."""
     p = _plan(paths, select, ignore, black)
-    _changed, summary = _run(p, jobs, render.use_color(sys.stdout, no_color))
+    _changed, summary = _run(p, jobs, render.use_color(sys.stdout, no_color), no_cache)
     for line in render.summary_lines(summary, [c.ID for c in p.codemods]):
         render.err(line)
     if summary.failed:
@@ -120,10 +122,11 @@ def apply(
     jobs: int = JobsOpt,
     no_color: bool = NoColorOpt,
     black: Optional[bool] = BlackOpt,
+    no_cache: bool = NoCacheOpt,
 ) -> None:
     """Show the diff, then (after confirmation, or with --yes) write the fixes."""
     p = _plan(paths, select, ignore, black)
-    changed, summary = _run(p, jobs, render.use_color(sys.stdout, no_color))
+    changed, summary = _run(p, jobs, render.use_color(sys.stdout, no_color), no_cache)
     for line in render.summary_lines(summary, [c.ID for c in p.codemods]):
         render.err(line)
     failed = summary.failed > 0

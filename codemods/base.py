@@ -24,6 +24,7 @@ from libcst.codemod import CodemodCommand, CodemodContext
 from libcst.codemod.visitors import AddImportsVisitor
 from libcst.metadata import PositionProvider, ScopeProvider
 
+from codemods.ast_facts import AstFacts
 from codemods.flask_model import FlaskModel
 from codemods.project import Project
 
@@ -101,6 +102,14 @@ class FlaskfixCodemod(CodemodCommand):
         self._imports: list[tuple[str, str, str | None]] = []
 
     # -- the engine's side -------------------------------------------------------------
+
+    @classmethod
+    def detect(cls, facts: "AstFacts") -> bool:
+        """Fast, read-only check on stdlib-ast facts (one shared walk per file): may this
+        file hold a candidate? Only files where some codemod says yes are parsed with
+        LibCST. It may say yes too often, never no for a file the codemod would rewrite
+        (tests check every fixture and a corpus). Default: trust the prefilter."""
+        return True
 
     @classmethod
     def prefilter(cls, text: str) -> bool:

@@ -41,6 +41,7 @@ from libcst.metadata.scope_provider import (
     ImportAssignment,
 )
 
+from codemods.ast_facts import AstFacts
 from codemods.base import FlaskfixCodemod
 from codemods.flask_model import FlaskObject, Handler, VIEW_BASES, call_arg, dotted_name
 
@@ -335,6 +336,11 @@ def expensive_operation():
     METADATA_DEPENDENCIES = (ScopeProvider, PositionProvider)
 
     # -- entry point ---------------------------------------------------------------------
+
+    @classmethod
+    def detect(cls, facts: AstFacts) -> bool:
+        """Any request handler (what counts as expensive is configurable, so no more)."""
+        return facts.has_handlers
 
     def rewrite(self, tree: cst.Module) -> cst.Module:
         model = self.flask

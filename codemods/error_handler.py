@@ -28,6 +28,7 @@ import libcst as cst
 from libcst.metadata import PositionProvider, ScopeProvider
 from libcst.metadata.scope_provider import Assignment
 
+from codemods.ast_facts import AstFacts
 from codemods.base import FlaskfixCodemod
 from codemods.flask_model import FlaskObject, Handler, call_arg
 
@@ -187,6 +188,17 @@ def handle_value_error(error):
     METADATA_DEPENDENCIES = (ScopeProvider, PositionProvider)
 
     # -- the rewrite ---------------------------------------------------------------------
+
+    @classmethod
+    def detect(cls, facts: AstFacts) -> bool:
+        """A request handler, and a division, an int()/float() call or a JSON body access."""
+        if not facts.has_handlers:
+            return False
+        return bool(
+            facts.operators & {ast.Div, ast.FloorDiv, ast.Mod}
+            or (facts.called_names | facts.called_attrs) & {"int", "float", "divmod"}
+            or facts.attribute_names & {"json", "get_json"}
+        )
 
     def rewrite(self, tree: cst.Module) -> cst.Module:
         model = self.flask

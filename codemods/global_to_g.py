@@ -16,6 +16,7 @@ finding.
 
 from __future__ import annotations
 
+import ast
 import keyword
 import re
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from libcst.metadata.scope_provider import (
     GlobalScope,
 )
 
+from codemods.ast_facts import AstFacts
 from codemods.base import FlaskfixCodemod
 from codemods.flask_model import Handler
 
@@ -130,6 +132,16 @@ def store_data():
         r"^[A-Za-z_]\w*\s*(?::[^=\n]+)?=\s*(?:\{|\[|set\(|dict\(|list\()",
     )
     METADATA_DEPENDENCIES = (ScopeProvider, PositionProvider)
+
+    @classmethod
+    def detect(cls, facts: AstFacts) -> bool:
+        """A request handler, and a module-level container that some function uses."""
+        if not facts.has_handlers:
+            return False
+        return any(
+            name in facts.names_in_functions and any(_is_container_ast(v) for v in values)
+            for name, values in facts.module_assigns.items()
+        )
 
     def rewrite(self, tree: cst.Module) -> cst.Module:
         model = self.flask
@@ -459,6 +471,12 @@ class _Rewriter(cst.CSTTransformer):
             rest[-1] = rest[-1].with_changes(semicolon=cst.MaybeSentinel.DEFAULT)
             return updated_node.with_changes(body=rest)
         return updated_node
+
+
+def _is_container_ast(value: ast.expr) -> bool:
+    if isinstance(value, (ast.Dict, ast.List, ast.Set)):
+        return True
+    return isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id in ("dict", "list", "set")
 
 
 def _is_docstring(stmt: cst.CSTNode) -> bool:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import ast
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -27,12 +27,27 @@ class ExternalUse:
     how: str  # e.g. "from app import cache"
 
 
-@dataclass
 class Project:
-    root: Path
-    files: tuple[str, ...]  # absolute paths of every Python file of the project
-    _text: dict[str, str | None] = field(default_factory=dict, repr=False)
-    _ast: dict[str, ast.Module | None] = field(default_factory=dict, repr=False)
+    """Read-only facts about the project's files.
+
+    ``consulted`` turns true as soon as anything reads the file list or a file: the engine
+    uses it to know whether a file's result depends on other files (for its cache).
+    """
+
+    def __init__(self, root: Path, files: tuple[str, ...]) -> None:
+        self.root = root
+        self._files = tuple(files)  # absolute paths of every Python file of the project
+        self._text: dict[str, str | None] = {}
+        self._ast: dict[str, ast.Module | None] = {}
+        self.consulted = False
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        self.consulted = True
+        return self._files
+
+    def __repr__(self) -> str:
+        return f"Project(root={self.root!r}, files={len(self._files)})"
 
     @classmethod
     def empty(cls) -> "Project":
@@ -41,6 +56,7 @@ class Project:
     # -- raw access ------------------------------------------------------------------
 
     def text(self, path: str) -> str | None:
+        self.consulted = True
         if path not in self._text:
             from codemods.engine.source import SourceError, read_source  # (engine imports us)
 

@@ -35,6 +35,7 @@ import libcst as cst
 from libcst.metadata import PositionProvider, ScopeProvider
 from libcst.metadata.scope_provider import ComprehensionScope, FunctionScope, GlobalScope
 
+from codemods.ast_facts import AstFacts
 from codemods.base import FlaskfixCodemod
 from codemods.flask_model import dotted_name
 
@@ -204,6 +205,11 @@ def count():
     METADATA_DEPENDENCIES = (ScopeProvider, PositionProvider)
 
     # -- the plan ------------------------------------------------------------------------
+
+    @classmethod
+    def detect(cls, facts: AstFacts) -> bool:
+        """A request handler, and a module-level name that some function declares global."""
+        return facts.has_handlers and any(name in facts.module_assigns for name in facts.global_names)
 
     def rewrite(self, tree: cst.Module) -> cst.Module:
         model = self.flask

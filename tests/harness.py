@@ -68,7 +68,9 @@ def all_cases() -> list[Case]:
     return cases
 
 
-def run_codemod(codemod_id: str, source: str, siblings: dict[str, str] | None = None, config: str = "") -> FileResult:
+def run_codemod(
+    codemod_id: str, source: str, siblings: dict[str, str] | None = None, config: str = "", detection: bool = True
+) -> FileResult:
     """Run one codemod on ``source`` as ``app.py`` of a temporary project."""
     with tempfile.TemporaryDirectory(prefix="flaskfix-case-") as tmp:
         root = Path(tmp)
@@ -81,10 +83,11 @@ def run_codemod(codemod_id: str, source: str, siblings: dict[str, str] | None = 
         cfg = load_config([str(root)])
         engine = Engine([codemods.get(codemod_id)], cfg)
         engine.project = type(engine.project)(cfg.root, project_files(cfg))
+        engine.detection = detection
         return engine.process_path(str(app))
 
 
-def run_case(case: Case, source: str | None = None) -> FileResult:
+def run_case(case: Case, source: str | None = None, detection: bool = True) -> FileResult:
     siblings = {
         p.name: p.read_text(encoding="utf-8")
         for p in case.folder.glob("*.py")
@@ -93,4 +96,4 @@ def run_case(case: Case, source: str | None = None) -> FileResult:
     assert "app.py" not in siblings, "a fixture sibling may not be named app.py"
     cfg = case.folder / "config.toml"
     config = cfg.read_text(encoding="utf-8") if cfg.exists() else ""
-    return run_codemod(case.codemod, case.input if source is None else source, siblings, config)
+    return run_codemod(case.codemod, case.input if source is None else source, siblings, config, detection)

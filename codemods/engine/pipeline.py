@@ -18,6 +18,7 @@ The engine knows nothing of any particular codemod's rules.
 from __future__ import annotations
 
 import ast
+import hashlib
 import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -28,7 +29,9 @@ import libcst as cst
 from libcst.codemod import CodemodContext, SkipFile
 
 import codemods as registry
+from codemods.ast_facts import AstFacts
 from codemods.base import Change, Finding, FlaskfixCodemod, RunContext
+from codemods.engine.cache import ResultCache, decode_changes, encode_result
 from codemods.engine.config import Config
 from codemods.engine.diff import unified_diff
 from codemods.engine.discovery import Discovered, discover
@@ -44,10 +47,14 @@ class FileResult:
     changes: list[Change] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     error: str | None = None
-    #: True when no codemod's prefilter wanted the file (it was not parsed with LibCST)
+    #: True when no codemod's prefilter or detector wanted the file (no LibCST parse)
     prefiltered_out: bool = False
     #: the path used in diff headers: ``path`` when relative, else relative to the project root
     diff_path: str | None = None
+    #: did producing this result read other project files? (then it depends on them)
+    used_project: bool = False
+    #: served from the result cache
+    cached: bool = False
 
     @property
     def old_text(self) -> str | None:
@@ -76,6 +83,8 @@ class Engine:
         self.codemods = list(codemods)
         self.config = config
         self.project = project if project is not None else Project(config.root, ())
+        #: the fast detection pass (off only to test that it never changes a result)
+        self.detection = True
 
     # -- one file ----------------------------------------------------------------------
 
@@ -87,10 +96,21 @@ class Engine:
         return self.process_source(source)
 
     def process_source(self, source: Source) -> FileResult:
+        self.project.consulted = False
+        result = self._process(source)
+        result.used_project = self.project.consulted
+        if os.path.isabs(source.path):
+            try:
+                result.diff_path = os.path.relpath(source.path, self.config.root.resolve())
+            except ValueError:
+                pass
+        return result
+
+    def _process(self, source: Source) -> FileResult:
         result = FileResult(source.path, source=source)
         text = source.text
         try:
-            ast.parse(text, filename=source.path)
+            tree = ast.parse(text, filename=source.path)
         except SyntaxError as exc:
             where = f"line {exc.lineno}" if exc.lineno else "unknown line"
             result.error = f"syntax error at {where}: {exc.msg}"
@@ -99,6 +119,9 @@ class Engine:
             result.error = f"cannot parse: {exc}"
             return result
         wanted = [c for c in self.codemods if c.prefilter(text)]
+        if wanted and self.detection:
+            facts = AstFacts(tree)
+            wanted = [c for c in wanted if c.detect(facts)]
         if not wanted:
             result.prefiltered_out = True
             return result
@@ -135,11 +158,6 @@ class Engine:
             result.new_text = new_text
         result.changes.sort()
         result.findings.sort()
-        if os.path.isabs(source.path):
-            try:
-                result.diff_path = os.path.relpath(source.path, self.config.root.resolve())
-            except ValueError:
-                pass
         return result
 
     def module_name(self, path: str) -> str:
@@ -158,28 +176,90 @@ class Engine:
 
     # -- many files --------------------------------------------------------------------
 
-    def run(self, files: Sequence[Discovered], jobs: int = 1) -> Iterator[FileResult]:
-        """Results in the order of ``files``, whatever ``jobs`` is."""
-        todo = [f for f in files if f.error is None]
-        errors = {f.path: f.error for f in files if f.error is not None}
-        if jobs <= 1 or len(todo) < 2 * max(jobs, 1):
-            results = map(self.process_path, [f.path for f in todo])
-            yield from _merge(files, errors, results)
+    def run(self, files: Sequence[Discovered], jobs: int = 1, cache: ResultCache | None = None) -> Iterator[FileResult]:
+        """Results in the order of ``files``, whatever ``jobs`` is, streamed.
+
+        With a ``cache``, files whose result is cached are not processed again; only the
+        others are sent to the worker processes (as paths, never trees).
+        """
+        hits: dict[int, dict] = {}
+        todo: list[str] = []
+        for i, f in enumerate(files):
+            if f.error is not None:
+                continue
+            if cache is not None:
+                data = _read_bytes(f.path)
+                value = cache.get(f.path, data) if data is not None else None
+                if value is not None and data is not None:
+                    value["_digest"] = hashlib.sha256(data).hexdigest()
+                    hits[i] = value
+                    continue
+            todo.append(f.path)
+        results = self._map(todo, jobs)
+        for i, f in enumerate(files):
+            if f.error is not None:
+                yield FileResult(f.path, error=f.error)
+            elif i in hits:
+                yield self._from_cache(f.path, hits.pop(i))
+            else:
+                result = next(results)
+                if cache is not None and _cacheable(result):
+                    assert result.source is not None
+                    cache.put(
+                        f.path,
+                        result.source.data,
+                        encode_result(result.new_text, result.changes, result.findings, result.error, result.prefiltered_out),
+                        result.used_project,
+                    )
+                yield result
+
+    def _map(self, paths: list[str], jobs: int) -> Iterator[FileResult]:
+        if jobs <= 1 or len(paths) < 2 * max(jobs, 1):
+            yield from map(self.process_path, paths)
             return
-        init = ([c.ID for c in self.codemods], self.config, self.project.root, self.project.files)
+        init = ([c.ID for c in self.codemods], self.config, self.project.root, self.project._files)
         with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker, initargs=init) as pool:
-            chunk = max(1, min(64, len(todo) // (jobs * 8) or 1))
-            results = pool.map(_work, [f.path for f in todo], chunksize=chunk)
-            yield from _merge(files, errors, results)
+            chunk = max(1, min(64, len(paths) // (jobs * 8) or 1))
+            yield from pool.map(_work, paths, chunksize=chunk)
+
+    def _from_cache(self, path: str, value: dict) -> FileResult:
+        """Rebuild a cached result; if the file changed since it was looked up, process it."""
+        try:
+            source = read_source(path)
+        except SourceError as exc:
+            return FileResult(path, error=str(exc))
+        if source.digest != value["_digest"]:  # changed since the lookup: do the real work
+            return self.process_source(source)
+        changes, findings = decode_changes(value)
+        new_text = value["new_text"]
+        result = FileResult(
+            path,
+            source=source,
+            new_text=new_text,
+            changes=changes,
+            findings=findings,
+            error=value["error"],
+            prefiltered_out=value["prefiltered_out"],
+            cached=True,
+        )
+        if os.path.isabs(path):
+            result.diff_path = os.path.relpath(path, self.config.root.resolve())
+        return result
 
 
-def _merge(files: Sequence[Discovered], errors: dict[str, str | None], results: Iterator[FileResult]) -> Iterator[FileResult]:
-    it = iter(results)
-    for f in files:
-        if f.error is not None:
-            yield FileResult(f.path, error=f.error)
-        else:
-            yield next(it)
+def _read_bytes(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read()
+    except OSError:
+        return None
+
+
+def _cacheable(result: FileResult) -> bool:
+    """Content-determined results only: not unreadable files, not internal errors."""
+    if result.source is None:
+        return False
+    return result.error is None or not result.error.startswith("internal error")
 
 
 _WORKER: Engine | None = None

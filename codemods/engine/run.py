@@ -13,6 +13,7 @@ from typing import Iterator
 
 import codemods as registry
 from codemods.base import FlaskfixCodemod
+from codemods.engine.cache import ResultCache, code_fingerprint, project_fingerprint
 from codemods.engine.config import Config, load_config
 from codemods.engine.discovery import Discovered, discover
 from codemods.engine.formatting import format_changed_regions
@@ -56,18 +57,31 @@ def plan(
     return Plan(config, chosen, files, use_black)
 
 
-def execute(p: Plan, jobs: int | None = None) -> Iterator[FileResult]:
-    """Results in file order (identical for any ``jobs``), streamed."""
+def execute(p: Plan, jobs: int | None = None, use_cache: bool = True, stats: dict | None = None) -> Iterator[FileResult]:
+    """Results in file order (identical for any ``jobs``), streamed.
+
+    ``stats``, when given, receives ``cache_hits``/``cache_misses`` at the end."""
     for folder in sorted({os.path.dirname(os.path.abspath(f.path)) for f in p.files if f.error is None}):
         clean_stale_temp_files(folder)
-    project = Project(p.config.root, project_files(p.config))
+    files = project_files(p.config)
+    project = Project(p.config.root, files)
     engine = Engine(p.codemods, p.config, project)
     jobs = jobs if jobs and jobs > 0 else (os.cpu_count() or 1)
-    for result in engine.run(p.files, jobs=jobs):
-        if p.black and result.changed:
-            assert result.source is not None and result.new_text is not None
-            result.new_text = format_changed_regions(result.source.text, result.new_text, p.config.black)
-        yield result
+    cache = None
+    if use_cache:
+        salt = "\0".join([code_fingerprint(), p.config.fingerprint(), ",".join(c.ID for c in p.codemods)])
+        cache = ResultCache(p.config.root, salt, project_fingerprint(files))
+    try:
+        for result in engine.run(p.files, jobs=jobs, cache=cache):
+            if p.black and result.changed:
+                assert result.source is not None and result.new_text is not None
+                result.new_text = format_changed_regions(result.source.text, result.new_text, p.config.black)
+            yield result
+    finally:
+        if cache is not None:
+            if stats is not None:
+                stats.update(cache_hits=cache.hits, cache_misses=cache.misses)
+            cache.close()
 
 
 @dataclass

@@ -1,0 +1,101 @@
+"""The result cache: reused when nothing relevant changed, never when something did."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from codemods.engine.run import execute, plan
+
+ARTICLE = '''\
+from flask import Flask
+
+app = Flask(__name__)
+registry = {}
+
+
+@app.route("/register/<name>")
+def register(name):
+    registry["last"] = name
+    return "ok"
+'''
+
+
+@pytest.fixture()
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("FLASKFIX_CACHE_DIR", str(tmp_path / "cache"))
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "pyproject.toml").write_text("")
+    (root / "app.py").write_text(ARTICLE)
+    for i in range(5):
+        (root / f"util{i}.py").write_text(f"def f{i}():\n    return {i}\n")
+    return root
+
+
+def run(root: Path, **kw) -> tuple[list, dict]:
+    stats: dict = {}
+    results = list(execute(plan([str(root)]), jobs=1, stats=stats, **kw))
+    return [(r.path, r.new_text, r.changes, r.findings, r.error) for r in results], stats
+
+
+def test_unchanged_rerun_is_served_from_the_cache(project: Path) -> None:
+    first, s1 = run(project)
+    second, s2 = run(project)
+    assert s1 == {"cache_hits": 0, "cache_misses": 6}
+    assert s2 == {"cache_hits": 6, "cache_misses": 0}
+    assert first == second
+    assert any(new for _, new, *_ in second)  # the rewrite itself comes back from the cache
+
+
+def test_an_edited_file_is_recomputed(project: Path) -> None:
+    run(project)
+    (project / "util0.py").write_text("def f0():\n    return 'changed'\n")
+    (project / "app.py").write_text(ARTICLE.replace('"last"', '"newest"'))
+    results, stats = run(project)
+    assert stats["cache_misses"] == 2
+    app = next(r for r in results if r[0].endswith("app.py"))
+    assert "g.newest = name" in app[1]
+
+
+def test_a_result_that_read_other_files_is_recomputed_when_they_change(project: Path) -> None:
+    first, _ = run(project)
+    assert next(r for r in first if r[0].endswith("app.py"))[1] is not None  # rewritten
+    # another module now imports the global: the rewrite would break it
+    (project / "admin.py").write_text("from app import registry\n")
+    second, stats = run(project)
+    app = next(r for r in second if r[0].endswith("app.py"))
+    assert app[1] is None and "used by another module" in app[3][0].message
+    assert stats["cache_misses"] >= 2
+
+
+def test_same_content_at_another_path_is_not_confused(project: Path) -> None:
+    (project / "pkg").mkdir()
+    (project / "pkg" / "views.py").write_text(ARTICLE.replace('"last"', '"x-y"'))
+    (project / "app.py").write_text(ARTICLE.replace('"last"', '"x-y"'))  # same bytes, other module
+    run(project)
+    results, _ = run(project)
+    texts = {Path(p).name: new for p, new, *_ in results if new}
+    assert 'g.setdefault("app.registry", {})' in texts["app.py"]
+    assert 'g.setdefault("pkg.views.registry", {})' in texts["views.py"]
+
+
+def test_config_change_invalidates(project: Path) -> None:
+    run(project)
+    (project / "pyproject.toml").write_text("[tool.flaskfix]\nignore = ['redis-counter']\n")
+    _, stats = run(project)
+    assert stats["cache_hits"] == 0
+
+
+def test_no_cache_and_a_corrupt_cache_are_harmless(project: Path, tmp_path: Path) -> None:
+    results, stats = run(project, use_cache=False)
+    assert stats == {} and not (tmp_path / "cache").exists()
+    (tmp_path / "cache").mkdir()
+    for name in ("results-x.sqlite",):
+        (tmp_path / "cache" / name).write_bytes(b"garbage")
+    first, _ = run(project)
+    db = next((tmp_path / "cache").glob("results-*.sqlite"))
+    db.write_bytes(b"not a database at all" * 100)
+    again, _ = run(project)
+    assert again == first == results
