@@ -194,9 +194,8 @@ class BulkQuery(FlaskfixCodemod):
         "the loop body uses the database session or calls a method that writes (commit, flush, delete, expire, refresh...)",
         "a try statement surrounds the loop or the lookup (the prefetch could raise where the loop did not)",
         "the lookup passes extra arguments or carries options/filters (populate_existing, .options(), filter_by on another column)",
-        "the session is not traceable to a Flask-SQLAlchemy object",
         "a range whose size is computed at run time, or larger than max_ids",
-        "an async for loop or async comprehension",
+        "async code (an async for loop or comprehension), or a session not traceable to a Flask-SQLAlchemy object",
     )
     EXAMPLE_BEFORE = '''\
 from flask import Flask, jsonify
