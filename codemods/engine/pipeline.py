@@ -21,7 +21,7 @@ import ast
 import hashlib
 import os
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -34,6 +34,7 @@ from codemods.base import Change, Finding, FlaskfixCodemod, RunContext
 from codemods.engine.cache import ResultCache, decode_changes, encode_result
 from codemods.engine.config import Config
 from codemods.engine.diff import unified_diff
+from codemods.engine.linemap import LineMap
 from codemods.engine.discovery import Discovered, discover
 from codemods.engine.source import Source, SourceError, read_source
 from codemods.project import Project
@@ -131,6 +132,7 @@ class Engine:
             result.error = f"LibCST cannot parse this file: {str(exc).splitlines()[0]}"
             return result
         module_name = self.module_name(source.path)
+        current = text  # the text the next codemod sees (earlier codemods may have changed it)
         for codemod_cls in wanted:
             context = CodemodContext(filename=source.path, full_module_name=module_name)
             run = RunContext(source.path, module_name, self.config.for_codemod(codemod_cls.ID), self.project)
@@ -138,16 +140,20 @@ class Engine:
             try:
                 new_module = codemod.transform_module(module)
             except SkipFile:
-                result.findings.extend(codemod.findings)
-                continue
+                new_module = module
             except Exception as exc:  # a bug in a codemod must not take the run down
                 result.error = f"internal error in codemod {codemod_cls.ID}: {type(exc).__name__}: {exc}"
-                result.findings.extend(codemod.findings)
-                continue
-            module = new_module
-            result.changes.extend(codemod.changes)
-            result.findings.extend(codemod.findings)
-        new_text = module.code
+                new_module = module
+                codemod.changes = []
+            to_original = LineMap(current, text) if current != text else None
+            for change in codemod.changes:
+                result.changes.append(replace(change, line=to_original(change.line)) if to_original else change)
+            for finding in codemod.findings:
+                result.findings.append(replace(finding, line=to_original(finding.line)) if to_original else finding)
+            if codemod.changes and new_module is not module:
+                module = new_module
+                current = module.code
+        new_text = current
         if new_text != text:
             try:
                 ast.parse(new_text, filename=source.path)
