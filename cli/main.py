@@ -57,16 +57,23 @@ def _plan(paths, select, ignore, black) -> Plan:  # type: ignore[no-untyped-def]
         raise typer.Exit(EXIT_ERROR) from None
 
 
-def _run(p: Plan, jobs: int, color: bool, no_cache: bool) -> tuple[list[FileResult], Summary]:
-    """Run, print each diff to stdout as it arrives and each file's lines to stderr."""
+def _run(
+    p: Plan, jobs: int, color: bool, no_cache: bool, keep: list[FileResult] | None = None
+) -> tuple[list[FileResult], Summary]:
+    """Run; print each diff to stdout as it arrives (unless ``keep`` collects every result
+    for a machine-readable format) and each file's lines to stderr."""
     summary = Summary()
     changed: list[FileResult] = []
     for result in execute(p, jobs, use_cache=not no_cache):
         summary.add(result)
-        if result.changed:
-            changed.append(result)
+        if keep is not None:
+            if result.changed or result.changes or result.findings or result.error:
+                keep.append(result)
+        elif result.changed:
             sys.stdout.write(render.colour_diff(result.diff(), color))
             sys.stdout.flush()
+        if result.changed:
+            changed.append(result)
         for line in render.report_lines(result):
             render.err(line)
     return changed, summary.finish()
@@ -100,10 +107,21 @@ def diff(
     black: Optional[bool] = BlackOpt,
     no_cache: bool = NoCacheOpt,
     exit_zero: bool = typer.Option(False, "--exit-zero", help="Exit 0 even when there are changes to show."),
+    fmt: str = typer.Option(
+        "text", "--format", help="text (a unified diff), json, sarif (SARIF 2.1.0), github (workflow annotations)."
+    ),
 ) -> None:
     """Show the fixes as a unified diff on stdout (findings on stderr). Writes nothing."""
+    if fmt not in ("text", "json", "sarif", "github"):
+        render.err(f"flaskfix: error: unknown format {fmt!r}; use text, json, sarif or github")
+        raise typer.Exit(EXIT_ERROR)
     p = _plan(paths, select, ignore, black)
-    _changed, summary = _run(p, jobs, render.use_color(sys.stdout, no_color), no_cache)
+    kept: list[FileResult] | None = [] if fmt != "text" else None
+    _changed, summary = _run(p, jobs, render.use_color(sys.stdout, no_color), no_cache, kept)
+    if kept is not None:
+        from cli import formats
+
+        sys.stdout.write(formats.render(fmt, kept, summary, p.codemods, render.version()))
     for line in render.summary_lines(summary, [c.ID for c in p.codemods]):
         render.err(line)
     if summary.failed:

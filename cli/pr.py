@@ -46,6 +46,7 @@ from urllib.parse import urlsplit
 import typer
 
 import codemods as registry
+from cli.render import version
 from cli.github import (
     EXIT_API,
     EXIT_AUTH,
@@ -354,18 +355,9 @@ def _cell_block(text: str) -> str:
     return text.replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _version() -> str:
-    try:
-        from importlib.metadata import version
-
-        return version("flaskfix")
-    except Exception:  # not installed as a distribution (running from a checkout)
-        return "unknown"
-
-
 def _reproduce_section(reproduce: str) -> str:
     return (
-        f"### Reproduce\n\nOn a checkout of the base branch, with flaskfix {_version()}:\n\n```sh\n"
+        f"### Reproduce\n\nOn a checkout of the base branch, with flaskfix {version()}:\n\n```sh\n"
         + reproduce + "\n```\n\n"
         f"`flaskfix explain <id>` tells more about each fix.\n"
     )

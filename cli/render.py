@@ -65,3 +65,13 @@ def summary_lines(s: Summary, ids: list[str]) -> list[str]:
 
 def err(line: str) -> None:
     print(line, file=sys.stderr)
+
+
+def version() -> str:
+    """The installed flaskfix version ("unknown" when running from a bare checkout)."""
+    try:
+        from importlib.metadata import version as _version
+
+        return _version("flaskfix")
+    except Exception:
+        return "unknown"

@@ -305,3 +305,20 @@ def test_no_traceback_for_unreadable_file(project: Path) -> None:
         out = flaskfix("diff", cwd=project)
         assert out.returncode == 2 and "secret.py: error: permission denied" in out.stderr
     shutil.rmtree(project / "pkg.py", ignore_errors=True)
+
+
+def test_diff_machine_formats(project: Path) -> None:
+    import json
+
+    out = flaskfix("diff", "--format", "json", cwd=project)
+    assert out.returncode == 1
+    doc = json.loads(out.stdout)
+    [entry] = doc["files"]
+    assert entry["path"] == "app.py" and entry["patch"].startswith("--- a/app.py")
+    assert entry["changes"][0]["codemod"] == "global-to-g"
+    gh = flaskfix("diff", "--format", "github", cwd=project)
+    assert gh.stdout.startswith("::warning file=app.py,line=4,title=flaskfix global-to-g::")
+    sarif = json.loads(flaskfix("diff", "--format", "sarif", cwd=project).stdout)
+    assert sarif["version"] == "2.1.0" and sarif["runs"][0]["results"]
+    bad = flaskfix("diff", "--format", "xml", cwd=project)
+    assert bad.returncode == 2 and "unknown format" in bad.stderr
