@@ -54,11 +54,15 @@ def report_lines(r: FileResult) -> list[str]:
 def summary_lines(s: Summary, ids: list[str]) -> list[str]:
     lines = []
     for cid in ids:
-        if s.changes[cid] or s.findings[cid]:
-            lines.append(f"  {cid:<15} {s.changes[cid]} fixed, {s.findings[cid]} not fixed (see findings)")
+        if s.changes[cid] or s.findings[cid] or s.suppressed[cid]:
+            lines.append(
+                f"  {cid:<15} {s.changes[cid]} fixed, {s.findings[cid]} not fixed (see findings), "
+                f"{s.suppressed[cid]} suppressed"
+            )
+    skipped = f", {s.skipped_by_comment} skipped by `# flaskfix: skip-file`" if s.skipped_by_comment else ""
     lines.append(
         f"{s.total_changes} change(s) in {s.changed_files} file(s); scanned {s.files} file(s), "
-        f"{s.prefiltered_out} skipped by the pre-filter, {s.failed} failed; {s.seconds:.2f}s"
+        f"{s.prefiltered_out} skipped by the pre-filter{skipped}, {s.failed} failed; {s.seconds:.2f}s"
     )
     return lines
 

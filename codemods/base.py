@@ -55,6 +55,8 @@ class RunContext:
     module_name: str = ""
     config: Mapping[str, Any] = field(default_factory=dict)
     project: Project = field(default_factory=Project.empty)
+    #: ``# flaskfix: ignore`` comments of the module: line -> codemod ids (None: all)
+    suppressions: Mapping[int, frozenset[str] | None] = field(default_factory=dict)
 
 
 class FlaskfixCodemod(CodemodCommand):
@@ -100,6 +102,8 @@ class FlaskfixCodemod(CodemodCommand):
         self.findings: list[Finding] = []
         self._flask: FlaskModel | None = None
         self._imports: list[tuple[str, str, str | None]] = []
+        #: lines of sites left alone because of a suppression comment
+        self.suppressed_lines: list[int] = []
 
     # -- the engine's side -------------------------------------------------------------
 
@@ -149,6 +153,38 @@ class FlaskfixCodemod(CodemodCommand):
         if self._flask is None or self._flask.wrapper is not wrapper:
             self._flask = FlaskModel(wrapper, self.project, self.run.path)
         return self._flask
+
+    def suppressed(self, *nodes: cst.CSTNode, view: cst.FunctionDef | None = None) -> bool:
+        """Is one of these sites held back by a ``# flaskfix: ignore`` comment for this
+        codemod? A comment on any line of a node counts, and for ``view`` a comment on
+        its decorator or ``def`` lines. A suppressed site must be left alone: call this
+        where a candidate is checked, and treat True like a refusal (it is counted; no
+        finding is needed)."""
+        table = self.run.suppressions
+        if not table:
+            return False
+        lines: set[int] = set()
+        for node in nodes:
+            try:
+                pos = self.get_metadata(PositionProvider, node)
+            except KeyError:
+                continue
+            lines.update(range(pos.start.line, pos.end.line + 1))
+        if view is not None:
+            try:
+                starts = [self.get_metadata(PositionProvider, d).start.line for d in view.decorators]
+                header = self.get_metadata(PositionProvider, view.name).start.line
+                lines.update(range(min([*starts, header]), header + 1))
+            except KeyError:
+                pass
+        for line in sorted(lines):
+            if line in table:
+                ids = table[line]
+                if ids is None or self.ID in ids:
+                    if line not in self.suppressed_lines:
+                        self.suppressed_lines.append(line)
+                    return True
+        return False
 
     def line_of(self, node: cst.CSTNode) -> int:
         try:

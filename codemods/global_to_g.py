@@ -157,6 +157,8 @@ def store_data():
             verdict = self._check(cand, module_scope)
             if verdict is None:
                 continue  # not the anti-pattern: never written in a handler
+            if self._suppressed(cand):
+                continue  # a `# flaskfix: ignore` comment holds it back (counted by the base)
             if verdict is not True:
                 line, reason = verdict
                 self.add_finding(line, f"`{cand.name}` not moved to flask.g: {reason}")
@@ -192,6 +194,13 @@ def store_data():
         return tree.visit(_Rewriter(replacements, removals, prologues))
 
     # -- finding candidates --------------------------------------------------------------
+
+    def _suppressed(self, cand: Candidate) -> bool:
+        refs = [a.node for a in self.flask.global_references(cand.name)]
+        if self.suppressed(cand.statement, *refs):
+            return True
+        funcs = {self.flask.enclosing_function(node) for node in refs} - {None}
+        return any(self.suppressed(view=f) for f in funcs)  # type: ignore[arg-type]
 
     def _candidates(self, tree: cst.Module) -> list[Candidate]:
         out = []

@@ -8,6 +8,8 @@ A case is a folder ``tests/fixtures/<codemod-id>/<case>/`` holding:
   (a no-op case);
 * ``findings.txt`` (optional): one expected finding per line, ``LINE: text``; the codemod
   must report exactly that many findings, each at that line and containing that text;
+* ``suppressed.txt`` (optional): the lines, one per line, of the sites a
+  ``# flaskfix: ignore`` comment held back (exactly those);
 * ``config.toml`` (optional): the body of ``[tool.flaskfix.<codemod-id>]``;
 * any other ``*.py`` files: other modules of the same project (e.g. ``models.py``, or a
   module that imports a global from ``app``).
@@ -43,6 +45,13 @@ class Case:
     def expected(self) -> str | None:
         p = self.folder / "expected.py"
         return p.read_text(encoding="utf-8") if p.exists() else None
+
+    @property
+    def expected_suppressed(self) -> list[int] | None:
+        p = self.folder / "suppressed.txt"
+        if not p.exists():
+            return None
+        return sorted(int(x) for x in p.read_text(encoding="utf-8").split())
 
     @property
     def expected_findings(self) -> list[tuple[int, str]] | None:

@@ -33,6 +33,9 @@ def test_fixture(case: Case) -> None:
     again = run_case(case, source=output)
     assert again.error is None, again.error
     assert not again.changed, "second run changed the output: not a fixed point"
+    want_suppressed = case.expected_suppressed
+    if want_suppressed is not None:
+        assert sorted(f.line for f in result.suppressed) == want_suppressed
     want = case.expected_findings
     if want is not None:
         got = [(f.line, f.message) for f in result.findings]

@@ -24,7 +24,7 @@ from typing import Any, Iterable
 
 from codemods.base import Change, Finding
 
-SCHEMA = 1
+SCHEMA = 2
 
 
 def cache_dir() -> Path:
@@ -101,6 +101,8 @@ class ResultCache:
         try:
             value = json.loads(row[1])
         except ValueError:
+            value = None
+        if not isinstance(value, dict) or value.get("schema") != SCHEMA:
             self.misses += 1
             return None
         self.hits += 1
@@ -126,16 +128,23 @@ class ResultCache:
             self._db = None
 
 
-def encode_result(new_text: str | None, changes: list[Change], findings: list[Finding], error: str | None, prefiltered_out: bool) -> dict[str, Any]:
+def encode_result(r: Any) -> dict[str, Any]:
+    """The content-determined part of a ``FileResult``."""
     return {
         "schema": SCHEMA,
-        "new_text": new_text,
-        "changes": [asdict(c) for c in changes],
-        "findings": [asdict(f) for f in findings],
-        "error": error,
-        "prefiltered_out": prefiltered_out,
+        "new_text": r.new_text,
+        "changes": [asdict(c) for c in r.changes],
+        "findings": [asdict(f) for f in r.findings],
+        "suppressed": [asdict(f) for f in r.suppressed],
+        "error": r.error,
+        "prefiltered_out": r.prefiltered_out,
+        "skipped_by_comment": r.skipped_by_comment,
     }
 
 
-def decode_changes(value: dict[str, Any]) -> tuple[list[Change], list[Finding]]:
-    return [Change(**c) for c in value["changes"]], [Finding(**f) for f in value["findings"]]
+def decode_changes(value: dict[str, Any]) -> tuple[list[Change], list[Finding], list[Finding]]:
+    return (
+        [Change(**c) for c in value["changes"]],
+        [Finding(**f) for f in value["findings"]],
+        [Finding(**f) for f in value["suppressed"]],
+    )

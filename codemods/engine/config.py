@@ -43,6 +43,28 @@ class Config:
     codemods: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: the raw [tool.black] table of the target project, if any
     black: dict[str, Any] | None = None
+    #: gitignore-style pattern -> codemod ids not run on matching files ("ALL": none run)
+    per_file_ignores: dict[str, list[str]] = field(default_factory=dict)
+
+    def ignored_for(self, path: str) -> set[str] | frozenset[str]:
+        """Codemod ids that ``per-file-ignores`` turns off for ``path``."""
+        if not self.per_file_ignores:
+            return frozenset()
+        import pathspec
+
+        try:
+            rel = Path(os.path.abspath(path)).relative_to(self.root.resolve()).as_posix()
+        except ValueError:
+            rel = Path(path).as_posix()
+        out: set[str] = set()
+        for pattern, ids in self.per_file_ignores.items():
+            if pathspec.GitIgnoreSpec.from_lines([pattern]).match_file(rel):
+                out.update(ids)
+        if "ALL" in out:
+            import codemods
+
+            out.update(codemods.ids())
+        return out
 
     def for_codemod(self, codemod_id: str) -> dict[str, Any]:
         return dict(self.codemods.get(codemod_id, {}))
@@ -51,7 +73,8 @@ class Config:
         import json
 
         return json.dumps(
-            {"exclude": self.exclude, "select": self.select, "ignore": self.ignore, "codemods": self.codemods},
+            {"exclude": self.exclude, "select": self.select, "ignore": self.ignore, "codemods": self.codemods,
+             "per_file_ignores": self.per_file_ignores},
             sort_keys=True,
             default=str,
         )
@@ -89,6 +112,13 @@ def load_config(paths: list[str], known_ids: set[str] | None = None) -> Config:
             cfg.select = _str_list(pyproject, key, value)
         elif key == "ignore":
             cfg.ignore = _str_list(pyproject, key, value)
+        elif key == "per-file-ignores":
+            if not isinstance(value, dict):
+                raise ConfigError(f"{pyproject}: [tool.flaskfix] per-file-ignores must be a table of pattern = [ids]")
+            cfg.per_file_ignores = {k: _str_list(pyproject, key, v) for k, v in value.items()}
+            unknown = {i for ids in cfg.per_file_ignores.values() for i in ids} - (known_ids or set()) - {"ALL"}
+            if known_ids is not None and unknown:
+                raise ConfigError(f"{pyproject}: [tool.flaskfix] per-file-ignores names unknown codemod ids: {sorted(unknown)}")
         elif isinstance(value, dict):
             if known_ids is not None and key not in known_ids:
                 raise ConfigError(f"{pyproject}: [tool.flaskfix.{key}]: no codemod has the id {key!r}")

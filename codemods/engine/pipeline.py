@@ -34,6 +34,7 @@ from codemods.base import Change, Finding, FlaskfixCodemod, RunContext
 from codemods.engine.cache import ResultCache, decode_changes, encode_result
 from codemods.engine.config import Config
 from codemods.engine.diff import unified_diff
+from codemods.engine import suppress
 from codemods.engine.linemap import LineMap
 from codemods.engine.discovery import Discovered, discover
 from codemods.engine.source import Source, SourceError, read_source
@@ -56,6 +57,10 @@ class FileResult:
     used_project: bool = False
     #: served from the result cache
     cached: bool = False
+    #: sites a codemod left alone because of a ``# flaskfix: ignore`` comment
+    suppressed: list[Finding] = field(default_factory=list)
+    #: the file says ``# flaskfix: skip-file``
+    skipped_by_comment: bool = False
 
     @property
     def old_text(self) -> str | None:
@@ -119,7 +124,12 @@ class Engine:
         except (ValueError, MemoryError, RecursionError) as exc:
             result.error = f"cannot parse: {exc}"
             return result
-        wanted = [c for c in self.codemods if c.prefilter(text)]
+        skip_file, suppressions = suppress.parse(text)
+        if skip_file:
+            result.skipped_by_comment = True
+            return result
+        ignored = self.config.ignored_for(source.path)
+        wanted = [c for c in self.codemods if c.ID not in ignored and c.prefilter(text)]
         if wanted and self.detection:
             facts = AstFacts(tree)
             wanted = [c for c in wanted if c.detect(facts)]
@@ -135,7 +145,9 @@ class Engine:
         current = text  # the text the next codemod sees (earlier codemods may have changed it)
         for codemod_cls in wanted:
             context = CodemodContext(filename=source.path, full_module_name=module_name)
-            run = RunContext(source.path, module_name, self.config.for_codemod(codemod_cls.ID), self.project)
+            if suppressions and current != text:  # comments may have moved with rewritten lines
+                suppressions = suppress.parse(current)[1]
+            run = RunContext(source.path, module_name, self.config.for_codemod(codemod_cls.ID), self.project, suppressions)
             codemod = codemod_cls(context, run)
             try:
                 new_module = codemod.transform_module(module)
@@ -150,6 +162,9 @@ class Engine:
                 result.changes.append(replace(change, line=to_original(change.line)) if to_original else change)
             for finding in codemod.findings:
                 result.findings.append(replace(finding, line=to_original(finding.line)) if to_original else finding)
+            for line in codemod.suppressed_lines:
+                line = to_original(line) if to_original else line
+                result.suppressed.append(Finding(line, codemod_cls.ID, "left alone: a `# flaskfix: ignore` comment"))
             if codemod.changes and new_module is not module:
                 module = new_module
                 current = module.code
@@ -214,7 +229,7 @@ class Engine:
                     cache.put(
                         f.path,
                         result.source.data,
-                        encode_result(result.new_text, result.changes, result.findings, result.error, result.prefiltered_out),
+                        encode_result(result),
                         result.used_project,
                     )
                 yield result
@@ -236,17 +251,18 @@ class Engine:
             return FileResult(path, error=str(exc))
         if source.digest != value["_digest"]:  # changed since the lookup: do the real work
             return self.process_source(source)
-        changes, findings = decode_changes(value)
-        new_text = value["new_text"]
+        changes, findings, suppressed = decode_changes(value)
         result = FileResult(
             path,
             source=source,
-            new_text=new_text,
+            new_text=value["new_text"],
             changes=changes,
             findings=findings,
             error=value["error"],
             prefiltered_out=value["prefiltered_out"],
             cached=True,
+            suppressed=suppressed,
+            skipped_by_comment=value["skipped_by_comment"],
         )
         if os.path.isabs(path):
             result.diff_path = os.path.relpath(path, self.config.root.resolve())

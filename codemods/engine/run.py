@@ -93,6 +93,8 @@ class Summary:
     changed_files: int = 0
     changes: Counter[str] = field(default_factory=Counter)
     findings: Counter[str] = field(default_factory=Counter)
+    suppressed: Counter[str] = field(default_factory=Counter)
+    skipped_by_comment: int = 0
     seconds: float = 0.0
 
     def add(self, r: FileResult) -> None:
@@ -104,6 +106,9 @@ class Summary:
             self.changes[c.codemod] += 1
         for f in r.findings:
             self.findings[f.codemod] += 1
+        for f in r.suppressed:
+            self.suppressed[f.codemod] += 1
+        self.skipped_by_comment += r.skipped_by_comment
 
     def finish(self) -> "Summary":
         self.seconds = time.monotonic() - self.started
