@@ -301,6 +301,8 @@ def count():
             for u in cand.uses
         ):
             return False  # not the anti-pattern: no request handler changes it
+        if self._suppressed(cand):
+            return False  # a `# flaskfix: ignore` comment holds it back (counted by the base)
         if isinstance(cand.initial, float):
             raise Refused(cand.statement, "it is a float; Redis INCRBYFLOAT computes in long double and returns "
                           "decimal text, so the values would differ from Python's float arithmetic")
@@ -341,6 +343,25 @@ def count():
             if "int" in model.bound_names():
                 raise Refused(cand.statement, "the module binds the name `int`, which the rewritten reads need")
         return True
+
+    def _suppressed(self, cand: Counter) -> bool:
+        """Held back by `# flaskfix: ignore`: on the counter's definition, on any statement
+        that uses it, or on the def/decorator lines of any function that uses it. A counter
+        moves to Redis as a whole (every use must change with it), so any of these holds
+        back all of it."""
+        model = self.flask
+        nodes: list[cst.CSTNode] = [cand.statement]
+        funcs: dict[cst.FunctionDef, None] = {}
+        for use in cand.uses:
+            nodes.append(_statement_of(model, use.node))
+            if use.func is not None:
+                funcs[use.func] = None
+                outer = model.enclosing_handler(use.func)
+                if outer is not None:
+                    funcs[outer.func] = None
+        if self.suppressed(*nodes):
+            return True
+        return any(self.suppressed(view=f) for f in funcs)
 
     def _uses(self, cand: Counter) -> list[Use]:
         """Every Name that refers to the module-level counter, classified."""
@@ -971,6 +992,17 @@ def _names(node: cst.CSTNode, name: str) -> list[cst.Name]:
 
     node.visit(Outer())
     return found
+
+
+def _statement_of(model, node: cst.CSTNode) -> cst.CSTNode:  # type: ignore[no-untyped-def]
+    """The simple statement line holding ``node`` (a comment at its end is on its last
+    line), or ``node`` itself in a compound statement's header."""
+    for anc in model.ancestors(node):
+        if isinstance(anc, cst.SimpleStatementLine):
+            return anc
+        if isinstance(anc, (cst.BaseCompoundStatement, cst.SimpleStatementSuite)):
+            return node
+    return node
 
 
 def _is_deleted(model, node: cst.CSTNode) -> bool:  # type: ignore[no-untyped-def]
