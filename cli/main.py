@@ -134,6 +134,9 @@ def diff(
 def apply(
     paths: Optional[List[str]] = PathsArg,
     yes: bool = typer.Option(False, "--yes", "-y", help="Apply without asking."),
+    interactive: bool = typer.Option(
+        False, "--interactive", "-i", help="Ask for each change (one codemod's rewrite of one file): y, n, a, q."
+    ),
     allow_dirty: bool = typer.Option(False, "--allow-dirty", help="Also rewrite files with uncommitted changes."),
     select: Optional[List[str]] = SelectOpt,
     ignore: Optional[List[str]] = IgnoreOpt,
@@ -143,8 +146,12 @@ def apply(
     no_cache: bool = NoCacheOpt,
 ) -> None:
     """Show the diff, then (after confirmation, or with --yes) write the fixes."""
+    if interactive and not sys.stdin.isatty():
+        render.err("flaskfix: error: --interactive needs a terminal")
+        raise typer.Exit(EXIT_ERROR)
     p = _plan(paths, select, ignore, black)
-    changed, summary = _run(p, jobs, render.use_color(sys.stdout, no_color), no_cache)
+    color = render.use_color(sys.stdout, no_color)
+    changed, summary = _run(p, jobs, color, no_cache, keep=[] if interactive else None)
     for line in render.summary_lines(summary, [c.ID for c in p.codemods]):
         render.err(line)
     failed = summary.failed > 0
@@ -157,27 +164,52 @@ def apply(
         changed = [r for r in changed if r.path not in dirty]
     if not changed:
         raise typer.Exit(EXIT_ERROR if failed else EXIT_CLEAN)
+    if interactive:
+        from cli import interactive as ask
+        from codemods.engine.pipeline import project_files
+        from codemods.project import Project
+
+        try:
+            outcome = ask.run(p, changed, Project(p.config.root, project_files(p.config)), color)
+        except (KeyboardInterrupt, typer.Abort):
+            render.err("flaskfix: interrupted; files are either fully written or untouched")
+            raise typer.Exit(130) from None
+        render.err(f"flaskfix: wrote {len(outcome.written)} file(s)" + (" (stopped early)" if outcome.quit else ""))
+        raise typer.Exit(EXIT_ERROR if failed or outcome.failed else EXIT_CLEAN)
     n_changes = sum(len(r.changes) for r in changed)
     if not yes:
         if not sys.stdin.isatty():
             render.err("flaskfix: nothing written: no terminal to confirm on; pass --yes to apply without asking")
             raise typer.Exit(EXIT_ERROR)
-        if not typer.confirm(f"Apply {n_changes} changes to {len(changed)} files?", default=False, err=True):
+        try:
+            confirmed = typer.confirm(f"Apply {n_changes} changes to {len(changed)} files?", default=False, err=True)
+        except typer.Abort:
+            confirmed = False
+        if not confirmed:
             render.err("flaskfix: nothing written")
             raise typer.Exit(EXIT_CLEAN if not failed else EXIT_ERROR)
-    written = 0
-    for r in changed:
-        assert r.source is not None and r.new_text is not None
-        try:
-            write_atomic(r.source, r.new_text)
-            written += 1
-        except ChangedOnDisk as exc:
-            render.err(f"{r.path}: not written: {exc}; run flaskfix again")
-            failed = True
-        except OSError as exc:
-            render.err(f"{r.path}: not written: {exc.strerror or exc}")
-            failed = True
-    render.err(f"flaskfix: wrote {written} of {len(changed)} file(s)")
+    written: list[str] = []
+    try:
+        for r in changed:
+            assert r.source is not None and r.new_text is not None
+            try:
+                write_atomic(r.source, r.new_text)
+                written.append(r.path)
+            except ChangedOnDisk as exc:
+                render.err(f"{r.path}: not written: {exc}; run flaskfix again")
+                failed = True
+            except OSError as exc:
+                render.err(f"{r.path}: not written: {exc.strerror or exc}")
+                failed = True
+    except KeyboardInterrupt:
+        rest = [r.path for r in changed if r.path not in written]
+        render.err(f"flaskfix: interrupted after writing {len(written)} of {len(changed)} file(s)")
+        for path in written:
+            render.err(f"  written: {path}")
+        for path in rest:
+            render.err(f"  not written: {path}")
+        raise typer.Exit(130) from None
+    render.err(f"flaskfix: wrote {len(written)} of {len(changed)} file(s)")
     raise typer.Exit(EXIT_ERROR if failed else EXIT_CLEAN)
 
 
