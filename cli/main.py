@@ -64,7 +64,8 @@ def _run(
     for a machine-readable format) and each file's lines to stderr."""
     summary = Summary()
     changed: list[FileResult] = []
-    for result in execute(p, jobs, use_cache=not no_cache):
+    progress = render.progress(len(p.files))
+    for result in render.track(progress, execute(p, jobs, use_cache=not no_cache)):
         summary.add(result)
         if keep is not None:
             if result.changed or result.changes or result.findings or result.error:

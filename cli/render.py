@@ -79,3 +79,36 @@ def version() -> str:
         return _version("flaskfix")
     except Exception:
         return "unknown"
+
+
+PROGRESS_THRESHOLD = 300
+
+
+def progress(total: int):  # type: ignore[no-untyped-def]
+    """A progress bar on stderr for runs of more than a few hundred files, and only on a
+    terminal (never when piped or redirected)."""
+    if total <= PROGRESS_THRESHOLD or not sys.stderr.isatty() or os.environ.get("CI"):
+        return None
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    return Progress(
+        TextColumn("flaskfix"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ), total
+
+
+def track(bar, results):  # type: ignore[no-untyped-def]
+    if bar is None:
+        yield from results
+        return
+    prog, total = bar
+    with prog:
+        task = prog.add_task("files", total=total)
+        for result in results:
+            yield result
+            prog.advance(task)

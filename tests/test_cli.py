@@ -322,3 +322,18 @@ def test_diff_machine_formats(project: Path) -> None:
     assert sarif["version"] == "2.1.0" and sarif["runs"][0]["results"]
     bad = flaskfix("diff", "--format", "xml", cwd=project)
     assert bad.returncode == 2 and "unknown format" in bad.stderr
+
+
+def test_progress_bar_only_on_a_terminal_for_big_runs(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("")
+    for i in range(320):
+        (tmp_path / f"m{i}.py").write_text(f"x = {i}\n")
+    env = {k: v for k, v in os.environ.items() if k != "CI"}
+    child = pexpect.spawn(
+        sys.executable, ["-m", "cli", "diff", "--jobs", "1", "."], cwd=str(tmp_path), env=env, timeout=120, encoding="utf-8"
+    )
+    child.expect(pexpect.EOF)
+    assert "320/320" in child.before
+    piped = flaskfix("diff", "--jobs", "1", ".", cwd=tmp_path, env=env)
+    assert "/320" not in piped.stderr and "━" not in piped.stderr
+    assert "scanned 320 file(s)" in piped.stderr
