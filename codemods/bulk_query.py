@@ -269,6 +269,8 @@ def get_users():
         for site in sites:
             if not self._in_loop(site.call):
                 continue  # a single lookup, not the N+1 pattern
+            if self._suppressed(site.call):
+                continue  # a `# flaskfix: ignore` comment holds it back (counted by the base)
             try:
                 plan = self._plan(site, plans, taken)
             except Refused as r:
@@ -320,8 +322,7 @@ def get_users():
                 return None
             model_name = inner.func.value.value  # type: ignore[attr-defined]
             if call.args or len(inner.args) != 1 or inner.args[0].keyword is None or inner.args[0].star:
-                if self._in_loop(call):
-                    self.add_finding(call, f"`{model_name.value}.query.filter_by()` with other filters or arguments: they do not carry over to one IN (...) query")
+                self._loop_finding(call, f"`{model_name.value}.query.filter_by()` with other filters or arguments: they do not carry over to one IN (...) query")
                 return None
             site = self._site_with_arg(call, "query.filter_by", model_name, inner.args[0].value, None)
             if site is not None:
@@ -340,8 +341,7 @@ def get_users():
             else:
                 ok = ok and len(call.args) <= 2 and set(keywords) <= {"description"}
             if not ok:
-                if self._in_loop(call):
-                    self.add_finding(call, f"`{base.value.value}.query.{method}()` with arguments flaskfix does not follow")
+                self._loop_finding(call, f"`{base.value.value}.query.{method}()` with arguments flaskfix does not follow")
                 return None
             kind: SiteKind = "query.get" if method == "get" else "query.get_or_404"
             site = self._site_with_arg(call, kind, base.value, call.args[0].value, None)
@@ -353,8 +353,7 @@ def get_users():
             if len(call.args) < 2 or not isinstance(call.args[0].value, cst.Name):
                 return None
             if len(call.args) != 2 or not _plain_args(call) or any(a.keyword is not None for a in call.args):
-                if self._in_loop(call):
-                    self.add_finding(call, "`session.get()` with options (populate_existing, with_for_update...): a prefetched object would not honour them")
+                self._loop_finding(call, "`session.get()` with options (populate_existing, with_for_update...): a prefetched object would not honour them")
                 return None
             return self._site_with_arg(call, "session.get", call.args[0].value, call.args[1].value, base.value)
         # db.get_or_404(Model, x[, description=...])
@@ -363,8 +362,7 @@ def get_users():
             if not _plain_args(call) or any(a.keyword is not None for a in call.args[:2]) or any(
                 a.keyword is None or a.keyword.value != "description" for a in extra
             ):
-                if self._in_loop(call):
-                    self.add_finding(call, "`get_or_404()` with options (populate_existing, with_for_update...): a prefetched object would not honour them")
+                self._loop_finding(call, "`get_or_404()` with options (populate_existing, with_for_update...): a prefetched object would not honour them")
                 return None
             site = self._site_with_arg(call, "db.get_or_404", call.args[0].value, call.args[1].value, base)
             if site is not None and extra:
@@ -376,12 +374,10 @@ def get_users():
             if not (isinstance(receiver, cst.Name) or (isinstance(receiver, cst.Attribute) and receiver.attr.value == "session" and isinstance(receiver.value, cst.Name))):
                 return None
             if len(base.args) != 1 or base.args[0].keyword is not None or base.args[0].star or not isinstance(base.args[0].value, cst.Name):
-                if self._in_loop(call):
-                    self.add_finding(call, "`session.query(...)` of something other than one model class: not rewritten")
+                self._loop_finding(call, "`session.query(...)` of something other than one model class: not rewritten")
                 return None
             if len(call.args) != 1 or not _plain_args(call) or call.args[0].keyword is not None:
-                if self._in_loop(call):
-                    self.add_finding(call, "`session.query(Model).get()` with arguments flaskfix does not follow")
+                self._loop_finding(call, "`session.query(Model).get()` with arguments flaskfix does not follow")
                 return None
             db = receiver.value if isinstance(receiver, cst.Attribute) else None
             site = self._site_with_arg(call, "session.query.get", base.args[0].value, call.args[0].value, db)  # type: ignore[arg-type]
@@ -401,16 +397,41 @@ def get_users():
         while isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
             methods.append(node.func.attr.value)
             node = node.func.value
-        if methods and _is_model_query(node) and self._in_loop(call):
+        if methods and _is_model_query(node):
             chain = "".join(f".{m}()" for m in reversed(methods))
-            self.add_finding(call, f"`{node.value.value}.query{chain}.{func.attr.value}()`: the query carries `{chain}`, which a prefetch by primary key would not honour")  # type: ignore[attr-defined]
+            self._loop_finding(call, f"`{node.value.value}.query{chain}.{func.attr.value}()`: the query carries `{chain}`, which a prefetch by primary key would not honour")  # type: ignore[attr-defined]
 
     def _site_with_arg(self, call: cst.Call, kind: SiteKind, model: cst.Name, arg: cst.BaseExpression, db: cst.Name | None) -> Site | None:
         if not isinstance(arg, cst.Name):
-            if self._in_loop(call):
-                self.add_finding(call, "the id is computed in the loop (not the loop variable itself): not rewritten")
+            self._loop_finding(call, "the id is computed in the loop (not the loop variable itself): not rewritten")
             return None
         return Site(call, kind, model, arg, db)
+
+    def _loop_finding(self, call: cst.Call, message: str) -> None:
+        """Report a lookup flaskfix does not rewrite, when it is in a loop (the N+1 pattern)
+        and no `# flaskfix: ignore` comment holds it back."""
+        if self._in_loop(call) and not self._suppressed(call):
+            self.add_finding(call, message)
+
+    def _suppressed(self, call: cst.Call) -> bool:
+        """Held back by `# flaskfix: ignore`: on the lookup's statement, on the header of a
+        loop around it (in its function), or on the def/decorator lines of a function
+        around it."""
+        model = self.flask
+        nodes: list[cst.CSTNode] = [call]
+        funcs: list[cst.FunctionDef] = []
+        for anc in model.ancestors(call):
+            if isinstance(anc, cst.SimpleStatementLine) and len(nodes) == 1 and not funcs:
+                nodes.append(anc)
+            elif isinstance(anc, cst.For) and not funcs:
+                nodes += [anc.target, anc.iter]
+            elif isinstance(anc, cst.While) and not funcs:
+                nodes.append(anc.test)
+            elif isinstance(anc, cst.FunctionDef):
+                funcs.append(anc)
+        if self.suppressed(*nodes):
+            return True
+        return any(self.suppressed(view=f) for f in funcs)
 
     def _in_loop(self, node: cst.CSTNode) -> bool:
         for anc in self.flask.ancestors(node):
