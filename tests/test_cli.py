@@ -337,3 +337,21 @@ def test_progress_bar_only_on_a_terminal_for_big_runs(tmp_path: Path) -> None:
     piped = flaskfix("diff", "--jobs", "1", ".", cwd=tmp_path, env=env)
     assert "/320" not in piped.stderr and "━" not in piped.stderr
     assert "scanned 320 file(s)" in piped.stderr
+
+
+def test_per_file_ignores_skip_file_and_suppressed_counts(project: Path) -> None:
+    (project / "legacy").mkdir()
+    (project / "legacy" / "old.py").write_text(ARTICLE.replace('"data"', '"old"'))
+    (project / "skipped.py").write_text("# flaskfix: skip-file\n" + ARTICLE.replace('"data"', '"skip"'))
+    (project / "quiet.py").write_text(ARTICLE.replace('"data"', '"quiet"').replace("cache = {}", "cache = {}  # flaskfix: ignore"))
+    (project / "pyproject.toml").write_text('[tool.flaskfix.per-file-ignores]\n"legacy/*.py" = ["global-to-g"]\n')
+    out = flaskfix("diff", cwd=project)
+    assert out.returncode == 1
+    assert "+++ b/app.py" in out.stdout
+    for untouched in ("legacy/old.py", "skipped.py", "quiet.py"):
+        assert f"+++ b/{untouched}" not in out.stdout
+    assert "global-to-g     1 fixed, 0 not fixed (see findings), 1 suppressed" in out.stderr
+    assert "1 skipped by `# flaskfix: skip-file`" in out.stderr
+    (project / "pyproject.toml").write_text('[tool.flaskfix.per-file-ignores]\n"legacy/*.py" = ["no-such-id"]\n')
+    bad = flaskfix("diff", cwd=project)
+    assert bad.returncode == 2 and "unknown codemod ids" in bad.stderr
