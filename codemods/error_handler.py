@@ -281,6 +281,8 @@ def handle_value_error(error):
                 covered = self._covered(site)
                 if covered is True:
                     continue
+                if self._held_back(site.node, site.path, view):
+                    continue  # a `# flaskfix: ignore` comment holds it back (counted by the base)
                 if isinstance(covered, str):
                     self.add_finding(site.node, f"{site.exc} from {site.what} not handled: {covered}")
                     continue
@@ -325,7 +327,7 @@ def handle_value_error(error):
                     verdict = self._division(node, dividend, divisor, op, func)
                     if verdict == "site":
                         out.append(Site("ZeroDivisionError", node, f"`{_code(node)}`", view, here))
-                    elif verdict == "zero":
+                    elif verdict == "zero" and not self._held_back(node, here, view):
                         self.add_finding(
                             node,
                             f"`{_code(node)}` in `{func.name.value}()` divides by the literal 0: it always raises; "
@@ -340,6 +342,22 @@ def handle_value_error(error):
                         out.append(Site("KeyError", node, what, view, here))
                     out.append(Site("TypeError", node, what, view, here))
         return out
+
+    def _held_back(self, node: cst.CSTNode, path: tuple[tuple[cst.CSTNode, cst.FunctionDef], ...], view: Handler) -> bool:
+        """Held back by `# flaskfix: ignore`: on the raising operation's statement, on the
+        statement of a call that leads to it from the view (``helper(x)``), or on the
+        def/decorator lines of the view, its class, or a helper on the way."""
+        model = self.flask
+        nodes: list[cst.CSTNode] = []
+        funcs: dict[cst.FunctionDef, None] = {view.func: None}
+        for step, func in (*path, (node, view.func)):
+            nodes += [step, _statement_of(model, step)]
+            funcs[func] = None
+        if view.view_class is not None:
+            nodes += [view.view_class.name, *view.view_class.decorators]
+        if self.suppressed(*nodes):
+            return True
+        return any(self.suppressed(view=f) for f in funcs)
 
     def _call_sites(self, call, func, view, here, seen) -> list[Site]:  # type: ignore[no-untyped-def]
         model = self.flask
@@ -356,7 +374,7 @@ def handle_value_error(error):
                 verdict = self._division(call, dividend, divisor, cst.FloorDivide(), func)
                 if verdict == "site":
                     out.append(Site("ZeroDivisionError", call, f"`{_code(call)}`", view, here))
-                elif verdict == "zero":
+                elif verdict == "zero" and not self._held_back(call, here, view):
                     self.add_finding(call, f"`{_code(call)}` in `{func.name.value}()` divides by the literal 0: it always raises")
             else:
                 helper = self._helper(call.func)
@@ -1134,6 +1152,17 @@ def _implies_zero(test: cst.BaseExpression, name: str) -> bool:
         if lit is not None and not isinstance(lit, complex) and lit > 0 and isinstance(op, cst.LessThan):
             return True
     return False
+
+
+def _statement_of(model, node: cst.CSTNode) -> cst.CSTNode:  # type: ignore[no-untyped-def]
+    """The simple statement line holding ``node`` (a comment at its end is on its last
+    line), or ``node`` itself in a compound statement's header."""
+    for anc in model.ancestors(node):
+        if isinstance(anc, cst.SimpleStatementLine):
+            return anc
+        if isinstance(anc, (cst.BaseCompoundStatement, cst.SimpleStatementSuite)):
+            return node
+    return node
 
 
 def _is_generator(func: cst.FunctionDef) -> bool:
