@@ -233,6 +233,24 @@ def _indent(text: str) -> str:
     return textwrap.indent(textwrap.dedent(text).strip("\n"), "  ")
 
 
+def quote_style(tree: cst.Module) -> str:
+    """The quote the module mostly uses for one-line strings: generated code follows it."""
+    counts = {"'": 0, '"': 0}
+
+    class V(cst.CSTVisitor):
+        def visit_SimpleString(self, node: cst.SimpleString) -> None:
+            if len(node.quote) == 1:
+                counts[node.quote] += 1
+
+    tree.visit(V())
+    return "'" if counts["'"] > counts['"'] else '"'
+
+
+def string_literal(text: str, quote: str) -> str:
+    """``text`` as Python source in ``quote`` quotes."""
+    return quote + text.replace("\\", "\\\\").replace(quote, "\\" + quote) + quote
+
+
 def extend_from_import(tree: cst.Module, module: str, name: str, asname: str | None) -> cst.Module | None:
     """Append ``name`` to the first top-level ``from module import a, b`` of ``tree``.
 

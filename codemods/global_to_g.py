@@ -33,7 +33,7 @@ from libcst.metadata.scope_provider import (
 )
 
 from codemods.ast_facts import AstFacts
-from codemods.base import FlaskfixCodemod
+from codemods.base import FlaskfixCodemod, quote_style, string_literal
 from codemods.flask_model import Handler
 
 ContainerKind = Literal["dict", "list", "set"]
@@ -433,7 +433,8 @@ def store_data():
 
     def _container_expr(self, g_expr: str, cand: Candidate) -> str:
         empty = {"dict": "{}", "list": "[]", "set": "set()"}[cand.kind]
-        return f'{g_expr}.setdefault("{self._namespace(cand)}", {empty})'
+        key = string_literal(self._namespace(cand), quote_style(self.flask.module))
+        return f"{g_expr}.setdefault({key}, {empty})"
 
     def _g_expression(self, model, plans) -> str | None:  # type: ignore[no-untyped-def]
         existing = model.expression_for("flask.g")
