@@ -370,6 +370,8 @@ def expensive_operation():
             facts = self._scan_view(handler)
             if not facts.expensive:
                 continue
+            if self._suppressed(handler):
+                continue  # a `# flaskfix: ignore` comment holds it back (counted by the base)
             refusal = self._refusal(handler, facts)
             if refusal is not None:
                 line, rule = refusal
@@ -394,6 +396,20 @@ def expensive_operation():
         if handler.view_class is not None:
             return f"{handler.view_class.name.value}.{handler.name}()"
         return f"{handler.name}()"
+
+    def _suppressed(self, handler: Handler) -> bool:
+        """Held back by `# flaskfix: ignore`: on the view's def or decorator lines, on its
+        class's header (a MethodView), or on the ``add_url_rule`` call registering it."""
+        nodes: list[cst.CSTNode] = []
+        cls = handler.view_class
+        if cls is not None:
+            nodes += [cls.name, *cls.decorators]
+            nodes += self._add_url_rule_calls(lambda vf: _as_view_of(vf) == cls.name.value)
+        elif handler.via_add_url_rule:
+            nodes += self._add_url_rule_calls(lambda vf: isinstance(vf, cst.Name) and vf.value == handler.name)
+        if nodes and self.suppressed(*nodes):
+            return True
+        return self.suppressed(view=handler.func)
 
     def _already_cached(self, handler: Handler) -> bool:
         decorators: Iterable[cst.BaseExpression] = [d.decorator for d in handler.func.decorators]
