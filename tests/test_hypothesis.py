@@ -34,7 +34,7 @@ ENGINES = {None: Engine(CODEMODS, Config(root=Path("/nonexistent-flaskfix-root")
 ENGINES.update({c.ID: Engine([c], Config(root=Path("/nonexistent-flaskfix-root"))) for c in CODEMODS})
 
 SETTINGS = settings(
-    max_examples=25,
+    max_examples=12,
     deadline=None,
     derandomize=True,  # the same examples on every run: a CI failure reproduces locally
     database=None,
@@ -287,13 +287,13 @@ def test_generated_flask_modules_all_codemods(text: str) -> None:
     check(text, None)
 
 
-@settings(SETTINGS, max_examples=40)
+@settings(SETTINGS, max_examples=25)
 @given(flask_modules(), st.sampled_from(IDS))
 def test_generated_flask_modules_one_codemod(text: str, which: str) -> None:
     check(text, which)
 
 
-@settings(SETTINGS, max_examples=40)
+@settings(SETTINGS, max_examples=20)
 @given(flask_modules(), st.data())
 def test_mangled_modules_never_crash(text: str, data: st.DataObject) -> None:
     """Cut, duplicated or re-indented text: usually not Python any more; never a crash."""
@@ -356,7 +356,7 @@ def _wrap(generated: str) -> str:
 
 
 @needs_hypothesmith
-@settings(SETTINGS, max_examples=15)
+@settings(SETTINGS, max_examples=10)
 @given(st.deferred(lambda: hypothesmith.from_node() if hypothesmith else st.nothing()), st.sampled_from([None, *IDS]))
 def test_hypothesmith_bodies_in_a_handler(generated: str, which: str | None) -> None:
     text = _wrap(generated)
@@ -365,7 +365,7 @@ def test_hypothesmith_bodies_in_a_handler(generated: str, which: str | None) -> 
 
 
 @needs_hypothesmith
-@settings(SETTINGS, max_examples=15)
+@settings(SETTINGS, max_examples=10)
 @given(st.deferred(lambda: hypothesmith.from_grammar() if hypothesmith else st.nothing()))
 def test_hypothesmith_modules_after_a_flask_app(generated: str) -> None:
     """Whole generated modules appended to a Flask app (module level), all codemods."""
