@@ -102,7 +102,11 @@ class Project:
         """
         stem = _module_stem(path)
         uses: list[ExternalUse] = []
+        # an importer names our module, or imports relatively ("from . import name")
+        importer = re.compile(rf"\b{re.escape(stem)}\b|\bfrom\s+\.")
         for other in self.files_mentioning(name, exclude=path):
+            if not importer.search(self.text(other) or ""):
+                continue
             tree = self.tree(other)
             if tree is None:
                 # Unparsable but mentions the name: assume the worst.

@@ -43,6 +43,9 @@ class Config:
     codemods: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: the raw [tool.black] table of the target project, if any
     black: dict[str, Any] | None = None
+    #: files larger than this (bytes) that hold a candidate are reported, not rewritten:
+    #: LibCST needs minutes and gigabytes for a 10 MB module
+    max_file_size: int = 2_000_000
     #: gitignore-style pattern -> codemod ids not run on matching files ("ALL": none run)
     per_file_ignores: dict[str, list[str]] = field(default_factory=dict)
 
@@ -74,14 +77,17 @@ class Config:
 
         return json.dumps(
             {"exclude": self.exclude, "select": self.select, "ignore": self.ignore, "codemods": self.codemods,
-             "per_file_ignores": self.per_file_ignores},
+             "per_file_ignores": self.per_file_ignores, "max_file_size": self.max_file_size},
             sort_keys=True,
             default=str,
         )
 
 
 def find_root(start: Path) -> Path:
-    start = start.resolve()
+    try:
+        start = start.resolve()
+    except (OSError, RuntimeError):  # a symlink loop: reported per file by discovery
+        start = Path(os.path.abspath(start))
     folder = start if start.is_dir() else start.parent
     for candidate in (folder, *folder.parents):
         if any((candidate / marker).exists() for marker in ROOT_MARKERS):
@@ -112,6 +118,10 @@ def load_config(paths: list[str], known_ids: set[str] | None = None) -> Config:
             cfg.select = _str_list(pyproject, key, value)
         elif key == "ignore":
             cfg.ignore = _str_list(pyproject, key, value)
+        elif key == "max-file-size":
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ConfigError(f"{pyproject}: [tool.flaskfix] max-file-size must be a positive number of bytes")
+            cfg.max_file_size = value
         elif key == "per-file-ignores":
             if not isinstance(value, dict):
                 raise ConfigError(f"{pyproject}: [tool.flaskfix] per-file-ignores must be a table of pattern = [ids]")

@@ -21,6 +21,9 @@ ALWAYS_SKIPPED_DIRS = frozenset(
 )
 
 
+NOT_REGULAR = "not a regular file (a FIFO, socket or device); not read"
+
+
 @dataclass(frozen=True)
 class Discovered:
     path: str  # as it should be shown: relative to the cwd when below it
@@ -60,8 +63,8 @@ def discover(paths: list[str], root: Path, exclude: list[str]) -> list[Discovere
         if not p.exists():
             out[str(p)] = Discovered(str(p), "no such file or directory")
             continue
-        if p.is_file() or not p.is_dir():
-            out[_display(p)] = Discovered(_display(p))
+        if not p.is_dir():
+            out[_display(p)] = Discovered(_display(p), None if p.is_file() else NOT_REGULAR)
             continue
         for found in _walk(p, root, exclude_spec):
             out.setdefault(found.path, found)
@@ -126,5 +129,7 @@ def _walk(top: Path, root: Path, exclude_spec: pathspec.PathSpec | None):
                 yield Discovered(shown, "broken symlink or symlink loop")
             elif full.is_dir():
                 continue
+            elif not full.is_file():  # a FIFO would block the read forever
+                yield Discovered(shown, NOT_REGULAR)
             else:
                 yield Discovered(shown)

@@ -130,6 +130,12 @@ class Engine:
             return result
         ignored = self.config.ignored_for(source.path)
         wanted = [c for c in self.codemods if c.ID not in ignored and c.prefilter(text)]
+        if wanted and len(source.data) > self.config.max_file_size:
+            result.error = (
+                f"may hold a candidate but is too large to rewrite ({len(source.data) / 1e6:.1f} MB; the limit is "
+                f"{self.config.max_file_size / 1e6:g} MB: raise [tool.flaskfix] max-file-size)"
+            )
+            return result
         if wanted and self.detection:
             facts = AstFacts(tree)
             wanted = [c for c in wanted if c.detect(facts)]

@@ -45,7 +45,11 @@ class Source:
 
 def read_source(path: str) -> Source:
     try:
-        with open(path, "rb") as fh:
+        # O_NONBLOCK: a FIFO that replaced a file since discovery must not hang the run
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                raise SourceError("not a regular file (a FIFO, socket or device); not read")
             data = fh.read()
     except IsADirectoryError:
         raise SourceError("is a directory, not a file") from None
