@@ -400,6 +400,8 @@ def expensive_operation():
     def _suppressed(self, handler: Handler) -> bool:
         """Held back by `# flaskfix: ignore`: on the view's def or decorator lines, on its
         class's header (a MethodView), or on the ``add_url_rule`` call registering it."""
+        if not self.run.suppressions:
+            return False
         nodes: list[cst.CSTNode] = []
         cls = handler.view_class
         if cls is not None:

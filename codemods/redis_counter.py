@@ -354,11 +354,9 @@ def count():
         funcs: dict[cst.FunctionDef, None] = {}
         for use in cand.uses:
             nodes.append(_statement_of(model, use.node))
-            if use.func is not None:
-                funcs[use.func] = None
-                outer = model.enclosing_handler(use.func)
-                if outer is not None:
-                    funcs[outer.func] = None
+            for anc in model.ancestors(use.node):  # its function, and any function around that
+                if isinstance(anc, cst.FunctionDef):
+                    funcs[anc] = None
         if self.suppressed(*nodes):
             return True
         return any(self.suppressed(view=f) for f in funcs)
