@@ -14,6 +14,11 @@ not a non-zero constant), and when nothing already handles it: no enclosing ``tr
 the app or the view's blueprint. Whatever it cannot see through (handlers registered on
 objects it cannot identify, a 500 handler, code that observes unhandled exceptions through
 signals or teardown functions) makes it refuse with a finding.
+
+A site held back by ``# flaskfix: ignore`` (on its line, on the line of the call that leads
+to it from the view, or on the view's def/decorator lines) gets no handler and no finding.
+A handler is per app or blueprint, though: one added for another site of the same class
+in the same scope also answers the held-back site's exception with 400.
 """
 
 from __future__ import annotations
