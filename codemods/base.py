@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass, field
-from typing import Any, ClassVar, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from typing import Any, ClassVar, Iterator, Mapping
 
 import libcst as cst
 from libcst.codemod import CodemodCommand, CodemodContext
 from libcst.codemod.visitors import AddImportsVisitor
-from libcst.metadata import PositionProvider, ScopeProvider
+from libcst.metadata import MetadataWrapper, PositionProvider, ScopeProvider
 
 from codemods.ast_facts import AstFacts
 from codemods.flask_model import FlaskModel
@@ -57,6 +58,9 @@ class RunContext:
     project: Project = field(default_factory=Project.empty)
     #: ``# flaskfix: ignore`` comments of the module: line -> codemod ids (None: all)
     suppressions: Mapping[int, frozenset[str] | None] = field(default_factory=dict)
+    #: metadata already resolved for the tree the codemod receives (shared by the
+    #: codemods that run one after another on an unchanged tree)
+    wrapper: MetadataWrapper | None = None
 
 
 class FlaskfixCodemod(CodemodCommand):
@@ -125,6 +129,20 @@ class FlaskfixCodemod(CodemodCommand):
     def rewrite(self, tree: cst.Module) -> cst.Module:
         """Return the rewritten module. Metadata is resolved for ``tree``."""
         raise NotImplementedError
+
+    @contextmanager
+    def _handle_metadata_reference(self, module: cst.Module) -> Iterator[cst.Module]:
+        """LibCST's hook, changed in one way: when the engine already resolved metadata for
+        this very tree, reuse it instead of copying the tree and resolving it again."""
+        shared = self.run.wrapper
+        wrapper = shared if shared is not None and shared.module is module else MetadataWrapper(module)
+        old = self.context.wrapper
+        with self.resolve(wrapper):
+            self.context = replace(self.context, wrapper=wrapper)
+            try:
+                yield wrapper.module
+            finally:
+                self.context = replace(self.context, wrapper=old)
 
     def transform_module_impl(self, tree: cst.Module) -> cst.Module:
         self._imports = []
@@ -248,7 +266,7 @@ def quote_style(tree: cst.Module) -> str:
 
 def string_literal(text: str, quote: str) -> str:
     """``text`` as Python source in ``quote`` quotes."""
-    return quote + text.replace("\\", "\\\\").replace(quote, "\\" + quote) + quote
+    return quote + text.replace("\\", "\\\\").replace(quote, "\\" + quote).replace("\n", "\\n") + quote
 
 
 def extend_from_import(tree: cst.Module, module: str, name: str, asname: str | None) -> cst.Module | None:

@@ -68,7 +68,7 @@ from libcst.metadata.scope_provider import Assignment, ComprehensionScope, Funct
 
 from codemods.ast_facts import AstFacts
 from codemods.base import FlaskfixCodemod
-from codemods.flask_model import dotted_name
+from codemods.flask_model import dotted_name, is_generator_function
 from codemods.project import ModelInfo, find_model, resolve_module, sqlalchemy_call, sqlalchemy_model
 
 SiteKind = Literal[
@@ -500,7 +500,7 @@ def get_users():
     def _check_for_loop(self, site: Site, loop: cst.For, func: cst.FunctionDef, lookup: str) -> None:
         if loop.asynchronous is not None:
             raise Refused(site.call, f"{lookup} is in an async for loop")
-        if _has_yield(func):
+        if is_generator_function(func):
             raise Refused(site.call, f"{lookup} is in a generator function: a streamed response runs the loop later, piece by piece")
         for anc in self._ancestors_until(site.call, loop):
             if isinstance(anc, (cst.FunctionDef, cst.Lambda, cst.ClassDef)):
@@ -565,7 +565,7 @@ def get_users():
         problem = self._statement_problem(small, comp)
         if problem is not None:
             raise Refused(site.call, f"{lookup}: the statement holding {where} {problem}, which could run before the lookups and change what they return")
-        if _has_yield(func) and any(isinstance(a, cst.For) for a in self._ancestors_until(line, func)):
+        if is_generator_function(func) and any(isinstance(a, cst.For) for a in self._ancestors_until(line, func)):
             raise Refused(site.call, f"{lookup} is in a loop of a generator function")
         self._no_try_around(site, line, func, lookup, where)
         return line
@@ -1205,27 +1205,6 @@ def _int_literal(expr: cst.BaseExpression) -> int | None:
 
 def _snake(name: str) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
-
-
-def _has_yield(func: cst.FunctionDef) -> bool:
-    found = False
-
-    class V(cst.CSTVisitor):
-        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-            return node is func
-
-        def visit_Lambda(self, node: cst.Lambda) -> bool:
-            return False
-
-        def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-            return False
-
-        def visit_Yield(self, node: cst.Yield) -> None:
-            nonlocal found
-            found = True
-
-    func.visit(V())
-    return found
 
 
 def _declares_global(func: cst.CSTNode, name: str) -> bool:

@@ -42,8 +42,8 @@ from libcst.metadata.scope_provider import (
 )
 
 from codemods.ast_facts import AstFacts
-from codemods.base import FlaskfixCodemod
-from codemods.flask_model import FlaskObject, Handler, VIEW_BASES, call_arg, dotted_name
+from codemods.base import FlaskfixCodemod, quote_style
+from codemods.flask_model import FlaskObject, Handler, VIEW_BASES, call_arg, dotted_name, is_generator_function
 
 CACHE_CLASSES = frozenset({"flask_caching.Cache"})
 SESSION = frozenset({"flask.session", "flask.globals.session"})
@@ -457,7 +457,7 @@ def expensive_operation():
             return line, f"methods: it answers {other}, which would be answered from the GET cache (only GET/HEAD routes are cached)"
         if func.asynchronous is not None:
             return line, "streaming: async views are not cached"
-        if _is_generator(func):
+        if is_generator_function(func):
             return line, "streaming: the view is a generator (a streamed response)"
         refusal = self._parameter_refusal(handler)
         if refusal is not None:
@@ -793,7 +793,7 @@ def expensive_operation():
 
     def _apply(self, tree: cst.Module, plan: "_Plan") -> cst.Module:
         model = self.flask
-        quote = _quote_of(tree)
+        quote = quote_style(tree)
         cache = plan.cache_name
         assert cache is not None
         make_response = model.expression_for("flask.make_response")
@@ -1237,27 +1237,6 @@ def _root(node: cst.BaseExpression) -> cst.Name | None:
             return None
 
 
-def _is_generator(func: cst.FunctionDef) -> bool:
-    found = False
-
-    class V(cst.CSTVisitor):
-        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-            return node is func
-
-        def visit_Lambda(self, node: cst.Lambda) -> bool:
-            return False
-
-        def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-            return False
-
-        def visit_Yield(self, node: cst.Yield) -> None:
-            nonlocal found
-            found = True
-
-    func.visit(V())
-    return found
-
-
 def _body(func: cst.FunctionDef) -> list[cst.BaseStatement]:
     return list(func.body.body) if isinstance(func.body, cst.IndentedBlock) else []
 
@@ -1331,17 +1310,3 @@ def _small_statements(tree: cst.Module) -> Iterable[cst.BaseSmallStatement]:
             yield from stmt.body
 
 
-def _quote_of(tree: cst.Module) -> str:
-    single = double = 0
-
-    class V(cst.CSTVisitor):
-        def visit_SimpleString(self, node: cst.SimpleString) -> None:
-            nonlocal single, double
-            q = node.quote
-            if q == "'":
-                single += 1
-            elif q == '"':
-                double += 1
-
-    tree.visit(V())
-    return "'" if single > double else '"'

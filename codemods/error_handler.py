@@ -34,8 +34,8 @@ from libcst.metadata import PositionProvider, ScopeProvider
 from libcst.metadata.scope_provider import Assignment
 
 from codemods.ast_facts import AstFacts
-from codemods.base import FlaskfixCodemod
-from codemods.flask_model import FlaskObject, Handler, call_arg
+from codemods.base import FlaskfixCodemod, quote_style, string_literal
+from codemods.flask_model import FlaskObject, Handler, call_arg, is_generator_function
 
 #: the exception classes this codemod may write a handler for, in the order handlers are written
 EXCEPTIONS = ("ZeroDivisionError", "ValueError", "KeyError", "TypeError")
@@ -303,7 +303,7 @@ def handle_value_error(error):
                     "flaskfix does not follow which app or blueprint serves it (add the handler by hand)",
                 )
                 continue
-            if _is_generator(view.func):
+            if is_generator_function(view.func):
                 self.add_finding(
                     first.node,
                     f"{excs} from {first.what} not handled: `{view.name}()` is a generator; exceptions raised "
@@ -960,7 +960,7 @@ def handle_value_error(error):
 
     def _apply(self, tree: cst.Module, plans: list[tuple[FlaskObject, str, list[Site]]], status: int, messages: dict[str, str]) -> cst.Module:
         model = self.flask
-        q = _quote_style(tree)
+        q = quote_style(tree)
         indent = tree.default_indent
         current_app = self._flask_name("current_app")
         request = self._flask_name("request")
@@ -983,9 +983,9 @@ def handle_value_error(error):
             if exc == "KeyError":
                 lines.append(f"{indent}if isinstance(error, {http_exception}):")
                 lines.append(f"{indent * 2}return error  # request.args[...] and the like: keep werkzeug's own 400")
-            log = _string(f"{exc} in %s %s, answered {status}", q)
+            log = string_literal(f"{exc} in %s %s, answered {status}", q)
             lines += _wrapped(indent, f"{current_app}.logger.exception(", [log, f"{request}.method", f"{request}.path"], ")")
-            body = f"{{{_string('error', q)}: {_string(messages[exc], q)}}}"
+            body = f"{{{string_literal('error', q)}: {string_literal(messages[exc], q)}}}"
             if len(f"{indent}return {body}, {status}") <= MAX_LINE:
                 lines.append(f"{indent}return {body}, {status}")
             else:
@@ -1170,10 +1170,6 @@ def _statement_of(model, node: cst.CSTNode) -> cst.CSTNode:  # type: ignore[no-u
     return node
 
 
-def _is_generator(func: cst.FunctionDef) -> bool:
-    return any(isinstance(n, cst.Yield) for n in _body_nodes(func))
-
-
 def _top_statement(model, node: cst.CSTNode, container: cst.CSTNode) -> cst.CSTNode | None:  # type: ignore[no-untyped-def]
     body = getattr(container, "body", ())
     for cand in (node, *model.ancestors(node)):
@@ -1264,18 +1260,3 @@ def _code(node: cst.CSTNode | None) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _string(text: str, q: str) -> str:
-    return q + text.replace("\\", "\\\\").replace(q, "\\" + q).replace("\n", "\\n") + q
-
-
-def _quote_style(tree: cst.Module) -> str:
-    counts = {"'": 0, '"': 0}
-
-    class V(cst.CSTVisitor):
-        def visit_SimpleString(self, node: cst.SimpleString) -> None:
-            quote = node.quote
-            if len(quote) == 1:
-                counts[quote] += 1
-
-    tree.visit(V())
-    return "'" if counts["'"] > counts['"'] else '"'

@@ -469,3 +469,26 @@ def _functions(module: cst.Module) -> list[cst.FunctionDef]:
 
 def _order(model: FlaskModel, node: cst.CSTNode) -> int:
     return list(model.parents).index(node) if node in model.parents else 0
+
+
+def is_generator_function(func: cst.FunctionDef) -> bool:
+    """Does ``func`` itself yield (not a nested function, lambda or class)? A generator
+    view streams its response, possibly after the request context is gone."""
+    found = False
+
+    class V(cst.CSTVisitor):
+        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+            return node is func
+
+        def visit_Lambda(self, node: cst.Lambda) -> bool:
+            return False
+
+        def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+            return False
+
+        def visit_Yield(self, node: cst.Yield) -> None:
+            nonlocal found
+            found = True
+
+    func.visit(V())
+    return found

@@ -34,7 +34,7 @@ from libcst.metadata.scope_provider import (
 
 from codemods.ast_facts import AstFacts
 from codemods.base import FlaskfixCodemod, quote_style, string_literal
-from codemods.flask_model import Handler
+from codemods.flask_model import Handler, is_generator_function
 
 ContainerKind = Literal["dict", "list", "set"]
 UseKind = Literal["write", "read", "read-write", "delete", "whole"]
@@ -343,7 +343,7 @@ def store_data():
 
     def _check_handler(self, cand: Candidate, func: cst.FunctionDef, uses: list[Use], handler: Handler) -> tuple[int, str] | None:
         fname = func.name.value
-        if _is_generator_function(func):
+        if is_generator_function(func):
             return (self.line_of(func), f"`{fname}()` is a generator: a streamed response may outlive the request")
         for use in uses:
             if use.kind == "whole":
@@ -526,27 +526,6 @@ def _is_plain_statement(stmt: cst.CSTNode, use: Use, model) -> bool:  # type: ig
 
 def _is_generator(node: cst.CSTNode) -> bool:
     return isinstance(node, cst.GeneratorExp)
-
-
-def _is_generator_function(func: cst.FunctionDef) -> bool:
-    found = False
-
-    class V(cst.CSTVisitor):
-        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-            return node is func
-
-        def visit_Lambda(self, node: cst.Lambda) -> bool:
-            return False
-
-        def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-            return False
-
-        def visit_Yield(self, node: cst.Yield) -> None:
-            nonlocal found
-            found = True
-
-    func.visit(V())
-    return found
 
 
 def _in_dunder_all(module: cst.Module, name: str) -> bool:

@@ -17,7 +17,12 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+
+from codemods.ast_facts import dotted
 from typing import Iterator
+
+
+_WORD = re.compile(r"\w+")
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,8 @@ class Project:
         self._files = tuple(files)  # absolute paths of every Python file of the project
         self._text: dict[str, str | None] = {}
         self._ast: dict[str, ast.Module | None] = {}
+        self._mentions: dict[str, tuple[str, ...]] = {}
+        self._index: dict[str, list[str]] | None = None
         self.consulted = False
 
     @property
@@ -82,16 +89,36 @@ class Project:
             return path
 
     def files_mentioning(self, word: str, *, exclude: str | None = None) -> Iterator[str]:
-        pattern = re.compile(rf"\b{re.escape(word)}\b")
+        """Project files whose text holds ``word`` as a whole word. Remembered per word:
+        codemods ask the same words for every candidate file, and scanning the project
+        each time would make a run quadratic."""
+        found = self._mentions.get(word)
+        if found is None:
+            if _WORD.fullmatch(word):
+                found = tuple(self._word_index().get(word, ()))
+            else:
+                pattern = re.compile(rf"\b{re.escape(word)}\b")
+                found = tuple(p for p in self.files if (t := self.text(p)) is not None and pattern.search(t))
+            self._mentions[word] = found
+        self.consulted = True
         skip = os.path.realpath(exclude) if exclude else None
-        for path in self.files:
+        for path in found:
             if skip and os.path.realpath(path) == skip:
                 continue
-            text = self.text(path)
-            if text is not None and pattern.search(text):
-                yield path
+            yield path
 
     # -- questions -------------------------------------------------------------------
+
+    def _word_index(self) -> dict[str, list[str]]:
+        """word -> the project files holding it as a whole word (built once, on first use)."""
+        if self._index is None:
+            self._index = {}
+            for path in self.files:
+                text = self.text(path)
+                if text is not None:
+                    for word in set(_WORD.findall(text)):
+                        self._index.setdefault(word, []).append(path)
+        return self._index
 
     def external_uses(self, path: str, name: str) -> list[ExternalUse]:
         """Places in *other* project files that may use module-level ``name`` of ``path``.
@@ -128,7 +155,7 @@ class Project:
                 if isinstance(stmt, (ast.Assign, ast.AnnAssign)) and isinstance(stmt.value, ast.Call):
                     targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
                     if any(isinstance(t, ast.Name) and t.id == name for t in targets):
-                        callee = _dotted(stmt.value.func)
+                        callee = dotted(stmt.value.func)
                         if callee and callee.split(".")[-1] in callee_suffixes:
                             return True
         return False
@@ -137,17 +164,6 @@ class Project:
 def _module_stem(path: str) -> str:
     p = Path(path)
     return p.parent.name if p.name == "__init__.py" else p.stem
-
-
-def _dotted(node: ast.AST) -> str | None:
-    parts = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name):
-        parts.append(node.id)
-        return ".".join(reversed(parts))
-    return None
 
 
 def _uses_in(tree: ast.Module, stem: str, name: str, rel: str, path: str) -> list[ExternalUse]:
@@ -172,11 +188,11 @@ def _uses_in(tree: ast.Module, stem: str, name: str, rel: str, path: str) -> lis
     if module_aliases:
         for node in ast.walk(tree):
             if isinstance(node, ast.Attribute) and node.attr == name:
-                base = _dotted(node.value)
+                base = dotted(node.value)
                 if base and (base in module_aliases or base.split(".")[-1] == stem):
                     uses.append(ExternalUse(rel, node.lineno, f"{base}.{name}"))
-            elif isinstance(node, ast.Call) and _dotted(node.func) in ("getattr", "setattr", "hasattr"):
-                if node.args and _dotted(node.args[0]) in module_aliases:
+            elif isinstance(node, ast.Call) and dotted(node.func) in ("getattr", "setattr", "hasattr"):
+                if node.args and dotted(node.args[0]) in module_aliases:
                     uses.append(ExternalUse(rel, node.lineno, "getattr on the module"))
     return uses
 
@@ -212,7 +228,7 @@ def sqlalchemy_model(tree: ast.Module, class_name: str) -> ModelInfo | None:
     if len(classes) > 1:
         return ModelInfo(class_name, problem="it is defined more than once")
     cls = classes[0]
-    bases = [_dotted(b) for b in cls.bases]
+    bases = [dotted(b) for b in cls.bases]
     if len(bases) != 1 or bases[0] is None or not bases[0].endswith(".Model") or bases[0].count(".") != 1 or cls.keywords:
         return ModelInfo(class_name, problem="it is not a direct `db.Model` subclass (mixins and inheritance may add or change primary keys)")
     db_name = bases[0].split(".")[0]
@@ -230,7 +246,7 @@ def sqlalchemy_model(tree: ast.Module, class_name: str) -> ModelInfo | None:
             return ModelInfo(class_name, db_name=db_name, problem=f"it sets `{names[0]}`, which may change how it is queried")
         if not isinstance(value, ast.Call) or len(names) != 1:
             continue
-        callee = (_dotted(value.func) or "").split(".")[-1]
+        callee = (dotted(value.func) or "").split(".")[-1]
         if callee not in ("Column", "mapped_column"):
             continue
         if not any(k.arg == "primary_key" and isinstance(k.value, ast.Constant) and k.value.value is True for k in value.keywords):
@@ -249,14 +265,14 @@ def sqlalchemy_model(tree: ast.Module, class_name: str) -> ModelInfo | None:
 def _column_python_type(call: ast.Call, annotation: ast.expr | None) -> str | None:
     for arg in call.args:
         type_expr = arg.func if isinstance(arg, ast.Call) else arg
-        last = (_dotted(type_expr) or "").split(".")[-1]
+        last = (dotted(type_expr) or "").split(".")[-1]
         if last in INT_COLUMN_TYPES:
             return "int"
         if last in STR_COLUMN_TYPES:
             return "str"
         if last and last != "ForeignKey" and not isinstance(arg, ast.Constant):
             return None  # another column type: unknown
-    if isinstance(annotation, ast.Subscript) and (_dotted(annotation.value) or "").split(".")[-1] == "Mapped":
+    if isinstance(annotation, ast.Subscript) and (dotted(annotation.value) or "").split(".")[-1] == "Mapped":
         inner = annotation.slice
         if isinstance(inner, ast.Name) and inner.id in ("int", "str"):
             return inner.id
@@ -307,7 +323,7 @@ def sqlalchemy_call(project: Project, path: str, name: str, _depth: int = 0) -> 
     for stmt in tree.body:
         if isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Call):
             if any(isinstance(t, ast.Name) and t.id == name for t in stmt.targets):
-                if (_dotted(stmt.value.func) or "").split(".")[-1] == "SQLAlchemy":
+                if (dotted(stmt.value.func) or "").split(".")[-1] == "SQLAlchemy":
                     return stmt.value
         elif isinstance(stmt, ast.ImportFrom) and _depth < 3:
             for alias in stmt.names:

@@ -35,8 +35,8 @@ import libcst as cst
 from libcst.metadata import PositionProvider, ScopeProvider
 from libcst.metadata.scope_provider import ComprehensionScope, FunctionScope, GlobalScope
 
-from codemods.ast_facts import AstFacts
-from codemods.base import FlaskfixCodemod
+from codemods.ast_facts import AstFacts, dotted
+from codemods.base import FlaskfixCodemod, quote_style, string_literal
 from codemods.flask_model import dotted_name
 
 if sys.version_info >= (3, 11):
@@ -229,7 +229,7 @@ def count():
         if client is None:
             return tree
         client_expr, creation = client
-        quote = _quote_style(tree)
+        quote = quote_style(tree)
         edits = _Edits()
         for counter in counters:
             key = self._key(counter)
@@ -624,7 +624,7 @@ def count():
                 self.add_finding(counters[0].statement, f"{_names_of(counters)} not moved to Redis: the names `Redis` and `redis` are taken")
                 return None
         name = model.free_name("redis_client")
-        q = _quote_style(model.module)
+        q = quote_style(model.module)
         text = f"{name} = {redis_cls}.from_url({environ}.get({q}REDIS_URL{q}, {q}{DEFAULT_URL}{q}))"
         if len(text) > 88:
             text = f"{name} = {redis_cls}.from_url(\n    {environ}.get({q}REDIS_URL{q}, {q}{DEFAULT_URL}{q})\n)"
@@ -684,7 +684,7 @@ def count():
                     if any(isinstance(t, ast.Name) and t.id == name for t in targets):
                         bindings += 1
                         if isinstance(stmt.value, ast.Call):
-                            callee = _ast_dotted(stmt.value.func)
+                            callee = dotted(stmt.value.func)
                             if callee:
                                 head, _, rest = callee.partition(".")
                                 full = imported.get(head, "") + (f".{rest}" if rest else "")
@@ -719,7 +719,7 @@ def count():
     ) -> cst.BaseSmallStatement:
         """``X = <initial> + client.incr(key[, n])``, or just ``client.incr(key[, n])`` when
         the handler does not read ``X`` afterwards."""
-        args = [cst.Arg(_string(key, quote))]
+        args = [cst.Arg(cst.SimpleString(string_literal(key, quote)))]
         if use.amount is not None:
             args.append(cst.Arg(use.amount))
         call = cst.Call(
@@ -785,7 +785,7 @@ def count():
                 quote = "'" if '"' in anc.start else '"'
         get = cst.Call(
             func=cst.Attribute(cst.parse_expression(client), cst.Name("get")),
-            args=[cst.Arg(_string(key, quote))],
+            args=[cst.Arg(cst.SimpleString(string_literal(key, quote)))],
         )
         value: cst.BaseExpression = cst.Call(
             func=cst.Name("int"),
@@ -1115,40 +1115,10 @@ def _imports_in(stmt: cst.CSTNode) -> list[cst.Import | cst.ImportFrom]:
     return found
 
 
-def _ast_dotted(node: ast.AST) -> str | None:
-    parts = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name):
-        parts.append(node.id)
-        return ".".join(reversed(parts))
-    return None
-
-
 def _names_of(counters: list[Counter]) -> str:
     return ", ".join(f"`{c.name}`" for c in counters)
 
 
-def _quote_style(module: cst.Module) -> str:
-    counts = {"'": 0, '"': 0}
-
-    class V(cst.CSTVisitor):
-        def visit_SimpleString(self, n: cst.SimpleString) -> None:
-            q = n.quote
-            if len(q) == 1:
-                counts[q] += 1
-
-    module.visit(V())
-    return "'" if counts["'"] > counts['"'] else '"'
-
-
-def _string(text: str, quote: str) -> cst.SimpleString:
-    escaped = text.replace("\\", "\\\\").replace(quote, "\\" + quote)
-    return cst.SimpleString(f"{quote}{escaped}{quote}")
-
-
-#: parents in which ``a + b`` needs no parentheses when it replaces a name
 _SAFE_PARENTS = (
     cst.Arg,
     cst.Element,

@@ -27,6 +27,7 @@ from typing import Iterator, Sequence
 
 import libcst as cst
 from libcst.codemod import CodemodContext, SkipFile
+from libcst.metadata import MetadataWrapper
 
 import codemods as registry
 from codemods.ast_facts import AstFacts
@@ -143,7 +144,9 @@ class Engine:
             result.prefiltered_out = True
             return result
         try:
-            module = cst.parse_module(text)
+            # a fresh parse shares no nodes, so the wrapper need not copy it
+            wrapper = MetadataWrapper(cst.parse_module(text), unsafe_skip_copy=True)
+            module = wrapper.module
         except (cst.ParserSyntaxError, RecursionError) as exc:
             result.error = f"LibCST cannot parse this file: {str(exc).splitlines()[0]}"
             return result
@@ -153,7 +156,9 @@ class Engine:
             context = CodemodContext(filename=source.path, full_module_name=module_name)
             if suppressions and current != text:  # comments may have moved with rewritten lines
                 suppressions = suppress.parse(current)[1]
-            run = RunContext(source.path, module_name, self.config.for_codemod(codemod_cls.ID), self.project, suppressions)
+            run = RunContext(
+                source.path, module_name, self.config.for_codemod(codemod_cls.ID), self.project, suppressions, wrapper
+            )
             codemod = codemod_cls(context, run)
             try:
                 new_module = codemod.transform_module(module)
@@ -172,7 +177,8 @@ class Engine:
                 line = to_original(line) if to_original else line
                 result.suppressed.append(Finding(line, codemod_cls.ID, "left alone: a `# flaskfix: ignore` comment"))
             if codemod.changes and new_module is not module:
-                module = new_module
+                wrapper = MetadataWrapper(new_module)  # copies: a rewritten tree may share nodes
+                module = wrapper.module
                 current = module.code
         new_text = current
         if new_text != text:
