@@ -10,6 +10,7 @@ rewrite. The test suite checks that on every fixture and on a corpus.
 from __future__ import annotations
 
 import ast
+import sys
 from functools import cached_property
 
 #: decorator attributes that make a function a Flask request handler (see flask_model)
@@ -22,6 +23,20 @@ HANDLER_DECORATORS = frozenset(
         "url_value_preprocessor", "app_url_value_preprocessor", "url_defaults", "app_url_defaults",
     }
 )  # fmt: skip
+
+
+#: text pre-filter matching every file whose stdlib facts can satisfy ``has_handlers``:
+#: a decorator ``@<name>.<handler attribute>`` (dots may carry spaces), ``add_url_rule``
+#: or a ``View`` base class. Codemods that need a request handler start their PREFILTER
+#: with it, so the fast pass does not even walk files without one.
+HANDLER_TEXT = (
+    r"@\s*\(?\s*\w+(?:\s*\.\s*\w+)*\s*\.\s*(?:" + "|".join(sorted(HANDLER_DECORATORS)) + r")\b"
+    r"|\badd_url_rule\b|View\b"
+)
+
+#: decorator receivers imported from these are never Flask apps or blueprints
+#: (``@mock.patch`` looks like an HTTP-method decorator)
+NOT_FLASK_MODULES = frozenset(sys.stdlib_module_names) | {"mock", "pytest", "fastapi", "starlette", "django"}
 
 
 def dotted(node: ast.AST) -> str | None:
@@ -42,6 +57,10 @@ class AstFacts:
         self.module_assigns: dict[str, list[ast.expr]] = {}
         #: attribute names used as decorators (``@x.route(...)`` -> "route")
         self.decorator_attrs: set[str] = set()
+        #: (attribute, root name of the receiver) of those decorators (``@x.y.route`` -> ("route", "x"))
+        self.decorators: set[tuple[str, str]] = set()
+        #: local name -> the top-level module it was imported from (any scope)
+        self.imported_from: dict[str, str] = {}
         #: last names of class bases (``class V(views.MethodView)`` -> "MethodView")
         self.base_names: set[str] = set()
         #: attribute names of called methods (``a.b.get(...)`` -> "get")
@@ -80,6 +99,11 @@ class AstFacts:
                     target = dec.func if isinstance(dec, ast.Call) else dec
                     if isinstance(target, ast.Attribute):
                         self.decorator_attrs.add(target.attr)
+                        root = target.value
+                        while isinstance(root, ast.Attribute):
+                            root = root.value
+                        if isinstance(root, ast.Name):
+                            self.decorators.add((target.attr, root.id))
                 f, lp = True, False
             elif cls is ast.Lambda:
                 f = True
@@ -102,6 +126,14 @@ class AstFacts:
                 self.attribute_names.add(child.attr)  # type: ignore[attr-defined]
             elif cls is ast.Name and in_function:
                 self.names_in_functions.add(child.id)  # type: ignore[attr-defined]
+            elif cls is ast.Import:
+                for alias in child.names:  # type: ignore[attr-defined]
+                    local = alias.asname or alias.name.split(".")[0]
+                    self.imported_from[local] = alias.name.split(".")[0]
+            elif cls is ast.ImportFrom:
+                if not child.level and child.module:  # type: ignore[attr-defined]
+                    for alias in child.names:  # type: ignore[attr-defined]
+                        self.imported_from[alias.asname or alias.name] = child.module.split(".")[0]  # type: ignore[attr-defined]
             elif cls is ast.Global:
                 self.global_names.update(child.names)  # type: ignore[attr-defined]
             elif cls is ast.BinOp or cls is ast.AugAssign:
@@ -112,8 +144,8 @@ class AstFacts:
     def has_handlers(self) -> bool:
         """Could any function here be a Flask request handler (decorated, a view class,
         or registered with ``add_url_rule``)?"""
-        return bool(
-            self.decorator_attrs & HANDLER_DECORATORS
-            or "add_url_rule" in self.called_attrs
-            or self.base_names & {"MethodView", "View"}
+        decorated = any(
+            attr in HANDLER_DECORATORS and self.imported_from.get(root) not in NOT_FLASK_MODULES
+            for attr, root in self.decorators
         )
+        return bool(decorated or "add_url_rule" in self.called_attrs or self.base_names & {"MethodView", "View"})

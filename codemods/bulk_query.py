@@ -241,7 +241,7 @@ def get_users():
         names.append(user.name if user else None)
     return jsonify(users=names)
 '''
-    PREFILTER = (r"\.(?:get(?:_or_404)?|filter_by)\(", r"\bfor\b")
+    PREFILTER = (r"\.(?:get(?:_or_404)?|filter_by)\(", r"\bfor\b", r"query|session|get_or_404")
     DEFAULT_CONFIG = {"max_ids": 1000, "line_length": 88}
     METADATA_DEPENDENCIES = (ScopeProvider, PositionProvider)
 

@@ -41,7 +41,7 @@ from libcst.metadata.scope_provider import (
     ImportAssignment,
 )
 
-from codemods.ast_facts import AstFacts
+from codemods.ast_facts import HANDLER_TEXT, AstFacts
 from codemods.base import FlaskfixCodemod, quote_style
 from codemods.flask_model import FlaskObject, Handler, VIEW_BASES, call_arg, dotted_name, is_generator_function
 
@@ -325,7 +325,7 @@ def expensive_operation():
     data = perform_expensive_calculation()
     return {"result": data}
 '''
-    PREFILTER = (r"\.(?:route|get|add_url_rule)\b|View\b",)
+    PREFILTER = (HANDLER_TEXT,)
     DEFAULT_CONFIG = {
         "timeout": 60,
         "expensive": [],

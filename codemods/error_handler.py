@@ -33,7 +33,7 @@ import libcst as cst
 from libcst.metadata import PositionProvider, ScopeProvider
 from libcst.metadata.scope_provider import Assignment
 
-from codemods.ast_facts import AstFacts
+from codemods.ast_facts import HANDLER_TEXT, AstFacts
 from codemods.base import FlaskfixCodemod, quote_style, string_literal
 from codemods.flask_model import FlaskObject, Handler, call_arg, is_generator_function
 
@@ -182,7 +182,7 @@ def handle_value_error(error):
     return {"error": "A value in the request is not valid."}, 400
 '''
     PREFILTER = (
-        r"\.(?:route|get|post|put|patch|delete|add_url_rule)\b|View\b",
+        HANDLER_TEXT,
         r"[/%]|\bdivmod\b|\bint\b|\bfloat\b|json",
     )
     DEFAULT_CONFIG = {

@@ -32,7 +32,7 @@ from libcst.metadata.scope_provider import (
     GlobalScope,
 )
 
-from codemods.ast_facts import AstFacts
+from codemods.ast_facts import HANDLER_TEXT, AstFacts
 from codemods.base import FlaskfixCodemod, quote_style, string_literal
 from codemods.flask_model import Handler, is_generator_function
 
@@ -128,7 +128,7 @@ def store_data():
     return "Stored!"
 '''
     PREFILTER = (
-        r"\.(?:route|get|post|put|patch|delete|add_url_rule|before_request|after_request|errorhandler)\b|View\b",
+        HANDLER_TEXT,
         r"^[A-Za-z_]\w*\s*(?::[^=\n]+)?=\s*(?:\{|\[|set\(|dict\(|list\()",
     )
     METADATA_DEPENDENCIES = (ScopeProvider, PositionProvider)

@@ -35,7 +35,7 @@ import libcst as cst
 from libcst.metadata import PositionProvider, ScopeProvider
 from libcst.metadata.scope_provider import ComprehensionScope, FunctionScope, GlobalScope
 
-from codemods.ast_facts import AstFacts, dotted
+from codemods.ast_facts import HANDLER_TEXT, AstFacts, dotted
 from codemods.base import FlaskfixCodemod, quote_style, string_literal
 from codemods.flask_model import dotted_name
 
@@ -197,7 +197,7 @@ def count():
 '''
     PREFILTER = (
         r"\bglobal\s",
-        r"@|\badd_url_rule\b|View\b",
+        HANDLER_TEXT,
         r"(?:^|;)[ \t]*[A-Za-z_]\w*[ \t]*(?::[^=\n]+)?=[\s\\]*[-+]?[\s\\]*\.?\d",
     )
     #: namespace: the first part of every key; "" means the project's name (pyproject.toml)
