@@ -43,7 +43,7 @@ from libcst.metadata.scope_provider import (
 
 from codemods.ast_facts import HANDLER_TEXT, AstFacts
 from codemods.base import FlaskfixCodemod, quote_style
-from codemods.flask_model import FlaskObject, Handler, VIEW_BASES, call_arg, dotted_name, is_generator_function
+from codemods.flask_model import FlaskObject, Handler, VIEW_BASES, call_arg, dotted_name, is_docstring, is_generator_function
 
 CACHE_CLASSES = frozenset({"flask_caching.Cache"})
 SESSION = frozenset({"flask.session", "flask.globals.session"})
@@ -1174,7 +1174,7 @@ class _Rewriter(cst.CSTTransformer):
             body = [new_stmt if s is stmt else s for s in body]
         else:
             new_stmt = cst.parse_statement(f"decorators = [{cst.Module([]).code_for_node(expr)}]\n")
-            at = 1 if body and _is_docstring(body[0]) else 0
+            at = 1 if body and is_docstring(body[0]) else 0
             if at:
                 new_stmt = new_stmt.with_changes(leading_lines=[cst.EmptyLine(indent=False)])  # type: ignore[union-attr]
             if len(body) > at and not any(_blank(ln) for ln in body[at].leading_lines):
@@ -1252,7 +1252,7 @@ def _import_block_end(tree: cst.Module) -> int:
     """Index just past the leading block of imports (after a docstring), like LibCST's
     ``AddImportsVisitor`` uses."""
     body = list(tree.body)
-    i = 1 if body and _is_docstring(body[0]) else 0
+    i = 1 if body and is_docstring(body[0]) else 0
     end = i
     for j in range(i, len(body)):
         stmt = body[j]
@@ -1261,15 +1261,6 @@ def _import_block_end(tree: cst.Module) -> int:
         else:
             break
     return end
-
-
-def _is_docstring(stmt: cst.CSTNode) -> bool:
-    return (
-        isinstance(stmt, cst.SimpleStatementLine)
-        and len(stmt.body) == 1
-        and isinstance(stmt.body[0], cst.Expr)
-        and isinstance(stmt.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
-    )
 
 
 def _blank(line: cst.EmptyLine) -> bool:

@@ -356,7 +356,7 @@ def handle_value_error(error):
         nodes: list[cst.CSTNode] = []
         funcs: dict[cst.FunctionDef, None] = {view.func: None}
         for step, func in (*path, (node, view.func)):
-            nodes += [step, _statement_of(model, step)]
+            nodes += [step, model.statement_of(step)]
             funcs[func] = None
         if view.view_class is not None:
             nodes += [view.view_class.name, *view.view_class.decorators]
@@ -1157,17 +1157,6 @@ def _implies_zero(test: cst.BaseExpression, name: str) -> bool:
         if lit is not None and not isinstance(lit, complex) and lit > 0 and isinstance(op, cst.LessThan):
             return True
     return False
-
-
-def _statement_of(model, node: cst.CSTNode) -> cst.CSTNode:  # type: ignore[no-untyped-def]
-    """The simple statement line holding ``node`` (a comment at its end is on its last
-    line), or ``node`` itself in a compound statement's header."""
-    for anc in model.ancestors(node):
-        if isinstance(anc, cst.SimpleStatementLine):
-            return anc
-        if isinstance(anc, (cst.BaseCompoundStatement, cst.SimpleStatementSuite)):
-            return node
-    return node
 
 
 def _top_statement(model, node: cst.CSTNode, container: cst.CSTNode) -> cst.CSTNode | None:  # type: ignore[no-untyped-def]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import builtins
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Literal
+from typing import Iterable, Iterator, Literal
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, ScopeProvider
@@ -138,6 +138,16 @@ class FlaskModel:
         while cur is not None:
             yield cur
             cur = self.parents.get(cur)
+
+    def statement_of(self, node: cst.CSTNode) -> cst.CSTNode:
+        """The simple statement line holding ``node`` (a comment at its end is on its last
+        line), or ``node`` itself in a compound statement's header."""
+        for anc in self.ancestors(node):
+            if isinstance(anc, cst.SimpleStatementLine):
+                return anc
+            if isinstance(anc, (cst.BaseCompoundStatement, cst.SimpleStatementSuite)):
+                return node
+        return node
 
     def enclosing_function(self, node: cst.CSTNode) -> cst.FunctionDef | None:
         for anc in self.ancestors(node):
@@ -492,3 +502,30 @@ def is_generator_function(func: cst.FunctionDef) -> bool:
 
     func.visit(V())
     return found
+
+
+def is_docstring(stmt: cst.CSTNode) -> bool:
+    return (
+        isinstance(stmt, cst.SimpleStatementLine)
+        and len(stmt.body) == 1
+        and isinstance(stmt.body[0], cst.Expr)
+        and isinstance(stmt.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
+    )
+
+
+def module_assignments(
+    tree: cst.Module,
+) -> Iterator[tuple[cst.SimpleStatementLine, cst.BaseSmallStatement, cst.Name, cst.BaseExpression]]:
+    """``(line, statement, name, value)`` for every module-level ``name = value`` and
+    ``name: T = value`` with a single plain name target."""
+    for stmt in tree.body:
+        if not isinstance(stmt, cst.SimpleStatementLine):
+            continue
+        for small in stmt.body:
+            target = value = None
+            if isinstance(small, cst.Assign) and len(small.targets) == 1:
+                target, value = small.targets[0].target, small.value
+            elif isinstance(small, cst.AnnAssign) and small.value is not None:
+                target, value = small.target, small.value
+            if isinstance(target, cst.Name) and value is not None:
+                yield stmt, small, target, value

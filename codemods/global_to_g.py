@@ -34,7 +34,7 @@ from libcst.metadata.scope_provider import (
 
 from codemods.ast_facts import HANDLER_TEXT, AstFacts
 from codemods.base import FlaskfixCodemod, quote_style, string_literal
-from codemods.flask_model import Handler, is_generator_function
+from codemods.flask_model import Handler, is_docstring, is_generator_function, module_assignments
 
 ContainerKind = Literal["dict", "list", "set"]
 UseKind = Literal["write", "read", "read-write", "delete", "whole"]
@@ -204,20 +204,10 @@ def store_data():
 
     def _candidates(self, tree: cst.Module) -> list[Candidate]:
         out = []
-        for stmt in tree.body:
-            if not isinstance(stmt, cst.SimpleStatementLine):
-                continue
-            for small in stmt.body:
-                target = value = None
-                if isinstance(small, cst.Assign) and len(small.targets) == 1:
-                    target, value = small.targets[0].target, small.value
-                elif isinstance(small, cst.AnnAssign) and small.value is not None:
-                    target, value = small.target, small.value
-                if not isinstance(target, cst.Name) or value is None:
-                    continue
-                kind_empty = self._container_kind(value)
-                if kind_empty is not None:
-                    out.append(Candidate(target.value, kind_empty[0], stmt, small, kind_empty[1]))
+        for stmt, small, target, value in module_assignments(tree):
+            kind_empty = self._container_kind(value)
+            if kind_empty is not None:
+                out.append(Candidate(target.value, kind_empty[0], stmt, small, kind_empty[1]))
         return out
 
     def _container_kind(self, value: cst.BaseExpression) -> tuple[ContainerKind, bool] | None:
@@ -469,7 +459,7 @@ class _Rewriter(cst.CSTTransformer):
             return self.replacements[original_node]
         if original_node in self.prologues:
             body = list(updated_node.body.body)
-            at = 1 if body and _is_docstring(body[0]) else 0
+            at = 1 if body and is_docstring(body[0]) else 0
             body[at:at] = self.prologues[original_node]
             return updated_node.with_changes(body=updated_node.body.with_changes(body=body))
         if original_node in self.removals:
@@ -487,15 +477,6 @@ def _is_container_ast(value: ast.expr) -> bool:
     if isinstance(value, (ast.Dict, ast.List, ast.Set)):
         return True
     return isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id in ("dict", "list", "set")
-
-
-def _is_docstring(stmt: cst.CSTNode) -> bool:
-    return (
-        isinstance(stmt, cst.SimpleStatementLine)
-        and len(stmt.body) == 1
-        and isinstance(stmt.body[0], cst.Expr)
-        and isinstance(stmt.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
-    )
 
 
 def _const_key(sub: cst.Subscript) -> object:

@@ -37,7 +37,7 @@ from libcst.metadata.scope_provider import ComprehensionScope, FunctionScope, Gl
 
 from codemods.ast_facts import HANDLER_TEXT, AstFacts, dotted
 from codemods.base import FlaskfixCodemod, quote_style, string_literal
-from codemods.flask_model import dotted_name
+from codemods.flask_model import dotted_name, is_docstring, module_assignments
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -272,21 +272,11 @@ def count():
     # -- finding candidates --------------------------------------------------------------
 
     def _candidates(self, tree: cst.Module) -> list[Counter]:
-        out = []
-        for stmt in tree.body:
-            if not isinstance(stmt, cst.SimpleStatementLine):
-                continue
-            for small in stmt.body:
-                target = value = None
-                if isinstance(small, cst.Assign) and len(small.targets) == 1:
-                    target, value = small.targets[0].target, small.value
-                elif isinstance(small, cst.AnnAssign) and small.value is not None:
-                    target, value = small.target, small.value
-                if not isinstance(target, cst.Name) or value is None:
-                    continue
-                initial = _number(value)
-                if initial is not None and all(c.name != target.value for c in out):
-                    out.append(Counter(target.value, stmt, small, target, value, initial))
+        out: list[Counter] = []
+        for stmt, small, target, value in module_assignments(tree):
+            initial = _number(value)
+            if initial is not None and all(c.name != target.value for c in out):
+                out.append(Counter(target.value, stmt, small, target, value, initial))
         return out
 
     # -- proving it safe -----------------------------------------------------------------
@@ -353,7 +343,7 @@ def count():
         nodes: list[cst.CSTNode] = [cand.statement]
         funcs: dict[cst.FunctionDef, None] = {}
         for use in cand.uses:
-            nodes.append(_statement_of(model, use.node))
+            nodes.append(model.statement_of(use.node))
             for anc in model.ancestors(use.node):  # its function, and any function around that
                 if isinstance(anc, cst.FunctionDef):
                     funcs[anc] = None
@@ -992,17 +982,6 @@ def _names(node: cst.CSTNode, name: str) -> list[cst.Name]:
     return found
 
 
-def _statement_of(model, node: cst.CSTNode) -> cst.CSTNode:  # type: ignore[no-untyped-def]
-    """The simple statement line holding ``node`` (a comment at its end is on its last
-    line), or ``node`` itself in a compound statement's header."""
-    for anc in model.ancestors(node):
-        if isinstance(anc, cst.SimpleStatementLine):
-            return anc
-        if isinstance(anc, (cst.BaseCompoundStatement, cst.SimpleStatementSuite)):
-            return node
-    return node
-
-
 def _is_deleted(model, node: cst.CSTNode) -> bool:  # type: ignore[no-untyped-def]
     for anc in model.ancestors(node):
         if isinstance(anc, cst.Del):
@@ -1182,17 +1161,8 @@ def _is_import_line(stmt: cst.CSTNode) -> bool:
     )
 
 
-def _is_docstring(stmt: cst.CSTNode) -> bool:
-    return (
-        isinstance(stmt, cst.SimpleStatementLine)
-        and len(stmt.body) == 1
-        and isinstance(stmt.body[0], cst.Expr)
-        and isinstance(stmt.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
-    )
-
-
 def _leading_imports_end(body: list[cst.BaseStatement]) -> int:
-    i = 1 if body and _is_docstring(body[0]) else 0
+    i = 1 if body and is_docstring(body[0]) else 0
     while i < len(body) and _is_import_line(body[i]):
         i += 1
     return i
@@ -1235,7 +1205,7 @@ def _insert_imports(
         text = f"from {module} import {name}" if name else f"import {module}"
         new = cst.parse_statement(text + "\n")
         assert isinstance(new, cst.SimpleStatementLine)
-        start = 1 if body and _is_docstring(body[0]) else 0
+        start = 1 if body and is_docstring(body[0]) else 0
         end = _leading_imports_end(body)
         section = 1 if module in sys.stdlib_module_names else 2
         lines = list(range(start, end))
