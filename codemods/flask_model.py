@@ -332,7 +332,7 @@ class _Builder(cst.CSTVisitor):
         # 1. Flask objects created here
         by_target: dict[cst.Name, FlaskObject] = {}
         for target, (stmt, call) in self.bindings.items():
-            kind = self._kind_of_call(call, factories)
+            kind = self._kind_of_call(call)
             if kind is None:
                 continue
             obj = FlaskObject(target.value, kind, self._scope_node(stmt), m.parent(stmt), call)
@@ -408,7 +408,7 @@ class _Builder(cst.CSTVisitor):
                         methods = frozenset(s.upper() for s in lit) if lit is not None else None
                     m.handlers[func] = Handler(func, "view", owner=owner, methods=methods, via_add_url_rule=True)
 
-    def _kind_of_call(self, call: cst.Call, factories: set[cst.FunctionDef]) -> ObjectKind | None:
+    def _kind_of_call(self, call: cst.Call) -> ObjectKind | None:
         names = self.m.qualified_names(call.func)
         if names & APP_CLASSES:
             return "app"

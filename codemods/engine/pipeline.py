@@ -106,11 +106,7 @@ class Engine:
         self.project.consulted = False
         result = self._process(source)
         result.used_project = self.project.consulted
-        if os.path.isabs(source.path):
-            try:
-                result.diff_path = os.path.relpath(source.path, self.config.root.resolve())
-            except ValueError:
-                pass
+        result.diff_path = self._diff_path(source.path)
         return result
 
     def _process(self, source: Source) -> FileResult:
@@ -276,9 +272,17 @@ class Engine:
             suppressed=suppressed,
             skipped_by_comment=value["skipped_by_comment"],
         )
-        if os.path.isabs(path):
-            result.diff_path = os.path.relpath(path, self.config.root.resolve())
+        result.diff_path = self._diff_path(path)
         return result
+
+    def _diff_path(self, path: str) -> str | None:
+        """The path for diff headers when ``path`` is absolute: relative to the project root."""
+        if not os.path.isabs(path):
+            return None
+        try:
+            return os.path.relpath(path, self.config.root.resolve())
+        except ValueError:
+            return None
 
 
 def _read_bytes(path: str) -> bytes | None:
