@@ -192,6 +192,33 @@ def test_config_select_and_unknown_table(project: Path) -> None:
     assert out.returncode == 2 and "no codemod has the id 'not-a-codemod'" in out.stderr
 
 
+@pytest.mark.parametrize(
+    "toml, message",
+    [
+        ("[tool.flaskfix]\nexlude = ['x/']\n", "[tool.flaskfix] has no key 'exlude'"),
+        ("[tool.flaskfix.bulk-query]\nmax_id = 5\n", "[tool.flaskfix.bulk-query] has no key 'max_id' (its keys: max_ids"),
+        ("[tool.flaskfix.bulk-query]\nmax_ids = '5'\n", "max_ids = '5': expected a value like the default, 1000"),
+        ("[tool.flaskfix.cache-route]\nwhole_table_queries = 1\n", "expected a value like the default, True"),
+        ("[tool.flaskfix.error-handler]\nexceptions = [1]\n", "exceptions = [1]: expected"),
+    ],
+)
+def test_config_typos_are_usage_errors(project: Path, toml: str, message: str) -> None:
+    """A misspelt key or a value of the wrong type would silently keep the default."""
+    (project / "pyproject.toml").write_text(toml)
+    out = flaskfix("diff", cwd=project)
+    assert out.returncode == 2, out.stderr
+    assert message in out.stderr
+    assert out.stdout == ""
+
+
+def test_config_values_of_the_right_type_are_taken(project: Path) -> None:
+    (project / "pyproject.toml").write_text(
+        "[tool.flaskfix.cache-route]\nexpensive = 'build_report'\ntimeout = 30\n"
+        "[tool.flaskfix.bulk-query]\nmax_ids = 5\n"
+    )
+    assert flaskfix("diff", "--exit-zero", cwd=project).returncode == 0
+
+
 # -- apply ---------------------------------------------------------------------------------
 
 

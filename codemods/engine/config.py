@@ -17,6 +17,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 if sys.version_info >= (3, 11):
@@ -95,7 +96,14 @@ def find_root(start: Path) -> Path:
     return folder
 
 
-def load_config(paths: list[str], known_ids: set[str] | None = None) -> Config:
+TOP_LEVEL_KEYS = ("exclude", "select", "ignore", "max-file-size", "per-file-ignores")
+
+
+def load_config(paths: list[str], known: Mapping[str, Mapping[str, Any]] | None = None) -> Config:
+    """Read ``[tool.flaskfix]``. ``known`` maps each codemod id to its config keys and
+    their defaults; given it, unknown tables, keys and value types are errors, so a typo
+    cannot silently leave a default in place."""
+    known_ids = set(known) if known is not None else None
     start = Path(paths[0]) if paths else Path(os.getcwd())
     root = find_root(start)
     pyproject = root / "pyproject.toml"
@@ -132,10 +140,38 @@ def load_config(paths: list[str], known_ids: set[str] | None = None) -> Config:
         elif isinstance(value, dict):
             if known_ids is not None and key not in known_ids:
                 raise ConfigError(f"{pyproject}: [tool.flaskfix.{key}]: no codemod has the id {key!r}")
+            if known is not None:
+                _check_codemod_table(pyproject, key, value, known[key])
             cfg.codemods[key] = value
+        elif known is not None:
+            raise ConfigError(
+                f"{pyproject}: [tool.flaskfix] has no key {key!r} (keys: {', '.join(TOP_LEVEL_KEYS)}; "
+                "plus one table per codemod id)"
+            )
         else:
-            cfg.codemods.setdefault("", {})[key] = value  # unknown top-level keys kept for forwards compat
+            cfg.codemods.setdefault("", {})[key] = value
     return cfg
+
+
+def _check_codemod_table(pyproject: Path, codemod_id: str, table: dict[str, Any], defaults: Mapping[str, Any]) -> None:
+    """Every key is one the codemod declares, with a value of its default's type (a list
+    default also takes one string)."""
+    where = f"{pyproject}: [tool.flaskfix.{codemod_id}]"
+    for key, value in table.items():
+        if key not in defaults:
+            keys = ", ".join(defaults) or "none"
+            raise ConfigError(f"{where} has no key {key!r} (its keys: {keys}; `flaskfix explain {codemod_id}`)")
+        default = defaults[key]
+        if isinstance(default, bool):
+            ok = isinstance(value, bool)
+        elif isinstance(default, int):
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        elif isinstance(default, list):
+            ok = isinstance(value, str) or (isinstance(value, list) and all(isinstance(v, str) for v in value))
+        else:
+            ok = isinstance(value, type(default))
+        if not ok:
+            raise ConfigError(f"{where} {key} = {value!r}: expected a value like the default, {default!r}")
 
 
 def _str_list(pyproject: Path, key: str, value: Any) -> list[str]:

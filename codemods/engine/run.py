@@ -45,7 +45,7 @@ def plan(
 
     paths = paths or ["."]
     try:
-        config = load_config(paths, set(registry.ids()))
+        config = load_config(paths, {c.ID: c.DEFAULT_CONFIG for c in registry.all_codemods()})
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
     try:
