@@ -236,8 +236,23 @@ class FlaskfixCodemod(CodemodCommand):
             parts += [f"  - {r}" for r in cls.REFUSES]
         if cls.DEFAULT_CONFIG:
             parts += ["", f"Configuration: [tool.flaskfix.{cls.ID}]"]
-            parts += [f"  {k} = {v!r}" for k, v in cls.DEFAULT_CONFIG.items()]
+            parts += [f"  {k} = {_toml(v)}" for k, v in cls.DEFAULT_CONFIG.items()]
         return "\n".join(parts) + "\n"
+
+
+def _toml(value: Any) -> str:
+    """A default as it is written in pyproject.toml."""
+    import json
+
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + " }" if value else "{}"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
 
 
 @functools.lru_cache(maxsize=None)

@@ -25,13 +25,20 @@ checks it at run time:
 
 * an ``int`` id against an Integer key: always;
 * a ``str`` id against an Integer key (``request.args.getlist("id")``): when it is the
-  canonical spelling of an int (``s.isdecimal() and str(int(s)) == s``: "7", not "07",
-  "+7", " 7", "٧"); any other string runs the original call, whose answer the
-  database decides ("07" finds row 7 in SQLite, "x" finds nothing);
-* a ``str`` id against a String key: never, because the column's collation (MySQL's
-  and SQL Server's defaults ignore case and trailing spaces) may match a differently
-  spelled row. A miss runs the original call, so such ids cost one query each, as
-  before.
+  canonical spelling of an int that fits in 64 bits (``s.isdecimal() and len(s) < 19
+  and str(int(s)) == s``: "7", not "07", "+7", " 7", "٧"); any other string runs the
+  original call, whose answer the database decides ("07" finds row 7 in SQLite, "x"
+  finds nothing, and "9223372036854775808", compared as a float, finds row 2**63 - 1);
+* ``int(s)`` of a ``str`` id against an Integer key: the prefetch asks for ``int(s)`` of
+  the ids that are ``isdecimal()`` with fewer than 19 digits, exactly those int()
+  surely accepts within 64 bits; for them a miss is the answer. Any other id runs the
+  original call, so ``int("abc")`` still raises ValueError in the same iteration;
+* a ``str`` id against a String key: never by default, because the column's collation
+  (MySQL's and SQL Server's defaults ignore case and trailing spaces) may match a
+  differently spelled row. A miss runs the original call, so such ids cost one query
+  each, as before. A project whose database compares keys byte for byte (SQLite's and
+  PostgreSQL's defaults) says so with ``exact_string_keys = true``; then a miss is the
+  answer there too.
 
 What remains is that prefetching is harmless. The ids must be a re-iterable
 collection of known element type, built in the same function and not changed by the
@@ -76,8 +83,9 @@ SiteKind = Literal[
 ]
 ElementType = Literal["int", "str"]
 Style = Literal["query", "session", "session.query"]
-#: exact: a dict miss is the answer; canonical: only for canonical int strings; fallback: never
-Mode = Literal["exact", "canonical", "fallback"]
+#: exact: a dict miss is the answer; canonical: only for canonical int strings; fallback:
+#: never; converted: int(x) of string ids, prefetched for the ids int() surely accepts
+Mode = Literal["exact", "canonical", "fallback", "converted"]
 
 #: session / connection methods whose call inside the loop may change what a later
 #: lookup returns (flush order, expiry, deleted rows, a replaced identity map)
@@ -110,11 +118,12 @@ class Site:
     call: cst.Call
     kind: SiteKind
     model: cst.Name
-    arg: cst.Name
+    arg: cst.Name  # the loop variable
     db: cst.Name | None = None  # session.get / db.get_or_404 / db.session.query
     session: cst.BaseExpression | None = None  # session.query(Model).get(x): the session
     keyword: str | None = None  # filter_by(<keyword>=x)
     description: cst.BaseExpression | None = None  # get_or_404's description
+    convert: bool = False  # the lookup is given int(<arg>), not <arg>
 
     @property
     def aborts(self) -> bool:
@@ -134,6 +143,7 @@ class Prefetch:
     falsy_ok: bool  # instances are always true (no __bool__/__len__): `or abort(404)` is exact
     sites: list[Site] = field(default_factory=list)
     name: str = ""
+    keys: str = ""  # "converted": the name of the list of int keys to prefetch
 
     @property
     def key_str(self) -> bool:  # string ids against an integer primary key
@@ -176,8 +186,12 @@ class BulkQuery(FlaskfixCodemod):
         order are kept. Each lookup reads a dict filled by one SELECT ... WHERE pk IN (...)
         made just before the loop (none when there are no ids). Integer ids, and
         query-string ids spelled like an int ("7"), never query again; other strings
-        ("07", " 7") and ids of a string primary key that have no row still run the
-        original lookup, because only the database knows what they match. The query loads
+        ("07", " 7", ids of 19 digits or more) and ids of a string primary key that have
+        no row still run the original lookup, because only the database knows what they
+        match; set exact_string_keys = true when your database compares string keys byte
+        for byte (SQLite and PostgreSQL defaults) and such misses are answered from the
+        prefetch too. With int(x) of a string id, int() still raises for a bad id in the
+        same iteration as before. The query loads
         every listed row up front (also rows a `break` would never have reached), all at
         one moment rather than one by one as the loop advances. It sends one bind
         parameter per id: flaskfix only rewrites lists whose size is bounded (literal
@@ -186,9 +200,10 @@ class BulkQuery(FlaskfixCodemod):
     """
     REFUSES = (
         "the lookup is not in a function, or is in a generator function, or under a `with` inside the loop",
-        "the id is not the loop variable itself, or the loop variable is reassigned in the loop",
+        "the id is neither the loop variable x itself nor int(x), or x is reassigned in the loop",
         "the lookup is in a nested function or lambda, or in a comprehension whose statement can run other code first",
-        "the model is not a direct db.Model subclass with one primary-key column flaskfix can read (or it sets query_class/__table__)",
+        "the model is not a direct db.Model subclass with one primary-key column flaskfix can read (from primary_key=True "
+        "or __mapper_args__), or it sets query_class/__table__, or __mapper_args__ keys other than primary_key that change loading",
         "the ids' element type is unknown, or does not match the primary key (int ids against a string key)",
         "the ids are not a re-iterable collection built in the function (a parameter, a generator), or the function may change them",
         "the loop body uses the database session or calls a method that writes (commit, flush, delete, expire, refresh...)",
@@ -242,7 +257,7 @@ def get_users():
     return jsonify(users=names)
 '''
     PREFILTER = (r"\.(?:get(?:_or_404)?|filter_by)\(", r"\bfor\b", r"query|session|get_or_404")
-    DEFAULT_CONFIG = {"max_ids": 1000, "line_length": 88}
+    DEFAULT_CONFIG = {"max_ids": 1000, "line_length": 88, "exact_string_keys": False}
     METADATA_DEPENDENCIES = (ScopeProvider, PositionProvider)
 
     # -- finding the sites ---------------------------------------------------------------
@@ -265,12 +280,14 @@ def get_users():
         self._body_ok: set[cst.CSTNode] = set()
         self._abort: str | None | bool = False  # False: not decided yet
         plans: dict[cst.CSTNode, LoopPlan] = {}
-        taken: set[str] = set()
+        taken: dict[cst.CSTNode, set[str]] = {}  # names given out, per function
         for site in sites:
             if not self._in_loop(site.call):
                 continue  # a single lookup, not the N+1 pattern
             if self._suppressed(site.call):
                 continue  # a `# flaskfix: ignore` comment holds it back (counted by the base)
+            if self._own_fallback(site.call):
+                continue  # flaskfix's own output: the original call kept for ids the prefetch cannot answer
             try:
                 plan = self._plan(site, plans, taken)
             except Refused as r:
@@ -288,6 +305,8 @@ def get_users():
                         "exact": "a missing id gives what the lookup gave without querying again",
                         "canonical": "only ids not spelled as a plain int fall back to the original call",
                         "fallback": "ids without a row fall back to the original call",
+                        "converted": "int() of an id it rejects still raises in the same iteration, and "
+                        "only ids not written as plain digits (\" 7\", \"+7\") fall back to the original call",
                     }[pre.mode]
                     self.add_change(
                         site.call,
@@ -387,6 +406,36 @@ def get_users():
         self._carried_options(call)
         return None
 
+    def _own_fallback(self, call: cst.Call) -> bool:
+        """Is ``call`` the original lookup that an earlier run kept as the fallback of a
+        prefetch dict (``d.get(x) if <test> else <call>``, ``d.get(x) or <call>``)? Such
+        a call is left alone without a finding, so a second run changes and reports
+        nothing."""
+        parent = self.flask.parent(call)
+        if isinstance(parent, cst.IfExp) and parent.orelse is call:
+            other = parent.body
+        elif isinstance(parent, cst.BooleanOperation) and isinstance(parent.operator, cst.Or) and parent.right is call:
+            other = parent.left
+        else:
+            return False
+        if isinstance(other, cst.BooleanOperation) and isinstance(other.operator, cst.Or):
+            other = other.left  # (d.get(x) or abort(404)) if <test> else <call>
+        if not (isinstance(other, cst.Call) and isinstance(other.func, cst.Attribute) and other.func.attr.value == "get"):
+            return False
+        holder = other.func.value
+        if not isinstance(holder, cst.Name):
+            return False
+        scope = self.get_metadata(ScopeProvider, holder, None)
+        assignments = list(scope[holder.value]) if scope is not None and holder.value in scope else []
+        if len(assignments) != 1 or not isinstance(assignments[0], Assignment):
+            return False
+        target = self.flask.parent(assignments[0].node)
+        stmt = self.flask.parent(target) if isinstance(target, cst.AssignTarget) else None
+        if not isinstance(stmt, cst.Assign):
+            return False
+        value = stmt.value.body if isinstance(stmt.value, cst.IfExp) else stmt.value
+        return isinstance(value, cst.DictComp) and ".in_(" in cst.Module([]).code_for_node(value.for_in.iter)
+
     def _carried_options(self, call: cst.Call) -> None:
         """A lookup on ``Model.query.<something>(...)``: options or filters that a
         prefetch by primary key would drop. Reported when in a loop."""
@@ -402,10 +451,19 @@ def get_users():
             self._loop_finding(call, f"`{node.value.value}.query{chain}.{func.attr.value}()`: the query carries `{chain}`, which a prefetch by primary key would not honour")  # type: ignore[attr-defined]
 
     def _site_with_arg(self, call: cst.Call, kind: SiteKind, model: cst.Name, arg: cst.BaseExpression, db: cst.Name | None) -> Site | None:
-        if not isinstance(arg, cst.Name):
-            self._loop_finding(call, "the id is computed in the loop (not the loop variable itself): not rewritten")
-            return None
-        return Site(call, kind, model, arg, db)
+        if isinstance(arg, cst.Name):
+            return Site(call, kind, model, arg, db)
+        if (
+            isinstance(arg, cst.Call)
+            and self._is_builtin(arg.func, "int")
+            and len(arg.args) == 1
+            and arg.args[0].keyword is None
+            and not arg.args[0].star
+            and isinstance(arg.args[0].value, cst.Name)
+        ):
+            return Site(call, kind, model, arg.args[0].value, db, convert=True)
+        self._loop_finding(call, "the id is computed in the loop (flaskfix follows the loop variable `x` itself and `int(x)`): not rewritten")
+        return None
 
     def _loop_finding(self, call: cst.Call, message: str) -> None:
         """Report a lookup flaskfix does not rewrite, when it is in a loop (the N+1 pattern)
@@ -443,7 +501,10 @@ def get_users():
 
     # -- proving one site ----------------------------------------------------------------
 
-    def _plan(self, site: Site, plans: dict[cst.CSTNode, LoopPlan], taken: set[str]) -> LoopPlan:
+    def _plan(self, site: Site, plans: dict[cst.CSTNode, LoopPlan], taken_by_function: dict[cst.CSTNode, set[str]]) -> LoopPlan:
+        """Prove one lookup safe to serve from a prefetch, adding it to its loop's plan.
+        New names are free in the whole module (so they shadow nothing) and unique within
+        the function; two functions may both get ``user_by_id``."""
         model = self.flask
         name = site.arg.value
         lookup = f"`{cst.Module([]).code_for_node(site.call)}`"
@@ -453,6 +514,7 @@ def get_users():
         func = model.enclosing_function(binding)
         if func is None:
             raise Refused(site.call, f"{lookup} is not in a function")
+        taken = taken_by_function.setdefault(func, set())
         if isinstance(binding, cst.For):
             anchor: cst.CSTNode = binding
             statement: cst.CSTNode = binding
@@ -480,12 +542,21 @@ def get_users():
             plan = LoopPlan(anchor, statement, ids_name, hoist, elem, nonempty)
         if info.pk_type is None:
             raise Refused(site.call, f"{lookup}: the type of `{model_name}.{info.primary_key}` is not one flaskfix knows (Integer or String columns)")
-        if plan.elem == "int" and info.pk_type == "str":
-            raise Refused(site.call, f"{lookup}: the ids are ints but `{model_name}.{info.primary_key}` holds strings")
+        if (plan.elem == "int" or site.convert) and info.pk_type == "str":
+            ints = "the lookup is given int(...)" if site.convert else "the ids are ints"
+            raise Refused(site.call, f"{lookup}: {ints} but `{model_name}.{info.primary_key}` holds strings")
         self._check_body(anchor, binding, lookup, site)
-        mode: Mode = "exact" if plan.elem == "int" else ("canonical" if info.pk_type == "int" else "fallback")
+        mode: Mode
+        if plan.elem == "int":
+            mode = "exact"
+        elif site.convert:
+            mode = "converted"
+        elif info.pk_type == "int":
+            mode = "canonical"
+        else:
+            mode = "exact" if self.config["exact_string_keys"] else "fallback"
         for pre in plan.prefetches:
-            if (pre.model, pre.style, pre.db, pre.session) == (model_name, style, db_name, session):
+            if (pre.model, pre.style, pre.db, pre.session, pre.mode) == (model_name, style, db_name, session, mode):
                 pre.sites.append(site)
                 break
         else:
@@ -494,6 +565,9 @@ def get_users():
             by = "id" if pk == "id" or pk.endswith("_id") else pk
             pre.name = model.free_name(f"{_snake(model_name)}_by_{by}", taken)
             taken.add(pre.name)
+            if mode == "converted":
+                pre.keys = model.free_name(f"{_snake(model_name)}_keys", taken)
+                taken.add(pre.keys)
             plan.prefetches.append(pre)
         return plan
 
@@ -1017,15 +1091,15 @@ def get_users():
     def _lookup(self, pre: Prefetch, site: Site) -> cst.BaseExpression:
         code = cst.Module([]).code_for_node
         x = site.arg.value
-        hit = f"{pre.name}.get({x})"
+        hit = f"{pre.name}.get(int({x}))" if site.convert else f"{pre.name}.get({x})"
         original = code(site.call.with_changes(lpar=[], rpar=[]))
         miss = self._not_found(pre, site) if site.aborts and pre.mode != "fallback" else None
         if pre.mode == "exact":
             text = hit if not site.aborts else f"{hit} or {miss or original}"
             parts = None
-        elif pre.mode == "canonical" and (miss is not None or not site.aborts):
+        elif pre.mode in ("canonical", "converted") and (miss is not None or not site.aborts):
             first = f"({hit} or {miss})" if site.aborts else hit
-            cond = f"{x}.isdecimal() and str(int({x})) == {x}"
+            cond = _prefetched_condition(pre.mode, x)
             text = f"{first} if {cond} else {original}"
             parts = (first, f"if {cond}", f"else {original}")
         else:
@@ -1064,22 +1138,34 @@ def get_users():
                 return None
         return None
 
-    def prefetch_statement(self, plan: LoopPlan, pre: Prefetch, indent: str) -> cst.BaseStatement:
+    def prefetch_statements(self, plan: LoopPlan, pre: Prefetch, indent: str) -> list[cst.BaseStatement]:
+        """The statements filling ``pre.name``: for ``int(x)`` lookups of string ids, the
+        list of int keys first, then the dict."""
         model, pk, var = pre.model, pre.info.primary_key, _snake(pre.model)
-        if var in (model, plan.ids_name, pre.db, pre.name, pre.session):
-            var = "obj" if "obj" not in (model, plan.ids_name, pre.db, pre.name, pre.session) else "row"
+        if var in (model, plan.ids_name, pre.db, pre.name, pre.session, pre.keys):
+            var = "obj" if "obj" not in (model, plan.ids_name, pre.db, pre.name, pre.session, pre.keys) else "row"
         key = f"{var}.{pk}"
         if pre.key_str:
             key = f"str({key})"
-        where = f"{model}.{pk}.in_({plan.ids_name})"
+        width = int(self.config["line_length"]) - len(indent)
+        if pre.mode == "converted":
+            x = pre.sites[0].arg.value
+            keys = f"{pre.keys} = [int({x}) for {x} in {plan.ids_name} if {_prefetched_condition('converted', x)}]"
+            if len(keys) > width:
+                keys = f"{pre.keys} = [\n    int({x}) for {x} in {plan.ids_name} if {_prefetched_condition('converted', x)}\n]"
+            return [cst.parse_statement(keys + "\n"), self._dict_statement(pre, pre.keys, False, key, var, width)]
+        return [self._dict_statement(pre, plan.ids_name, plan.nonempty, key, var, width)]
+
+    def _dict_statement(self, pre: Prefetch, ids: str, nonempty: bool, key: str, var: str, width: int) -> cst.BaseStatement:
+        model, pk = pre.model, pre.info.primary_key
+        where = f"{model}.{pk}.in_({ids})"
         if pre.style == "query":
             source = f"{model}.query.filter({where})"
         elif pre.style == "session.query":
             source = f"{pre.session}.query({model}).filter({where})"
         else:
             source = f"{pre.db}.session.scalars({pre.db}.select({model}).where({where}))"
-        width = int(self.config["line_length"]) - len(indent)
-        guard = "" if plan.nonempty else f" if {plan.ids_name} else {{}}"
+        guard = "" if nonempty else f" if {ids} else {{}}"
         one_line = f"{pre.name} = {{{key}: {var} for {var} in {source}}}{guard}"
         if len(one_line) <= width:
             return cst.parse_statement(one_line + "\n")
@@ -1129,7 +1215,7 @@ class _Rewriter(cst.CSTTransformer):
                 if isinstance(updated_node, cst.For) and plan.anchor is original_node:
                     updated_node = updated_node.with_changes(iter=cst.Name(plan.ids_name))
             for pre in plan.prefetches:
-                statements.append(self.codemod.prefetch_statement(plan, pre, indent))
+                statements += self.codemod.prefetch_statements(plan, pre, indent)
         # blank lines move above the new statements; comments stay with the statement they describe
         lines = list(original_node.leading_lines)
         blank = 0
@@ -1142,6 +1228,17 @@ class _Rewriter(cst.CSTTransformer):
     def _indent_of(self, node: cst.CSTNode) -> str:
         pos = self.codemod.get_metadata(PositionProvider, node, None)
         return " " * (pos.start.column if pos is not None else 4)
+
+
+def _prefetched_condition(mode: Mode, x: str) -> str:
+    """The test that string id ``x`` is one the prefetch asked for, so that a dict miss
+    is the answer. ``isdecimal()`` with fewer than 19 digits is exactly the strings
+    ``int()`` turns into an int without raising (CPython refuses over 4,300 digits) and
+    that fit in a 64-bit key; "canonical" also wants the int's own spelling ("7", not
+    "07"), because then the database was asked the very string."""
+    if mode == "converted":
+        return f"{x}.isdecimal() and len({x}) < 19"
+    return f"{x}.isdecimal() and len({x}) < 19 and str(int({x})) == {x}"
 
 
 def _calls(tree: cst.Module) -> list[cst.Call]:

@@ -805,6 +805,11 @@ def handle_value_error(error):
                     return obj
             elif obj.imported_from is not None and isinstance(node, (cst.Import, cst.ImportFrom)) and obj.name == expr.value:
                 return obj
+        if isinstance(node, cst.ImportFrom):  # an app/blueprint of another module, as the views' owner
+            for handler in model.handlers.values():
+                owner = handler.owner
+                if owner is not None and owner.imported_from is not None and owner.name == expr.value:
+                    return owner
         return None
 
     def _family(self, obj: FlaskObject) -> object:

@@ -232,7 +232,9 @@ def sqlalchemy_model(tree: ast.Module, class_name: str) -> ModelInfo | None:
     if len(bases) != 1 or bases[0] is None or not bases[0].endswith(".Model") or bases[0].count(".") != 1 or cls.keywords:
         return ModelInfo(class_name, problem="it is not a direct `db.Model` subclass (mixins and inheritance may add or change primary keys)")
     db_name = bases[0].split(".")[0]
-    pks: list[tuple[str, str | None]] = []
+    columns: dict[str, tuple[ast.Call, ast.expr | None]] = {}
+    flagged: list[str] = []  # columns declared with primary_key=True
+    mapper_args: ast.expr | None = None
     for stmt in cls.body:
         targets: list[ast.expr] = []
         value: ast.expr | None = None
@@ -241,25 +243,71 @@ def sqlalchemy_model(tree: ast.Module, class_name: str) -> ModelInfo | None:
             targets, value = stmt.targets, stmt.value
         elif isinstance(stmt, ast.AnnAssign):
             targets, value, annotation = [stmt.target], stmt.value, stmt.annotation
+        elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and stmt.name in _MODEL_SPECIAL_NAMES:
+            return ModelInfo(class_name, db_name=db_name, problem=f"it computes `{stmt.name}` in a method, which flaskfix cannot read")
         names = [t.id for t in targets if isinstance(t, ast.Name)]
-        if any(n in ("__table__", "__mapper_args__", "query", "query_class", "__abstract__") for n in names):
+        if names == ["__mapper_args__"] and len(targets) == 1:
+            mapper_args = value
+            continue
+        if any(n in _MODEL_SPECIAL_NAMES for n in names):
             return ModelInfo(class_name, db_name=db_name, problem=f"it sets `{names[0]}`, which may change how it is queried")
         if not isinstance(value, ast.Call) or len(names) != 1:
             continue
         callee = (dotted(value.func) or "").split(".")[-1]
         if callee not in ("Column", "mapped_column"):
             continue
+        columns[names[0]] = (value, annotation)
         if not any(k.arg == "primary_key" and isinstance(k.value, ast.Constant) and k.value.value is True for k in value.keywords):
             if any(k.arg == "primary_key" for k in value.keywords):
                 return ModelInfo(class_name, db_name=db_name, problem="a `primary_key=` flag is not a literal True/False")
             continue
-        pks.append((names[0], _column_python_type(value, annotation)))
+        flagged.append(names[0])
+    pks = flagged
+    if mapper_args is not None:
+        declared = _mapper_primary_key(mapper_args)
+        if isinstance(declared, str):
+            return ModelInfo(class_name, db_name=db_name, problem=declared)
+        if declared is not None:  # the mapper's primary key replaces the table's
+            pks = declared
+            unknown = [n for n in pks if n not in columns]
+            if unknown:
+                return ModelInfo(class_name, db_name=db_name, problem=f"its `__mapper_args__` primary key `{unknown[0]}` is not a column declared in its body")
     if not pks:
         return ModelInfo(class_name, db_name=db_name, problem="no primary-key column is declared in its body")
     if len(pks) > 1:
         return ModelInfo(class_name, db_name=db_name, problem="its primary key is composite")
-    name, pk_type = pks[0]
-    return ModelInfo(class_name, name, pk_type, db_name)
+    call, annotation = columns[pks[0]]
+    return ModelInfo(class_name, pks[0], _column_python_type(call, annotation), db_name)
+
+
+#: class attributes that change how a model is mapped or queried in ways flaskfix does not follow
+_MODEL_SPECIAL_NAMES = frozenset({"__table__", "__mapper_args__", "query", "query_class", "__abstract__"})
+#: ``__mapper_args__`` keys that only affect writes; any other key makes the model unreadable
+_MAPPER_WRITE_ONLY_KEYS = frozenset({"eager_defaults", "confirm_deleted_rows", "version_id_col", "version_id_generator"})
+
+
+def _mapper_primary_key(args: ast.expr | None) -> list[str] | str | None:
+    """The column names ``__mapper_args__ = {"primary_key": ...}`` makes the mapper's
+    primary key (a column, its name, or a list/tuple of them); None when it sets none;
+    a string saying why when flaskfix cannot read it."""
+    if not isinstance(args, ast.Dict) or any(not isinstance(k, ast.Constant) or not isinstance(k.value, str) for k in args.keys):
+        return "its `__mapper_args__` is not a literal dict, so flaskfix cannot read its primary key"
+    found: list[str] | None = None
+    for key, value in zip(args.keys, args.values):
+        name = key.value  # type: ignore[union-attr]
+        if name == "primary_key":
+            items = value.elts if isinstance(value, (ast.List, ast.Tuple)) else [value]
+            found = []
+            for item in items:
+                if isinstance(item, ast.Name):
+                    found.append(item.id)
+                elif isinstance(item, ast.Constant) and isinstance(item.value, str):
+                    found.append(item.value)
+                else:
+                    return "its `__mapper_args__` primary key is not a column of its body or a column name"
+        elif name not in _MAPPER_WRITE_ONLY_KEYS:
+            return f"its `__mapper_args__` sets `{name}`, which may change which rows and classes a query loads"
+    return found
 
 
 def _column_python_type(call: ast.Call, annotation: ast.expr | None) -> str | None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import os
+import traceback
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -162,6 +163,8 @@ class Engine:
                 new_module = module
             except Exception as exc:  # a bug in a codemod must not take the run down
                 result.error = f"internal error in codemod {codemod_cls.ID}: {type(exc).__name__}: {exc}"
+                if os.environ.get("FLASKFIX_DEBUG"):
+                    traceback.print_exc()
                 new_module = module
                 codemod.changes = []
             to_original = LineMap(current, text) if current != text else None
