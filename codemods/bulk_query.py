@@ -211,6 +211,7 @@ class BulkQuery(FlaskfixCodemod):
         "the lookup passes extra arguments or carries options/filters (populate_existing, .options(), filter_by on another column)",
         "a range whose size is computed at run time, or larger than max_ids",
         "async code (an async for loop or comprehension), or a session not traceable to a Flask-SQLAlchemy object",
+        "string ids that need a test of their spelling, in a module that rebinds int, str or len",
     )
     EXAMPLE_BEFORE = '''\
 from flask import Flask, jsonify
@@ -555,6 +556,10 @@ def get_users():
             mode = "canonical"
         else:
             mode = "exact" if self.config["exact_string_keys"] else "fallback"
+        if mode in ("canonical", "converted"):
+            shadowed = sorted({"int", "str", "len"} & model.bound_names())
+            if shadowed:
+                raise Refused(site.call, f"{lookup}: the rewrite tests the ids with the builtins int/str/len, and this module binds `{shadowed[0]}`")
         for pre in plan.prefetches:
             if (pre.model, pre.style, pre.db, pre.session, pre.mode) == (model_name, style, db_name, session, mode):
                 pre.sites.append(site)
