@@ -47,3 +47,22 @@ def test_an_unreported_rewrite_is_never_kept() -> None:
     engine = Engine([_SilentRewrite], Config(root=Path(".")))
     result = engine.process_text("y = 2\n", "m.py")
     assert not result.changed and result.error is None
+
+
+def test_the_project_is_walked_once_when_the_root_is_the_path(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from codemods.engine.pipeline import project_files
+
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "app.py").write_text("x = 1\n")
+    (tmp_path / "pkg" / "views.py").write_text("y = 2\n")
+    (tmp_path / ".gitignore").write_text("ignored.py\n")
+    (tmp_path / "ignored.py").write_text("z = 3\n")
+    whole = plan([str(tmp_path)])
+    assert whole.project_files == project_files(whole.config)
+    assert sorted(Path(f).name for f in whole.project_files) == ["app.py", "views.py"]
+    monkeypatch.chdir(tmp_path)
+    assert plan(["."]).project_files == whole.project_files
+    # a sub-folder or a file is only part of the project: the project is walked separately
+    assert plan([str(tmp_path / "pkg")]).project_files is None
+    assert plan([str(tmp_path / "app.py")]).project_files is None

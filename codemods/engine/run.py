@@ -32,6 +32,9 @@ class Plan:
     codemods: list[type[FlaskfixCodemod]]
     files: list[Discovered]
     black: bool
+    #: every Python file of the project, when ``files`` already is that walk (the
+    #: usual `flaskfix diff .`), so the project is not walked twice
+    project_files: tuple[str, ...] | None = None
 
 
 def plan(
@@ -54,7 +57,10 @@ def plan(
         raise UsageError(f"unknown codemod id {exc.args[0]!r}; `flaskfix list` shows them") from None
     files = discover(paths, config.root, config.exclude)
     use_black = black if black is not None else config.black is not None
-    return Plan(config, chosen, files, use_black)
+    whole = None
+    if len(paths) == 1 and os.path.isdir(paths[0]) and os.path.realpath(paths[0]) == os.path.realpath(config.root):
+        whole = tuple(os.path.abspath(d.path) for d in files if d.error is None)
+    return Plan(config, chosen, files, use_black, whole)
 
 
 def execute(p: Plan, jobs: int | None = None, use_cache: bool = True, stats: dict | None = None) -> Iterator[FileResult]:
@@ -63,7 +69,7 @@ def execute(p: Plan, jobs: int | None = None, use_cache: bool = True, stats: dic
     ``stats``, when given, receives ``cache_hits``/``cache_misses`` at the end."""
     for folder in sorted({os.path.dirname(os.path.abspath(f.path)) for f in p.files if f.error is None}):
         clean_stale_temp_files(folder)
-    files = project_files(p.config)
+    files = p.project_files if p.project_files is not None else project_files(p.config)
     project = Project(p.config.root, files)
     engine = Engine(p.codemods, p.config, project)
     jobs = jobs if jobs and jobs > 0 else (os.cpu_count() or 1)
