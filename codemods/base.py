@@ -306,12 +306,16 @@ def extend_from_import(tree: cst.Module, module: str, name: str, asname: str | N
             new_alias = cst.ImportAlias(
                 name=cst.Name(name), asname=cst.AsName(name=cst.Name(asname)) if asname else None
             )
-            if isinstance(trailing_comma, cst.Comma):  # parenthesised, one per line: keep the style
-                names.append(new_alias.with_changes(comma=trailing_comma))
-                names[-2] = last.with_changes(comma=trailing_comma)
+            # keep the layout: the comma between two names (with a parenthesised import's
+            # newline and indentation) goes after the old last name; a trailing comma stays last
+            if len(names) >= 2 and isinstance(names[-2].comma, cst.Comma):
+                between = names[-2].comma
+            elif small.lpar is not None and isinstance(trailing_comma, cst.Comma):
+                between = cst.Comma(whitespace_after=small.lpar.whitespace_after)
             else:
-                names[-1] = last.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
-                names.append(new_alias)
+                between = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+            names[-1] = last.with_changes(comma=between)
+            names.append(new_alias.with_changes(comma=trailing_comma) if isinstance(trailing_comma, cst.Comma) else new_alias)
             new_small = small.with_changes(names=names)
             new_stmt = stmt.with_changes(body=[*stmt.body[:j], new_small, *stmt.body[j + 1 :]])
             body[i] = new_stmt

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import libcst as cst
+import pytest
 
 import codemods
 from codemods.base import FlaskfixCodemod
@@ -66,3 +67,23 @@ def test_the_project_is_walked_once_when_the_root_is_the_path(tmp_path: Path, mo
     # a sub-folder or a file is only part of the project: the project is walked separately
     assert plan([str(tmp_path / "pkg")]).project_files is None
     assert plan([str(tmp_path / "app.py")]).project_files is None
+
+
+@pytest.mark.parametrize(
+    "before, after",
+    [
+        ("from flask import (\n    Flask,\n    request,\n)\n", "from flask import (\n    Flask,\n    request,\n    g,\n)\n"),
+        ("from flask import (\n    Flask,\n)\n", "from flask import (\n    Flask,\n    g,\n)\n"),
+        ("from flask import (\n    Flask,\n    request\n)\n", "from flask import (\n    Flask,\n    request,\n    g\n)\n"),
+        ("from flask import (Flask,\n                   request)\n", "from flask import (Flask,\n                   request,\n                   g)\n"),
+        ("from flask import Flask, request\n", "from flask import Flask, request, g\n"),
+        ("from flask import Flask\n", "from flask import Flask, g\n"),
+        ("from flask import (Flask, request,)\n", "from flask import (Flask, request, g,)\n"),
+    ],
+)
+def test_a_name_added_to_an_import_keeps_its_layout(before: str, after: str) -> None:
+    """Found on a real project: a parenthesised import got `g,` at column 0."""
+    from codemods.base import extend_from_import
+
+    new = extend_from_import(cst.parse_module(before), "flask", "g", None)
+    assert new is not None and new.code == after
