@@ -879,9 +879,8 @@ def handle_value_error(error):
 
     def _registered_elsewhere(self, exc: str) -> str | None:
         wanted = COVERING[exc]
-        for path in sorted(set(self.project.files_mentioning("errorhandler", exclude=self.run.path)) | set(
-            self.project.files_mentioning("register_error_handler", exclude=self.run.path)
-        )):
+        paths = {p for word in sorted(REGISTER_METHODS) for p in self.project.files_mentioning(word, exclude=self.run.path)}
+        for path in sorted(paths):
             tree = self.project.tree(path)
             if tree is None:
                 continue
