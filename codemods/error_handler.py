@@ -138,6 +138,7 @@ class ErrorHandler(FlaskfixCodemod):
         "the project subscribes to got_request_exception / request_tearing_down / appcontext_tearing_down, or a teardown function reads the exception it is given (with a handler it would get None and treat the request as successful)",
         "an enclosing `except` names something flaskfix cannot resolve",
         "a division by the literal 0 (it always raises: a bug to fix, not bad input)",
+        "a KeyError handler would go on a blueprint while a handler for werkzeug's HTTPException is registered (it would take BadRequestKeyError's 400s away from it)",
         "the view is a generator (streamed responses never reach error handlers) or a class-based view",
         "the view's app or blueprint is created somewhere flaskfix cannot place a handler (inside a non-factory function, or a factory that is not a module-level def)",
     )
@@ -244,6 +245,16 @@ def handle_value_error(error):
             if isinstance(verdict, str):
                 self.add_finding(line, f"{exc} from {first.what} not handled: {verdict}")
                 continue
+            if exc == "KeyError" and owner.kind == "blueprint":
+                http = self._http_exception_handler()
+                if http is not None:
+                    self.add_finding(
+                        line,
+                        f"KeyError from {first.what} not handled: a handler for HTTPException is registered at {http}; "
+                        f"a KeyError handler on blueprint `{owner.name}` would be found first for werkzeug's "
+                        "BadRequestKeyError (request.form[...] and the like) and take those 400s away from it",
+                    )
+                    continue
             if hazard is False:
                 hazard = self._exception_observers()
             if hazard is not None:
@@ -876,6 +887,21 @@ def handle_value_error(error):
         if None in parents:  # registered on something flaskfix cannot identify: any blueprint may be a parent
             parents |= {_owner_key(o) for o in model.blueprints}
         return parents
+
+    def _http_exception_handler(self) -> str | None:
+        """Where a handler for werkzeug's HTTPException is registered (this module or
+        another), or None. Flask looks for a handler in the blueprint's handlers before
+        the app's, so for BadRequestKeyError (a KeyError and an HTTPException) a KeyError
+        handler on a blueprint wins over the app's HTTPException handler."""
+        trees = [("", ast.parse(self.flask.module.code))]
+        trees += [(p, t) for p in sorted(self.project.files_mentioning("HTTPException", exclude=self.run.path)) if (t := self.project.tree(p)) is not None]
+        for path, tree in trees:
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in REGISTER_METHODS:
+                    arg = node.args[0] if node.args else next((k.value for k in node.keywords if k.arg == "code_or_exception"), None)
+                    if _ast_last_name(arg) == "HTTPException":
+                        return f"{self.project.relpath(path)}:{node.lineno}" if path else f"line {node.lineno}"
+        return None
 
     def _registered_elsewhere(self, exc: str) -> str | None:
         wanted = COVERING[exc]

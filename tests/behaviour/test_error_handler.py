@@ -265,3 +265,56 @@ def test_second_run_adds_nothing_and_still_answers_400(tmp_path, url):
     (folder / "app_again.py").write_text(once, encoding="utf-8")
     module = load_module(folder / "app_again.py")
     assert module.app.test_client().get(url).status_code == 400
+
+
+HTTP_EXCEPTION_APP = """
+    from flask import Blueprint, Flask, request
+    from werkzeug.exceptions import HTTPException
+
+    app = Flask(__name__)
+    api = Blueprint("api", __name__, url_prefix="/api")
+
+
+    @app.errorhandler(HTTPException)
+    def json_http_error(error):
+        return {"code": error.code, "message": error.description}, error.code
+
+
+    @app.route("/echo", methods=["POST"])
+    def echo():
+        data = request.get_json()
+        return {"x": data["x"], "q": request.args["q"]}
+
+
+    @api.route("/echo", methods=["POST"])
+    def api_echo():
+        data = request.get_json()
+        return {"x": data["x"], "q": request.args["q"]}
+
+
+    app.register_blueprint(api)
+"""
+
+
+def test_an_app_http_exception_handler_keeps_werkzeug_400s(tmp_path):
+    """Found on a real project: a KeyError handler on a blueprint is found before the
+    app's HTTPException handler for BadRequestKeyError (blueprint handlers are searched
+    first), so flaskfix refuses there. On the app itself the HTTPException handler still
+    wins (it comes first in BadRequestKeyError's MRO), so there it rewrites."""
+    source = textwrap.dedent(HTTP_EXCEPTION_APP).lstrip("\n")
+    result = run_codemod("error-handler", source)
+    assert "@app.errorhandler(KeyError)" in (result.new_text or "")
+    assert "@api.errorhandler(KeyError)" not in (result.new_text or "")
+    assert any("a handler for HTTPException is registered at line 8" in f.message for f in result.findings)
+    before, after = _versions(tmp_path, HTTP_EXCEPTION_APP)
+    b, a = before.app.test_client(), after.app.test_client()
+    for prefix in ("", "/api"):
+        # request.args["q"] missing: the app's JSON 400, before and after
+        missing_q = _answer(b, "POST", f"{prefix}/echo", json={"x": 1})
+        assert missing_q[0] == 400 and b'"code":400' in missing_q[1].replace(b" ", b"")
+        assert _answer(a, "POST", f"{prefix}/echo", json={"x": 1}) == missing_q
+        assert _answer(a, "POST", f"{prefix}/echo?q=1", json={"x": 1}) == _answer(b, "POST", f"{prefix}/echo?q=1", json={"x": 1})
+    # a missing JSON key: 400 now, also in the blueprint, which the app's new handler covers
+    for prefix in ("", "/api"):
+        assert _answer(b, "POST", f"{prefix}/echo?q=1", json={})[0] == 500
+        assert a.post(f"{prefix}/echo?q=1", json={}).get_json() == {"error": KEY}
