@@ -9,7 +9,9 @@ affected views (the blueprint, the module's app, or the app built by the factory
 
 The codemod only injects a handler for a class when it can see an operation, reached by
 a view, that raises that class because of what the request holds (or because a divisor is
-not a non-zero constant), and when nothing already handles it: no enclosing ``try`` whose
+not a non-zero constant; a divisor read from the app's config, or a name bound only to
+non-zero numbers or config reads, is server-side and not a candidate: a zero there is a
+server bug that a 400 would misreport), and when nothing already handles it: no enclosing ``try`` whose
 ``except`` catches it or a base class, no handler registered for it or a base class on
 the app or the view's blueprint. Whatever it cannot see through (handlers registered on
 objects it cannot identify, a 500 handler, code that observes unhandled exceptions through
@@ -425,7 +427,7 @@ def handle_value_error(error):
             return None  # string formatting
         if isinstance(op, (cst.Divide, cst.DivideAssign)) and self._pathish(dividend):
             return None  # pathlib join
-        if self._never_zero(divisor):
+        if self._never_zero(divisor) or self._server_side(divisor):
             return None
         if isinstance(divisor, cst.Name) and self._guarded(node, divisor, func):
             return None
@@ -471,6 +473,30 @@ def handle_value_error(error):
             else:
                 return []
         return values
+
+    def _server_side(self, divisor: cst.BaseExpression) -> bool:
+        """A divisor the client cannot make zero: the app's configuration
+        (``current_app.config["PER_PAGE"]``, ``app.config.get(...)``), or a name bound only
+        to such reads or to non-zero number literals (``per_page = 9``). A zero there is a
+        server bug, which a 400 "bad input" answer would misreport."""
+        values = self._single_values(divisor) if isinstance(divisor, cst.Name) else [divisor]
+        if not values:
+            return False
+        for value in values:
+            number = _numeric_literal(value)
+            if number is not None:
+                if number == 0:
+                    return False
+                continue
+            if isinstance(value, cst.Subscript):
+                holder: cst.BaseExpression = value.value
+            elif isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and value.func.attr.value == "get":
+                holder = value.func.value
+            else:
+                return False
+            if not (isinstance(holder, cst.Attribute) and holder.attr.value == "config"):
+                return False
+        return True
 
     def _never_zero(self, divisor: cst.BaseExpression) -> bool:
         """``x or 1``, ``max(1, x)``, ``len(x) + 1``-like forms that cannot be zero."""
