@@ -645,8 +645,8 @@ def handle_value_error(error):
         return self._is_json_body(value, func)
 
     def _key_checked(self, node: cst.Subscript, func: cst.FunctionDef) -> bool:
-        """``data["k"]`` only reached when ``"k" in data``: an enclosing ``if "k" in data``, or an
-        earlier ``if "k" not in data: return/raise/abort(...)`` (``data`` bound once)."""
+        """``data["k"]`` only reached when ``"k" in data``: an enclosing ``if "k" in data``, the
+        right side of ``"k" in data and ...``, or an earlier ``if "k" not in data: return/raise/abort(...)`` (``data`` bound once)."""
         model = self.flask
         if not isinstance(node.value, cst.Name) or len(node.slice) != 1 or not isinstance(node.slice[0].slice, cst.Index):
             return False
@@ -676,6 +676,8 @@ def handle_value_error(error):
         for anc in model.ancestors(node):
             if isinstance(anc, (cst.If, cst.IfExp)) and child is anc.body and membership(anc.test, True):
                 return True
+            if isinstance(anc, cst.BooleanOperation) and isinstance(anc.operator, cst.And) and child is anc.right and membership(anc.left, True):
+                return True  # "k" in data and data["k"] ...
             if isinstance(anc, cst.IndentedBlock):
                 stmts = list(anc.body)
                 if child in stmts:
