@@ -25,6 +25,8 @@ imported from another project module) or creates one next to the app.
 
 from __future__ import annotations
 
+import ast
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -362,7 +364,6 @@ def expensive_operation():
             None,
         )
         self._current = _ModuleInfo(tree, model.scopes, model.parents, self.run.path, True)
-        self._other_modules: dict[str, _ModuleInfo | None] = {}
         targets: list[tuple[Handler, _Facts]] = []
         for handler in sorted(views, key=lambda h: self.line_of(h.func)):
             if self._already_cached(handler):
@@ -683,28 +684,39 @@ def expensive_operation():
                         return True
         return False
 
-    def _other_modules_named(self, module: str, word: str) -> Iterable[_ModuleInfo]:
+    def _other_modules_named(self, module: str, word: str, defines: str | None = None) -> Iterable[_ModuleInfo]:
         """Project modules that ``import module`` may mean and that mention ``word``: the
         file next to this one first, then the one at the dotted path from the project
-        root, then any other file with that name."""
+        root; any other file with that name only when neither exists. With ``defines``,
+        only modules with a top-level ``def <defines>`` (checked on the stdlib tree, so
+        that only the module that matters is parsed with LibCST)."""
         stem = module.split(".")[-1]
-        here = Path(self.run.path).resolve().parent
-        dotted = Path(self.project.root).resolve().joinpath(*module.split("."))
+        here = os.path.dirname(os.path.abspath(self.run.path))
+        dotted = os.path.join(os.path.abspath(self.project.root), *module.split("."))
+        exact = (dotted + ".py", os.path.join(dotted, "__init__.py"))
         candidates = []
         for path in self.project.files_mentioning(word, exclude=self.run.path):
-            p = Path(path).resolve()
-            if (p.parent.name if p.name == "__init__.py" else p.stem) != stem:
-                continue
-            folder = p.parent.parent if p.name == "__init__.py" else p.parent
-            rank = 0 if folder == here else 1 if p in (dotted.with_suffix(".py"), dotted / "__init__.py") else 2
+            base = os.path.basename(path)
+            package = base == "__init__.py"
+            folder = os.path.dirname(path)
+            if (os.path.basename(folder) if package else base[:-3]) != stem:
+                continue  # string operations only: this runs for every file mentioning the word
+            if package:
+                folder = os.path.dirname(folder)
+            rank = 0 if folder == here else 1 if os.path.abspath(path) in exact else 2
             candidates.append((rank, path))
+        if any(rank < 2 for rank, _ in candidates):
+            candidates = [(rank, path) for rank, path in candidates if rank < 2]
         for _rank, path in sorted(candidates):
-            if path not in self._other_modules:
-                text = self.project.text(path)
-                self._other_modules[path] = _ModuleInfo.parse(text, path) if text is not None else None
-            info = self._other_modules[path]
+            if defines is not None:
+                tree = self.project.tree(path)
+                if tree is None or not any(
+                    isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == defines for n in tree.body
+                ):
+                    continue
+            info = self.project.derived("cache-route:module", path, lambda text, path=path: _ModuleInfo.parse(text, path))
             if info is not None:
-                yield info
+                yield info  # type: ignore[misc]
 
     def _existing_problem(self, tree: cst.Module, name: str) -> str | None:
         """Why the existing Cache ``name`` cannot be used, if it cannot."""
@@ -1120,7 +1132,7 @@ class _Scanner(cst.CSTVisitor):
                 return
             for alias in target.names:
                 if (alias.evaluated_alias or alias.evaluated_name) == func.value:
-                    for other in self.codemod._other_modules_named(module, alias.evaluated_name):
+                    for other in self.codemod._other_modules_named(module, alias.evaluated_name, defines=alias.evaluated_name):
                         fdef = other.top_function(alias.evaluated_name)
                         if fdef is not None:
                             self.helpers.append((other, fdef, anchor, alias.evaluated_name))

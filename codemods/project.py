@@ -15,11 +15,12 @@ from __future__ import annotations
 import ast
 import os
 import re
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
 from codemods.ast_facts import dotted
-from typing import Iterator
+from typing import Callable, Iterator
 
 
 _WORD = re.compile(r"\w+")
@@ -46,6 +47,8 @@ class Project:
         self._ast: dict[str, ast.Module | None] = {}
         self._mentions: dict[str, tuple[str, ...]] = {}
         self._index: dict[str, list[str]] | None = None
+        self._real: dict[str, str] = {}
+        self._derived: OrderedDict[tuple[str, str], object] = OrderedDict()
         self.consulted = False
 
     @property
@@ -82,6 +85,25 @@ class Project:
                 self._ast[path] = None
         return self._ast[path]
 
+    #: how many derived facts (e.g. other modules parsed with LibCST) one process keeps
+    DERIVED_LIMIT = 128
+
+    def derived(self, kind: str, path: str, compute: Callable[[str], object]) -> object:
+        """``compute(text of path)`` for another file of the project, remembered for the
+        whole run (least recently used first out), so a fact about a module that many
+        files import is computed once per process, not once per importing file."""
+        key = (kind, path)
+        if key in self._derived:
+            self._derived.move_to_end(key)
+            self.consulted = True
+            return self._derived[key]
+        text = self.text(path)
+        value = compute(text) if text is not None else None
+        self._derived[key] = value
+        if len(self._derived) > self.DERIVED_LIMIT:
+            self._derived.popitem(last=False)
+        return value
+
     def relpath(self, path: str) -> str:
         try:
             return os.path.relpath(path, self.root)
@@ -101,11 +123,19 @@ class Project:
                 found = tuple(p for p in self.files if (t := self.text(p)) is not None and pattern.search(t))
             self._mentions[word] = found
         self.consulted = True
-        skip = os.path.realpath(exclude) if exclude else None
+        skip = self._realpath(exclude) if exclude else None
         for path in found:
-            if skip and os.path.realpath(path) == skip:
+            if skip and self._realpath(path) == skip:
                 continue
             yield path
+
+    def _realpath(self, path: str) -> str:
+        """os.path.realpath, remembered (it stats every folder of the path, and this runs
+        for every file that mentions a word, for every question)."""
+        real = self._real.get(path)
+        if real is None:
+            real = self._real[path] = os.path.realpath(path)
+        return real
 
     # -- questions -------------------------------------------------------------------
 
