@@ -493,11 +493,21 @@ def get_users():
         return any(self.suppressed(view=f) for f in funcs)
 
     def _in_loop(self, node: cst.CSTNode) -> bool:
+        """Does ``node`` run once per iteration of some loop? Not when it is a loop's
+        iterable (``for t in db.session.get(User, uid).todos``), which runs once."""
+        child = node
         for anc in self.flask.ancestors(node):
-            if isinstance(anc, (cst.For, cst.While, cst.CompFor, cst.BaseComp)):
+            if isinstance(anc, cst.For) and child is not anc.iter:
+                return True
+            if isinstance(anc, cst.While):
+                return True
+            if isinstance(anc, cst.BaseComp) and child is not anc.for_in:
+                return True  # the element (a for_in's ifs and inner fors answered at the CompFor)
+            if isinstance(anc, cst.CompFor) and child is not anc.iter:
                 return True
             if isinstance(anc, (cst.FunctionDef, cst.Lambda, cst.ClassDef)):
                 return False
+            child = anc
         return False
 
     # -- proving one site ----------------------------------------------------------------
@@ -511,6 +521,8 @@ def get_users():
         lookup = f"`{cst.Module([]).code_for_node(site.call)}`"
         binding = self._loop_binding(site, name)
         if binding is None:
+            if self._unpacked_in_loop(site.call, name):
+                raise Refused(site.call, f"{lookup}: the id `{name}` is unpacked from the loop's items (`for a, b in ...`): not followed")
             raise Refused(site.call, f"{lookup}: the id `{name}` is not the variable of an enclosing for loop or comprehension")
         func = model.enclosing_function(binding)
         if func is None:
@@ -706,6 +718,24 @@ def get_users():
                     comp_for = comp_for.inner_for_in
                 return None
         return None
+
+    def _unpacked_in_loop(self, node: cst.CSTNode, name: str) -> bool:
+        """Is ``name`` one of several targets of an enclosing for loop or comprehension?"""
+        for anc in self.flask.ancestors(node):
+            if isinstance(anc, (cst.FunctionDef, cst.Lambda, cst.ClassDef)):
+                return False
+            targets = [anc.target] if isinstance(anc, cst.For) else []
+            if isinstance(anc, cst.BaseComp):
+                comp_for: cst.CompFor | None = anc.for_in
+                while comp_for is not None:
+                    targets.append(comp_for.target)
+                    comp_for = comp_for.inner_for_in
+            for target in targets:
+                if isinstance(target, (cst.Tuple, cst.List)) and any(
+                    isinstance(n, cst.Name) and n.value == name for n in _names_in(target)
+                ):
+                    return True
+        return False
 
     def _in_body(self, node: cst.CSTNode, loop: cst.For) -> bool:
         for anc in self.flask.ancestors(node):
@@ -1244,6 +1274,17 @@ def _prefetched_condition(mode: Mode, x: str) -> str:
     if mode == "converted":
         return f"{x}.isdecimal() and len({x}) < 19"
     return f"{x}.isdecimal() and len({x}) < 19 and str(int({x})) == {x}"
+
+
+def _names_in(node: cst.CSTNode) -> list[cst.Name]:
+    out: list[cst.Name] = []
+
+    class V(cst.CSTVisitor):
+        def visit_Name(self, n: cst.Name) -> None:
+            out.append(n)
+
+    node.visit(V())
+    return out
 
 
 def _calls(tree: cst.Module) -> list[cst.Call]:
