@@ -648,14 +648,30 @@ def handle_value_error(error):
         """``data["k"]`` only reached when ``"k" in data``: an enclosing ``if "k" in data``, the
         right side of ``"k" in data and ...``, or an earlier ``if "k" not in data: return/raise/abort(...)`` (``data`` bound once)."""
         model = self.flask
-        if not isinstance(node.value, cst.Name) or len(node.slice) != 1 or not isinstance(node.slice[0].slice, cst.Index):
+        if len(node.slice) != 1 or not isinstance(node.slice[0].slice, cst.Index):
             return False
         key = node.slice[0].slice.value
         if not isinstance(key, cst.SimpleString):
             return False
-        name, wanted = node.value.value, key.evaluated_value
-        scope = model.scopes.get(node.value)
-        if scope is None or name not in scope or len(list(scope[name])) != 1:
+        wanted = key.evaluated_value
+        container = node.value
+        code = cst.Module([]).code_for_node
+        if isinstance(container, cst.Name):
+            name = container.value
+            scope = model.scopes.get(container)
+            if scope is None or name not in scope or len(list(scope[name])) != 1:
+                return False
+
+            def same(expr: cst.BaseExpression) -> bool:
+                return _is_name(expr, name)
+
+        elif self._request_json(container):
+            text = code(container)  # request.json / request.get_json(): the same parsed body all request long
+
+            def same(expr: cst.BaseExpression) -> bool:
+                return code(expr) == text and self._request_json(expr)
+
+        else:
             return False
 
         def membership(test: cst.BaseExpression, positive: bool) -> bool:
@@ -669,7 +685,7 @@ def handle_value_error(error):
                 isinstance(comp.operator, op)
                 and isinstance(test.left, cst.SimpleString)
                 and test.left.evaluated_value == wanted
-                and _is_name(comp.comparator, name)
+                and same(comp.comparator)
             )
 
         child: cst.CSTNode = node
@@ -688,6 +704,15 @@ def handle_value_error(error):
                 break
             child = anc
         return False
+
+    def _request_json(self, expr: cst.BaseExpression) -> bool:
+        """``request.json`` or ``request.get_json()`` (flask.request, no arguments)."""
+        if isinstance(expr, cst.Call) and not expr.args:
+            expr = expr.func
+            attr = "get_json"
+        else:
+            attr = "json"
+        return isinstance(expr, cst.Attribute) and expr.attr.value == attr and self.flask.refers_to(expr.value, "flask.request")
 
     def _local_values(self, name: cst.Name, func: cst.FunctionDef) -> list[cst.BaseExpression]:
         """What a local of ``func`` is bound to, when every binding is a plain assignment in ``func``."""
