@@ -11,6 +11,7 @@ written here, which must reproduce flaskfix's rewrite exactly.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import jsonschema
@@ -50,7 +51,10 @@ FINDING_MSG = (
     " requests stored; moving it to g would change the response. If it is meant as a cache, bound it"
     " (functools.lru_cache, cachetools.TTLCache or Flask-Caching)"
 )
-SYNTAX_MSG = "syntax error at line 1: invalid syntax"
+SYNTAX_MSG = (
+    "syntax error at line 1: invalid syntax "
+    f"(read as Python {sys.version_info[0]}.{sys.version_info[1]}, the Python running flaskfix)"
+)
 
 
 @pytest.fixture(scope="module")

@@ -20,6 +20,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import os
+import sys
 import traceback
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -117,7 +118,8 @@ class Engine:
             tree = ast.parse(text, filename=source.path)
         except SyntaxError as exc:
             where = f"line {exc.lineno}" if exc.lineno else "unknown line"
-            result.error = f"syntax error at {where}: {exc.msg}"
+            version = ".".join(map(str, sys.version_info[:2]))
+            result.error = f"syntax error at {where}: {exc.msg} (read as Python {version}, the Python running flaskfix)"
             return result
         except (ValueError, MemoryError, RecursionError) as exc:
             result.error = f"cannot parse: {exc}"
