@@ -130,7 +130,10 @@ class RedisCounter(FlaskfixCodemod):
         handlers ask Redis for the current value. The initial value in the code is not
         stored: it is added to Redis's count (a fresh key counts from 0). The key is
         "<namespace>:<module>:<name>" (the namespace is the `namespace` setting, else the
-        project's name from pyproject.toml), so two counters or two apps cannot collide.
+        project's name from pyproject.toml), so two counters cannot collide, nor two apps
+        with their own namespaces. A project with neither gets keys without one
+        ("app:hits"), and the change says so: two such apps sharing a Redis database
+        would share the count.
 
         Every bump and read is now a network round trip. Requests fail (the Redis client
         raises ConnectionError, so Flask answers 500) when Redis is unreachable: there is
@@ -265,7 +268,10 @@ def count():
                     if any(n.name.value == counter.name for n in glob.names):
                         edits.drop_global.setdefault(glob, set()).add(counter.name)
             edits.remove.setdefault(counter.statement, set()).add(counter.small)
-            self.add_change(counter.statement, f"module-level counter `{counter.name}` moved to Redis key {key!r}")
+            unscoped = "" if (self.config.get("namespace") or self._project_name()) else (
+                " (no namespace: set [tool.flaskfix.redis-counter] namespace, or [project] name, if other apps share this Redis)"
+            )
+            self.add_change(counter.statement, f"module-level counter `{counter.name}` moved to Redis key {key!r}{unscoped}")
         tree = tree.visit(_Rewriter(edits))
         return self._finish_module(tree, counters, edits.remove, creation)
 

@@ -386,3 +386,17 @@ def test_bundled_example_visit_counter(tmp_path, monkeypatch, redis_url) -> None
     # the original's answers for one client in a row are the rewritten one's, shifted by N
     assert [before.app.test_client().get("/visit").get_json()["visits"] for _ in range(3)] == [1, 2, 3]
     assert [after.app.test_client().get("/visit").get_json()["visits"] for _ in range(3)] == [N + 1, N + 2, N + 3]
+
+
+def test_a_key_without_namespace_is_said_in_the_change() -> None:
+    """Two apps without a namespace that share a Redis database would share the count."""
+    source = (
+        "from flask import Flask\n\napp = Flask(__name__)\nhits = 0\n\n\n"
+        "@app.route('/')\ndef index():\n    global hits\n    hits += 1\n    return str(hits)\n"
+    )
+    bare = run_codemod("redis-counter", source)
+    scoped = run_codemod("redis-counter", source, config='namespace = "shop"')
+    assert bare.changed and scoped.changed
+    assert "'app:hits'" in (bare.new_text or "") and "'shop:app:hits'" in (scoped.new_text or "")
+    assert any("no namespace" in c.message for c in bare.changes)
+    assert not any("no namespace" in c.message for c in scoped.changes)
