@@ -87,3 +87,19 @@ def test_a_name_added_to_an_import_keeps_its_layout(before: str, after: str) -> 
 
     new = extend_from_import(cst.parse_module(before), "flask", "g", None)
     assert new is not None and new.code == after
+
+
+def test_project_template_folders_are_not_walked(tmp_path: Path) -> None:
+    """Found on a real project: a cookiecutter template's .py files are Jinja, and each
+    was reported as a syntax error (exit 2)."""
+    from codemods.engine.discovery import discover
+
+    (tmp_path / "{{cookiecutter.app_name}}").mkdir()
+    (tmp_path / "{{cookiecutter.app_name}}" / "app.py").write_text("{% if x %}import os{% endif %}\n")
+    (tmp_path / "hooks").mkdir()
+    (tmp_path / "hooks" / "post_gen_project.py").write_text("x = 1\n")
+    found = [Path(d.path).name for d in discover([str(tmp_path)], tmp_path, [])]
+    assert found == ["post_gen_project.py"]
+    # named explicitly, a file inside is still processed
+    explicit = tmp_path / "{{cookiecutter.app_name}}" / "app.py"
+    assert [Path(d.path).name for d in discover([str(explicit)], tmp_path, [])] == ["app.py"]

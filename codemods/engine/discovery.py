@@ -114,6 +114,8 @@ def _walk(top: Path, root: Path, exclude_spec: pathspec.PathSpec | None):
         for d in sorted(dirnames):
             if d in ALWAYS_SKIPPED_DIRS or d.startswith(".") or d.endswith(".egg-info"):
                 continue
+            if "{{" in d and "}}" in d:
+                continue  # a project template's folder (cookiecutter, copier): Jinja, not Python yet
             if _ignored(folder / d, True, stack):
                 continue
             keep.append(d)
