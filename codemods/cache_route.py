@@ -376,7 +376,7 @@ def expensive_operation():
             refusal = self._refusal(handler, facts)
             if refusal is not None:
                 line, rule = refusal
-                self.add_finding(line, f"`{self._view_label(handler)}` not cached: {rule}")
+                self.add_finding(line, f"`{self._view_label(handler)}` not cached: {rule}; a candidate because it calls {facts.expensive[0]}")
                 continue
             targets.append((handler, facts))
         if not targets:
