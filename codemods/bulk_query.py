@@ -70,6 +70,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import libcst as cst
+import libcst.matchers as m
 from libcst.metadata import PositionProvider, ScopeProvider
 from libcst.metadata.scope_provider import Assignment, ComprehensionScope, FunctionScope
 
@@ -448,7 +449,7 @@ def get_users():
             methods.append(node.func.attr.value)
             node = node.func.value
         if methods and _is_model_query(node):
-            chain = "".join(f".{m}()" for m in reversed(methods))
+            chain = "".join(f".{meth}()" for meth in reversed(methods))
             self._loop_finding(call, f"`{node.value.value}.query{chain}.{func.attr.value}()`: the query carries `{chain}`, which a prefetch by primary key would not honour")  # type: ignore[attr-defined]
 
     def _site_with_arg(self, call: cst.Call, kind: SiteKind, model: cst.Name, arg: cst.BaseExpression, db: cst.Name | None) -> Site | None:
@@ -732,7 +733,7 @@ def get_users():
                     comp_for = comp_for.inner_for_in
             for target in targets:
                 if isinstance(target, (cst.Tuple, cst.List)) and any(
-                    isinstance(n, cst.Name) and n.value == name for n in _names_in(target)
+                    isinstance(n, cst.Name) and n.value == name for n in m.findall(target, m.Name())
                 ):
                     return True
         return False
@@ -1274,17 +1275,6 @@ def _prefetched_condition(mode: Mode, x: str) -> str:
     if mode == "converted":
         return f"{x}.isdecimal() and len({x}) < 19"
     return f"{x}.isdecimal() and len({x}) < 19 and str(int({x})) == {x}"
-
-
-def _names_in(node: cst.CSTNode) -> list[cst.Name]:
-    out: list[cst.Name] = []
-
-    class V(cst.CSTVisitor):
-        def visit_Name(self, n: cst.Name) -> None:
-            out.append(n)
-
-    node.visit(V())
-    return out
 
 
 def _calls(tree: cst.Module) -> list[cst.Call]:

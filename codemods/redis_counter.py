@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import libcst as cst
+import libcst.matchers as m
 from libcst.metadata import PositionProvider, ScopeProvider
 from libcst.metadata.scope_provider import ComprehensionScope, FunctionScope, GlobalScope
 
@@ -498,7 +499,7 @@ def count():
         calls a function of this module that bumps the counter again (directly or through
         other functions of the module): refuse that."""
         bumpers = {u.func.name.value for u in cand.increments if u.func is not None}
-        functions = _functions(self.flask.module)
+        functions = [f for f in m.findall(self.flask.module, m.FunctionDef()) if isinstance(f, cst.FunctionDef)]
         changed = True
         while changed:
             changed = False
@@ -1245,17 +1246,6 @@ def _insert_imports(
                     body[at] = body[at].with_changes(leading_lines=[cst.EmptyLine(), *following])
         body.insert(at, new)
     return body
-
-
-def _functions(module: cst.Module) -> list[cst.FunctionDef]:
-    found: list[cst.FunctionDef] = []
-
-    class V(cst.CSTVisitor):
-        def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-            found.append(node)
-
-    module.visit(V())
-    return found
 
 
 def _called_names(func: cst.FunctionDef) -> set[str]:
