@@ -476,7 +476,8 @@ def handle_value_error(error):
 
     def _server_side(self, divisor: cst.BaseExpression) -> bool:
         """A divisor the client cannot make zero: the app's configuration
-        (``current_app.config["PER_PAGE"]``, ``app.config.get(...)``), or a name bound only
+        (``current_app.config["PER_PAGE"]``, ``app.config.get(...)`` of this module's app),
+        or a name bound only
         to such reads or to non-zero number literals (``per_page = 9``). A zero there is a
         server bug, which a 400 "bad input" answer would misreport."""
         values = self._single_values(divisor) if isinstance(divisor, cst.Name) else [divisor]
@@ -494,9 +495,15 @@ def handle_value_error(error):
                 holder = value.func.value
             else:
                 return False
-            if not (isinstance(holder, cst.Attribute) and holder.attr.value == "config"):
+            if not (isinstance(holder, cst.Attribute) and holder.attr.value == "config" and self._is_app(holder.value)):
                 return False
         return True
+
+    def _is_app(self, expr: cst.BaseExpression) -> bool:
+        """``current_app``, or a name bound to one of this module's Flask apps."""
+        if self.flask.refers_to(expr, "flask.current_app"):
+            return True
+        return isinstance(expr, cst.Name) and any(a.name == expr.value for a in self.flask.apps)
 
     def _never_zero(self, divisor: cst.BaseExpression) -> bool:
         """``x or 1``, ``max(1, x)``, ``len(x) + 1``-like forms that cannot be zero."""

@@ -18,9 +18,9 @@ import re
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Iterator
 
 from codemods.ast_facts import dotted
-from typing import Callable, Iterator
 
 
 _WORD = re.compile(r"\w+")
