@@ -29,7 +29,6 @@ import ast
 import os
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Iterable
 
 import libcst as cst

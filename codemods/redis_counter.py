@@ -269,7 +269,7 @@ def count():
                     if any(n.name.value == counter.name for n in glob.names):
                         edits.drop_global.setdefault(glob, set()).add(counter.name)
             edits.remove.setdefault(counter.statement, set()).add(counter.small)
-            unscoped = "" if (self.config.get("namespace") or self._project_name()) else (
+            unscoped = "" if self._namespace() else (
                 " (no namespace: set [tool.flaskfix.redis-counter] namespace, or [project] name, if other apps share this Redis)"
             )
             self.add_change(counter.statement, f"module-level counter `{counter.name}` moved to Redis key {key!r}{unscoped}")
@@ -695,8 +695,11 @@ def count():
     def _key(self, counter: Counter) -> str:
         """``<namespace>:<module>:<name>``. The module is always part of it, so a namespace
         shared by the whole project cannot merge two modules' counters of the same name."""
-        namespace = str(self.config.get("namespace") or "") or self._project_name()
-        return ":".join(p for p in (namespace, self.run.module_name, counter.name) if p)
+        return ":".join(p for p in (self._namespace(), self.run.module_name, counter.name) if p)
+
+    def _namespace(self) -> str:
+        """The `namespace` setting, else the project's name, else "" (no namespace)."""
+        return str(self.config.get("namespace") or "") or self._project_name()
 
     def _project_name(self) -> str:
         root = getattr(self.project, "root", None)
