@@ -1268,10 +1268,11 @@ class _Rewriter(cst.CSTTransformer):
 
 def _prefetched_condition(mode: Mode, x: str) -> str:
     """The test that string id ``x`` is one the prefetch asked for, so that a dict miss
-    is the answer. ``isdecimal()`` with fewer than 19 digits is exactly the strings
-    ``int()`` turns into an int without raising (CPython refuses over 4,300 digits) and
-    that fit in a 64-bit key; "canonical" also wants the int's own spelling ("7", not
-    "07"), because then the database was asked the very string."""
+    is the answer. A string that is ``isdecimal()`` with fewer than 19 digits is one
+    ``int()`` surely accepts (CPython refuses more than 4,300 digits) and whose value fits
+    in a 64-bit key (SQLite compares larger ones as floats); "canonical" also wants the
+    int's own spelling ("7", not "07"), because then the database was asked the very
+    string."""
     if mode == "converted":
         return f"{x}.isdecimal() and len({x}) < 19"
     return f"{x}.isdecimal() and len({x}) < 19 and str(int({x})) == {x}"
