@@ -709,14 +709,10 @@ def get_users():
         for anc in self.flask.ancestors(site.call):
             if isinstance(anc, (cst.FunctionDef, cst.Lambda, cst.ClassDef)):
                 return None
-            if isinstance(anc, cst.For) and isinstance(anc.target, cst.Name) and anc.target.value == name:
-                return anc
+            for binder in _binders(anc):
+                if isinstance(binder.target, cst.Name) and binder.target.value == name:
+                    return binder
             if isinstance(anc, cst.BaseComp):
-                comp_for: cst.CompFor | None = anc.for_in
-                while comp_for is not None:
-                    if isinstance(comp_for.target, cst.Name) and comp_for.target.value == name:
-                        return comp_for
-                    comp_for = comp_for.inner_for_in
                 return None
         return None
 
@@ -725,13 +721,8 @@ def get_users():
         for anc in self.flask.ancestors(node):
             if isinstance(anc, (cst.FunctionDef, cst.Lambda, cst.ClassDef)):
                 return False
-            targets = [anc.target] if isinstance(anc, cst.For) else []
-            if isinstance(anc, cst.BaseComp):
-                comp_for: cst.CompFor | None = anc.for_in
-                while comp_for is not None:
-                    targets.append(comp_for.target)
-                    comp_for = comp_for.inner_for_in
-            for target in targets:
+            for binder in _binders(anc):
+                target = binder.target
                 if isinstance(target, (cst.Tuple, cst.List)) and any(
                     isinstance(n, cst.Name) and n.value == name for n in m.findall(target, m.Name())
                 ):
@@ -1276,6 +1267,19 @@ def _prefetched_condition(mode: Mode, x: str) -> str:
     if mode == "converted":
         return f"{x}.isdecimal() and len({x}) < 19"
     return f"{x}.isdecimal() and len({x}) < 19 and str(int({x})) == {x}"
+
+
+def _binders(node: cst.CSTNode) -> list[cst.For | cst.CompFor]:
+    """The ``for`` clauses that bind loop variables at ``node``: a for loop itself, or
+    every ``for`` of a comprehension; none for anything else."""
+    if isinstance(node, cst.For):
+        return [node]
+    out: list[cst.For | cst.CompFor] = []
+    comp_for = node.for_in if isinstance(node, cst.BaseComp) else None
+    while comp_for is not None:
+        out.append(comp_for)
+        comp_for = comp_for.inner_for_in
+    return out
 
 
 def _calls(tree: cst.Module) -> list[cst.Call]:
