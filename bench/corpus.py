@@ -101,7 +101,7 @@ print(json.dumps({"seconds": elapsed, "peak_mb": peak_kb / 1024, "rc": proc.retu
 
 def flaskfix(corpus: Path, *args: str, cache_dir: Path) -> dict:
     env = {**os.environ, "FLASKFIX_CACHE_DIR": str(cache_dir), "NO_COLOR": "1"}
-    cmd = [sys.executable, "-c", MEASURE, sys.executable, "-m", "cli", "diff", str(corpus), *args]
+    cmd = [sys.executable, "-c", MEASURE, sys.executable, "-m", "flaskfix", "diff", str(corpus), *args]
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, check=True)
     return json.loads(out.stdout)
 

@@ -82,10 +82,10 @@ from pathlib import PurePosixPath, PureWindowsPath
 from typing import Any, Iterable
 from urllib.parse import quote
 
-from codemods.base import FlaskfixCodemod
-from codemods.engine.diff import split_lines
-from codemods.engine.pipeline import FileResult
-from codemods.engine.run import Summary
+from flaskfix.codemods.base import FlaskfixCodemod
+from flaskfix.codemods.engine.diff import split_lines
+from flaskfix.codemods.engine.pipeline import FileResult
+from flaskfix.codemods.engine.run import Summary
 
 FORMATS = ("json", "sarif", "github")
 

@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 
 import typer
 
-import codemods as registry
-from cli import render
-from codemods.engine.pipeline import Engine, FileResult
-from codemods.engine.run import Plan
-from codemods.engine.source import ChangedOnDisk, Source, write_atomic
-from codemods.project import Project
+from flaskfix import codemods as registry
+from flaskfix.cli import render
+from flaskfix.codemods.engine.pipeline import Engine, FileResult
+from flaskfix.codemods.engine.run import Plan
+from flaskfix.codemods.engine.source import ChangedOnDisk, Source, write_atomic
+from flaskfix.codemods.project import Project
 
 
 @dataclass

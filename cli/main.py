@@ -13,12 +13,12 @@ from typing import List, Optional
 
 import typer
 
-import codemods as registry
-from cli import render
-from cli.git import dirty_files
-from codemods.engine.pipeline import FileResult
-from codemods.engine.run import Plan, Summary, UsageError, execute, plan
-from codemods.engine.source import ChangedOnDisk, write_atomic
+from flaskfix import codemods as registry
+from flaskfix.cli import render
+from flaskfix.cli.git import dirty_files
+from flaskfix.codemods.engine.pipeline import FileResult
+from flaskfix.codemods.engine.run import Plan, Summary, UsageError, execute, plan
+from flaskfix.codemods.engine.source import ChangedOnDisk, write_atomic
 
 app = typer.Typer(
     name="flaskfix",
@@ -120,7 +120,7 @@ def diff(
     kept: list[FileResult] | None = [] if fmt != "text" else None
     _changed, summary = _run(p, jobs, render.use_color(sys.stdout, no_color), no_cache, kept)
     if kept is not None:
-        from cli import formats
+        from flaskfix.cli import formats
 
         sys.stdout.write(formats.render(fmt, kept, summary, p.codemods, render.version()))
     for line in render.summary_lines(summary, [c.ID for c in p.codemods]):
@@ -166,9 +166,9 @@ def apply(
     if not changed:
         raise typer.Exit(EXIT_ERROR if failed else EXIT_CLEAN)
     if interactive:
-        from cli import interactive as ask
-        from codemods.engine.pipeline import project_files
-        from codemods.project import Project
+        from flaskfix.cli import interactive as ask
+        from flaskfix.codemods.engine.pipeline import project_files
+        from flaskfix.codemods.project import Project
 
         try:
             outcome = ask.run(p, changed, Project(p.config.root, project_files(p.config)), color)
@@ -214,7 +214,7 @@ def apply(
     raise typer.Exit(EXIT_ERROR if failed else EXIT_CLEAN)
 
 
-from cli.pr import register as _register_pr  # noqa: E402  (the pr command lives in its own module)
+from flaskfix.cli.pr import register as _register_pr  # noqa: E402  (the pr command lives in its own module)
 
 _register_pr(app)
 

@@ -45,9 +45,9 @@ from urllib.parse import urlsplit
 
 import typer
 
-import codemods as registry
-from cli.render import version
-from cli.github import (
+from flaskfix import codemods as registry
+from flaskfix.cli.render import version
+from flaskfix.cli.github import (
     EXIT_API,
     EXIT_AUTH,
     EXIT_FORBIDDEN,
@@ -58,9 +58,9 @@ from cli.github import (
     GitHubError,
     NetworkError,
 )
-from codemods.engine.pipeline import FileResult
-from codemods.engine.run import Summary, UsageError, execute, plan
-from codemods.engine.source import ChangedOnDisk, write_atomic
+from flaskfix.codemods.engine.pipeline import FileResult
+from flaskfix.codemods.engine.run import Summary, UsageError, execute, plan
+from flaskfix.codemods.engine.source import ChangedOnDisk, write_atomic
 
 EXIT_OK, EXIT_USAGE = 0, 2
 EXIT_CONFLICT = 8  # the bot branch holds commits not made by flaskfix, or moved during the run

@@ -8,8 +8,8 @@ from typing import TextIO
 
 import typer
 
-from codemods.engine.pipeline import FileResult
-from codemods.engine.run import Summary
+from flaskfix.codemods.engine.pipeline import FileResult
+from flaskfix.codemods.engine.run import Summary
 
 
 def use_color(stream: TextIO, no_color: bool) -> bool:

@@ -11,7 +11,7 @@ import importlib
 import pkgutil
 from functools import lru_cache
 
-from codemods.base import Change, Finding, FlaskfixCodemod, RunContext
+from flaskfix.codemods.base import Change, Finding, FlaskfixCodemod, RunContext
 
 __all__ = ["Change", "Finding", "FlaskfixCodemod", "RunContext", "all_codemods", "get", "ids", "select"]
 

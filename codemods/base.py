@@ -25,9 +25,9 @@ from libcst.codemod import CodemodCommand, CodemodContext
 from libcst.codemod.visitors import AddImportsVisitor
 from libcst.metadata import MetadataWrapper, PositionProvider, ScopeProvider
 
-from codemods.ast_facts import AstFacts
-from codemods.flask_model import FlaskModel
-from codemods.project import Project
+from flaskfix.codemods.ast_facts import AstFacts
+from flaskfix.codemods.flask_model import FlaskModel
+from flaskfix.codemods.project import Project
 
 
 @dataclass(frozen=True, order=True)
@@ -324,6 +324,6 @@ def extend_from_import(tree: cst.Module, module: str, name: str, asname: str | N
 
 
 def _dotted(node: cst.BaseExpression) -> str | None:
-    from codemods.flask_model import dotted_name
+    from flaskfix.codemods.flask_model import dotted_name
 
     return dotted_name(node)

@@ -74,10 +74,10 @@ import libcst.matchers as m
 from libcst.metadata import PositionProvider, ScopeProvider
 from libcst.metadata.scope_provider import Assignment, ComprehensionScope, FunctionScope
 
-from codemods.ast_facts import AstFacts
-from codemods.base import FlaskfixCodemod
-from codemods.flask_model import dotted_name, is_generator_function
-from codemods.project import ModelInfo, find_model, resolve_module, sqlalchemy_call, sqlalchemy_model
+from flaskfix.codemods.ast_facts import AstFacts
+from flaskfix.codemods.base import FlaskfixCodemod
+from flaskfix.codemods.flask_model import dotted_name, is_generator_function
+from flaskfix.codemods.project import ModelInfo, find_model, resolve_module, sqlalchemy_call, sqlalchemy_model
 
 SiteKind = Literal[
     "query.get", "query.get_or_404", "session.get", "db.get_or_404", "session.query.get", "query.filter_by"

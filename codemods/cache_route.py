@@ -42,9 +42,9 @@ from libcst.metadata.scope_provider import (
     ImportAssignment,
 )
 
-from codemods.ast_facts import HANDLER_TEXT, AstFacts
-from codemods.base import FlaskfixCodemod, quote_style
-from codemods.flask_model import FlaskObject, Handler, VIEW_BASES, call_arg, dotted_name, is_docstring, is_generator_function
+from flaskfix.codemods.ast_facts import HANDLER_TEXT, AstFacts
+from flaskfix.codemods.base import FlaskfixCodemod, quote_style
+from flaskfix.codemods.flask_model import FlaskObject, Handler, VIEW_BASES, call_arg, dotted_name, is_docstring, is_generator_function
 
 CACHE_CLASSES = frozenset({"flask_caching.Cache"})
 SESSION = frozenset({"flask.session", "flask.globals.session"})

@@ -35,9 +35,9 @@ import libcst as cst
 from libcst.metadata import PositionProvider, ScopeProvider
 from libcst.metadata.scope_provider import Assignment
 
-from codemods.ast_facts import HANDLER_TEXT, AstFacts
-from codemods.base import FlaskfixCodemod, quote_style, string_literal
-from codemods.flask_model import FlaskObject, Handler, call_arg, is_generator_function
+from flaskfix.codemods.ast_facts import HANDLER_TEXT, AstFacts
+from flaskfix.codemods.base import FlaskfixCodemod, quote_style, string_literal
+from flaskfix.codemods.flask_model import FlaskObject, Handler, call_arg, is_generator_function
 
 #: the exception classes this codemod may write a handler for, in the order handlers are written
 EXCEPTIONS = ("ZeroDivisionError", "ValueError", "KeyError", "TypeError")

@@ -32,9 +32,9 @@ from libcst.metadata.scope_provider import (
     GlobalScope,
 )
 
-from codemods.ast_facts import HANDLER_TEXT, AstFacts
-from codemods.base import FlaskfixCodemod, quote_style, string_literal
-from codemods.flask_model import Handler, is_docstring, is_generator_function, module_assignments
+from flaskfix.codemods.ast_facts import HANDLER_TEXT, AstFacts
+from flaskfix.codemods.base import FlaskfixCodemod, quote_style, string_literal
+from flaskfix.codemods.flask_model import Handler, is_docstring, is_generator_function, module_assignments
 
 ContainerKind = Literal["dict", "list", "set"]
 UseKind = Literal["write", "read", "read-write", "delete", "whole"]

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
-from codemods.ast_facts import dotted
+from flaskfix.codemods.ast_facts import dotted
 
 
 _WORD = re.compile(r"\w+")
@@ -68,7 +68,7 @@ class Project:
     def text(self, path: str) -> str | None:
         self.consulted = True
         if path not in self._text:
-            from codemods.engine.source import SourceError, read_source  # (engine imports us)
+            from flaskfix.codemods.engine.source import SourceError, read_source  # (engine imports us)
 
             try:
                 self._text[path] = read_source(path).text

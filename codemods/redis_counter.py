@@ -36,9 +36,9 @@ import libcst.matchers as m
 from libcst.metadata import PositionProvider, ScopeProvider
 from libcst.metadata.scope_provider import ComprehensionScope, FunctionScope, GlobalScope
 
-from codemods.ast_facts import HANDLER_TEXT, AstFacts, dotted
-from codemods.base import FlaskfixCodemod, quote_style, string_literal
-from codemods.flask_model import dotted_name, is_docstring, module_assignments
+from flaskfix.codemods.ast_facts import HANDLER_TEXT, AstFacts, dotted
+from flaskfix.codemods.base import FlaskfixCodemod, quote_style, string_literal
+from flaskfix.codemods.flask_model import dotted_name, is_docstring, module_assignments
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -22,8 +22,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import codemods
-from codemods.engine import Engine, FileResult, load_config, project_files
+from flaskfix import codemods
+from flaskfix.codemods.engine import Engine, FileResult, load_config, project_files
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

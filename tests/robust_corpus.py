@@ -22,10 +22,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from codemods.engine.discovery import Discovered
-from codemods.engine.pipeline import Engine, project_files
-from codemods.engine.run import execute, plan
-from codemods.project import Project
+from flaskfix.codemods.engine.discovery import Discovered
+from flaskfix.codemods.engine.pipeline import Engine, project_files
+from flaskfix.codemods.engine.run import execute, plan
+from flaskfix.codemods.project import Project
 
 #: every k-th file; 1 = the whole corpus (14,254 files here: 23 minutes on 2 busy cores;
 #: every 10th file plus the flask ones: about 30 seconds)

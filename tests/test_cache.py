@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from codemods.engine.run import execute, plan
+from flaskfix.codemods.engine.run import execute, plan
 
 ARTICLE = '''\
 from flask import Flask

@@ -12,7 +12,7 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from codemods.engine.source import ChangedOnDisk, read_source, write_atomic
+from flaskfix.codemods.engine.source import ChangedOnDisk, read_source, write_atomic
 
 ARTICLE = '''\
 from flask import Flask
@@ -53,7 +53,7 @@ def index():
 
 def flaskfix(*args: str, cwd: Path, stdin: str | None = "", env: dict | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "cli", *args],
+        [sys.executable, "-m", "flaskfix", *args],
         cwd=cwd,
         capture_output=True,
         text=True,
@@ -265,7 +265,7 @@ def test_apply_outside_git_needs_no_allow_dirty(project: Path) -> None:
 @pytest.mark.parametrize("answer, written", [("y", True), ("n", False), ("", False)])
 def test_apply_asks_on_a_terminal(repo: Path, answer: str, written: bool) -> None:
     child = pexpect.spawn(
-        sys.executable, ["-m", "cli", "apply"], cwd=str(repo), env={**os.environ, "NO_COLOR": "1"}, timeout=60, encoding="utf-8"
+        sys.executable, ["-m", "flaskfix", "apply"], cwd=str(repo), env={**os.environ, "NO_COLOR": "1"}, timeout=60, encoding="utf-8"
     )
     child.expect(r"Apply 1 changes to 1 files\? \[y/N\]")
     child.sendline(answer)
@@ -357,7 +357,7 @@ def test_progress_bar_only_on_a_terminal_for_big_runs(tmp_path: Path) -> None:
         (tmp_path / f"m{i}.py").write_text(f"x = {i}\n")
     env = {k: v for k, v in os.environ.items() if k != "CI"}
     child = pexpect.spawn(
-        sys.executable, ["-m", "cli", "diff", "--jobs", "1", "."], cwd=str(tmp_path), env=env, timeout=120, encoding="utf-8"
+        sys.executable, ["-m", "flaskfix", "diff", "--jobs", "1", "."], cwd=str(tmp_path), env=env, timeout=120, encoding="utf-8"
     )
     child.expect(pexpect.EOF)
     assert "320/320" in child.before

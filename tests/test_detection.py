@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-import codemods
-from codemods.engine import Engine
-from codemods.engine.config import Config
-from codemods.project import Project
+from flaskfix import codemods
+from flaskfix.codemods.engine import Engine
+from flaskfix.codemods.engine.config import Config
+from flaskfix.codemods.project import Project
 from tests.harness import all_cases, run_case
 
 CASES = all_cases()

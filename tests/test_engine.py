@@ -8,11 +8,11 @@ from pathlib import Path
 import libcst as cst
 import pytest
 
-import codemods
-from codemods.base import FlaskfixCodemod
-from codemods.engine import Engine
-from codemods.engine.config import Config
-from codemods.engine.run import execute, plan
+from flaskfix import codemods
+from flaskfix.codemods.base import FlaskfixCodemod
+from flaskfix.codemods.engine import Engine
+from flaskfix.codemods.engine.config import Config
+from flaskfix.codemods.engine.run import execute, plan
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "shop"
 
@@ -51,7 +51,7 @@ def test_an_unreported_rewrite_is_never_kept() -> None:
 
 
 def test_the_project_is_walked_once_when_the_root_is_the_path(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from codemods.engine.pipeline import project_files
+    from flaskfix.codemods.engine.pipeline import project_files
 
     (tmp_path / "pyproject.toml").write_text("")
     (tmp_path / "pkg").mkdir()
@@ -83,7 +83,7 @@ def test_the_project_is_walked_once_when_the_root_is_the_path(tmp_path: Path, mo
 )
 def test_a_name_added_to_an_import_keeps_its_layout(before: str, after: str) -> None:
     """Found on a real project: a parenthesised import got `g,` at column 0."""
-    from codemods.base import extend_from_import
+    from flaskfix.codemods.base import extend_from_import
 
     new = extend_from_import(cst.parse_module(before), "flask", "g", None)
     assert new is not None and new.code == after
@@ -92,7 +92,7 @@ def test_a_name_added_to_an_import_keeps_its_layout(before: str, after: str) -> 
 def test_project_template_folders_are_not_walked(tmp_path: Path) -> None:
     """Found on a real project: a cookiecutter template's .py files are Jinja, and each
     was reported as a syntax error (exit 2)."""
-    from codemods.engine.discovery import discover
+    from flaskfix.codemods.engine.discovery import discover
 
     (tmp_path / "{{cookiecutter.app_name}}").mkdir()
     (tmp_path / "{{cookiecutter.app_name}}" / "app.py").write_text("{% if x %}import os{% endif %}\n")

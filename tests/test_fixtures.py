@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-import codemods
+from flaskfix import codemods
 from tests.harness import Case, all_cases, run_case, run_codemod
 
 CASES = all_cases()

@@ -19,11 +19,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import codemods as registry
-from cli.formats import render, replacements
-from codemods.base import Change, Finding
-from codemods.engine.pipeline import FileResult
-from codemods.engine.run import Summary, execute, plan
+from flaskfix import codemods as registry
+from flaskfix.cli.formats import render, replacements
+from flaskfix.codemods.base import Change, Finding
+from flaskfix.codemods.engine.pipeline import FileResult
+from flaskfix.codemods.engine.run import Summary, execute, plan
 
 FIXTURES = Path(__file__).parent / "fixtures" / "global-to-g"
 SCHEMA = Path(__file__).parent / "data" / "sarif-schema-2.1.0.json"

@@ -24,9 +24,9 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-import codemods as registry
-from codemods.engine.config import Config
-from codemods.engine.pipeline import Engine
+from flaskfix import codemods as registry
+from flaskfix.codemods.engine.config import Config
+from flaskfix.codemods.engine.pipeline import Engine
 
 CODEMODS = registry.all_codemods()
 IDS = [c.ID for c in CODEMODS]

@@ -50,7 +50,7 @@ def project(tmp_path: Path) -> Path:
 def spawn(project: Path, *args: str) -> pexpect.spawn:
     return pexpect.spawn(
         sys.executable,
-        ["-m", "cli", "apply", "--interactive", "--select", "global-to-g,error-handler", *args],
+        ["-m", "flaskfix", "apply", "--interactive", "--select", "global-to-g,error-handler", *args],
         cwd=str(project),
         env={**os.environ, "NO_COLOR": "1"},
         timeout=90,
@@ -84,7 +84,7 @@ def test_all_gives_the_same_as_apply_yes(project: Path, tmp_path: Path) -> None:
     for name in ("pyproject.toml", "a.py", "b.py"):
         (twin / name).write_text((project / name).read_text())
     subprocess.run(
-        [sys.executable, "-m", "cli", "apply", "--yes", "--select", "global-to-g,error-handler"],
+        [sys.executable, "-m", "flaskfix", "apply", "--yes", "--select", "global-to-g,error-handler"],
         cwd=twin, check=True, capture_output=True,
     )
     child = spawn(project)
@@ -109,7 +109,7 @@ def test_ctrl_c_at_the_prompt_writes_nothing(project: Path) -> None:
 
 
 def test_interactive_needs_a_terminal(project: Path) -> None:
-    out = subprocess.run([sys.executable, "-m", "cli", "apply", "--interactive"], cwd=project, capture_output=True, text=True, input="y\n")
+    out = subprocess.run([sys.executable, "-m", "flaskfix", "apply", "--interactive"], cwd=project, capture_output=True, text=True, input="y\n")
     assert out.returncode == 2 and "needs a terminal" in out.stderr
     assert (project / "a.py").read_text() == TWO_FIXES
 
@@ -117,7 +117,7 @@ def test_interactive_needs_a_terminal(project: Path) -> None:
 def test_ctrl_c_during_writes_leaves_whole_files_and_says_which(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from typer.testing import CliRunner
 
-    from cli import main
+    from flaskfix.cli import main
 
     real, done = main.write_atomic, []
 

@@ -15,8 +15,8 @@ import sys
 import time
 from pathlib import Path
 
-from codemods.engine.run import execute, plan
-from codemods.engine.source import TEMP_PREFIX, TEMP_SUFFIX
+from flaskfix.codemods.engine.run import execute, plan
+from flaskfix.codemods.engine.source import TEMP_PREFIX, TEMP_SUFFIX
 from tests.test_cli import ARTICLE, CLEAN
 
 N_FILES = 40
@@ -46,7 +46,7 @@ def temp_files(folder: Path) -> list[str]:
 
 def start_apply(folder: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "cli", "apply", "--yes", "--jobs", "1", "--allow-dirty"],
+        [sys.executable, "-m", "flaskfix", "apply", "--yes", "--jobs", "1", "--allow-dirty"],
         cwd=folder,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
@@ -141,7 +141,7 @@ def test_stale_temp_files_are_cleaned_by_the_next_run(tmp_path: Path) -> None:
     keep = tmp_path / "flaskfix-notes.tmp"  # not ours: no leading dot
     keep.write_text("mine")
     out = subprocess.run(
-        [sys.executable, "-m", "cli", "diff", "--jobs", "1"], cwd=tmp_path, capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "flaskfix", "diff", "--jobs", "1"], cwd=tmp_path, capture_output=True, text=True, timeout=300
     )
     assert out.returncode == 1, out.stderr
     assert not any(s.exists() for s in stale)

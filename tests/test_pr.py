@@ -16,10 +16,10 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-import codemods
-from cli import github as gh
-from cli import pr as prmod
-from cli.main import app
+from flaskfix import codemods
+from flaskfix.cli import github as gh
+from flaskfix.cli import pr as prmod
+from flaskfix.cli.main import app
 from tests.github_fake import FakeGitHub
 
 TOKEN = "ghs_Fake7oken4f1c9eDoNotLeak"
@@ -553,11 +553,11 @@ def test_the_token_never_appears_in_any_output(world: World) -> None:
     runs = []
     for extra in ([], ["--dry-run"], ["--label", "x"]):
         runs.append(subprocess.run(
-            [sys.executable, "-m", "cli", "pr", "--repo", f"{OWNER}/{NAME}", "--api-url", world.fake.base_url,
+            [sys.executable, "-m", "flaskfix", "pr", "--repo", f"{OWNER}/{NAME}", "--api-url", world.fake.base_url,
              "-j", "1", *extra], cwd=world.user, env=env, capture_output=True, text=True))
     world.fake.fail_next("list", 401, {"message": f"Bad credentials {TOKEN[:4]}"})
     runs.append(subprocess.run(
-        [sys.executable, "-m", "cli", "pr", "--repo", f"{OWNER}/{NAME}", "--api-url", world.fake.base_url, "-j", "1"],
+        [sys.executable, "-m", "flaskfix", "pr", "--repo", f"{OWNER}/{NAME}", "--api-url", world.fake.base_url, "-j", "1"],
         cwd=world.user, env=env, capture_output=True, text=True))
     assert [r.returncode for r in runs] == [0, 0, 0, 3]
     assert "opened pull request #1" in runs[0].stdout

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from codemods.engine.discovery import Discovered
-from codemods.engine.run import execute, plan
-from codemods.engine.source import ChangedOnDisk, write_atomic
+from flaskfix.codemods.engine.discovery import Discovered
+from flaskfix.codemods.engine.run import execute, plan
+from flaskfix.codemods.engine.source import ChangedOnDisk, write_atomic
 from tests import robust_corpus
 from tests.test_cli import ARTICLE, CLEAN
 
@@ -59,7 +59,7 @@ def test_corpus_of_real_code(tmp_path: Path) -> None:
 
 def flaskfix(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "cli", *args],
+        [sys.executable, "-m", "flaskfix", *args],
         cwd=cwd,
         capture_output=True,
         text=True,

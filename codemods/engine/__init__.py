@@ -3,11 +3,11 @@
 It knows no particular codemod: it takes a list of codemod classes and runs them.
 """
 
-from codemods.engine.config import Config, ConfigError, load_config
-from codemods.engine.diff import unified_diff
-from codemods.engine.discovery import Discovered, discover
-from codemods.engine.pipeline import Engine, FileResult, project_files
-from codemods.engine.source import ChangedOnDisk, Source, SourceError, read_source, write_atomic
+from flaskfix.codemods.engine.config import Config, ConfigError, load_config
+from flaskfix.codemods.engine.diff import unified_diff
+from flaskfix.codemods.engine.discovery import Discovered, discover
+from flaskfix.codemods.engine.pipeline import Engine, FileResult, project_files
+from flaskfix.codemods.engine.source import ChangedOnDisk, Source, SourceError, read_source, write_atomic
 
 __all__ = [
     "ChangedOnDisk",

@@ -22,7 +22,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Iterable
 
-from codemods.base import Change, Finding
+from flaskfix.codemods.base import Change, Finding
 
 SCHEMA = 2
 
@@ -38,7 +38,7 @@ def cache_dir() -> Path:
 
 def code_fingerprint() -> str:
     """Hash of the installed flaskfix code (its codemods and engine)."""
-    import codemods
+    from flaskfix import codemods
 
     h = hashlib.sha256()
     try:

@@ -65,7 +65,7 @@ class Config:
             if pathspec.GitIgnoreSpec.from_lines([pattern]).match_file(rel):
                 out.update(ids)
         if "ALL" in out:
-            import codemods
+            from flaskfix import codemods
 
             out.update(codemods.ids())
         return out

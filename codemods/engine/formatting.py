@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
-from codemods.engine.diff import split_lines
+from flaskfix.codemods.engine.diff import split_lines
 
 
 def black_mode(settings: dict[str, Any] | None):  # type: ignore[no-untyped-def]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 
-from codemods.engine.diff import split_lines
+from flaskfix.codemods.engine.diff import split_lines
 
 
 class LineMap:

@@ -31,17 +31,17 @@ import libcst as cst
 from libcst.codemod import CodemodContext, SkipFile
 from libcst.metadata import MetadataWrapper
 
-import codemods as registry
-from codemods.ast_facts import AstFacts
-from codemods.base import Change, Finding, FlaskfixCodemod, RunContext
-from codemods.engine.cache import ResultCache, decode_changes, encode_result
-from codemods.engine.config import Config
-from codemods.engine.diff import unified_diff
-from codemods.engine import suppress
-from codemods.engine.linemap import LineMap
-from codemods.engine.discovery import Discovered, discover
-from codemods.engine.source import Source, SourceError, read_source
-from codemods.project import Project
+from flaskfix import codemods as registry
+from flaskfix.codemods.ast_facts import AstFacts
+from flaskfix.codemods.base import Change, Finding, FlaskfixCodemod, RunContext
+from flaskfix.codemods.engine.cache import ResultCache, decode_changes, encode_result
+from flaskfix.codemods.engine.config import Config
+from flaskfix.codemods.engine.diff import unified_diff
+from flaskfix.codemods.engine import suppress
+from flaskfix.codemods.engine.linemap import LineMap
+from flaskfix.codemods.engine.discovery import Discovered, discover
+from flaskfix.codemods.engine.source import Source, SourceError, read_source
+from flaskfix.codemods.project import Project
 
 
 @dataclass

@@ -11,15 +11,15 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterator
 
-import codemods as registry
-from codemods.base import FlaskfixCodemod
-from codemods.engine.cache import ResultCache, code_fingerprint, project_fingerprint
-from codemods.engine.config import Config, load_config
-from codemods.engine.discovery import Discovered, discover
-from codemods.engine.formatting import format_changed_regions
-from codemods.engine.pipeline import Engine, FileResult, project_files
-from codemods.engine.source import clean_stale_temp_files
-from codemods.project import Project
+from flaskfix import codemods as registry
+from flaskfix.codemods.base import FlaskfixCodemod
+from flaskfix.codemods.engine.cache import ResultCache, code_fingerprint, project_fingerprint
+from flaskfix.codemods.engine.config import Config, load_config
+from flaskfix.codemods.engine.discovery import Discovered, discover
+from flaskfix.codemods.engine.formatting import format_changed_regions
+from flaskfix.codemods.engine.pipeline import Engine, FileResult, project_files
+from flaskfix.codemods.engine.source import clean_stale_temp_files
+from flaskfix.codemods.project import Project
 
 
 class UsageError(Exception):
@@ -44,7 +44,7 @@ def plan(
     black: bool | None = None,
 ) -> Plan:
     """Resolve configuration, the codemods to run and the files to look at."""
-    from codemods.engine.config import ConfigError
+    from flaskfix.codemods.engine.config import ConfigError
 
     paths = paths or ["."]
     try:

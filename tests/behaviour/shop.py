@@ -9,8 +9,8 @@ import uuid
 from pathlib import Path
 from types import ModuleType
 
-from codemods.engine.run import execute, plan
-from codemods.engine.source import write_atomic
+from flaskfix.codemods.engine.run import execute, plan
+from flaskfix.codemods.engine.source import write_atomic
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "shop"
 

@@ -379,8 +379,8 @@ def names():
 
 
 def test_each_app_reads_its_own_models_module(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    import codemods
-    from codemods.engine import Engine, load_config, project_files
+    from flaskfix import codemods
+    from flaskfix.codemods.engine import Engine, load_config, project_files
 
     models = {
         "shop": "db = SQLAlchemy()\n\n\nclass User(db.Model):\n    id = db.Column(db.Integer, primary_key=True)\n",

@@ -7,7 +7,7 @@ promise it (real SQLite, a real Redis), and differs only where a fix says it wil
 
 from __future__ import annotations
 
-import codemods
+from flaskfix import codemods
 from tests.behaviour.redis_server import redis_server, redis_url  # noqa: F401
 from tests.behaviour.shop import EXAMPLE, load_module, rewritten_copy
 

@@ -358,8 +358,8 @@ def test_namespaces_keep_two_apps_apart(tmp_path, monkeypatch, redis_url) -> Non
 
 
 def test_default_namespace_names_the_project_and_module(tmp_path) -> None:
-    from codemods.engine import Engine, load_config, project_files
-    import codemods
+    from flaskfix.codemods.engine import Engine, load_config, project_files
+    from flaskfix import codemods
 
     project = tmp_path / "proj"
     (project / "web").mkdir(parents=True)

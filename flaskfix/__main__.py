@@ -1,0 +1,3 @@
+from flaskfix.cli.main import main
+
+main()
