@@ -18,10 +18,12 @@ What it promises:
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import urlsplit
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
+
 
 EXIT_AUTH = 3
 EXIT_FORBIDDEN = 4
@@ -78,6 +80,9 @@ class GitHub:
         self.backoff = backoff
         self._sleep = sleep or time.sleep
         self._clock = clock or time.time
+        import httpx  # imported here: start-up of every other command stays cheap
+
+        self._httpx = httpx
         self._client = httpx.Client(
             base_url=self.api_url, headers=headers, timeout=timeout, follow_redirects=False, transport=transport
         )
@@ -155,7 +160,7 @@ class GitHub:
         while True:
             try:
                 resp = self._client.request(method, path, params=params, json=json)
-            except httpx.TransportError as exc:
+            except self._httpx.TransportError as exc:
                 if retry and attempt < self.retries:
                     self._sleep(self.backoff * 2**attempt)
                     attempt += 1

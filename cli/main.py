@@ -8,17 +8,19 @@ Exit codes (CI can trust them):
 
 from __future__ import annotations
 
+import functools
 import sys
-from typing import List, Optional
+from typing import TYPE_CHECKING, Any, Callable, List, Optional
 
 import typer
 
+from flaskfix import __version__
 from flaskfix import codemods as registry
 from flaskfix.cli import render
-from flaskfix.cli.git import dirty_files
-from flaskfix.codemods.engine.pipeline import FileResult
-from flaskfix.codemods.engine.run import Plan, Summary, UsageError, execute, plan
-from flaskfix.codemods.engine.source import ChangedOnDisk, write_atomic
+
+if TYPE_CHECKING:  # the engine is imported by the commands that run it: `list` and `--help` stay cheap
+    from flaskfix.codemods.engine.pipeline import FileResult
+    from flaskfix.codemods.engine.run import Plan, Summary
 
 app = typer.Typer(
     name="flaskfix",
@@ -26,14 +28,32 @@ app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # help texts are plain: "[tool.black]" is shown, not eaten as markup
 )
 
 EXIT_CLEAN, EXIT_CHANGES, EXIT_ERROR = 0, 1, 2
 
-PathsArg = typer.Argument(None, help="Files or folders (default: the current folder).", show_default=False)
-SelectOpt = typer.Option(None, "--select", help="Only these codemod ids (comma-separated).")
-IgnoreOpt = typer.Option(None, "--ignore", help="Skip these codemod ids (comma-separated).")
-JobsOpt = typer.Option(0, "--jobs", "-j", help="Worker processes (default: all cores).")
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"flaskfix {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="Print flaskfix's version and exit."
+    ),
+) -> None:
+    """Find Flask performance and reliability anti-patterns and rewrite them into their documented fixes."""
+
+PathsArg = typer.Argument(
+    None, help="Files or folders (default: the current folder).", show_default=False, metavar="[PATH]..."
+)
+SelectOpt = typer.Option(None, "--select", help="Only these codemod ids (comma-separated).", metavar="IDS")
+IgnoreOpt = typer.Option(None, "--ignore", help="Skip these codemod ids (comma-separated).", metavar="IDS")
+JobsOpt = typer.Option(0, "--jobs", "-j", help="Worker processes (default: all cores).", show_default=False, metavar="N")
 NoColorOpt = typer.Option(False, "--no-color", help="Never colour the output.")
 NoCacheOpt = typer.Option(False, "--no-cache", help="Do not read or write the result cache.")
 BlackOpt = typer.Option(
@@ -43,6 +63,20 @@ BlackOpt = typer.Option(
 )
 
 
+def _interruptible(command: Callable[..., None]) -> Callable[..., None]:
+    """Ctrl-C before anything is written: one line, exit 130 (not click's "Aborted!")."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        try:
+            command(*args, **kwargs)
+        except KeyboardInterrupt:
+            render.err("flaskfix: interrupted; no file was written")
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
 def _ids(values: Optional[List[str]]) -> list[str] | None:
     if not values:
         return None
@@ -50,6 +84,8 @@ def _ids(values: Optional[List[str]]) -> list[str] | None:
 
 
 def _plan(paths, select, ignore, black) -> Plan:  # type: ignore[no-untyped-def]
+    from flaskfix.codemods.engine.run import UsageError, plan
+
     try:
         return plan(list(paths or []), _ids(select), _ids(ignore), black)
     except UsageError as exc:
@@ -62,6 +98,9 @@ def _run(
 ) -> tuple[list[FileResult], Summary]:
     """Run; print each diff to stdout as it arrives (unless ``keep`` collects every result
     for a machine-readable format) and each file's lines to stderr."""
+    from flaskfix.cli.interrupt import deferred
+    from flaskfix.codemods.engine.run import Summary, execute
+
     summary = Summary()
     changed: list[FileResult] = []
     progress = render.progress(len(p.files))
@@ -71,8 +110,9 @@ def _run(
             if result.changed or result.changes or result.findings or result.error:
                 keep.append(result)
         elif result.changed:
-            sys.stdout.write(render.colour_diff(result.diff(), color))
-            sys.stdout.flush()
+            with deferred():  # Ctrl-C after this file's diff, not in the middle of a line
+                sys.stdout.write(render.colour_diff(result.diff(), color))
+                sys.stdout.flush()
         if result.changed:
             changed.append(result)
         for line in render.report_lines(result):
@@ -83,7 +123,7 @@ def _run(
 @app.command("list")
 def list_codemods() -> None:
     """List every codemod: id and one-line summary."""
-    for cm in registry.all_codemods():
+    for cm in registry.specs():
         typer.echo(f"{cm.ID:<15} {cm.SUMMARY}")
 
 
@@ -93,12 +133,13 @@ def explain(codemod_id: str = typer.Argument(..., metavar="ID")) -> None:
     try:
         cm = registry.get(codemod_id)
     except KeyError:
-        render.err(f"flaskfix: error: unknown codemod id {codemod_id!r}; `flaskfix list` shows them")
+        render.err(f"flaskfix: error: {registry.unknown_id(codemod_id)}")
         raise typer.Exit(EXIT_ERROR) from None
     typer.echo(cm.explain(), nl=False)
 
 
 @app.command()
+@_interruptible
 def diff(
     paths: Optional[List[str]] = PathsArg,
     select: Optional[List[str]] = SelectOpt,
@@ -109,7 +150,10 @@ def diff(
     no_cache: bool = NoCacheOpt,
     exit_zero: bool = typer.Option(False, "--exit-zero", help="Exit 0 even when there are changes to show."),
     fmt: str = typer.Option(
-        "text", "--format", help="text (a unified diff), json, sarif (SARIF 2.1.0), github (workflow annotations)."
+        "text",
+        "--format",
+        help="text (a unified diff), json, sarif (SARIF 2.1.0), github (workflow annotations).",
+        metavar="FORMAT",
     ),
 ) -> None:
     """Show the fixes as a unified diff on stdout (findings on stderr). Writes nothing."""
@@ -132,6 +176,7 @@ def diff(
 
 
 @app.command()
+@_interruptible
 def apply(
     paths: Optional[List[str]] = PathsArg,
     yes: bool = typer.Option(False, "--yes", "-y", help="Apply without asking."),
@@ -157,6 +202,8 @@ def apply(
         render.err(line)
     failed = summary.failed > 0
     if not allow_dirty and changed:
+        from flaskfix.cli.git import dirty_files
+
         dirty = dirty_files([r.path for r in changed])
         for r in changed:
             if r.path in dirty:
@@ -184,31 +231,37 @@ def apply(
             raise typer.Exit(EXIT_ERROR)
         try:
             confirmed = typer.confirm(f"Apply {n_changes} changes to {len(changed)} files?", default=False, err=True)
-        except typer.Abort:
+        except typer.Abort as exc:  # Ctrl-C (interrupted) or end of input (a "no") at the prompt
+            if isinstance(exc.__context__, KeyboardInterrupt):
+                raise KeyboardInterrupt from None
             confirmed = False
         if not confirmed:
             render.err("flaskfix: nothing written")
             raise typer.Exit(EXIT_CLEAN if not failed else EXIT_ERROR)
+    from flaskfix.cli.interrupt import deferred, pause_point
+    from flaskfix.codemods.engine.source import ChangedOnDisk, write_atomic
+
     written: list[str] = []
     try:
         for r in changed:
             assert r.source is not None and r.new_text is not None
-            try:
-                write_atomic(r.source, r.new_text)
-                written.append(r.path)
-            except ChangedOnDisk as exc:
-                render.err(f"{r.path}: not written: {exc}; run flaskfix again")
-                failed = True
-            except OSError as exc:
-                render.err(f"{r.path}: not written: {exc.strerror or exc}")
-                failed = True
+            with deferred():  # a Ctrl-C here is raised after the file is written and recorded
+                try:
+                    write_atomic(r.source, r.new_text)
+                    pause_point("written")
+                    written.append(r.path)
+                except ChangedOnDisk as exc:
+                    render.err(f"{r.path}: not written: {exc}; run flaskfix again")
+                    failed = True
+                except OSError as exc:
+                    render.err(f"{r.path}: not written: {exc.strerror or exc}")
+                    failed = True
     except KeyboardInterrupt:
         rest = [r.path for r in changed if r.path not in written]
-        render.err(f"flaskfix: interrupted after writing {len(written)} of {len(changed)} file(s)")
-        for path in written:
-            render.err(f"  written: {path}")
-        for path in rest:
-            render.err(f"  not written: {path}")
+        render.err(
+            f"flaskfix: interrupted after writing {len(written)} of {len(changed)} file(s): "
+            f"written: {', '.join(written) or 'none'}; not written: {', '.join(rest) or 'none'}"
+        )
         raise typer.Exit(130) from None
     render.err(f"flaskfix: wrote {len(written)} of {len(changed)} file(s)")
     raise typer.Exit(EXIT_ERROR if failed else EXIT_CLEAN)

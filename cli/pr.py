@@ -40,7 +40,7 @@ import uuid
 from contextlib import contextmanager
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Iterator, List, Optional
+from typing import TYPE_CHECKING, Any, Iterator, List, Optional
 from urllib.parse import urlsplit
 
 import typer
@@ -58,9 +58,10 @@ from flaskfix.cli.github import (
     GitHubError,
     NetworkError,
 )
-from flaskfix.codemods.engine.pipeline import FileResult
-from flaskfix.codemods.engine.run import Summary, UsageError, execute, plan
-from flaskfix.codemods.engine.source import ChangedOnDisk, write_atomic
+
+if TYPE_CHECKING:  # the engine is imported when a pull request is built, not at start-up
+    from flaskfix.codemods.engine.pipeline import FileResult
+    from flaskfix.codemods.engine.run import Summary
 
 EXIT_OK, EXIT_USAGE = 0, 2
 EXIT_CONFLICT = 8  # the bot branch holds commits not made by flaskfix, or moved during the run
@@ -482,6 +483,8 @@ class Workflow:
             git.run("worktree", "prune", check=False)
 
     def fix(self, tree_dir: str, rel_paths: list[str]) -> tuple[Fixes, Summary]:
+        from flaskfix.codemods.engine.run import Summary, UsageError, execute, plan
+
         opts = self.opts
         targets = [os.path.normpath(os.path.join(tree_dir, p)) for p in rel_paths]
         for t, p in zip(targets, rel_paths):
@@ -515,6 +518,8 @@ class Workflow:
         return fixes, summary
 
     def write(self, r: FileResult, rel: str) -> None:
+        from flaskfix.codemods.engine.source import ChangedOnDisk, write_atomic
+
         assert r.source is not None and r.new_text is not None
         try:
             write_atomic(r.source, r.new_text)
@@ -745,22 +750,23 @@ def register(app: typer.Typer) -> None:
     ))
     def pr_command(
         paths: Optional[List[str]] = typer.Argument(None, help="Files or folders (default: the current folder).",
-                                                   show_default=False),
-        repo: str = typer.Option(..., "--repo", help="The GitHub repository, OWNER/NAME."),
-        base: Optional[str] = typer.Option(None, "--base", help="Base branch (default: the remote's default branch)."),
-        branch: str = typer.Option(DEFAULT_BRANCH, "--branch", help="The bot's branch."),
-        remote: str = typer.Option("origin", "--remote", help="The git remote to fetch from and push to."),
+                                                   show_default=False, metavar="[PATH]..."),
+        repo: str = typer.Option(..., "--repo", help="The GitHub repository, OWNER/NAME.", metavar="OWNER/NAME"),
+        base: Optional[str] = typer.Option(None, "--base", help="Base branch (default: the remote's default branch).", metavar="BRANCH"),
+        branch: str = typer.Option(DEFAULT_BRANCH, "--branch", help="The bot's branch.", metavar="NAME"),
+        remote: str = typer.Option("origin", "--remote", help="The git remote to fetch from and push to.", metavar="REMOTE"),
         api_url: Optional[str] = typer.Option(
-            None, "--api-url", help="GitHub API URL (default: GITHUB_API_URL, then https://api.github.com)."),
-        title: Optional[str] = typer.Option(None, "--title", help="Pull request title."),
-        label: Optional[List[str]] = typer.Option(None, "--label", help="Label to add (repeatable)."),
+            None, "--api-url", help="GitHub API URL (default: GITHUB_API_URL, then https://api.github.com).", metavar="URL"),
+        title: Optional[str] = typer.Option(None, "--title", help="Pull request title.", metavar="TITLE"),
+        label: Optional[List[str]] = typer.Option(None, "--label", help="Label to add (repeatable).", metavar="LABEL"),
         draft: bool = typer.Option(False, "--draft", help="Open the pull request as a draft."),
         dry_run: bool = typer.Option(False, "--dry-run", help="Print what would be done; change nothing anywhere."),
-        output_format: str = typer.Option("text", "--format", help="text or json."),
-        max_wait: float = typer.Option(60.0, "--max-wait", help="Longest rate-limit wait, in seconds."),
-        select: Optional[List[str]] = typer.Option(None, "--select", help="Only these codemod ids (comma-separated)."),
-        ignore: Optional[List[str]] = typer.Option(None, "--ignore", help="Skip these codemod ids (comma-separated)."),
-        jobs: int = typer.Option(0, "--jobs", "-j", help="Worker processes (default: all cores)."),
+        output_format: str = typer.Option("text", "--format", help="text or json.", metavar="FORMAT"),
+        max_wait: float = typer.Option(60.0, "--max-wait", help="Longest rate-limit wait, in seconds.", metavar="SECONDS"),
+        select: Optional[List[str]] = typer.Option(None, "--select", help="Only these codemod ids (comma-separated).", metavar="IDS"),
+        ignore: Optional[List[str]] = typer.Option(None, "--ignore", help="Skip these codemod ids (comma-separated).", metavar="IDS"),
+        jobs: int = typer.Option(0, "--jobs", "-j", help="Worker processes (default: all cores).", show_default=False,
+                                 metavar="N"),
         black: Optional[bool] = typer.Option(None, "--black/--no-black", help="Format the changed lines with black."),
     ) -> None:
         token = token_from_env()

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import typer
 
-from flaskfix.codemods.engine.pipeline import FileResult
-from flaskfix.codemods.engine.run import Summary
+if TYPE_CHECKING:
+    from flaskfix.codemods.engine.pipeline import FileResult
+    from flaskfix.codemods.engine.run import Summary
 
 
 def use_color(stream: TextIO, no_color: bool) -> bool:
@@ -72,13 +73,10 @@ def err(line: str) -> None:
 
 
 def version() -> str:
-    """The installed flaskfix version ("unknown" when running from a bare checkout)."""
-    try:
-        from importlib.metadata import version as _version
+    """flaskfix's version (``flaskfix.__version__``, which the distribution's version is read from)."""
+    from flaskfix import __version__
 
-        return _version("flaskfix")
-    except Exception:
-        return "unknown"
+    return __version__
 
 
 PROGRESS_THRESHOLD = 300

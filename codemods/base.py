@@ -26,26 +26,9 @@ from libcst.codemod.visitors import AddImportsVisitor
 from libcst.metadata import MetadataWrapper, PositionProvider, ScopeProvider
 
 from flaskfix.codemods.ast_facts import AstFacts
+from flaskfix.codemods.changes import Change, Finding
 from flaskfix.codemods.flask_model import FlaskModel
 from flaskfix.codemods.project import Project
-
-
-@dataclass(frozen=True, order=True)
-class Change:
-    """A rewrite a codemod made: ``codemod`` id, 1-based ``line`` in the input, what it did."""
-
-    line: int
-    codemod: str
-    message: str
-
-
-@dataclass(frozen=True, order=True)
-class Finding:
-    """A candidate a codemod recognised and did not rewrite, with the reason."""
-
-    line: int
-    codemod: str
-    message: str
 
 
 @dataclass
@@ -118,6 +101,13 @@ class FlaskfixCodemod(CodemodCommand):
         LibCST. It may say yes too often, never no for a file the codemod would rewrite
         (tests check every fixture and a corpus). Default: trust the prefilter."""
         return True
+
+    @classmethod
+    def config_problems(cls, config: Mapping[str, Any]) -> list[str]:
+        """What is wrong with the values of ``[tool.flaskfix.<id>]`` (the table over the
+        defaults; keys and types are already checked): each a phrase, e.g. "timeout must be
+        a positive number of seconds, not -5". Reported as a configuration error (exit 2)."""
+        return []
 
     @classmethod
     def prefilter(cls, text: str) -> bool:

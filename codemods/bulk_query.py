@@ -67,7 +67,7 @@ import ast
 import keyword
 import re
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal, Mapping
 
 import libcst as cst
 import libcst.matchers as m
@@ -261,6 +261,11 @@ def get_users():
     PREFILTER = (r"\.(?:get(?:_or_404)?|filter_by)\(", r"\bfor\b", r"query|session|get_or_404")
     DEFAULT_CONFIG = {"max_ids": 1000, "line_length": 88, "exact_string_keys": False}
     METADATA_DEPENDENCIES = (ScopeProvider, PositionProvider)
+
+    @classmethod
+    def config_problems(cls, config: Mapping[str, Any]) -> list[str]:
+        return [f"{key} must be a positive whole number, not {config[key]!r}"
+                for key in ("max_ids", "line_length") if config[key] <= 0]
 
     # -- finding the sites ---------------------------------------------------------------
 

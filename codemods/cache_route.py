@@ -29,7 +29,7 @@ import ast
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Any, Iterable, Mapping
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider, ScopeProvider
@@ -343,20 +343,25 @@ def expensive_operation():
         """Any request handler (what counts as expensive is configurable, so no more)."""
         return facts.has_handlers
 
+    @classmethod
+    def config_problems(cls, config: Mapping[str, Any]) -> list[str]:
+        problems = []
+        timeout = config.get("timeout")
+        if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout <= 0:
+            problems.append(f"timeout must be a positive number of seconds, not {timeout!r}")
+        for key in ("expensive", "heuristics", "safe_templates"):
+            value = config.get(key)
+            if isinstance(value, str):
+                value = [value]
+            if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+                problems.append(f"{key} must be a list of non-empty strings, not {config.get(key)!r}")
+        return problems
+
     def rewrite(self, tree: cst.Module) -> cst.Module:
         model = self.flask
         views = [h for h in model.handlers.values() if h.kind == "view"]
         if not views:
             return tree
-        timeout = self.config.get("timeout")
-        if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout <= 0:
-            self.add_finding(1, f"cache-route disabled: `timeout` must be a positive integer of seconds, not {timeout!r}")
-            return tree
-        for key in ("expensive", "heuristics", "safe_templates"):
-            value = self.config.get(key)
-            if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-                self.add_finding(1, f"cache-route disabled: `{key}` must be a list of non-empty strings, not {value!r}")
-                return tree
         self._taken: set[str] = set()
         self._star = next(
             (s for s in _small_statements(tree) if isinstance(s, cst.ImportFrom) and isinstance(s.names, cst.ImportStar)),

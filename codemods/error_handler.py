@@ -29,7 +29,7 @@ import ast
 import builtins
 import re
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator, Mapping
 
 import libcst as cst
 from libcst.metadata import PositionProvider, ScopeProvider
@@ -104,14 +104,17 @@ class ErrorHandler(FlaskfixCodemod):
         is told the server failed, error rates and alerts count the client's mistake as
         an outage, and the answer says nothing about what to fix. An error handler for
         the exception class answers 400 Bad Request with a short JSON message instead,
-        and logs the exception with its traceback.
+        and logs one line at WARNING naming the view and the exception.
     """
     BEHAVIOUR = """
         Requests that made a view raise ZeroDivisionError, ValueError, KeyError or
         TypeError (only the classes flaskfix found a cause for) are answered 400 with the
         JSON body {"error": "<fixed message>"} instead of 500; the exception text and
-        traceback are never sent to the client. The exception is logged through
-        current_app.logger.exception (level ERROR, with traceback), as Flask logged the 500.
+        traceback are never sent to the client. Each one is logged as one line at WARNING
+        through current_app.logger (method, path, view and the exception's repr, e.g.
+        "GET /split (view split_bill): ZeroDivisionError('division by zero'), answered
+        400"), not at ERROR with a traceback as Flask logged the 500: bad client input
+        is not a server error.
         Valid requests, 404, 405 and every other response are unchanged.
 
         The trade-off: the handler catches every exception of that class raised while the
@@ -171,16 +174,24 @@ def split_bill():
 
 @app.errorhandler(ZeroDivisionError)
 def handle_zero_division_error(error):
-    current_app.logger.exception(
-        "ZeroDivisionError in %s %s, answered 400", request.method, request.path
+    current_app.logger.warning(
+        "%s %s (view %s): %r, answered 400",
+        request.method,
+        request.path,
+        request.endpoint,
+        error,
     )
     return {"error": "Division by zero is not allowed."}, 400
 
 
 @app.errorhandler(ValueError)
 def handle_value_error(error):
-    current_app.logger.exception(
-        "ValueError in %s %s, answered 400", request.method, request.path
+    current_app.logger.warning(
+        "%s %s (view %s): %r, answered 400",
+        request.method,
+        request.path,
+        request.endpoint,
+        error,
     )
     return {"error": "A value in the request is not valid."}, 400
 '''
@@ -267,20 +278,25 @@ def handle_value_error(error):
             return tree
         return self._apply(tree, plans, status, messages)
 
+    @classmethod
+    def config_problems(cls, config: Mapping[str, Any]) -> list[str]:
+        status = config.get("status", 400)
+        exceptions = config.get("exceptions", list(EXCEPTIONS))
+        messages = dict(config.get("messages") or {})
+        problems = []
+        if not isinstance(status, int) or isinstance(status, bool) or not 400 <= status <= 599:
+            problems.append(f"status must be an HTTP error status (400-599), not {status!r}")
+        if not isinstance(exceptions, list) or any(e not in EXCEPTIONS for e in exceptions):
+            problems.append(f"exceptions must be a list drawn from {list(EXCEPTIONS)}, not {exceptions!r}")
+        if any(not isinstance(m, str) for m in messages.values()) or any(k not in EXCEPTIONS for k in messages):
+            problems.append(f"messages must map exception class names ({', '.join(EXCEPTIONS)}) to strings")
+        return problems
+
     def _settings(self) -> tuple[int, list[str], dict[str, str]] | None:
+        """The configuration, checked when it was loaded (``config_problems``)."""
         status = self.config.get("status", 400)
         exceptions = self.config.get("exceptions", list(EXCEPTIONS))
         messages = {**DEFAULT_MESSAGES, **dict(self.config.get("messages") or {})}
-        problems = []
-        if not isinstance(status, int) or isinstance(status, bool) or not 400 <= status <= 599:
-            problems.append(f"status must be an HTTP error status (400-599), got {status!r}")
-        if not isinstance(exceptions, list) or any(e not in EXCEPTIONS for e in exceptions):
-            problems.append(f"exceptions must be a list drawn from {list(EXCEPTIONS)}, got {exceptions!r}")
-        if any(not isinstance(m, str) for m in messages.values()):
-            problems.append("messages must map exception class names to strings")
-        if problems:
-            self.add_finding(1, "configuration [tool.flaskfix.error-handler] ignored, nothing rewritten: " + "; ".join(problems))
-            return None
         return status, list(exceptions), messages
 
     def _first_line(self, sites: list[Site]) -> int:
@@ -1073,8 +1089,10 @@ def handle_value_error(error):
             if exc == "KeyError":
                 lines.append(f"{indent}if isinstance(error, {http_exception}):")
                 lines.append(f"{indent * 2}return error  # request.args[...] and the like: keep werkzeug's own 400")
-            log = string_literal(f"{exc} in %s %s, answered {status}", q)
-            lines += _wrapped(indent, f"{current_app}.logger.exception(", [log, f"{request}.method", f"{request}.path"], ")")
+            # bad client input is not a server error: one WARNING line, no traceback
+            log = string_literal(f"%s %s (view %s): %r, answered {status}", q)
+            args = [log, f"{request}.method", f"{request}.path", f"{request}.endpoint", "error"]
+            lines += _wrapped(indent, f"{current_app}.logger.warning(", args, ")")
             body = f"{{{string_literal('error', q)}: {string_literal(messages[exc], q)}}}"
             if len(f"{indent}return {body}, {status}") <= MAX_LINE:
                 lines.append(f"{indent}return {body}, {status}")

@@ -40,9 +40,15 @@ class Project:
     uses it to know whether a file's result depends on other files (for its cache).
     """
 
-    def __init__(self, root: Path, files: tuple[str, ...]) -> None:
+    def __init__(
+        self, root: Path, files: tuple[str, ...] | Callable[[], tuple[str, ...]], max_file_size: int = 2_000_000
+    ) -> None:
         self.root = root
-        self._files = tuple(files)  # absolute paths of every Python file of the project
+        self.max_file_size = max_file_size  # larger files are not read (as if unreadable)
+        # absolute paths of every Python file of the project; a callable is called (the
+        # project walked) only when a codemod first asks, so a run whose files hold no
+        # candidate never walks the project
+        self._files_or_walk = files if callable(files) else tuple(files)
         self._text: dict[str, str | None] = {}
         self._ast: dict[str, ast.Module | None] = {}
         self._mentions: dict[str, tuple[str, ...]] = {}
@@ -55,6 +61,12 @@ class Project:
     def files(self) -> tuple[str, ...]:
         self.consulted = True
         return self._files
+
+    @property
+    def _files(self) -> tuple[str, ...]:
+        if callable(self._files_or_walk):
+            self._files_or_walk = tuple(self._files_or_walk())
+        return self._files_or_walk
 
     def __repr__(self) -> str:
         return f"Project(root={self.root!r}, files={len(self._files)})"
@@ -71,7 +83,7 @@ class Project:
             from flaskfix.codemods.engine.source import SourceError, read_source  # (engine imports us)
 
             try:
-                self._text[path] = read_source(path).text
+                self._text[path] = read_source(path, self.max_file_size).text
             except SourceError:
                 self._text[path] = None
         return self._text[path]

@@ -1,3 +1,3 @@
-from flaskfix.cli.main import main
+from flaskfix import main
 
 main()

@@ -89,7 +89,7 @@ def run_codemod(
             (root / name).write_text(text, encoding="utf-8")
         app = root / "app.py"
         app.write_text(source, encoding="utf-8")
-        cfg = load_config([str(root)], {c.ID: c.DEFAULT_CONFIG for c in codemods.all_codemods()})
+        cfg = load_config([str(root)], {c.ID: c.DEFAULT_CONFIG for c in codemods.all_codemods()}, codemods.config_problems)
         engine = Engine([codemods.get(codemod_id)], cfg)
         engine.project = type(engine.project)(cfg.root, project_files(cfg))
         engine.detection = detection

@@ -148,6 +148,30 @@ def test_bad_files_reported_one_line_each_and_others_still_processed(project: Pa
 def test_unknown_select_is_a_usage_error(project: Path) -> None:
     out = flaskfix("diff", "--select", "nope", cwd=project)
     assert out.returncode == 2 and "unknown codemod id 'nope'" in out.stderr
+    assert "did you mean" not in out.stderr
+    near = flaskfix("diff", "--select", "bulk_query", cwd=project)
+    assert near.returncode == 2
+    assert "unknown codemod id 'bulk_query'; did you mean 'bulk-query'?" in near.stderr
+
+
+def test_version() -> None:
+    from flaskfix import __version__
+
+    out = flaskfix("--version", cwd=Path.cwd())
+    assert out.returncode == 0 and out.stdout == f"flaskfix {__version__}\n"
+
+
+@pytest.mark.parametrize("command", [["diff", "--help"], ["apply", "--help"], ["pr", "--help"]])
+def test_help_is_plain_text(command: list[str]) -> None:
+    """No rich markup: "[tool.black]" is shown as written; no "[default: 0]" beside
+    "default: all cores"; metavars name what they take."""
+    out = flaskfix(*command, cwd=Path.cwd())
+    assert out.returncode == 0, out.stderr
+    text = " ".join(out.stdout.split())
+    if command[0] != "pr":
+        assert "[tool.black]" in text
+    assert "-j, --jobs N Worker processes (default: all cores)." in text
+    assert "[default: 0]" not in text and "<" not in text and "╭" not in text
 
 
 def test_missing_path_is_an_error(project: Path) -> None:
@@ -200,6 +224,12 @@ def test_config_select_and_unknown_table(project: Path) -> None:
         ("[tool.flaskfix.bulk-query]\nmax_ids = '5'\n", "max_ids = '5': expected a value like the default, 1000"),
         ("[tool.flaskfix.cache-route]\nwhole_table_queries = 1\n", "expected a value like the default, True"),
         ("[tool.flaskfix.error-handler]\nexceptions = [1]\n", "exceptions = [1]: expected"),
+        # values of the right type that no run can use: configuration errors too, not findings
+        ("[tool.flaskfix.cache-route]\ntimeout = -5\n", "[tool.flaskfix.cache-route]: timeout must be a positive number of seconds, not -5"),
+        ("[tool.flaskfix.cache-route]\nexpensive = ['']\n", "expensive must be a list of non-empty strings, not ['']"),
+        ("[tool.flaskfix.error-handler]\nstatus = 200\n", "status must be an HTTP error status (400-599), not 200"),
+        ("[tool.flaskfix.error-handler]\nexceptions = ['OSError']\n", "exceptions must be a list drawn from"),
+        ("[tool.flaskfix.bulk-query]\nmax_ids = 0\n", "max_ids must be a positive whole number, not 0"),
     ],
 )
 def test_config_typos_are_usage_errors(project: Path, toml: str, message: str) -> None:
@@ -209,6 +239,7 @@ def test_config_typos_are_usage_errors(project: Path, toml: str, message: str) -
     assert out.returncode == 2, out.stderr
     assert message in out.stderr
     assert out.stdout == ""
+    assert len(out.stderr.strip().splitlines()) == 1, out.stderr  # one line, no finding at "app.py:1"
 
 
 def test_config_values_of_the_right_type_are_taken(project: Path) -> None:

@@ -118,8 +118,9 @@ def test_ctrl_c_during_writes_leaves_whole_files_and_says_which(project: Path, m
     from typer.testing import CliRunner
 
     from flaskfix.cli import main
+    from flaskfix.codemods.engine.source import write_atomic as real
 
-    real, done = main.write_atomic, []
+    done: list[str] = []
 
     def interrupted_after_first(source, text):  # type: ignore[no-untyped-def]
         if done:
@@ -127,12 +128,13 @@ def test_ctrl_c_during_writes_leaves_whole_files_and_says_which(project: Path, m
         real(source, text)
         done.append(source.path)
 
-    monkeypatch.setattr(main, "write_atomic", interrupted_after_first)
+    from flaskfix.codemods.engine import source
+
+    monkeypatch.setattr(source, "write_atomic", interrupted_after_first)
     monkeypatch.chdir(project)
     out = CliRunner().invoke(main.app, ["apply", "--yes", "--no-cache", "--select", "global-to-g,error-handler"])
     assert out.exit_code == 130
-    assert "interrupted after writing 1 of 2 file(s)" in out.output
-    assert "written: a.py" in out.output and "not written: b.py" in out.output
+    assert "flaskfix: interrupted after writing 1 of 2 file(s): written: a.py; not written: b.py\n" in out.output
     assert (project / "a.py").read_text() != TWO_FIXES
     ast.parse((project / "a.py").read_text())
     assert (project / "b.py").read_text() == ONE_FIX

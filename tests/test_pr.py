@@ -638,7 +638,12 @@ def test_action_passes_inputs_through_env_and_writes_outputs() -> None:
     for name in action["inputs"]:
         assert f"inputs.{name} " in passed + " " or f"inputs.{name}}}" in passed
     runs = " ".join(s.get("run", "") for s in steps)
-    assert "args=(pr --repo" in runs and 'flaskfix "${args[@]}"' in runs
+    assert "args=(pr --repo" in runs and '"$venv/flaskfix" "${args[@]}"' in runs
+    # flaskfix runs from a venv of its own; the caller's Python and PATH are left as they were
+    setup = next(s for s in steps if s.get("uses", "").startswith("actions/setup-python@"))
+    assert setup["with"]["update-environment"] is False
+    assert len(setup["uses"].split("@")[1].split()[0]) == 40  # pinned to a commit
+    assert "${{ steps.python.outputs.python-path }}" in passed
     assert "GITHUB_OUTPUT" in runs and "--format json" in runs
     assert set(action["outputs"]) >= {"operation", "number", "url", "branch", "head-sha"}
 

@@ -3,25 +3,25 @@
 It knows no particular codemod: it takes a list of codemod classes and runs them.
 """
 
-from flaskfix.codemods.engine.config import Config, ConfigError, load_config
-from flaskfix.codemods.engine.diff import unified_diff
-from flaskfix.codemods.engine.discovery import Discovered, discover
-from flaskfix.codemods.engine.pipeline import Engine, FileResult, project_files
-from flaskfix.codemods.engine.source import ChangedOnDisk, Source, SourceError, read_source, write_atomic
+from __future__ import annotations
 
-__all__ = [
-    "ChangedOnDisk",
-    "Config",
-    "ConfigError",
-    "Discovered",
-    "Engine",
-    "FileResult",
-    "Source",
-    "SourceError",
-    "discover",
-    "load_config",
-    "project_files",
-    "read_source",
-    "unified_diff",
-    "write_atomic",
-]
+import importlib
+from typing import Any
+
+# name -> the module that defines it; imported on first use (start-up stays cheap)
+_WHERE = {
+    "Config": "config", "ConfigError": "config", "load_config": "config",
+    "unified_diff": "diff",
+    "Discovered": "discovery", "discover": "discovery",
+    "Engine": "pipeline", "FileResult": "pipeline", "project_files": "pipeline",
+    "ChangedOnDisk": "source", "Source": "source", "SourceError": "source", "read_source": "source",
+    "write_atomic": "source",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+    raise AttributeError(name)

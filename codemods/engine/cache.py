@@ -20,9 +20,9 @@ import os
 import sqlite3
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
-from flaskfix.codemods.base import Change, Finding
+from flaskfix.codemods.changes import Change, Finding
 
 SCHEMA = 2
 
@@ -41,12 +41,9 @@ def code_fingerprint() -> str:
     from flaskfix import codemods
 
     h = hashlib.sha256()
-    try:
-        from importlib.metadata import version
+    from flaskfix import __version__
 
-        h.update(version("flaskfix").encode())
-    except Exception:
-        pass
+    h.update(__version__.encode())
     root = Path(codemods.__file__).parent
     for path in sorted(root.rglob("*.py")):
         h.update(str(path.relative_to(root)).encode())
@@ -66,9 +63,11 @@ def project_fingerprint(files: Iterable[str]) -> str:
 
 
 class ResultCache:
-    def __init__(self, root: Path, salt: str, project_fp: str, folder: Path | None = None) -> None:
+    def __init__(self, root: Path, salt: str, project_fp: str | Callable[[], str], folder: Path | None = None) -> None:
         self.salt = salt
-        self.project_fp = project_fp
+        #: a fingerprint of the project's files, for results that read other files; a
+        #: callable is called only when such a result is looked up or stored
+        self._project_fp = project_fp
         self.hits = 0
         self.misses = 0
         self._db: sqlite3.Connection | None = None
@@ -81,6 +80,12 @@ class ResultCache:
             self._db.execute("CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, project_fp TEXT, value TEXT)")
         except (OSError, sqlite3.Error):
             self._db = None
+
+    @property
+    def project_fp(self) -> str:
+        if callable(self._project_fp):
+            self._project_fp = self._project_fp()
+        return self._project_fp
 
     def key(self, path: str, data: bytes) -> str:
         """The path matters too: a module's name (and so its output) comes from it."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -99,10 +99,15 @@ def find_root(start: Path) -> Path:
 TOP_LEVEL_KEYS = ("exclude", "select", "ignore", "max-file-size", "per-file-ignores")
 
 
-def load_config(paths: list[str], known: Mapping[str, Mapping[str, Any]] | None = None) -> Config:
+def load_config(
+    paths: list[str],
+    known: Mapping[str, Mapping[str, Any]] | None = None,
+    check: Callable[[str, dict[str, Any]], list[str]] | None = None,
+) -> Config:
     """Read ``[tool.flaskfix]``. ``known`` maps each codemod id to its config keys and
     their defaults; given it, unknown tables, keys and value types are errors, so a typo
-    cannot silently leave a default in place."""
+    cannot silently leave a default in place. ``check(id, table)`` (the table over the
+    defaults) returns what is wrong with a codemod's values (``timeout = -5``): also an error."""
     known_ids = set(known) if known is not None else None
     start = Path(paths[0]) if paths else Path(os.getcwd())
     root = find_root(start)
@@ -142,6 +147,11 @@ def load_config(paths: list[str], known: Mapping[str, Mapping[str, Any]] | None 
                 raise ConfigError(f"{pyproject}: [tool.flaskfix.{key}]: no codemod has the id {key!r}")
             if known is not None:
                 _check_codemod_table(pyproject, key, value, known[key])
+                # one string where the default is a list means a list of that string
+                value = {k: [v] if isinstance(known[key][k], list) and isinstance(v, str) else v for k, v in value.items()}
+                problems = check(key, {**known[key], **value}) if check is not None else []
+                if problems:
+                    raise ConfigError(f"{pyproject}: [tool.flaskfix.{key}]: " + "; ".join(problems))
             cfg.codemods[key] = value
         elif known is not None:
             raise ConfigError(

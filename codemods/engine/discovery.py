@@ -4,7 +4,8 @@ Paths given on the command line (default ``.``): a file is always taken (even if
 exclude pattern matches it, as ruff and black do for explicit files); a directory is
 walked, honouring every ``.gitignore`` on the way (nested ones included) and
 ``[tool.flaskfix] exclude``. Hidden folders, virtual environments and caches are never
-walked. The order is sorted and so deterministic.
+walked (recognised by name and by shape: ``is_environment``). The order is sorted and so
+deterministic.
 """
 
 from __future__ import annotations
@@ -12,13 +13,29 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pathspec
+if TYPE_CHECKING:
+    import pathspec
 
 ALWAYS_SKIPPED_DIRS = frozenset(
     {".git", ".hg", ".svn", "__pycache__", "node_modules", ".tox", ".nox", ".venv", "venv", ".mypy_cache",
      ".pytest_cache", ".ruff_cache", ".flaskfix_cache", "site-packages", "build", "dist", ".eggs"}
 )
+
+
+def is_environment(folder: Path) -> bool:
+    """A virtual environment or an installed interpreter, by its shape, whatever its name:
+    ``pyvenv.cfg``, an ``activate`` script, or ``lib/python*/site-packages`` (a virtualenv
+    committed without its ``pyvenv.cfg``, as ``env/`` often is)."""
+    if (folder / "pyvenv.cfg").is_file() or (folder / "bin" / "activate").exists() or (folder / "Scripts" / "activate").exists():
+        return True
+    if (folder / "Lib" / "site-packages").is_dir():
+        return True
+    try:
+        return any(p.name.startswith("python") and (p / "site-packages").is_dir() for p in (folder / "lib").iterdir())
+    except OSError:
+        return False
 
 
 NOT_REGULAR = "not a regular file (a FIFO, socket or device); not read"
@@ -31,6 +48,8 @@ class Discovered:
 
 
 def _spec(lines: list[str]) -> pathspec.PathSpec:
+    import pathspec  # here, not at start-up: only folders with a .gitignore or excludes need it
+
     return pathspec.GitIgnoreSpec.from_lines(lines)
 
 
@@ -117,6 +136,8 @@ def _walk(top: Path, root: Path, exclude_spec: pathspec.PathSpec | None):
             if "{{" in d and "}}" in d:
                 continue  # a project template's folder (cookiecutter, copier): Jinja, not Python yet
             if _ignored(folder / d, True, stack):
+                continue
+            if is_environment(folder / d):
                 continue
             keep.append(d)
         dirnames[:] = keep

@@ -22,26 +22,24 @@ import hashlib
 import os
 import sys
 import traceback
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterator, Sequence
-
-import libcst as cst
-from libcst.codemod import CodemodContext, SkipFile
-from libcst.metadata import MetadataWrapper
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 from flaskfix import codemods as registry
 from flaskfix.codemods.ast_facts import AstFacts
-from flaskfix.codemods.base import Change, Finding, FlaskfixCodemod, RunContext
+from flaskfix.codemods.changes import Change, Finding
 from flaskfix.codemods.engine.cache import ResultCache, decode_changes, encode_result
 from flaskfix.codemods.engine.config import Config
 from flaskfix.codemods.engine.diff import unified_diff
 from flaskfix.codemods.engine import suppress
 from flaskfix.codemods.engine.linemap import LineMap
 from flaskfix.codemods.engine.discovery import Discovered, discover
-from flaskfix.codemods.engine.source import Source, SourceError, read_source
+from flaskfix.codemods.engine.source import Source, SourceError, read_source, too_large
 from flaskfix.codemods.project import Project
+
+if TYPE_CHECKING:
+    from flaskfix.codemods.base import FlaskfixCodemod
 
 
 @dataclass
@@ -85,7 +83,7 @@ class Engine:
 
     def __init__(
         self,
-        codemods: Sequence[type[FlaskfixCodemod]],
+        codemods: Sequence[Any],  # codemod classes, or registry Specs that load them when needed
         config: Config,
         project: Project | None = None,
     ) -> None:
@@ -99,7 +97,7 @@ class Engine:
 
     def process_path(self, path: str) -> FileResult:
         try:
-            source = read_source(path)
+            source = read_source(path, self.config.max_file_size)
         except SourceError as exc:
             return FileResult(path, error=str(exc))
         return self.process_source(source)
@@ -130,11 +128,8 @@ class Engine:
             return result
         ignored = self.config.ignored_for(source.path)
         wanted = [c for c in self.codemods if c.ID not in ignored and c.prefilter(text)]
-        if wanted and len(source.data) > self.config.max_file_size:
-            result.error = (
-                f"may hold a candidate but is too large to rewrite ({len(source.data) / 1e6:.1f} MB; the limit is "
-                f"{self.config.max_file_size / 1e6:g} MB: raise [tool.flaskfix] max-file-size)"
-            )
+        if len(source.data) > self.config.max_file_size:  # (a path was refused before reading it)
+            result.error = too_large(len(source.data), self.config.max_file_size)
             return result
         if wanted and self.detection:
             facts = AstFacts(tree)
@@ -142,6 +137,12 @@ class Engine:
         if not wanted:
             result.prefiltered_out = True
             return result
+        import libcst as cst  # only files some codemod still wants get here
+        from libcst.codemod import CodemodContext, SkipFile
+        from libcst.metadata import MetadataWrapper
+
+        from flaskfix.codemods.base import RunContext
+
         try:
             # a fresh parse shares no nodes, so the wrapper need not copy it
             wrapper = MetadataWrapper(cst.parse_module(text), unsafe_skip_copy=True)
@@ -222,7 +223,7 @@ class Engine:
             if f.error is not None:
                 continue
             if cache is not None:
-                data = _read_bytes(f.path)
+                data = _read_bytes(f.path, self.config.max_file_size)
                 value = cache.get(f.path, data) if data is not None else None
                 if value is not None and data is not None:
                     value["_digest"] = hashlib.sha256(data).hexdigest()
@@ -251,10 +252,24 @@ class Engine:
         if jobs <= 1 or len(paths) < 2 * max(jobs, 1):
             yield from map(self.process_path, paths)
             return
+        from concurrent.futures import ProcessPoolExecutor
+
         init = ([c.ID for c in self.codemods], self.config, self.project.root, self.project._files)
-        with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker, initargs=init) as pool:
+        pool = ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker, initargs=init)
+        try:
             chunk = max(1, min(64, len(paths) // (jobs * 8) or 1))
             yield from pool.map(_work, paths, chunksize=chunk)
+        except BaseException:
+            # Ctrl-C, or the consumer stopped: do not wait for the workers' current files
+            # (that took 10-22 s); they write nothing, so ending them loses nothing.
+            _quiet_pool_teardown()
+            processes = list((getattr(pool, "_processes", None) or {}).values())
+            pool.shutdown(wait=False, cancel_futures=True)
+            for proc in processes:
+                proc.terminate()
+            raise
+        else:
+            pool.shutdown()
 
     def _from_cache(self, path: str, value: dict) -> FileResult:
         """Rebuild a cached result; if the file changed since it was looked up, process it."""
@@ -290,9 +305,27 @@ class Engine:
             return None
 
 
-def _read_bytes(path: str) -> bytes | None:
+def _quiet_pool_teardown() -> None:
+    """The executor's management thread reports the workers we end as a broken pool, or
+    fails to mark a future we cancelled (InvalidStateError): expected here, not news."""
+    import threading
+    from concurrent.futures import InvalidStateError
+    from concurrent.futures.process import BrokenProcessPool
+
+    previous = threading.excepthook
+
+    def hook(args: threading.ExceptHookArgs) -> None:
+        if not issubclass(args.exc_type, (InvalidStateError, BrokenProcessPool)):
+            previous(args)
+
+    threading.excepthook = hook
+
+
+def _read_bytes(path: str, max_size: int) -> bytes | None:
     try:
         with open(path, "rb") as fh:
+            if os.fstat(fh.fileno()).st_size > max_size:
+                return None  # not looked up: processing it reports it as too large
             return fh.read()
     except OSError:
         return None
@@ -309,8 +342,11 @@ _WORKER: Engine | None = None
 
 
 def _init_worker(ids: list[str], config: Config, root: Path, files: tuple[str, ...]) -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it ends the workers
     global _WORKER
-    _WORKER = Engine([registry.get(i) for i in ids], config, Project(root, files))
+    _WORKER = Engine([registry.spec(i) for i in ids], config, Project(root, files, config.max_file_size))
 
 
 def _work(path: str) -> FileResult:

@@ -9,10 +9,9 @@ import os
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 from flaskfix import codemods as registry
-from flaskfix.codemods.base import FlaskfixCodemod
 from flaskfix.codemods.engine.cache import ResultCache, code_fingerprint, project_fingerprint
 from flaskfix.codemods.engine.config import Config, load_config
 from flaskfix.codemods.engine.discovery import Discovered, discover
@@ -20,6 +19,9 @@ from flaskfix.codemods.engine.formatting import format_changed_regions
 from flaskfix.codemods.engine.pipeline import Engine, FileResult, project_files
 from flaskfix.codemods.engine.source import clean_stale_temp_files
 from flaskfix.codemods.project import Project
+
+if TYPE_CHECKING:
+    from flaskfix.codemods import Spec
 
 
 class UsageError(Exception):
@@ -29,7 +31,7 @@ class UsageError(Exception):
 @dataclass
 class Plan:
     config: Config
-    codemods: list[type[FlaskfixCodemod]]
+    codemods: list[Spec]
     files: list[Discovered]
     black: bool
     #: every Python file of the project, when ``files`` already is that walk (the
@@ -48,13 +50,13 @@ def plan(
 
     paths = paths or ["."]
     try:
-        config = load_config(paths, {c.ID: c.DEFAULT_CONFIG for c in registry.all_codemods()})
+        config = load_config(paths, {c.ID: c.DEFAULT_CONFIG for c in registry.specs()}, registry.config_problems)
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
     try:
         chosen = registry.select(select if select else config.select, (ignore or []) + config.ignore)
     except KeyError as exc:
-        raise UsageError(f"unknown codemod id {exc.args[0]!r}; `flaskfix list` shows them") from None
+        raise UsageError(registry.unknown_id(exc.args[0])) from None
     files = discover(paths, config.root, config.exclude)
     use_black = black if black is not None else config.black is not None
     whole = None
@@ -69,14 +71,17 @@ def execute(p: Plan, jobs: int | None = None, use_cache: bool = True, stats: dic
     ``stats``, when given, receives ``cache_hits``/``cache_misses`` at the end."""
     for folder in sorted({os.path.dirname(os.path.abspath(f.path)) for f in p.files if f.error is None}):
         clean_stale_temp_files(folder)
-    files = p.project_files if p.project_files is not None else project_files(p.config)
-    project = Project(p.config.root, files)
+    project = Project(
+        p.config.root,
+        p.project_files if p.project_files is not None else lambda: project_files(p.config),
+        p.config.max_file_size,
+    )
     engine = Engine(p.codemods, p.config, project)
     jobs = jobs if jobs and jobs > 0 else (os.cpu_count() or 1)
     cache = None
     if use_cache:
         salt = "\0".join([code_fingerprint(), p.config.fingerprint(), ",".join(c.ID for c in p.codemods)])
-        cache = ResultCache(p.config.root, salt, project_fingerprint(files))
+        cache = ResultCache(p.config.root, salt, lambda: project_fingerprint(project._files))
     try:
         for result in engine.run(p.files, jobs=jobs, cache=cache):
             if p.black and result.changed:

@@ -1,0 +1,48 @@
+"""Ctrl-C that says exactly what happened.
+
+* While a file is written and recorded, SIGINT is held back (``deferred``) and raised as
+  ``KeyboardInterrupt`` right after, between two files: so "written" and "not written"
+  are exact, and no temporary file is left half-done.
+* ``pause_point(name)``: with ``FLASKFIX_PAUSE_AT=name`` in the environment, flaskfix says
+  ``flaskfix: paused at name`` on stderr and waits (up to 60 s) for a signal. The
+  pseudo-terminal tests use it to deliver Ctrl-C at an exact moment (start-up, between a
+  write and its record); without the variable it does nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from typing import Iterator
+
+_held: list[int] = []
+
+
+@contextmanager
+def deferred() -> Iterator[None]:
+    """SIGINT inside the block is remembered and raised when the block ends."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: _held.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if _held:
+            _held.clear()
+            raise KeyboardInterrupt
+
+
+def pause_point(name: str) -> None:
+    if os.environ.get("FLASKFIX_PAUSE_AT") != name:
+        return
+    sys.stderr.write(f"flaskfix: paused at {name}\n")
+    sys.stderr.flush()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not _held:
+        time.sleep(0.02)  # a KeyboardInterrupt from the normal handler ends this too

@@ -1,0 +1,27 @@
+"""What a run reports about one site: a ``Change`` made, or a ``Finding`` (refused, and why).
+
+Plain data with no dependencies, so the engine and the CLI can use them without loading
+LibCST or any codemod.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, order=True)
+class Change:
+    """A rewrite a codemod made: ``codemod`` id, 1-based ``line`` in the input, what it did."""
+
+    line: int
+    codemod: str
+    message: str
+
+
+@dataclass(frozen=True, order=True)
+class Finding:
+    """A candidate a codemod recognised and did not rewrite, with the reason."""
+
+    line: int
+    codemod: str
+    message: str
