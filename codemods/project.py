@@ -24,6 +24,8 @@ from flaskfix.codemods.ast_facts import dotted
 
 
 _WORD = re.compile(r"\w+")
+#: the digest recorded for a file that could not be read
+UNREADABLE = "unreadable"
 
 
 @dataclass(frozen=True)
@@ -36,8 +38,10 @@ class ExternalUse:
 class Project:
     """Read-only facts about the project's files.
 
-    ``consulted`` turns true as soon as anything reads the file list or a file: the engine
-    uses it to know whether a file's result depends on other files (for its cache).
+    What a result depended on is recorded for the result cache: ``read`` (path -> content
+    digest of each file whose text was read) and ``whole`` (the file list, or a search of
+    every file, was consulted: the result depends on the whole project's content). The
+    engine calls ``begin()`` before each file it processes.
     """
 
     def __init__(
@@ -55,11 +59,22 @@ class Project:
         self._index: dict[str, list[str]] | None = None
         self._real: dict[str, str] = {}
         self._derived: OrderedDict[tuple[str, str], object] = OrderedDict()
-        self.consulted = False
+        self._digests: dict[str, str] = {}
+        self.read: dict[str, str] = {}
+        self.whole = False
+
+    def begin(self) -> None:
+        """Start recording what the next result depends on."""
+        self.read = {}
+        self.whole = False
+
+    @property
+    def consulted(self) -> bool:
+        return self.whole or bool(self.read)
 
     @property
     def files(self) -> tuple[str, ...]:
-        self.consulted = True
+        self.whole = True
         return self._files
 
     @property
@@ -78,15 +93,33 @@ class Project:
     # -- raw access ------------------------------------------------------------------
 
     def text(self, path: str) -> str | None:
-        self.consulted = True
         if path not in self._text:
             from flaskfix.codemods.engine.source import SourceError, read_source  # (engine imports us)
 
             try:
-                self._text[path] = read_source(path, self.max_file_size).text
+                source = read_source(path, self.max_file_size)
+                self._text[path], self._digests[path] = source.text, source.digest
             except SourceError:
-                self._text[path] = None
+                self._text[path], self._digests[path] = None, UNREADABLE
+        self.read[path] = self._digests[path]
         return self._text[path]
+
+    def digest(self, path: str) -> str:
+        """The content digest of a project file now (read once per run), recording nothing."""
+        if path not in self._digests:
+            recorded = dict(self.read)
+            self.text(path)
+            self.read = recorded
+        return self._digests[path]
+
+    def content_digest(self) -> str:
+        """One digest of every project file's path and content (the file list included)."""
+        import hashlib
+
+        h = hashlib.sha256()
+        for path in sorted(self._files):
+            h.update(f"{path}\0{self.digest(path)}\n".encode())
+        return h.hexdigest()
 
     def tree(self, path: str) -> ast.Module | None:
         if path not in self._ast:
@@ -107,7 +140,7 @@ class Project:
         key = (kind, path)
         if key in self._derived:
             self._derived.move_to_end(key)
-            self.consulted = True
+            self.text(path)  # (remembered: records what the result depends on, reads nothing)
             return self._derived[key]
         text = self.text(path)
         value = compute(text) if text is not None else None
@@ -134,7 +167,7 @@ class Project:
                 pattern = re.compile(rf"\b{re.escape(word)}\b")
                 found = tuple(p for p in self.files if (t := self.text(p)) is not None and pattern.search(t))
             self._mentions[word] = found
-        self.consulted = True
+        self.whole = True
         skip = self._realpath(exclude) if exclude else None
         for path in found:
             if skip and self._realpath(path) == skip:

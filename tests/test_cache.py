@@ -99,3 +99,29 @@ def test_no_cache_and_a_corrupt_cache_are_harmless(project: Path, tmp_path: Path
     db.write_bytes(b"not a database at all" * 100)
     again, _ = run(project)
     assert again == first == results
+
+
+def test_dependencies_are_by_content_not_mtime(project: Path) -> None:
+    """`apply` then `git checkout .` (or a fresh clone) changes every mtime and no content:
+    every result is still served from the cache."""
+    import os
+    import time
+
+    run(project)
+    later = time.time() + 100
+    for path in project.glob("*.py"):
+        os.utime(path, (later, later))
+    _, stats = run(project)
+    assert stats == {"cache_hits": 6, "cache_misses": 0}
+
+
+def test_content_changed_and_changed_back_is_cached_again(project: Path) -> None:
+    run(project)
+    original = (project / "util1.py").read_text()
+    (project / "util1.py").write_text("def f1():\n    return 'edited'\n")
+    _, edited = run(project)
+    # util1 itself, and app.py, whose result searched every project file
+    assert edited == {"cache_hits": 4, "cache_misses": 2}
+    (project / "util1.py").write_text(original)
+    _, restored = run(project)
+    assert restored == {"cache_hits": 6, "cache_misses": 0}

@@ -126,9 +126,12 @@ def test_zizmor_does_flag_what_it_should(tmp_path: Path) -> None:
 
 def test_the_wheel_installs_one_import_package(tmp_path: Path) -> None:
     """No generic top-level `cli` or `codemods` in site-packages: everything is flaskfix.*."""
+    import shutil
     import zipfile
 
-    out = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(tmp_path), str(ROOT)],
+    src = tmp_path / "src"  # a copy: building in the checkout would leave build/ there
+    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(".git", ".venv", "build", "*.egg-info", "__pycache__"))
+    out = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(tmp_path), str(src)],
                          capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr
     (wheel,) = tmp_path.glob("flaskfix-*.whl")

@@ -4,8 +4,10 @@ An entry is keyed by the file's content hash and a *salt*: the flaskfix version,
 of the codemods' own source code (so a development checkout never serves stale results),
 the configuration and the selected codemods. A result that consulted other files of the
 project (``Project`` facts: importers of a global, a model's primary key...) also records
-the *project fingerprint* (every project file's path, size and mtime) and is only reused
-while that fingerprint is unchanged.
+what it read, by content: the digest of each file it read, and, when it consulted the
+file list or searched every file, the digest of the whole project's paths and contents.
+It is reused only while those are unchanged. Content, not mtimes: `git checkout .` after
+`apply`, or a fresh clone, keeps every entry.
 
 The cache is an optimisation only: any problem with it (unwritable folder, corrupt
 database, concurrent runs) makes it a miss, never a failure. ``--no-cache`` skips it.
@@ -20,11 +22,11 @@ import os
 import sqlite3
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from flaskfix.codemods.changes import Change, Finding
 
-SCHEMA = 2
+SCHEMA = 3
 
 
 def cache_dir() -> Path:
@@ -51,23 +53,13 @@ def code_fingerprint() -> str:
     return h.hexdigest()
 
 
-def project_fingerprint(files: Iterable[str]) -> str:
-    h = hashlib.sha256()
-    for path in sorted(files):
-        try:
-            st = os.stat(path)
-            h.update(f"{path}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-        except OSError:
-            h.update(f"{path}\0missing\n".encode())
-    return h.hexdigest()
-
-
 class ResultCache:
-    def __init__(self, root: Path, salt: str, project_fp: str | Callable[[], str], folder: Path | None = None) -> None:
+    def __init__(self, root: Path, salt: str, project: Any, folder: Path | None = None) -> None:
         self.salt = salt
-        #: a fingerprint of the project's files, for results that read other files; a
-        #: callable is called only when such a result is looked up or stored
-        self._project_fp = project_fp
+        #: the run's ``Project``: the current digest of a file it read, and of the whole
+        #: project, for results that depend on other files (each computed once per run)
+        self.project = project
+        self._whole: str | None = None
         self.hits = 0
         self.misses = 0
         self._db: sqlite3.Connection | None = None
@@ -77,15 +69,23 @@ class ResultCache:
             folder.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(folder / f"results-{name}.sqlite", timeout=5, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, project_fp TEXT, value TEXT)")
+            # one row per (content, what it depended on): switching a branch and back finds
+            # the entry made for each state
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS results3 (key TEXT, depends TEXT, value TEXT, PRIMARY KEY (key, depends))"
+            )
         except (OSError, sqlite3.Error):
             self._db = None
 
-    @property
-    def project_fp(self) -> str:
-        if callable(self._project_fp):
-            self._project_fp = self._project_fp()
-        return self._project_fp
+    def _whole_digest(self) -> str:
+        if self._whole is None:
+            self._whole = self.project.content_digest()
+        return self._whole
+
+    def _still_valid(self, depends: dict[str, Any]) -> bool:
+        if depends.get("whole") and depends.get("project") != self._whole_digest():
+            return False
+        return all(self.project.digest(p) == d for p, d in (depends.get("files") or {}).items())
 
     def key(self, path: str, data: bytes) -> str:
         """The path matters too: a module's name (and so its output) comes from it."""
@@ -97,10 +97,18 @@ class ResultCache:
         if self._db is None:
             return None
         try:
-            row = self._db.execute("SELECT project_fp, value FROM results WHERE key = ?", (self.key(path, data),)).fetchone()
+            rows = self._db.execute("SELECT depends, value FROM results3 WHERE key = ?", (self.key(path, data),)).fetchall()
         except sqlite3.Error:
-            row = None
-        if row is None or (row[0] and row[0] != self.project_fp):
+            rows = []
+        row = None
+        for candidate in rows:
+            try:
+                if not candidate[0] or self._still_valid(json.loads(candidate[0])):
+                    row = candidate
+                    break
+            except ValueError:
+                continue
+        if row is None:
             self.misses += 1
             return None
         try:
@@ -113,13 +121,16 @@ class ResultCache:
         self.hits += 1
         return value
 
-    def put(self, path: str, data: bytes, value: dict[str, Any], used_project: bool) -> None:
+    def put(self, path: str, data: bytes, value: dict[str, Any], depends: dict[str, Any] | None) -> None:
         if self._db is None:
             return
+        deps = ""
+        if depends:
+            deps = json.dumps({**depends, "project": self._whole_digest() if depends.get("whole") else None})
         try:
             self._db.execute(
-                "INSERT OR REPLACE INTO results (key, project_fp, value) VALUES (?, ?, ?)",
-                (self.key(path, data), self.project_fp if used_project else "", json.dumps(value)),
+                "INSERT OR REPLACE INTO results3 (key, depends, value) VALUES (?, ?, ?)",
+                (self.key(path, data), deps, json.dumps(value)),
             )
         except sqlite3.Error:
             pass

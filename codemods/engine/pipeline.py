@@ -54,8 +54,9 @@ class FileResult:
     prefiltered_out: bool = False
     #: the path used in diff headers: ``path`` when relative, else relative to the project root
     diff_path: str | None = None
-    #: did producing this result read other project files? (then it depends on them)
-    used_project: bool = False
+    #: what producing this result read besides the file: ``{"files": {path: digest},
+    #: "whole": bool}`` ("whole": the file list or a search of every file), for the cache
+    depends: dict | None = None
     #: served from the result cache
     cached: bool = False
     #: sites a codemod left alone because of a ``# flaskfix: ignore`` comment
@@ -103,9 +104,10 @@ class Engine:
         return self.process_source(source)
 
     def process_source(self, source: Source) -> FileResult:
-        self.project.consulted = False
+        self.project.begin()
         result = self._process(source)
-        result.used_project = self.project.consulted
+        if self.project.consulted:
+            result.depends = {"files": dict(self.project.read), "whole": self.project.whole}
         result.diff_path = self._diff_path(source.path)
         return result
 
@@ -240,12 +242,7 @@ class Engine:
                 result = next(results)
                 if cache is not None and _cacheable(result):
                     assert result.source is not None
-                    cache.put(
-                        f.path,
-                        result.source.data,
-                        encode_result(result),
-                        result.used_project,
-                    )
+                    cache.put(f.path, result.source.data, encode_result(result), result.depends)
                 yield result
 
     def _map(self, paths: list[str], jobs: int) -> Iterator[FileResult]:

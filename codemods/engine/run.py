@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterator
 
 from flaskfix import codemods as registry
-from flaskfix.codemods.engine.cache import ResultCache, code_fingerprint, project_fingerprint
+from flaskfix.codemods.engine.cache import ResultCache, code_fingerprint
 from flaskfix.codemods.engine.config import Config, load_config
 from flaskfix.codemods.engine.discovery import Discovered, discover
 from flaskfix.codemods.engine.formatting import format_changed_regions
@@ -81,7 +81,7 @@ def execute(p: Plan, jobs: int | None = None, use_cache: bool = True, stats: dic
     cache = None
     if use_cache:
         salt = "\0".join([code_fingerprint(), p.config.fingerprint(), ",".join(c.ID for c in p.codemods)])
-        cache = ResultCache(p.config.root, salt, lambda: project_fingerprint(project._files))
+        cache = ResultCache(p.config.root, salt, project)
     try:
         for result in engine.run(p.files, jobs=jobs, cache=cache):
             if p.black and result.changed:
