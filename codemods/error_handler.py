@@ -8,10 +8,13 @@ error handler registered for the exception class, on the narrowest scope that ho
 affected views (the blueprint, the module's app, or the app built by the factory).
 
 The codemod only injects a handler for a class when it can see an operation, reached by
-a view, that raises that class because of what the request holds (or because a divisor is
-not a non-zero constant; a divisor read from the app's config, or a name bound only to
-non-zero numbers or config reads, is server-side and not a candidate: a zero there is a
-server bug that a 400 would misreport), and when nothing already handles it: no enclosing ``try`` whose
+a view, that raises that class because of what the request holds. For a division, the
+shared origin analysis (``origins.py``) decides: the divisor must come from the request or
+the URL (possibly mixed with literals) and from nothing else. A divisor from the app's
+config, a settings module or ``Config`` class, the environment, constants, the database or
+code flaskfix cannot follow is not a candidate (a zero there is a server bug that a 400
+would misreport); one that mixes the request with any of those is reported as a finding.
+It also needs that nothing already handles the exception: no enclosing ``try`` whose
 ``except`` catches it or a base class, no handler registered for it or a base class on
 the app or the view's blueprint. Whatever it cannot see through (handlers registered on
 objects it cannot identify, a 500 handler, code that observes unhandled exceptions through
@@ -38,6 +41,7 @@ from libcst.metadata.scope_provider import Assignment
 from flaskfix.codemods.ast_facts import HANDLER_TEXT, AstFacts
 from flaskfix.codemods.base import FlaskfixCodemod, quote_style, string_literal
 from flaskfix.codemods.flask_model import FlaskObject, Handler, call_arg, is_generator_function
+from flaskfix.codemods.origins import CLIENT, ModuleOrigins, from_client, only_client
 
 #: the exception classes this codemod may write a handler for, in the order handlers are written
 EXCEPTIONS = ("ZeroDivisionError", "ValueError", "KeyError", "TypeError")
@@ -143,6 +147,7 @@ class ErrorHandler(FlaskfixCodemod):
         "the project subscribes to got_request_exception / request_tearing_down / appcontext_tearing_down, or a teardown function reads the exception it is given (with a handler it would get None and treat the request as successful)",
         "an enclosing `except` names something flaskfix cannot resolve",
         "a division by the literal 0 (it always raises: a bug to fix, not bad input)",
+        "a divisor that may come from the request but also from the server side (the app's config, a settings object, the environment, the database, or code flaskfix cannot follow), e.g. a helper called with a request value from one view and a config value from another: a zero from the server would be answered as the client's fault",
         "a KeyError handler would go on a blueprint while a handler for werkzeug's HTTPException is registered (it would take BadRequestKeyError's 400s away from it)",
         "the view is a generator (streamed responses never reach error handlers) or a class-based view",
         "the view's app or blueprint is created somewhere flaskfix cannot place a handler (inside a non-factory function, or a factory that is not a module-level def)",
@@ -361,6 +366,8 @@ def handle_value_error(error):
                     verdict = self._division(node, dividend, divisor, op, func)
                     if verdict == "site":
                         out.append(Site("ZeroDivisionError", node, f"`{_code(node)}`", view, here))
+                    elif verdict and verdict.startswith("mixed:") and not self._held_back(node, here, view):
+                        self._mixed_finding(node, func, verdict)
                     elif verdict == "zero" and not self._held_back(node, here, view):
                         self.add_finding(
                             node,
@@ -408,6 +415,8 @@ def handle_value_error(error):
                 verdict = self._division(call, dividend, divisor, cst.FloorDivide(), func)
                 if verdict == "site":
                     out.append(Site("ZeroDivisionError", call, f"`{_code(call)}`", view, here))
+                elif verdict and verdict.startswith("mixed:") and not self._held_back(call, here, view):
+                    self._mixed_finding(call, func, verdict)
                 elif verdict == "zero" and not self._held_back(call, here, view):
                     self.add_finding(call, f"`{_code(call)}` in `{func.name.value}()` divides by the literal 0: it always raises")
             else:
@@ -447,7 +456,59 @@ def handle_value_error(error):
             return None
         if isinstance(divisor, cst.Name) and self._guarded(node, divisor, func):
             return None
+        origins = self._origins(divisor, func)
+        if not from_client(origins):
+            return None  # config, constants, the database, unknown code: a zero there is not bad input
+        if not only_client(origins):
+            return "mixed:" + ", ".join(sorted(_origin_words(origins - CLIENT - {"constant"})))
         return "site"
+
+    # where values come from (codemods/origins.py) -------------------------------------------
+
+    def _origins(self, expr: cst.BaseExpression, func: cst.FunctionDef) -> frozenset[str]:
+        """Where ``expr`` (inside ``func``) may come from, by the shared origin analysis:
+        the request, the URL, or the server side; ``unknown`` when it cannot be followed."""
+        if not hasattr(self, "_mo"):
+            code = self.flask.module.code
+            self._ast_tree = ast.parse(code)
+            index = self.project.index() if self.project.files else None
+            self._mo = ModuleOrigins(self._ast_tree, self.run.module_name, index)
+        a_func = self._ast_function(func)
+        node = self._ast_expr(expr, a_func)
+        if a_func is None or node is None:
+            return frozenset({"unknown"})
+        handler = self.flask.handler(func)
+        url: list[str] = []
+        if handler is not None and handler.kind == "view":
+            url = [a.arg for a in [*a_func.args.posonlyargs, *a_func.args.args, *a_func.args.kwonlyargs] if a.arg != "self"]
+        return self._mo.of(node, a_func, url)
+
+    def _ast_function(self, func: cst.FunctionDef) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+        pos = self.get_metadata(PositionProvider, func)
+        for n in ast.walk(self._ast_tree):
+            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == func.name.value \
+                    and pos.start.line <= n.lineno <= pos.end.line:
+                return n
+        return None
+
+    def _ast_expr(self, expr: cst.BaseExpression, a_func: ast.AST | None) -> ast.expr | None:
+        if a_func is None:
+            return None
+        try:
+            wanted = ast.unparse(ast.parse("(" + self.flask.module.code_for_node(expr) + ")", mode="eval").body)
+        except SyntaxError:
+            return None
+        line = self.get_metadata(PositionProvider, expr).start.line
+        found = [n for n in ast.walk(a_func) if isinstance(n, ast.expr) and ast.unparse(n) == wanted]
+        return min(found, key=lambda n: abs(n.lineno - line)) if found else None
+
+    def _mixed_finding(self, node: cst.CSTNode, func: cst.FunctionDef, verdict: str) -> None:
+        self.add_finding(
+            node,
+            f"`{_code(node)}` in `{func.name.value}()`: the divisor may come from the request, but also from "
+            f"{verdict[len('mixed:'):]}; not answered 400, since a zero from there would be reported as the "
+            "client's fault",
+        )
 
     def _stringish(self, expr: cst.BaseExpression) -> bool:
         if isinstance(expr, (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString)):
@@ -995,6 +1056,30 @@ def handle_value_error(error):
                 if last in wanted or is_500:
                     what = "a 500 handler" if is_500 else f"a handler for {last}"
                     return f"{what} is registered in {self.project.relpath(path)}:{node.lineno}; it may already cover these views"
+        return self._registered_in_index(exc)
+
+    def _registered_in_index(self, exc: str) -> str | None:
+        """Registrations in other modules that only the project index sees: in a loop over
+        ``default_exceptions`` or a tuple of codes, for a variable, a ``handle_exception``
+        override on a Flask subclass, a Flask-RESTful ``Api`` (which answers its resources'
+        errors itself)."""
+        if not self.project.files:
+            return None
+        index = self.project.index()
+        here = index.module_of(self.run.path)
+        for h in index.error_handlers():
+            if here is not None and h.module == here.module:
+                continue  # this module's own registrations are judged with their owners
+            where = f"{self.project.relpath(index.modules[h.module].path)}:{h.registration.line}"
+            for kind, value in h.registration.keys:
+                if kind == "all":
+                    return f"{value} is registered in {where}; it answers unexpected errors and may already cover these views"
+                if kind == "code" and value == 500:
+                    return f"a 500 handler is registered in {where}; it may already cover these views"
+                if kind == "class" and str(value).rsplit(".", 1)[-1] in (COVERING[exc] | {"InternalServerError"}):
+                    return f"a handler for {value} is registered in {where}; it may already cover these views"
+                if kind == "unknown":
+                    return f"an error handler for {value} is registered in {where}, which flaskfix cannot read; it may cover {exc}"
         return None
 
     def _exception_observers(self) -> tuple[int, str] | None:
@@ -1024,6 +1109,11 @@ def handle_value_error(error):
                 line = self.line_of(func)
                 return (line, f"teardown function `{func.name.value}()` (line {line}) reads the exception it is given; "
                         "with a handler it would receive None and treat the request as successful")
+        if self.project.files:
+            for module, line, what in self.project.index().exception_observers():
+                path = self.project.relpath(self.project.index().modules[module].path)
+                return (0, f"{path}:{line}: {what}, which would stop seeing these exceptions (instrumentation added "
+                        "outside the code, such as ddtrace-run or opentelemetry-instrument, cannot be seen)")
         for word in sorted(EXCEPTION_SIGNALS | TEARDOWN_HOOKS):
             for path in self.project.files_mentioning(word, exclude=self.run.path):
                 tree = self.project.tree(path)
@@ -1206,6 +1296,12 @@ def _body_nodes(func: cst.FunctionDef) -> Iterator[cst.CSTNode]:
 
     func.body.visit(V())
     return iter(out)
+
+
+def _origin_words(labels: Iterable[str]) -> list[str]:
+    words = {"config": "the app's configuration", "env": "the environment", "database": "the database",
+             "unknown": "code flaskfix cannot follow", "constant": "a literal"}
+    return [words.get(label, label) for label in labels]
 
 
 def _numeric_literal(expr: cst.BaseExpression) -> float | complex | None:

@@ -60,6 +60,7 @@ class Project:
         self._real: dict[str, str] = {}
         self._derived: OrderedDict[tuple[str, str], object] = OrderedDict()
         self._digests: dict[str, str] = {}
+        self._project_index = None
         self.read: dict[str, str] = {}
         self.whole = False
 
@@ -120,6 +121,22 @@ class Project:
         for path in sorted(self._files):
             h.update(f"{path}\0{self.digest(path)}\n".encode())
         return h.hexdigest()
+
+    def index(self):  # type: ignore[no-untyped-def]
+        """The project index (``codemods/index.py``), built once per process on first use.
+        A result that uses it depends on the whole project."""
+        from flaskfix.codemods.index import Index, ModuleFacts, module_facts, module_name
+
+        if self._project_index is None:
+            facts = []
+            for path in self.files:
+                text = self.text(path)
+                mod, package = module_name(self.root, path)
+                facts.append(module_facts(path, mod, text, package) if text is not None else
+                             ModuleFacts(path, mod, package, parsed=False))
+            self._project_index = Index(self.root, facts)
+        self.whole = True
+        return self._project_index
 
     def tree(self, path: str) -> ast.Module | None:
         if path not in self._ast:
