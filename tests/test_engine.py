@@ -103,3 +103,29 @@ def test_project_template_folders_are_not_walked(tmp_path: Path) -> None:
     # named explicitly, a file inside is still processed
     explicit = tmp_path / "{{cookiecutter.app_name}}" / "app.py"
     assert [Path(d.path).name for d in discover([str(explicit)], tmp_path, [])] == ["app.py"]
+
+
+def test_small_projects_stay_in_one_process(tmp_path, monkeypatch) -> None:
+    """Below POOL_MIN_FILES files no worker is started (each would import LibCST first)."""
+    from concurrent import futures
+
+    from flaskfix.codemods.engine import pipeline
+    from flaskfix.codemods.engine.config import Config
+
+    started: list[int] = []
+    real = futures.ProcessPoolExecutor
+
+    class Counting(real):  # type: ignore[misc, valid-type]
+        def __init__(self, *a, **kw):  # type: ignore[no-untyped-def]
+            started.append(1)
+            super().__init__(*a, **kw)
+
+    monkeypatch.setattr(futures, "ProcessPoolExecutor", Counting)
+    files = []
+    for i in range(pipeline.POOL_MIN_FILES + 1):
+        (tmp_path / f"m{i}.py").write_text(f"x = {i}\n")
+        files.append(str(tmp_path / f"m{i}.py"))
+    engine = pipeline.Engine([], Config(root=tmp_path))
+    monkeypatch.delenv("FLASKFIX_POOL_MIN_FILES", raising=False)
+    assert len(list(engine._map(files[:-2], jobs=2))) == pipeline.POOL_MIN_FILES - 1 and started == []
+    assert len(list(engine._map(files, jobs=2))) == pipeline.POOL_MIN_FILES + 1 and started == [1]

@@ -246,7 +246,8 @@ class Engine:
                 yield result
 
     def _map(self, paths: list[str], jobs: int) -> Iterator[FileResult]:
-        if jobs <= 1 or len(paths) < 2 * max(jobs, 1):
+        minimum = int(os.environ.get("FLASKFIX_POOL_MIN_FILES", POOL_MIN_FILES))
+        if jobs <= 1 or len(paths) < max(minimum, 2 * jobs):  # a pool costs each worker its start-up
             yield from map(self.process_path, paths)
             return
         from concurrent.futures import ProcessPoolExecutor
@@ -254,7 +255,9 @@ class Engine:
         init = ([c.ID for c in self.codemods], self.config, self.project.root, self.project._files)
         pool = ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker, initargs=init)
         try:
-            chunk = max(1, min(64, len(paths) // (jobs * 8) or 1))
+            # small chunks: candidates cluster (views/, api/), and big chunks of them on one
+            # worker left the other idle; a result is small, so the extra messages cost little
+            chunk = max(1, min(4, len(paths) // (jobs * 16) or 1))
             yield from pool.map(_work, paths, chunksize=chunk)
         except BaseException:
             # Ctrl-C, or the consumer stopped: do not wait for the workers' current files
@@ -334,6 +337,12 @@ def _cacheable(result: FileResult) -> bool:
         return False
     return result.error is None or not result.error.startswith("internal error")
 
+
+#: fewer files than this are processed in this process: starting workers (each imports
+#: LibCST and the codemods, about 0.7 s) costs more than it saves on a small project
+#: (``FLASKFIX_POOL_MIN_FILES`` overrides it; the tests set 0 so that every --jobs test
+#: goes through the pool)
+POOL_MIN_FILES = 48
 
 _WORKER: Engine | None = None
 
