@@ -79,10 +79,11 @@ import json
 import os
 import textwrap
 from pathlib import PurePosixPath, PureWindowsPath
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 from urllib.parse import quote
 
-from flaskfix.codemods.base import FlaskfixCodemod
+if TYPE_CHECKING:  # json and github output need only ids: a cached run loads no codemod
+    from flaskfix.codemods.base import FlaskfixCodemod
 from flaskfix.codemods.engine.diff import split_lines
 from flaskfix.codemods.engine.pipeline import FileResult
 from flaskfix.codemods.engine.run import Summary

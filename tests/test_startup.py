@@ -73,3 +73,16 @@ def test_catalog_is_generated_from_the_classes() -> None:
     for spec, cls in zip(codemods.specs(), codemods.all_codemods()):
         assert spec.load() is cls
         assert (spec.ID, spec.ORDER, spec.SUMMARY, spec.PREFILTER) == (cls.ID, cls.ORDER, cls.SUMMARY, cls.PREFILTER)
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "github"])
+def test_a_cached_rerun_loads_no_codemod(tmp_path: Path, fmt: str) -> None:
+    """A re-run whose results all come from the cache never imports LibCST (it used to,
+    through --format json's import of the codemod base class)."""
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "app.py").write_text(
+        "from flask import Flask\napp = Flask(__name__)\nhits = 0\n\n\n@app.route('/')\ndef index():\n"
+        "    global hits\n    hits += 1\n    return str(hits)\n"
+    )
+    assert "libcst" in heavy(loaded(tmp_path, "diff", "--format", fmt, "app.py"))  # the first run rewrites
+    assert heavy(loaded(tmp_path, "diff", "--format", fmt, "app.py")) == set()
