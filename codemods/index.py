@@ -173,6 +173,10 @@ class ModuleFacts:
     handlers: list[HandlerRegistration] = field(default_factory=list)
     models: dict[str, Model] = field(default_factory=dict)
 
+    def all_calls(self) -> list[tuple[str, Call]]:
+        """(calling function's qualname, "" at module level; call) of every call in the module."""
+        return [(fn.qualname, c) for fn in self.functions.values() for c in fn.calls] + [("", c) for c in self.module_calls]
+
 
 def module_name(root: str | Path, path: str) -> tuple[str, bool]:
     """The dotted module name of ``path`` below ``root``, and whether it is a package."""
@@ -403,10 +407,6 @@ class _Walker:
             self.f.handlers.append(HandlerRegistration(call.callee.rsplit(".", 1)[0], method, keys,
                                                        dotted(handler) if handler is not None else None,
                                                        node.lineno, ".".join(self.scope)))
-        elif method in ("errorhandler", "app_errorhandler") and "." in call.callee and len(node.args) >= 2:
-            # ``app.errorhandler(E)(f)``: the decorator applied by hand is a Call of a Call,
-            # seen here as ``errorhandler`` with the handler... only when written inline
-            pass
         self.generic_visit(node)
 
     # -- bindings ---------------------------------------------------------------------------
@@ -684,7 +684,7 @@ class Index:
     def blueprint_registrations(self) -> list[BlueprintRegistration]:
         out = []
         for mod, f in sorted(self.modules.items()):
-            calls = [(fn.qualname, c) for fn in f.functions.values() for c in fn.calls] + [("", c) for c in f.module_calls]
+            calls = f.all_calls()
             for scope, c in calls:
                 receiver, _, method = c.callee.rpartition(".")
                 if method != "register_blueprint" or not c.args:
@@ -706,7 +706,7 @@ class Index:
     def error_handlers(self) -> list[ResolvedHandler]:
         """Every registration in the project, with the Flask object it is on."""
         out = []
-        restful = [e for e in self.extensions("restful")]
+        restful = self.extensions("restful")
         for mod, f in sorted(self.modules.items()):
             for reg in f.handlers:
                 if reg.method == "override":
@@ -714,9 +714,7 @@ class Index:
                     if any(FLASK_CLASSES.get(self.qualify(mod, b)) == "app" for b in bases):
                         out.append(ResolvedHandler(mod, reg, None, True))
                     continue
-                owner = self.object_named(mod, reg.receiver, reg.scope)
-                if owner is None and reg.scope:  # e.g. ``app`` is a factory's parameter
-                    owner = None
+                owner = self.object_named(mod, reg.receiver, reg.scope)  # None: e.g. a factory's parameter
                 app_wide = reg.method == "app_errorhandler" or (owner is not None and owner.kind == "app") or (
                     owner is None and reg.method != "app_errorhandler" and _looks_like_app(reg.receiver))
                 out.append(ResolvedHandler(mod, reg, owner, app_wide))
@@ -732,7 +730,7 @@ class Index:
         added outside the code (``ddtrace-run``, ``opentelemetry-instrument``) cannot be seen."""
         out = []
         for mod, f in sorted(self.modules.items()):
-            calls = [c for fn in f.functions.values() for c in fn.calls] + list(f.module_calls)
+            calls = [c for _, c in f.all_calls()]
             decorators = [(fn.line, d) for fn in f.functions.values() for d in fn.decorators]
             for c in calls:
                 if not _may_be(f, c.callee, _OBSERVING_LAST):
@@ -768,7 +766,7 @@ class Index:
         by its name in its own module or imported under any alias elsewhere."""
         out = []
         for mod, f in sorted(self.modules.items()):
-            calls = [(fn.qualname, c) for fn in f.functions.values() for c in fn.calls] + [("", c) for c in f.module_calls]
+            calls = f.all_calls()
             for scope, c in calls:
                 receiver, _, method = c.callee.rpartition(".")
                 if method != "init_app" or not receiver:
@@ -807,7 +805,7 @@ class Index:
         if self._callers is None:
             self._callers = {}
             for mod, f in self.modules.items():
-                calls = [(fn.qualname, c) for fn in f.functions.values() for c in fn.calls] + [("", c) for c in f.module_calls]
+                calls = f.all_calls()
                 for scope, c in calls:
                     if not c.callee:
                         continue
