@@ -102,6 +102,31 @@ class FlaskfixCodemod(CodemodCommand):
         (tests check every fixture and a corpus). Default: trust the prefilter."""
         return True
 
+    def missing_dependency(self, package: str, distribution: str) -> str | None:
+        """Why a rewrite must not add ``import <package>``: the project has runtime manifests
+        (requirements, pyproject, setup.cfg...) that do not declare ``distribution``, and no
+        runtime module imports it already, so the rewritten app would stop importing where
+        it is deployed. None when the import may be added: declared, already imported, or a
+        project with no manifest at all (the change then says what to install)."""
+        project = self.project
+        if not project.root or str(project.root) == ".":
+            return None  # a lone string (tests, tools): no project to check
+        manifests = project.manifests()
+        if manifests.declares(distribution) or project.imports_package(package):
+            return None
+        if not manifests.any:
+            return None
+        files = ", ".join(manifests.files)
+        return (f"the project does not depend on {distribution} ({files} does not declare it, and no module imports "
+                f"{package}); add `{distribution}` to {manifests.files[0]} (and install it), then run flaskfix again")
+
+    def install_note(self, package: str, distribution: str) -> str:
+        """What a change that adds ``import <package>`` says when the project has no manifest."""
+        project = self.project
+        if str(project.root) != "." and not project.manifests().any and not project.imports_package(package):
+            return f"; needs {distribution} (pip install {distribution}), which the project does not declare anywhere"
+        return ""
+
     @classmethod
     def config_problems(cls, config: Mapping[str, Any]) -> list[str]:
         """What is wrong with the values of ``[tool.flaskfix.<id>]`` (the table over the

@@ -261,6 +261,7 @@ class CacheRoute(FlaskfixCodemod):
         state.
     """
     REFUSES = (
+        "a new Cache would be needed but the project does not depend on Flask-Caching: its runtime manifests (requirements*.txt, pyproject, setup.cfg, setup.py, Pipfile) do not declare it and no runtime module imports flask_caching (the app would stop importing where it is deployed); a project with no manifest at all gets the change, which says what to install",
         "the route is not expensive: it calls nothing named in `expensive` and matches no heuristic "
         "(call names containing one of `heuristics`: expensive, calculat, compute, aggregate, report, "
         "summar, stats; whole-table queries `X.query.all()`, `X.query.count()`, `session.query(X).all()`); "
@@ -393,6 +394,12 @@ def expensive_operation():
         plan = self._plan(tree, targets)
         if plan is None:
             return tree
+        if plan.app is not None and self.flask.expression_for("flask_caching.Cache") is None:
+            missing = self.missing_dependency("flask_caching", "Flask-Caching")
+            if missing is not None:
+                for h, _ in plan.targets:
+                    self.add_finding(h.func, f"`{self._view_label(h)}` not cached: {missing}")
+                return tree
         return self._apply(tree, plan)
 
     # -- which views ---------------------------------------------------------------------
@@ -860,7 +867,8 @@ def expensive_operation():
             if isinstance(app.scope_node, cst.Module):
                 new_cache = cst.parse_statement(f"{cache} = {cache_cls}({app.name}, config={config})\n")  # type: ignore[assignment]
                 cache_after = app.statement
-                self.add_change(app.statement, f"created `{cache}` (Flask-Caching, SimpleCache) for the app `{app.name}`")  # type: ignore[arg-type]
+                self.add_change(app.statement, f"created `{cache}` (Flask-Caching, SimpleCache) for the app `{app.name}`"
+                                + self.install_note("flask_caching", "Flask-Caching"))  # type: ignore[arg-type]
             else:
                 factory = app.scope_node
                 assert isinstance(factory, cst.FunctionDef)
@@ -878,7 +886,8 @@ def expensive_operation():
                     init_after = ("before", last)  # type: ignore[assignment]
                 else:
                     init_after = ("after", app.statement)  # type: ignore[assignment]
-                self.add_change(app.statement, f"created `{cache}` (Flask-Caching, SimpleCache), initialised in `{factory.name.value}()`")  # type: ignore[arg-type]
+                self.add_change(app.statement, f"created `{cache}` (Flask-Caching, SimpleCache), initialised in `{factory.name.value}()`"
+                                + self.install_note("flask_caching", "Flask-Caching"))  # type: ignore[arg-type]
         helper_before = None
         if new_helper is not None:
             first = min(plan.targets, key=lambda t: _top_index(tree, model, t[0].func))[0]

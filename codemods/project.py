@@ -61,6 +61,7 @@ class Project:
         self._derived: OrderedDict[tuple[str, str], object] = OrderedDict()
         self._digests: dict[str, str] = {}
         self._project_index = None
+        self._manifests = None
         self.read: dict[str, str] = {}
         self.whole = False
 
@@ -137,6 +138,33 @@ class Project:
             self._project_index = Index(self.root, facts)
         self.whole = True
         return self._project_index
+
+    def manifests(self):  # type: ignore[no-untyped-def]
+        """What the project declares it depends on (``codemods/manifests.py``); the result
+        depends on the content of every manifest file (recorded for the cache)."""
+        from flaskfix.codemods.manifests import declared
+
+        if self._manifests is None:
+            self._manifests = declared(self.root)
+        root = Path(self.root)
+        for name in ("pyproject.toml", "setup.cfg", "setup.py", "Pipfile", *self._manifests.locks, *self._manifests.files):
+            path = str(root / name)
+            if os.path.isfile(path):
+                self.read[path] = self.digest(path)
+        return self._manifests
+
+    def imports_package(self, package: str) -> str | None:
+        """A runtime module of the project (not a test) that imports ``package``: its path."""
+        word = package.split(".")[0]
+        pattern = re.compile(rf"^\s*(?:import|from)\s+{re.escape(word)}\b", re.M)
+        for path in self.files_mentioning(word):
+            rel = self.relpath(path).replace(os.sep, "/")
+            parts = rel.split("/")
+            if any(p in ("tests", "test", "testing") for p in parts[:-1]) or parts[-1].startswith(("test_", "conftest")):
+                continue
+            if pattern.search(self.text(path) or ""):
+                return path
+        return None
 
     def tree(self, path: str) -> ast.Module | None:
         if path not in self._ast:

@@ -146,6 +146,7 @@ class RedisCounter(FlaskfixCodemod):
         integers: a count beyond that range raises an error instead of growing.
     """
     REFUSES = (
+        "a Redis client would be needed but the project does not depend on redis: its runtime manifests do not declare it and no runtime module imports it (a project with no manifest at all gets the change, which says what to install)",
         "the counter is reset, deleted or assigned anything but itself plus or minus an amount (`hits = 0`)",
         "compound logic: a handler reads the counter before bumping it (`if hits > 10: ...`), or where "
         "its bump may not have run (another branch, after a loop, in except/finally)",
@@ -611,6 +612,10 @@ def count():
             self._new_imports.append(("os", None))
         redis_cls = model.expression_for("redis.Redis") or model.expression_for("redis.client.Redis")
         if redis_cls is None:
+            missing = self.missing_dependency("redis", "redis")
+            if missing is not None:
+                self.add_finding(counters[0].statement, f"{_names_of(counters)} not moved to Redis: {missing}")
+                return None
             if "Redis" not in model.bound_names():
                 redis_cls = "Redis"
                 self._new_imports.append(("redis", "Redis"))
@@ -627,7 +632,8 @@ def count():
             text = f"{name} = {redis_cls}.from_url(\n    {environ}.get({q}REDIS_URL{q}, {q}{DEFAULT_URL}{q})\n)"
         stmt = cst.parse_statement(text + "\n")
         assert isinstance(stmt, cst.SimpleStatementLine)
-        self.add_change(counters[0].statement, f"added a module-level Redis client `{name}` (REDIS_URL, default {DEFAULT_URL})")
+        self.add_change(counters[0].statement, f"added a module-level Redis client `{name}` (REDIS_URL, default {DEFAULT_URL})"
+                        + self.install_note("redis", "redis"))
         return name, stmt
 
     def _existing_client(self) -> str | None:
