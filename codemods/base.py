@@ -139,6 +139,14 @@ class FlaskfixCodemod(CodemodCommand):
         """Cheap text test: may this file hold a candidate? Never parses."""
         return all(p.search(text) for p in _compiled(cls.PREFILTER))
 
+    @classmethod
+    def detect_in_project(cls, path: str, text: str, config: Mapping[str, Any], project: Project) -> bool:
+        """A second fast check, after ``detect``, that may ask the project index (what the
+        file's functions reach in other modules) and the codemod's configuration. Same
+        contract: it may say yes too often, never no for a file the codemod would rewrite
+        or report on. Default: yes."""
+        return True
+
     # -- the codemod's side ------------------------------------------------------------
 
     def rewrite(self, tree: cst.Module) -> cst.Module:

@@ -345,6 +345,36 @@ def expensive_operation():
         return facts.has_handlers
 
     @classmethod
+    def detect_in_project(cls, path: str, text: str, config: Mapping[str, Any], project: Any) -> bool:
+        """A view is only a candidate when it, or a function it reaches, calls something
+        expensive (a configured name, a heuristic word, a whole-table query): the project
+        index's call graph over-approximates what ``_scan_view`` follows, so a file whose
+        decorated views reach no such call is skipped before LibCST. Class-based views and
+        ``add_url_rule`` registrations are not followed here: such files always go on."""
+        if "add_url_rule" in text or "View" in text or not project.files:
+            return True
+        index = project.index()
+        module = index.module_of(path)
+        if module is None or not module.parsed:
+            return True
+        names = [str(n) for n in config.get("expensive", [])]
+        heuristics = [str(h).lower() for h in config.get("heuristics", []) if h]
+        whole_table = bool(config.get("whole_table_queries", True))
+        for fn in module.functions.values():
+            if not any(d.rsplit(".", 1)[-1] in VIEW_DECORATORS for d in fn.decorators):
+                continue
+            if any(_may_be_expensive(d, names, heuristics, whole_table) for d in fn.decorators):
+                return True
+            reached_functions = index.reachable(module.module, fn.qualname)
+            if len(reached_functions) >= 400:
+                return True  # cut short: not proven either way
+            for _, reached in reached_functions:
+                for call in reached.calls:
+                    if _may_be_expensive(call.callee, names, heuristics, whole_table):
+                        return True
+        return False
+
+    @classmethod
     def config_problems(cls, config: Mapping[str, Any]) -> list[str]:
         problems = []
         timeout = config.get("timeout")
@@ -927,6 +957,24 @@ def expensive_operation():
                 if text == HELPER_TEMPLATE.format(name=stmt.name.value, make_response=make_response):
                     return stmt.name.value
         return None
+
+
+#: decorators that make a function a view (``@app.route``, ``@bp.get``...)
+VIEW_DECORATORS = frozenset({"route", "get", "post", "put", "patch", "delete"})
+
+
+def _may_be_expensive(callee: str, names: list[str], heuristics: list[str], whole_table: bool) -> bool:
+    """What ``_Scanner._expensive`` could count, judged from the dotted callee alone (yes too often, never no)."""
+    last = callee.rsplit(".", 1)[-1]
+    if not last:
+        return False
+    for name in names:
+        if name in (last, callee) or name.rsplit(".", 1)[-1] == last:
+            return True
+    low = last.lower()
+    if any(h in low for h in heuristics):
+        return True
+    return whole_table and last in ("all", "count") and ("query" in callee or callee.startswith("(...)"))
 
 
 @dataclass

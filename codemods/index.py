@@ -346,6 +346,9 @@ class _Walker:
         self.scope.append(node.name)
         self.func_stack.append({"calls": [], "returns": []})
         saved_loops, self.loops = self.loops, []
+        self.visit(node.args)  # calls in defaults count as the function's (a LibCST walk of it sees them)
+        if node.returns is not None:
+            self.visit(node.returns)
         for stmt in node.body:
             self.visit(stmt)
         self.loops = saved_loops
@@ -396,6 +399,8 @@ class _Walker:
 
     def visit_Call(self, node: ast.Call) -> None:
         callee = dotted(node.func) or ""
+        if not callee and isinstance(node.func, ast.Attribute):
+            callee = "(...)." + node.func.attr  # ``db.session.query(X).all()``: the method is what is known
         # arguments are kept only where a question reads them (the call graph needs only
         # the callee and the line; origins re-reads the caller's arguments from its tree)
         call = _call(node) if callee.rsplit(".", 1)[-1] in _ARGUMENTS_READ else Call(callee, node.lineno)
@@ -818,6 +823,38 @@ class Index:
                     if target in self.modules and attr in self.modules[target].functions:
                         self._callers.setdefault((target, attr), []).append((mod, scope, c))
         return self._callers.get((module, function), [])
+
+    def reachable(self, module: str, qualname: str, limit: int = 400) -> list[tuple[str, Function]]:
+        """The function and every project function it may call, directly or through others
+        (calls by name or ``module.function``, resolved through imports). An
+        over-approximation: a call it cannot resolve is simply not followed."""
+        start = self.modules.get(module)
+        if start is None or qualname not in start.functions:
+            return []
+        out: list[tuple[str, Function]] = []
+        seen = {(module, qualname)}
+        todo = [(module, start.functions[qualname])]
+        while todo and len(out) < limit:
+            mod, fn = todo.pop()
+            out.append((mod, fn))
+            for inner, nested in self.modules[mod].functions.items():  # functions defined inside it
+                if inner.startswith(fn.qualname + ".") and (mod, inner) not in seen:
+                    seen.add((mod, inner))
+                    todo.append((mod, nested))
+            for call in fn.calls:
+                if not call.callee or call.callee.startswith("(...)"):
+                    continue
+                head, _, rest = call.callee.partition(".")
+                target, attr = self.resolve(mod, head)
+                if rest:
+                    if attr or target not in self.modules or "." in rest:
+                        continue
+                    target, attr = self.resolve(target, rest)
+                facts = self.modules.get(target)
+                if facts is not None and attr in facts.functions and (target, attr) not in seen:
+                    seen.add((target, attr))
+                    todo.append((target, facts.functions[attr]))
+        return out
 
     def functions(self) -> Iterator[tuple[str, Function]]:
         for mod, f in sorted(self.modules.items()):

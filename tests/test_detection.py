@@ -54,3 +54,35 @@ def test_detection_agrees_with_the_codemods_on_a_corpus() -> None:
         parsed_full += not b.prefiltered_out
     # and it does skip work: most of these files are not Flask apps
     assert parsed_fast < parsed_full / 2, (parsed_fast, parsed_full)
+
+
+def test_cache_route_follows_the_call_graph_before_libcst(tmp_path: Path) -> None:
+    """cache-route's project-level detection: a view reaching an expensive call through a
+    helper in another module (or a nested function, or a decorator) is kept; a file whose
+    views reach nothing expensive is skipped, with the same outcome as the full codemod."""
+    from flaskfix.codemods.engine.config import load_config
+    from flaskfix.codemods.engine.pipeline import project_files
+
+    files = {
+        "pyproject.toml": "",
+        "helpers.py": "def build():\n    return compute_totals()\n\ndef compute_totals():\n    return 1\n\ndef plain():\n    return 2\n",
+        "views.py": "from flask import Flask\nfrom helpers import build\napp = Flask(__name__)\n\n\n"
+                    "@app.route('/a')\ndef a():\n    return {'n': build()}\n",
+        "nested.py": "from flask import Flask\napp = Flask(__name__)\n\n\n@app.route('/b')\ndef b():\n"
+                     "    def inner():\n        return make_report()\n    return {'n': inner()}\n",
+        "plain.py": "from flask import Flask\nfrom helpers import plain\napp = Flask(__name__)\n\n\n"
+                    "@app.route('/c')\ndef c():\n    return {'n': plain()}\n",
+    }
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    cfg = load_config([str(tmp_path)], {c.ID: c.DEFAULT_CONFIG for c in codemods.all_codemods()})
+    project_paths = project_files(cfg)
+    fast = Engine([codemods.get("cache-route")], cfg, Project(cfg.root, project_paths))
+    full = Engine([codemods.get("cache-route")], cfg, Project(cfg.root, project_paths))
+    full.detection = False
+    skipped = {}
+    for name in ("views.py", "nested.py", "plain.py"):
+        a, b = fast.process_path(str(tmp_path / name)), full.process_path(str(tmp_path / name))
+        assert outcome(a) == outcome(b), name
+        skipped[name] = a.prefiltered_out
+    assert skipped == {"views.py": False, "nested.py": False, "plain.py": True}

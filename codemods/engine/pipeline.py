@@ -136,6 +136,8 @@ class Engine:
         if wanted and self.detection:
             facts = AstFacts(tree)
             wanted = [c for c in wanted if c.detect(facts)]
+            wanted = [c for c in wanted
+                      if c.detect_in_project(source.path, text, {**c.DEFAULT_CONFIG, **self.config.for_codemod(c.ID)}, self.project)]
         if not wanted:
             result.prefiltered_out = True
             return result
