@@ -20,6 +20,8 @@ from contextlib import contextmanager
 from typing import Iterator
 
 _held: list[int] = []
+#: set by the ``flaskfix`` entry point: the process is flaskfix's own to end
+OWNS_PROCESS = False
 
 
 @contextmanager
@@ -36,6 +38,32 @@ def deferred() -> Iterator[None]:
         if _held:
             _held.clear()
             raise KeyboardInterrupt
+
+
+def exit_interrupted(message: str) -> None:
+    """Print ``message`` and end the process with 130, now.
+
+    Further Ctrl-Cs are ignored from here on, and the interpreter's exit handlers are
+    skipped: after a pool's workers were ended, concurrent.futures' own exit handler joins
+    its management thread, which could hang (2 runs in 110) or print a traceback (twice
+    as often with a second Ctrl-C). Everything that must be whole is by now: files are
+    written or not (each write is atomic and recorded), the result cache is closed."""
+    if not OWNS_PROCESS:  # called as a library (typer's CliRunner, a test): no os._exit
+        import typer
+
+        sys.stderr.write(message + "\n")
+        raise typer.Exit(130)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        sys.stdout.flush()
+    except (OSError, ValueError):
+        pass
+    try:
+        sys.stderr.write(message + "\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+    os._exit(130)
 
 
 def pause_point(name: str) -> None:

@@ -71,8 +71,9 @@ def _interruptible(command: Callable[..., None]) -> Callable[..., None]:
         try:
             command(*args, **kwargs)
         except KeyboardInterrupt:
-            render.err("flaskfix: interrupted; no file was written")
-            raise typer.Exit(130) from None
+            from flaskfix.cli.interrupt import exit_interrupted
+
+            exit_interrupted("flaskfix: interrupted; no file was written")
 
     return wrapper
 
@@ -238,7 +239,7 @@ def apply(
         if not confirmed:
             render.err("flaskfix: nothing written")
             raise typer.Exit(EXIT_CLEAN if not failed else EXIT_ERROR)
-    from flaskfix.cli.interrupt import deferred, pause_point
+    from flaskfix.cli.interrupt import deferred, exit_interrupted, pause_point
     from flaskfix.codemods.engine.source import ChangedOnDisk, write_atomic
 
     written: list[str] = []
@@ -258,11 +259,10 @@ def apply(
                     failed = True
     except KeyboardInterrupt:
         rest = [r.path for r in changed if r.path not in written]
-        render.err(
+        exit_interrupted(
             f"flaskfix: interrupted after writing {len(written)} of {len(changed)} file(s): "
             f"written: {', '.join(written) or 'none'}; not written: {', '.join(rest) or 'none'}"
         )
-        raise typer.Exit(130) from None
     render.err(f"flaskfix: wrote {len(written)} of {len(changed)} file(s)")
     raise typer.Exit(EXIT_ERROR if failed else EXIT_CLEAN)
 

@@ -34,6 +34,7 @@ import ast
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Callable, Mapping
 from typing import Iterable, Iterator
 
 from flaskfix.codemods.ast_facts import dotted
@@ -560,20 +561,67 @@ class ResolvedHandler:
     app_wide: bool
 
 
+class _LazyModules(Mapping[str, ModuleFacts]):
+    """Module name -> facts, each file read and walked on first access. Questions about
+    one call path (``reachable``, ``resolve``) read only the modules on it; questions
+    about the whole project (``apps()``...) read every module, once."""
+
+    def __init__(self, paths: dict[str, str], load: Callable[[str], ModuleFacts]) -> None:
+        self._paths = paths  # module name -> path
+        self._load = load
+        self._facts: dict[str, ModuleFacts] = {}
+
+    def __getitem__(self, name: str) -> ModuleFacts:
+        if name not in self._facts:
+            self._facts[name] = self._load(self._paths[name])  # KeyError for unknown names
+        return self._facts[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._paths
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._paths)
+
+    def __len__(self) -> int:
+        return len(self._paths)
+
+
 class Index:
     """The facts of every module of a project, and the questions asked of them."""
 
     def __init__(self, root: str | Path, facts: Iterable[ModuleFacts]) -> None:
         self.root = Path(root)
-        self.modules: dict[str, ModuleFacts] = {}
-        self.by_path: dict[str, ModuleFacts] = {}
+        self.modules: Mapping[str, ModuleFacts] = {}
+        by_name: dict[str, ModuleFacts] = {}
+        self._path_module: dict[str, str] = {}
         for f in facts:
-            self.by_path[os.path.abspath(f.path)] = f
-            if f.module and (f.module not in self.modules or f.is_package is False):
-                self.modules.setdefault(f.module, f)
+            self._path_module[os.path.abspath(f.path)] = f.module
+            if f.module:
+                by_name.setdefault(f.module, f)
+        self.modules = by_name
         self._callers: dict[tuple[str, str], list[tuple[str, str, Call]]] | None = None
         self._objects: list[FlaskObject] | None = None
         self._extensions: list[Extension] | None = None
+
+    @classmethod
+    def lazy(cls, root: str | Path, paths: Iterable[str], read: Callable[[str], str | None]) -> "Index":
+        """An index whose modules are read (``read(path)`` -> text, None if unreadable)
+        and walked when a question first needs them."""
+        index = cls(root, [])
+        names: dict[str, str] = {}
+        for path in paths:
+            module, _ = module_name(root, path)
+            index._path_module[os.path.abspath(path)] = module
+            if module:
+                names.setdefault(module, path)
+
+        def load(path: str) -> ModuleFacts:
+            module, package = module_name(root, path)
+            text = read(path)
+            return module_facts(path, module, text, package) if text is not None else ModuleFacts(path, module, package, parsed=False)
+
+        index.modules = _LazyModules(names, load)
+        return index
 
     @classmethod
     def build(cls, root: str | Path, paths: Iterable[str]) -> "Index":
@@ -592,7 +640,8 @@ class Index:
         return cls(root, facts)
 
     def module_of(self, path: str) -> ModuleFacts | None:
-        return self.by_path.get(os.path.abspath(path))
+        name = self._path_module.get(os.path.abspath(path))
+        return self.modules[name] if name is not None and name in self.modules else None
 
     # -- names --------------------------------------------------------------------------
 

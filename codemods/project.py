@@ -126,16 +126,10 @@ class Project:
     def index(self):  # type: ignore[no-untyped-def]
         """The project index (``codemods/index.py``), built once per process on first use.
         A result that uses it depends on the whole project."""
-        from flaskfix.codemods.index import Index, ModuleFacts, module_facts, module_name
+        from flaskfix.codemods.index import Index
 
         if self._project_index is None:
-            facts = []
-            for path in self.files:
-                text = self.text(path)
-                mod, package = module_name(self.root, path)
-                facts.append(module_facts(path, mod, text, package) if text is not None else
-                             ModuleFacts(path, mod, package, parsed=False))
-            self._project_index = Index(self.root, facts)
+            self._project_index = Index.lazy(self.root, self.files, self.text)
         self.whole = True
         return self._project_index
 

@@ -26,12 +26,14 @@ def main() -> None:
     import sys
 
     try:
-        from flaskfix.cli.interrupt import pause_point
+        from flaskfix.cli import interrupt
 
-        pause_point("startup")
+        interrupt.OWNS_PROCESS = True
+        interrupt.pause_point("startup")
         from flaskfix.cli.main import main as cli_main
 
         cli_main()
     except KeyboardInterrupt:
-        sys.stderr.write("flaskfix: interrupted; no file was written\n")
-        sys.exit(130)
+        from flaskfix.cli.interrupt import exit_interrupted
+
+        exit_interrupted("flaskfix: interrupted; no file was written")
