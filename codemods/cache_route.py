@@ -351,7 +351,7 @@ def expensive_operation():
         index's call graph over-approximates what ``_scan_view`` follows, so a file whose
         decorated views reach no such call is skipped before LibCST. Class-based views and
         ``add_url_rule`` registrations are not followed here: such files always go on."""
-        if "add_url_rule" in text or "View" in text or not project.files:
+        if "add_url_rule" in text or "as_view" in text or _VIEW_CLASS.search(text) or not project.files:
             return True
         index = project.index()
         module = index.module_of(path)
@@ -959,6 +959,8 @@ def expensive_operation():
         return None
 
 
+#: a class-based view (``class Items(MethodView)``): followed only by the LibCST path
+_VIEW_CLASS = re.compile(r"^\s*class\s+\w+\s*\([^)]*View\b", re.M)
 #: decorators that make a function a view (``@app.route``, ``@bp.get``...)
 VIEW_DECORATORS = frozenset({"route", "get", "post", "put", "patch", "delete"})
 
@@ -974,7 +976,9 @@ def _may_be_expensive(callee: str, names: list[str], heuristics: list[str], whol
     low = last.lower()
     if any(h in low for h in heuristics):
         return True
-    return whole_table and last in ("all", "count") and ("query" in callee or callee.startswith("(...)"))
+    # what _Scanner counts: ``X.query.all()`` and ``....query(...).all()``, no arguments
+    receiver = callee.rsplit(".", 2)[-2] if callee.count(".") >= 1 else ""
+    return whole_table and last in ("all", "count") and receiver in ("query", "(query)")
 
 
 @dataclass

@@ -401,7 +401,11 @@ class _Walker:
     def visit_Call(self, node: ast.Call) -> None:
         callee = dotted(node.func) or ""
         if not callee and isinstance(node.func, ast.Attribute):
-            callee = "(...)." + node.func.attr  # ``db.session.query(X).all()``: the method is what is known
+            # a method of a call's result: only the method is known, and whether the
+            # receiver is a ``.query(...)`` call (``db.session.query(X).all()``)
+            inner = node.func.value
+            is_query = isinstance(inner, ast.Call) and isinstance(inner.func, ast.Attribute) and inner.func.attr == "query"
+            callee = ("(query)." if is_query else "(...).") + node.func.attr
         # arguments are kept only where a question reads them (the call graph needs only
         # the callee and the line; origins re-reads the caller's arguments from its tree)
         call = _call(node) if callee.rsplit(".", 1)[-1] in _ARGUMENTS_READ else Call(callee, node.lineno)
@@ -891,7 +895,7 @@ class Index:
                     seen.add((mod, inner))
                     todo.append((mod, nested))
             for call in fn.calls:
-                if not call.callee or call.callee.startswith("(...)"):
+                if not call.callee or call.callee.startswith("("):
                     continue
                 head, _, rest = call.callee.partition(".")
                 target, attr = self.resolve(mod, head)
