@@ -604,6 +604,9 @@ class Index:
                 by_name.setdefault(f.module, f)
         self.modules = by_name
         self._callers: dict[tuple[str, str], list[tuple[str, str, Call]]] | None = None
+        #: analyses built on the index keep per-module state here (origins.py: one
+        #: ModuleOrigins per module, so a caller's module is parsed once per run)
+        self.derived: dict[tuple[str, str], object] = {}
         self._objects: list[FlaskObject] | None = None
         self._extensions: list[Extension] | None = None
 

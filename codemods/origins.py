@@ -171,7 +171,8 @@ class ModuleOrigins:
            url_params: Iterable[str] = ()) -> Origins:
         """Where ``expr``, evaluated inside ``func`` (None: at module level), may come from.
         ``url_params``: the parameters of ``func`` that its route fills from the URL."""
-        return self._of(expr, func, frozenset(url_params), {})
+        # empty only when every path led back into a cycle: nothing is known of the value
+        return self._of(expr, func, frozenset(url_params), {}) or UNKNOWN
 
     def _of(self, e: ast.expr, func, url: frozenset[str], env: dict[str, Origins]) -> Origins:  # noqa: C901
         if isinstance(e, ast.Constant):
@@ -280,7 +281,7 @@ class ModuleOrigins:
                         out |= self._param(func, name, url)
                     for value in assigned.get(name, []):
                         out |= self._value(value, func, url, env)
-                    return out or UNKNOWN
+                    return out  # empty: only cycles (x = x + 1, helpers calling each other) answered
                 finally:
                     self._active.discard(key)
             if _declares_global(func, name):
@@ -381,7 +382,7 @@ class ModuleOrigins:
             caller_module, caller_func, node = arg
             out |= caller_module._of(node, caller_func, frozenset(), {}) if caller_func is not None else \
                 caller_module.of(node)
-        return out or UNKNOWN
+        return out  # (empty when every call site led back into a cycle)
 
     # -- calls -----------------------------------------------------------------------------
 
@@ -482,18 +483,30 @@ def _is_query(receiver: ast.expr, mo: ModuleOrigins) -> bool:
         return isinstance(node, ast.Name) and node.id in ("session", "db_session")
 
 
+def module_origins(index: Index, module: str) -> ModuleOrigins | None:
+    """The analysis of a project module, made once per index (its tree parsed once, and one
+    guard against cycles shared by every question that passes through the module)."""
+    key = ("origins", module)
+    if key not in index.derived:
+        facts = index.modules.get(module)
+        mo = None
+        if facts is not None:
+            from flaskfix.codemods.engine.source import SourceError, read_source
+
+            try:
+                mo = ModuleOrigins(ast.parse(read_source(facts.path).text), module, index)
+            except (SourceError, SyntaxError, ValueError):
+                mo = None
+        index.derived[key] = mo
+    return index.derived[key]  # type: ignore[return-value]
+
+
 def _argument(index: Index, module: str, scope: str, call, position: int, name: str):
     """(ModuleOrigins of the caller, the calling function or None, the argument's node)."""
-    facts = index.modules.get(module)
-    if facts is None:
+    mo = module_origins(index, module)
+    if mo is None:
         return None
-    from flaskfix.codemods.engine.source import SourceError, read_source
-
-    try:
-        tree = ast.parse(read_source(facts.path).text)
-    except (SourceError, SyntaxError, ValueError):
-        return None
-    mo = ModuleOrigins(tree, module, index)
+    tree = mo.tree
     caller = mo.function(scope) if scope else None
     for node in ast.walk(caller if caller is not None else tree):
         if isinstance(node, ast.Call) and node.lineno == call.line and (dotted(node.func) or "") == call.callee:

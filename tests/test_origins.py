@@ -158,3 +158,14 @@ def test_relative_imports_of_settings_resolve_through_the_index(tmp_path: Path) 
     })
     assert origins_in(idx, "pkg.views", "v", "PER_PAGE") == {"config"}
     assert origins_in(idx, "pkg.views", "v", "int(request.args['n']) // PER_PAGE") == {"request.args", "config"}
+
+
+def test_helpers_that_call_each_other_end(tmp_path: Path) -> None:
+    """A cycle through two modules' parameters (a(x) calls b(x), b(y) calls a(y)) answers,
+    with what the outside call sites pass, instead of recursing without end."""
+    idx = build(tmp_path, {
+        "one.py": "from two import b\n\ndef a(x):\n    return b(x)\n",
+        "two.py": "import one\n\ndef b(y):\n    if y:\n        return one.a(y - 1)\n    return 1 / y\n",
+        "views.py": "from flask import request\nfrom one import a\n\ndef v():\n    return a(int(request.args['n']))\n",
+    })
+    assert origins_in(idx, "two", "b", "y") == {"request.args", "constant"}
