@@ -83,7 +83,7 @@ class FlaskfixCodemod(CodemodCommand):
     def __init__(self, context: CodemodContext, run: RunContext | None = None) -> None:
         super().__init__(context)
         self.run = run or RunContext()
-        self.config: dict[str, Any] = {**self.DEFAULT_CONFIG, **dict(self.run.config)}
+        self.config: dict[str, Any] = self.settings(self.run.config)
         self.project = self.run.project
         self.changes: list[Change] = []
         self.findings: list[Finding] = []
@@ -138,6 +138,11 @@ class FlaskfixCodemod(CodemodCommand):
     def prefilter(cls, text: str) -> bool:
         """Cheap text test: may this file hold a candidate? Never parses."""
         return all(p.search(text) for p in _compiled(cls.PREFILTER))
+
+    @classmethod
+    def settings(cls, table: Mapping[str, Any]) -> dict[str, Any]:
+        """The codemod's configuration: its ``[tool.flaskfix.<id>]`` table over the defaults."""
+        return {**cls.DEFAULT_CONFIG, **dict(table)}
 
     @classmethod
     def detect_in_project(cls, path: str, text: str, config: Mapping[str, Any], project: Project) -> bool:

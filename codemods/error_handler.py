@@ -498,9 +498,12 @@ def handle_value_error(error):
             wanted = ast.unparse(ast.parse("(" + self.flask.module.code_for_node(expr) + ")", mode="eval").body)
         except SyntaxError:
             return None
-        line = self.get_metadata(PositionProvider, expr).start.line
-        found = [n for n in ast.walk(a_func) if isinstance(n, ast.expr) and ast.unparse(n) == wanted]
-        return min(found, key=lambda n: abs(n.lineno - line)) if found else None
+        pos = self.get_metadata(PositionProvider, expr)
+        # only the expressions on the site's lines are unparsed (every expression of the
+        # function, for every site, made long views quadratic)
+        found = [n for n in ast.walk(a_func) if isinstance(n, ast.expr) and pos.start.line <= n.lineno <= pos.end.line
+                 and ast.unparse(n) == wanted]
+        return min(found, key=lambda n: abs(n.lineno - pos.start.line)) if found else None
 
     def _mixed_finding(self, node: cst.CSTNode, func: cst.FunctionDef, verdict: str) -> None:
         self.add_finding(
