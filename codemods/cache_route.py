@@ -350,8 +350,10 @@ def expensive_operation():
         expensive (a configured name, a heuristic word, a whole-table query): the project
         index's call graph over-approximates what ``_scan_view`` follows, so a file whose
         decorated views reach no such call is skipped before LibCST. Class-based views and
-        ``add_url_rule`` registrations are not followed here: such files always go on."""
-        if "add_url_rule" in text or "as_view" in text or _VIEW_CLASS.search(text) or not project.files:
+        ``add_url_rule`` registrations make any function or method of the module a possible
+        view (which one is registered is the codemod's question): there every function, and
+        every call made at import time (decorators, class bodies), is checked."""
+        if not project.files:
             return True
         index = project.index()
         module = index.module_of(path)
@@ -360,8 +362,11 @@ def expensive_operation():
         names = [str(n) for n in config.get("expensive", [])]
         heuristics = [str(h).lower() for h in config.get("heuristics", []) if h]
         whole_table = bool(config.get("whole_table_queries", True))
+        any_function = "add_url_rule" in text or "as_view" in text or bool(_VIEW_CLASS.search(text))
+        if any_function and any(_may_be_expensive(c.callee, names, heuristics, whole_table) for c in module.module_calls):
+            return True
         for fn in module.functions.values():
-            if not any(d.rsplit(".", 1)[-1] in VIEW_DECORATORS for d in fn.decorators):
+            if not any_function and not any(d.rsplit(".", 1)[-1] in VIEW_DECORATORS for d in fn.decorators):
                 continue
             if any(_may_be_expensive(d, names, heuristics, whole_table) for d in fn.decorators):
                 return True

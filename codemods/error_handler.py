@@ -224,6 +224,40 @@ def handle_value_error(error):
             or facts.attribute_names & {"json", "get_json"}
         )
 
+    @classmethod
+    def detect_in_project(cls, path: str, text: str, config: Mapping[str, Any], project: Any) -> bool:
+        """Every site and every finding of this codemod is an operation whose operand the
+        origin analysis says may come from the client (or a division by the literal 0).
+        Asked of every function of the module as if it were a view (each parameter a URL
+        parameter; nested code with each enclosing function), it says yes too often, never
+        no for a file the codemod would rewrite or report on; a file with no such operation
+        is skipped before LibCST."""
+        if not project.files:
+            return True
+        index = project.index()
+        facts = index.module_of(path)
+        if facts is None or not facts.parsed:
+            return True
+        try:
+            tree = ast.parse(text)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return True
+        mo = ModuleOrigins(tree, facts.module, index)
+        for func in ast.walk(tree):
+            if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            params = [a.arg for a in [*func.args.posonlyargs, *func.args.args, *func.args.kwonlyargs] if a.arg != "self"]
+            for node in ast.walk(func):
+                operand, kind = _operand(node)
+                if operand is None:
+                    continue
+                if kind == "division" and _literal_zero(operand):
+                    return True  # a division by the literal 0: a finding
+                origins = mo.of(operand, func, params)
+                if "request.json" in origins if kind == "subscript" else from_client(origins):
+                    return True
+        return False
+
     def rewrite(self, tree: cst.Module) -> cst.Module:
         model = self.flask
         views = [h for h in model.handlers.values() if h.kind == "view"]
@@ -1305,6 +1339,30 @@ def _origin_words(labels: Iterable[str]) -> list[str]:
     words = {"config": "the app's configuration", "env": "the environment", "database": "the database",
              "unknown": "code flaskfix cannot follow", "constant": "a literal"}
     return [words.get(label, label) for label in labels]
+
+
+def _operand(node: ast.AST) -> tuple[ast.expr | None, str]:
+    """The operand that decides whether ``node`` may be a site (a divisor, the argument of
+    ``int()``/``float()``, the container of a subscript: only the request's JSON body
+    makes a subscript a site), and which kind of operation it is."""
+    if isinstance(node, (ast.BinOp, ast.AugAssign)) and isinstance(node.op, (ast.Div, ast.FloorDiv, ast.Mod)):
+        return (node.right if isinstance(node, ast.BinOp) else node.value), "division"
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.args:
+        if node.func.id in ("int", "float"):
+            return node.args[0], "conversion"
+        if node.func.id == "divmod" and len(node.args) == 2:
+            return node.args[1], "division"
+    if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load):
+        return node.value, "subscript"
+    return None, ""
+
+
+def _literal_zero(expr: ast.expr) -> bool:
+    try:
+        value = ast.literal_eval(expr)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return False
+    return isinstance(value, (int, float, complex)) and value == 0
 
 
 def _numeric_literal(expr: cst.BaseExpression) -> float | complex | None:

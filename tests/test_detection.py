@@ -60,11 +60,7 @@ def test_cache_route_follows_the_call_graph_before_libcst(tmp_path: Path) -> Non
     """cache-route's project-level detection: a view reaching an expensive call through a
     helper in another module (or a nested function, or a decorator) is kept; a file whose
     views reach nothing expensive is skipped, with the same outcome as the full codemod."""
-    from flaskfix.codemods.engine.config import load_config
-    from flaskfix.codemods.engine.pipeline import project_files
-
     files = {
-        "pyproject.toml": "",
         "helpers.py": "def build():\n    return compute_totals()\n\ndef compute_totals():\n    return 1\n\ndef plain():\n    return 2\n",
         "views.py": "from flask import Flask\nfrom helpers import build\napp = Flask(__name__)\n\n\n"
                     "@app.route('/a')\ndef a():\n    return {'n': build()}\n",
@@ -73,16 +69,65 @@ def test_cache_route_follows_the_call_graph_before_libcst(tmp_path: Path) -> Non
         "plain.py": "from flask import Flask\nfrom helpers import plain\napp = Flask(__name__)\n\n\n"
                     "@app.route('/c')\ndef c():\n    return {'n': plain()}\n",
     }
-    for name, text in files.items():
+    skipped = _skipped(tmp_path, "cache-route", files, ["views.py", "nested.py", "plain.py"])
+    assert skipped == {"views.py": False, "nested.py": False, "plain.py": True}
+
+
+def _skipped(tmp_path: Path, codemod_id: str, files: dict[str, str], names: list[str]) -> dict[str, bool]:
+    """Which of ``names`` the fast pass skips; each with the outcome of the full codemod."""
+    from flaskfix.codemods.engine.config import load_config
+    from flaskfix.codemods.engine.pipeline import project_files
+
+    for name, text in {"pyproject.toml": "", **files}.items():
         (tmp_path / name).write_text(text)
     cfg = load_config([str(tmp_path)], {c.ID: c.DEFAULT_CONFIG for c in codemods.all_codemods()})
-    project_paths = project_files(cfg)
-    fast = Engine([codemods.get("cache-route")], cfg, Project(cfg.root, project_paths))
-    full = Engine([codemods.get("cache-route")], cfg, Project(cfg.root, project_paths))
+    paths = project_files(cfg)
+    fast = Engine([codemods.get(codemod_id)], cfg, Project(cfg.root, paths))
+    full = Engine([codemods.get(codemod_id)], cfg, Project(cfg.root, paths))
     full.detection = False
     skipped = {}
-    for name in ("views.py", "nested.py", "plain.py"):
+    for name in names:
         a, b = fast.process_path(str(tmp_path / name)), full.process_path(str(tmp_path / name))
         assert outcome(a) == outcome(b), name
         skipped[name] = a.prefiltered_out
-    assert skipped == {"views.py": False, "nested.py": False, "plain.py": True}
+    return skipped
+
+
+def test_cache_route_add_url_rule_modules_are_judged_by_their_functions(tmp_path: Path) -> None:
+    """A module registering views with ``add_url_rule`` (or a MethodView) may make any of its
+    functions a view: it is kept when one of them reaches something expensive, skipped when
+    none does."""
+    head = "from flask import Flask\nfrom flask.views import MethodView\napp = Flask(__name__)\n\n\n"
+    files = {
+        "rule.py": head + "def report():\n    return {'n': build_summary()}\n\n\napp.add_url_rule('/r', 'report', report)\n",
+        "method.py": head + "class Report(MethodView):\n    def get(self):\n        return {'n': build_summary()}\n\n\n"
+                     "app.add_url_rule('/m', view_func=Report.as_view('report'))\n",
+        "cheap.py": head + "def ping():\n    return {'ok': True}\n\n\nclass Echo(MethodView):\n    def get(self):\n"
+                    "        return {'n': 1}\n\n\napp.add_url_rule('/p', 'ping', ping)\n"
+                    "app.add_url_rule('/e', view_func=Echo.as_view('echo'))\n",
+    }
+    assert _skipped(tmp_path, "cache-route", files, ["rule.py", "method.py", "cheap.py"]) == {
+        "rule.py": False, "method.py": False, "cheap.py": True}
+
+
+def test_error_handler_asks_the_origins_before_libcst(tmp_path: Path) -> None:
+    """error-handler's project-level detection: a module is kept when some operation may take
+    its operand from the client (a divisor or an ``int()`` argument from the request or the URL,
+    a subscript of the JSON body, through a helper's call sites) or divides by the literal 0;
+    a module dividing only by configuration or constants, or indexing only form data, is
+    skipped, with the same outcome as the full codemod."""
+    head = "from flask import Flask, request, current_app\napp = Flask(__name__)\n\n\n"
+    files = {
+        "client.py": head + "@app.route('/a')\ndef a():\n    return {'n': 100 / int(request.args['n'])}\n",
+        "url.py": head + "@app.route('/b/<n>')\ndef b(n):\n    return {'n': 100 // int(n)}\n",
+        "json.py": head + "@app.route('/c', methods=['POST'])\ndef c():\n    return {'n': request.get_json()['n']}\n",
+        "helper.py": head + "def share(total, parts):\n    return total / parts\n\n\n"
+                     "@app.route('/d')\ndef d():\n    return {'n': share(10, request.args.get('parts', type=int))}\n",
+        "zero.py": head + "@app.route('/z')\ndef z():\n    return {'n': 1 / 0}\n",
+        "server.py": head + "PAGE = 20\n\n\n@app.route('/s')\ndef s():\n"
+                     "    per = current_app.config['PER_PAGE']\n    total = request.form['total']\n"
+                     "    return {'pages': 100 // per, 'k': 1000 // PAGE, 'mb': 5 // (1024 * 1024), 'total': total}\n",
+    }
+    names = ["client.py", "url.py", "json.py", "helper.py", "zero.py", "server.py"]
+    assert _skipped(tmp_path, "error-handler", files, names) == {
+        "client.py": False, "url.py": False, "json.py": False, "helper.py": False, "zero.py": False, "server.py": True}
