@@ -469,7 +469,11 @@ def get_users():
             and isinstance(arg.args[0].value, cst.Name)
         ):
             return Site(call, kind, model, arg.args[0].value, db, convert=True)
-        self._loop_finding(call, "the id is computed in the loop (flaskfix follows the loop variable `x` itself and `int(x)`): not rewritten")
+        code = cst.Module([]).code_for_node(arg)
+        if isinstance(arg, (cst.Integer, cst.SimpleString, cst.Float)):
+            return None  # one constant id, not one lookup per id: not the N+1 this codemod batches
+        self._loop_finding(call, f"the id `{code}` is an expression: flaskfix follows only a name the loop binds "
+                                 "(`for uid in ...`) or `int()` of one; not rewritten")
         return None
 
     def _loop_finding(self, call: cst.Call, message: str) -> None:

@@ -29,7 +29,7 @@ import ast
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider, ScopeProvider
@@ -181,7 +181,7 @@ class _ModuleInfo:
     @classmethod
     def parse(cls, text: str, path: str) -> "_ModuleInfo | None":
         try:
-            wrapper = MetadataWrapper(cst.parse_module(text))
+            wrapper = MetadataWrapper(cst.parse_module(text), unsafe_skip_copy=True)  # a fresh parse shares no nodes
         except Exception:
             return None
         scopes = wrapper.resolve(ScopeProvider)
@@ -225,6 +225,7 @@ class _Problem:
 
 @dataclass
 class _Facts:
+    complete: bool = True  # False: the view's own body only, its callees not followed
     problems: list[_Problem] = field(default_factory=list)
     reads_args: bool = False
     expensive: list[str] = field(default_factory=list)
@@ -359,25 +360,12 @@ def expensive_operation():
         module = index.module_of(path)
         if module is None or not module.parsed:
             return True
-        names = [str(n) for n in config.get("expensive", [])]
-        heuristics = [str(h).lower() for h in config.get("heuristics", []) if h]
-        whole_table = bool(config.get("whole_table_queries", True))
         any_function = "add_url_rule" in text or "as_view" in text or bool(_VIEW_CLASS.search(text))
-        if any_function and any(_may_be_expensive(c.callee, names, heuristics, whole_table) for c in module.module_calls):
+        expensive = _expensive_test(config)
+        if any_function and any(expensive(c.callee) for c in module.module_calls):
             return True
-        for fn in module.functions.values():
-            if not any_function and not any(d.rsplit(".", 1)[-1] in VIEW_DECORATORS for d in fn.decorators):
-                continue
-            if any(_may_be_expensive(d, names, heuristics, whole_table) for d in fn.decorators):
-                return True
-            reached_functions = index.reachable(module.module, fn.qualname)
-            if len(reached_functions) >= 400:
-                return True  # cut short: not proven either way
-            for _, reached in reached_functions:
-                for call in reached.calls:
-                    if _may_be_expensive(call.callee, names, heuristics, whole_table):
-                        return True
-        return False
+        return any(_reaches_expensive(index, module, fn, expensive) for fn in module.functions.values()
+                   if any_function or any(d.rsplit(".", 1)[-1] in VIEW_DECORATORS for d in fn.decorators))
 
     @classmethod
     def config_problems(cls, config: Mapping[str, Any]) -> list[str]:
@@ -408,12 +396,22 @@ def expensive_operation():
         for handler in sorted(views, key=lambda h: self.line_of(h.func)):
             if self._already_cached(handler):
                 continue
-            facts = self._scan_view(handler)
+            # the view's own body first: what it calls in other modules (parsed with LibCST)
+            # is followed only when that decides something (see _scan_view)
+            facts = self._scan_view(handler, follow=False)
             if not facts.expensive:
-                continue
+                if not self._may_reach_expensive(handler):
+                    continue
+                facts = self._scan_view(handler)
+                if not facts.expensive:
+                    continue
             if self._suppressed(handler):
                 continue  # a `# flaskfix: ignore` comment holds it back (counted by the base)
-            refusal = self._refusal(handler, facts)
+            refusal = self._static_refusal(handler)
+            if refusal is None:
+                if not facts.complete:
+                    facts = self._scan_view(handler)
+                refusal = self._refusal(handler, facts)
             if refusal is not None:
                 line, rule = refusal
                 self.add_finding(line, f"`{self._view_label(handler)}` not cached: {rule}; a candidate because it calls {facts.expensive[0]}")
@@ -472,8 +470,11 @@ def expensive_operation():
                 return True
         return False
 
-    def _scan_view(self, handler: Handler) -> _Facts:
-        facts = _Facts()
+    def _scan_view(self, handler: Handler, follow: bool = True) -> _Facts:
+        """What the view does, and the functions it calls (breadth first, the view itself
+        first). ``follow=False``: the view's own body only (``complete`` is then False);
+        its ``expensive`` list starts as the whole scan's does."""
+        facts = _Facts(complete=follow)
         seen: set[int] = set()
         todo: list[tuple[_ModuleInfo, cst.FunctionDef, int | None, str]] = [(self._current, handler.func, None, "")]
         while todo:
@@ -486,10 +487,28 @@ def expensive_operation():
             facts.problems.extend(scan.problems)
             facts.reads_args |= scan.reads_args
             facts.expensive.extend(scan.expensive)
-            todo.extend(scan.helpers)
+            if follow:
+                todo.extend(scan.helpers)
         return facts
 
-    def _refusal(self, handler: Handler, facts: _Facts) -> tuple[int, str] | None:
+    def _may_reach_expensive(self, handler: Handler) -> bool:
+        """The project index's answer, before any other module is parsed with LibCST: may
+        the view, or what it calls, call something expensive? (Yes when it cannot tell.)"""
+        if not self.project.files:
+            return True
+        index = self.project.index()
+        module = index.module_of(self.run.path)
+        if module is None or not module.parsed:
+            return True
+        expensive = _expensive_test(self.config)
+        if any(expensive(c.callee) for c in module.module_calls):
+            return True  # decorators' arguments and class bodies are not told apart here
+        line, name = self.line_of(handler.func.name), handler.func.name.value
+        fn = next((f for f in module.functions.values() if f.line == line and f.name == name), None)
+        return fn is None or _reaches_expensive(index, module, fn, expensive)
+
+    def _static_refusal(self, handler: Handler) -> tuple[int, str] | None:
+        """Why the view cannot be cached, judged from its route and signature alone."""
         func = handler.func
         line = self.line_of(func)
         methods = handler.methods
@@ -506,9 +525,11 @@ def expensive_operation():
             return line, "streaming: async views are not cached"
         if is_generator_function(func):
             return line, "streaming: the view is a generator (a streamed response)"
-        refusal = self._parameter_refusal(handler)
-        if refusal is not None:
-            return refusal
+        return self._parameter_refusal(handler)
+
+    def _refusal(self, handler: Handler, facts: _Facts) -> tuple[int, str] | None:
+        """Why the view cannot be cached, from what it and the functions it calls do
+        (``facts`` from the whole scan), once ``_static_refusal`` found nothing."""
         if facts.problems:
             first = min(facts.problems, key=lambda p: p.line)
             return first.line, first.rule
@@ -968,6 +989,26 @@ def expensive_operation():
 _VIEW_CLASS = re.compile(r"^\s*class\s+\w+\s*\([^)]*View\b", re.M)
 #: decorators that make a function a view (``@app.route``, ``@bp.get``...)
 VIEW_DECORATORS = frozenset({"route", "get", "post", "put", "patch", "delete"})
+
+
+def _expensive_test(config: Mapping[str, Any]) -> Callable[[str], bool]:
+    """``_may_be_expensive`` with the codemod's configuration."""
+    names = [str(n) for n in config.get("expensive", [])]
+    heuristics = [str(h).lower() for h in config.get("heuristics", []) if h]
+    whole_table = bool(config.get("whole_table_queries", True))
+    return lambda callee: _may_be_expensive(callee, names, heuristics, whole_table)
+
+
+def _reaches_expensive(index: Any, module: Any, fn: Any, expensive: Callable[[str], bool]) -> bool:
+    """May function ``fn`` of ``module`` (index facts), or a project function it reaches
+    through the index's call graph, call something ``expensive`` (decorators included)?
+    The call graph over-approximates what ``_Scanner`` follows: no means no."""
+    if any(expensive(d) for d in fn.decorators):
+        return True
+    reached_functions = index.reachable(module.module, fn.qualname)
+    if len(reached_functions) >= 400:
+        return True  # cut short: not proven either way
+    return any(expensive(call.callee) for _, reached in reached_functions for call in reached.calls)
 
 
 def _may_be_expensive(callee: str, names: list[str], heuristics: list[str], whole_table: bool) -> bool:
