@@ -244,7 +244,9 @@ class ModuleOrigins:
         if self.index is not None and "." in q:
             # ``app.config`` of a Flask object; ``config.X`` / ``settings.X`` of a project
             # settings module or a Config class
-            for obj in self.index.apps():
+            # (only a name with a ``.config`` part can be one: asking for the apps reads
+            # every module of the project)
+            for obj in self.index.apps() if q.endswith(".config") or ".config." in q else ():
                 prefix = f"{obj.module}.{obj.name}.config" if obj.module else f"{obj.name}.config"
                 if obj.scope == "" and (q == prefix or q.startswith(prefix + ".")):
                     return frozenset({"config"})
