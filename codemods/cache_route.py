@@ -354,12 +354,10 @@ def expensive_operation():
         ``add_url_rule`` registrations make any function or method of the module a possible
         view (which one is registered is the codemod's question): there every function, and
         every call made at import time (decorators, class bodies), is checked."""
-        if not project.files:
+        indexed = project.indexed(path)
+        if indexed is None:
             return True
-        index = project.index()
-        module = index.module_of(path)
-        if module is None or not module.parsed:
-            return True
+        index, module = indexed
         any_function = "add_url_rule" in text or "as_view" in text or bool(_VIEW_CLASS.search(text))
         expensive = _expensive_test(config)
         if any_function and any(expensive(c.callee) for c in module.module_calls):
@@ -494,12 +492,10 @@ def expensive_operation():
     def _may_reach_expensive(self, handler: Handler) -> bool:
         """The project index's answer, before any other module is parsed with LibCST: may
         the view, or what it calls, call something expensive? (Yes when it cannot tell.)"""
-        if not self.project.files:
+        indexed = self.project.indexed(self.run.path)
+        if indexed is None:
             return True
-        index = self.project.index()
-        module = index.module_of(self.run.path)
-        if module is None or not module.parsed:
-            return True
+        index, module = indexed
         expensive = _expensive_test(self.config)
         if any(expensive(c.callee) for c in module.module_calls):
             return True  # decorators' arguments and class bodies are not told apart here

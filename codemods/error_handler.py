@@ -232,12 +232,10 @@ def handle_value_error(error):
         parameter; nested code with each enclosing function), it says yes too often, never
         no for a file the codemod would rewrite or report on; a file with no such operation
         is skipped before LibCST."""
-        if not project.files:
+        indexed = project.indexed(path)
+        if indexed is None:
             return True
-        index = project.index()
-        facts = index.module_of(path)
-        if facts is None or not facts.parsed:
-            return True
+        index, facts = indexed
         try:
             tree = ast.parse(text)
         except (SyntaxError, ValueError, RecursionError, MemoryError):

@@ -133,6 +133,18 @@ class Project:
         self.whole = True
         return self._project_index
 
+    def indexed(self, path: str):  # type: ignore[no-untyped-def]
+        """(index, the index's facts of ``path``), or None when the index cannot speak for
+        that file (no project files: a lone string; not a module of it; it did not parse).
+        A codemod's project-level detection must then say yes."""
+        if not self.files:
+            return None
+        index = self.index()
+        facts = index.module_of(path)
+        if facts is None or not facts.parsed:
+            return None
+        return index, facts
+
     def manifests(self):  # type: ignore[no-untyped-def]
         """What the project declares it depends on (``codemods/manifests.py``); the result
         depends on the content of every manifest file (recorded for the cache)."""
