@@ -145,9 +145,10 @@ class FlaskfixCodemod(CodemodCommand):
         return {**cls.DEFAULT_CONFIG, **dict(table)}
 
     @classmethod
-    def detect_in_project(cls, path: str, text: str, config: Mapping[str, Any], project: Project) -> bool:
+    def detect_in_project(cls, path: str, text: str, facts: AstFacts, config: Mapping[str, Any], project: Project) -> bool:
         """A second fast check, after ``detect``, that may ask the project index (what the
-        file's functions reach in other modules) and the codemod's configuration. Same
+        file's functions reach in other modules) and the codemod's configuration; ``facts``
+        is what ``detect`` got (``facts.tree``: the file's stdlib tree, parsed once). Same
         contract: it may say yes too often, never no for a file the codemod would rewrite
         or report on. Default: yes."""
         return True

@@ -469,9 +469,9 @@ def get_users():
             and isinstance(arg.args[0].value, cst.Name)
         ):
             return Site(call, kind, model, arg.args[0].value, db, convert=True)
-        code = cst.Module([]).code_for_node(arg)
         if isinstance(arg, (cst.Integer, cst.SimpleString, cst.Float)):
             return None  # one constant id, not one lookup per id: not the N+1 this codemod batches
+        code = cst.Module([]).code_for_node(arg)
         self._loop_finding(call, f"the id `{code}` is an expression: flaskfix follows only a name the loop binds "
                                  "(`for uid in ...`) or `int()` of one; not rewritten")
         return None

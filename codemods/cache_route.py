@@ -225,10 +225,12 @@ class _Problem:
 
 @dataclass
 class _Facts:
-    complete: bool = True  # False: the view's own body only, its callees not followed
     problems: list[_Problem] = field(default_factory=list)
     reads_args: bool = False
     expensive: list[str] = field(default_factory=list)
+    #: functions still to scan, breadth first (a scan that stopped at the view's own body)
+    pending: list[tuple[_ModuleInfo, cst.FunctionDef, int | None, str]] = field(default_factory=list)
+    seen: set[int] = field(default_factory=set)
 
 
 class CacheRoute(FlaskfixCodemod):
@@ -346,10 +348,10 @@ def expensive_operation():
         return facts.has_handlers
 
     @classmethod
-    def detect_in_project(cls, path: str, text: str, config: Mapping[str, Any], project: Any) -> bool:
+    def detect_in_project(cls, path: str, text: str, facts: AstFacts, config: Mapping[str, Any], project: Any) -> bool:
         """A view is only a candidate when it, or a function it reaches, calls something
         expensive (a configured name, a heuristic word, a whole-table query): the project
-        index's call graph over-approximates what ``_scan_view`` follows, so a file whose
+        index's call graph over-approximates what ``_scan`` follows, so a file whose
         decorated views reach no such call is skipped before LibCST. Class-based views and
         ``add_url_rule`` registrations make any function or method of the module a possible
         view (which one is registered is the codemod's question): there every function, and
@@ -395,21 +397,19 @@ def expensive_operation():
             if self._already_cached(handler):
                 continue
             # the view's own body first: what it calls in other modules (parsed with LibCST)
-            # is followed only when that decides something (see _scan_view)
-            facts = self._scan_view(handler, follow=False)
+            # is followed only when that decides something (see _scan)
+            facts = self._scan(_Facts(pending=[(self._current, handler.func, None, "")]), follow=False)
             if not facts.expensive:
                 if not self._may_reach_expensive(handler):
                     continue
-                facts = self._scan_view(handler)
+                facts = self._scan(facts)
                 if not facts.expensive:
                     continue
             if self._suppressed(handler):
                 continue  # a `# flaskfix: ignore` comment holds it back (counted by the base)
             refusal = self._static_refusal(handler)
             if refusal is None:
-                if not facts.complete:
-                    facts = self._scan_view(handler)
-                refusal = self._refusal(handler, facts)
+                refusal = self._refusal(handler, self._scan(facts))
             if refusal is not None:
                 line, rule = refusal
                 self.add_finding(line, f"`{self._view_label(handler)}` not cached: {rule}; a candidate because it calls {facts.expensive[0]}")
@@ -468,25 +468,23 @@ def expensive_operation():
                 return True
         return False
 
-    def _scan_view(self, handler: Handler, follow: bool = True) -> _Facts:
-        """What the view does, and the functions it calls (breadth first, the view itself
-        first). ``follow=False``: the view's own body only (``complete`` is then False);
-        its ``expensive`` list starts as the whole scan's does."""
-        facts = _Facts(complete=follow)
-        seen: set[int] = set()
-        todo: list[tuple[_ModuleInfo, cst.FunctionDef, int | None, str]] = [(self._current, handler.func, None, "")]
+    def _scan(self, facts: _Facts, follow: bool = True) -> _Facts:
+        """Scan ``facts.pending`` (at first the view), breadth first, into ``facts``.
+        ``follow=False``: only what is pending now; the functions it calls stay pending, to
+        be scanned by a later call (the whole scan's order and ``expensive`` list are the
+        same either way)."""
+        todo, facts.pending = facts.pending, []
         while todo:
             info, func, anchor, via = todo.pop(0)
-            if id(func) in seen or len(seen) > 40:
+            if id(func) in facts.seen or len(facts.seen) > 40:
                 continue
-            seen.add(id(func))
+            facts.seen.add(id(func))
             scan = _Scanner(self, info, func, anchor, via)
             func.visit(scan)
             facts.problems.extend(scan.problems)
             facts.reads_args |= scan.reads_args
             facts.expensive.extend(scan.expensive)
-            if follow:
-                todo.extend(scan.helpers)
+            (todo if follow else facts.pending).extend(scan.helpers)
         return facts
 
     def _may_reach_expensive(self, handler: Handler) -> bool:

@@ -225,7 +225,7 @@ def handle_value_error(error):
         )
 
     @classmethod
-    def detect_in_project(cls, path: str, text: str, config: Mapping[str, Any], project: Any) -> bool:
+    def detect_in_project(cls, path: str, text: str, facts: AstFacts, config: Mapping[str, Any], project: Any) -> bool:
         """Every site and every finding of this codemod is an operation whose operand the
         origin analysis says may come from the client (or a division by the literal 0).
         Asked of every function of the module as if it were a view (each parameter a URL
@@ -235,13 +235,9 @@ def handle_value_error(error):
         indexed = project.indexed(path)
         if indexed is None:
             return True
-        index, facts = indexed
-        try:
-            tree = ast.parse(text)
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
-            return True
-        mo = ModuleOrigins(tree, facts.module, index)
-        for func in ast.walk(tree):
+        index, module = indexed
+        mo = ModuleOrigins(facts.tree, module.module, index)
+        for func in ast.walk(facts.tree):
             if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 continue
             params = [a.arg for a in [*func.args.posonlyargs, *func.args.args, *func.args.kwonlyargs] if a.arg != "self"]

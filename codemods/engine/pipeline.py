@@ -137,7 +137,7 @@ class Engine:
             facts = AstFacts(tree)
             wanted = [c for c in wanted if c.detect(facts)]
             wanted = [c for c in wanted
-                      if c.detect_in_project(source.path, text, c.settings(self.config.for_codemod(c.ID)), self.project)]
+                      if c.detect_in_project(source.path, text, facts, c.settings(self.config.for_codemod(c.ID)), self.project)]
         if not wanted:
             result.prefiltered_out = True
             return result
