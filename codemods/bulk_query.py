@@ -6,6 +6,10 @@
 rows come back in database order, ids without a row vanish instead of giving ``None``,
 duplicates collapse, and ``"3"`` (a query-string id) no longer matches ``3``.
 
+A lookup whose id is a constant (``filter_by(id=1).first()`` in a loop) is not this
+pattern: it asks for the same row every time, and a loop that writes between lookups may
+mean to read it again; it is neither rewritten nor reported.
+
 So flaskfix keeps the loop (or comprehension) exactly as it is and only changes where
 each object comes from. Before it, one query loads every listed row into a dict keyed
 by primary key (no query at all when there are no ids); each lookup reads the dict:
