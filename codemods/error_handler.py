@@ -1,29 +1,35 @@
-"""error-handler: exceptions that bad input raises in a view get an error handler answering 400.
+"""error-handler: an operation on bad request input answers 400, exactly there.
 
 A view that divides by a number the client chose, converts a query parameter with
 ``int()`` or indexes the JSON body answers a malformed request with a 500 Internal
 Server Error: the client is told the server is broken, monitoring counts a server
-failure, and the operator gets paged for what is the client's mistake. Flask's fix is an
-error handler registered for the exception class, on the narrowest scope that holds the
-affected views (the blueprint, the module's app, or the app built by the factory).
+failure, and the operator gets paged for what is the client's mistake.
 
-The codemod only injects a handler for a class when it can see an operation, reached by
-a view, that raises that class because of what the request holds. For a division, the
-shared origin analysis (``origins.py``) decides: the divisor must come from the request or
-the URL (possibly mixed with literals) and from nothing else. A divisor from the app's
-config, a settings module or ``Config`` class, the environment, constants, the database or
-code flaskfix cannot follow is not a candidate (a zero there is a server bug that a 400
-would misreport); one that mixes the request with any of those is reported as a finding.
-It also needs that nothing already handles the exception: no enclosing ``try`` whose
-``except`` catches it or a base class, no handler registered for it or a base class on
-the app or the view's blueprint. Whatever it cannot see through (handlers registered on
-objects it cannot identify, a 500 handler, code that observes unhandled exceptions through
-signals or teardown functions) makes it refuse with a finding.
+The fix is exact at the site. The statement holding the operation goes in ``try``; its
+``except <Class>`` re-raises the exception as a client-input class that is both a werkzeug
+``BadRequest`` and still the built-in class (``class ClientValueError(ClientInputError,
+ValueError)``, the shape of werkzeug's own ``BadRequestKeyError``), chained ``from`` the
+original. One handler per app or blueprint is registered for ``ClientInputError`` only:
+no other exception can reach it, so the same class raised anywhere else (server code in
+another view, a helper, elsewhere in the same view) keeps exactly its old outcome: the
+app's own 500 or ``Exception`` handler, ``got_request_exception``, propagation under
+``TESTING``. Callers that catch ``ValueError`` still catch the new class.
+
+A statement is wrapped only when nothing else in it may raise the class (any other call
+but the request's accessors and a few built-ins, another division, subscript, format
+spec...): otherwise a finding says which expression, and to move the operation to its own
+statement. Sites in the header of ``if``/``for``/``while``/``with``, in generator
+expressions that run later, or in helpers other modules also use are refused the same way.
+
+A site is a candidate only when the shared origin analysis (``origins.py``) says its
+operand comes from the request or the URL (possibly mixed with literals) and from nothing
+else; an enclosing ``try`` that catches it, a handler the app registered for the class or
+a base class (other than ``Exception``), an unidentifiable registration, or code that
+observes unhandled exceptions (signals, Sentry and similar integrations, teardown
+functions reading the exception) make it refuse with a finding or leave it alone.
 
 A site held back by ``# flaskfix: ignore`` (on its line, on the line of the call that leads
-to it from the view, or on the view's def/decorator lines) gets no handler and no finding.
-A handler is per app or blueprint, though: one added for another site of the same class
-in the same scope also answers the held-back site's exception with 400.
+to it from the view, or on the view's def/decorator lines) is neither wrapped nor reported.
 """
 
 from __future__ import annotations
@@ -50,6 +56,9 @@ COVERING: dict[str, frozenset[str]] = {
     name: frozenset(c.__name__ for c in getattr(builtins, name).__mro__ if c is not object) for name in EXCEPTIONS
 }
 ALL_COVERING = frozenset().union(*COVERING.values())
+#: a registered handler for one of these answers the class its own way (Exception and
+#: BaseException handlers are catch-alls, like a 500 page: the client-input handler is found first)
+ANSWERING: dict[str, frozenset[str]] = {name: names - {"Exception", "BaseException"} for name, names in COVERING.items()}
 DEFAULT_MESSAGES = {
     "ZeroDivisionError": "Division by zero is not allowed.",
     "ValueError": "A value in the request is not valid.",
@@ -65,6 +74,29 @@ TEARDOWN_HOOKS = frozenset({"teardown_request", "teardown_app_request", "teardow
 #: signals whose subscribers see an exception only while it is unhandled
 EXCEPTION_SIGNALS = frozenset({"got_request_exception", "request_tearing_down", "appcontext_tearing_down"})
 SERVER_ERROR_NAMES = frozenset({"werkzeug.exceptions.InternalServerError", "werkzeug.InternalServerError"})
+
+#: built-ins that cannot raise the class (given arguments evaluated before them)
+_NO_RAISE = frozenset({"len", "str", "bool", "abs", "sum", "list", "tuple", "set", "isinstance", "enumerate", "zip",
+                       "repr", "any", "all", "reversed", "sorted"})
+SAFE_BUILTINS: dict[str, frozenset[str]] = {
+    "ZeroDivisionError": _NO_RAISE | {"dict", "range", "round", "min", "max", "int", "float"},
+    "KeyError": _NO_RAISE | {"range", "round", "min", "max", "int", "float"},
+    "ValueError": _NO_RAISE,
+    "TypeError": frozenset(),
+}
+COMPOUND_WORDS = {"If": "if", "For": "for", "While": "while", "With": "with", "Try": "try", "TryStar": "try",
+                  "Match": "match", "FunctionDef": "def", "ClassDef": "class"}
+#: built-ins that run a generator given to them at once
+CONSUMERS = frozenset({"sum", "list", "tuple", "set", "sorted", "any", "all", "min", "max", "dict", "frozenset"})
+#: methods of the request and its MultiDicts that raise none of these classes
+REQUEST_ACCESSORS = frozenset({"get", "getlist", "get_json", "to_dict", "items", "keys", "values", "lists"})
+#: the client-input class raised at each wrapped site: (name, docstring)
+CLIENT_CLASSES = {
+    "ZeroDivisionError": ("ClientZeroDivisionError", "A division by a number from the request that is zero."),
+    "ValueError": ("ClientValueError", "A value from the request that cannot be converted."),
+    "KeyError": ("ClientKeyError", "A key missing from the request's JSON body."),
+    "TypeError": ("ClientTypeError", "The request's JSON body does not have the expected shape."),
+}
 
 #: longest line the generated code may have (black's default)
 MAX_LINE = 88
@@ -100,55 +132,49 @@ class Registration:
 class ErrorHandler(FlaskfixCodemod):
     ID = "error-handler"
     ORDER = 40
-    SUMMARY = "Exceptions that bad input raises in views (division, int() of request data, JSON keys) get a 400 error handler"
+    SUMMARY = "Bad request input that crashes a view (division, int() of request data, JSON keys) answers 400, exactly at that statement"
     WHY = """
         A view that divides by a number the client sent, converts a query parameter with
         int() or float(), or indexes the JSON body, turns a malformed request into an
         unhandled exception. Flask answers it with 500 Internal Server Error: the client
         is told the server failed, error rates and alerts count the client's mistake as
-        an outage, and the answer says nothing about what to fix. An error handler for
-        the exception class answers 400 Bad Request with a short JSON message instead,
-        and logs one line at WARNING naming the view and the exception.
+        an outage, and the answer says nothing about what to fix. The statement holding
+        the operation now re-raises that exception as a 400 Bad Request of its own class,
+        which one error handler per app or blueprint answers with a short JSON message.
     """
     BEHAVIOUR = """
-        Requests that made a view raise ZeroDivisionError, ValueError, KeyError or
-        TypeError (only the classes flaskfix found a cause for) are answered 400 with the
-        JSON body {"error": "<fixed message>"} instead of 500; the exception text and
-        traceback are never sent to the client. Each one is logged as one line at WARNING
-        through current_app.logger (method, path, view and the exception's repr, e.g.
-        "GET /split (view split_bill): ZeroDivisionError('division by zero'), answered
-        400"), not at ERROR with a traceback as Flask logged the 500: bad client input
-        is not a server error.
-        Valid requests, 404, 405 and every other response are unchanged.
-
-        The trade-off: the handler catches every exception of that class raised while the
-        scope (the blueprint, or the whole app) handles a request, not only the one
-        flaskfix found. A ZeroDivisionError deep in a helper, or a TypeError that is a plain
-        bug, now answers 400 "your request was wrong" although the server is at fault.
-        TypeError is the broadest: drop it from `exceptions` if your views are not
-        well-tested. Handled exceptions also stop being "unhandled" for Flask: they no
-        longer reach got_request_exception subscribers (Flask 3.1 sends that signal only
-        from Flask.handle_exception, when no handler matched), nor an error handler for
-        500, and teardown_request/teardown_appcontext functions receive None instead of
-        the exception. flaskfix refuses when the project subscribes to those signals, reads
-        the exception in a teardown function, or registers a 500 handler.
-
-        In testing or debug mode (PROPAGATE_EXCEPTIONS) these exceptions used to propagate
-        out of the test client; now they are answered 400, so a test expecting the raise
-        must assert the 400 instead.
-
-        A KeyError handler passes werkzeug's BadRequestKeyError (raised by request.args[...]
-        and request.form[...]) through unchanged, so those keep Flask's own 400 page.
+        Only the wrapped statements change. When one of them raises ZeroDivisionError,
+        ValueError, KeyError or TypeError, it re-raises it as ClientZeroDivisionError,
+        ClientValueError, ClientKeyError or ClientTypeError (each a subclass of the module's
+        ClientInputError, a werkzeug BadRequest, and of the built-in class, chained from
+        the original). The handler registered for ClientInputError answers 400 with the
+        JSON body {"error": "<fixed message>"} (never the exception text) and logs one line
+        at WARNING through current_app.logger naming the method, path, view and the
+        original exception, instead of an ERROR with a traceback.
+        Everything else keeps its outcome: the same classes raised by other statements,
+        other views or other helpers still reach the app's 500 or Exception handler and
+        got_request_exception, and still propagate under TESTING; werkzeug's own 400s
+        (request.args[...]) are untouched; code that catches ValueError (or the other
+        classes) around a wrapped helper still catches it. For the wrapped sites
+        themselves the change is the point: they no longer count as unhandled errors
+        (Sentry, got_request_exception and teardown functions no longer see them), and a
+        test that expected the exception to propagate must now expect the 400.
+        A 500 handler or an Exception handler no longer makes flaskfix refuse: the
+        client-input handler is found first (Flask looks for a handler for the 400 code
+        before class handlers, and the blueprint's before the app's), and no other error
+        can reach it. A handler the app registered for the class itself or a base class
+        (ArithmeticError, LookupError...) means the app already answers it: left alone.
     """
     REFUSES = (
-        "a handler for the class or a base class is registered in another module of the project (it may already cover these views)",
-        "an error handler for 500 / InternalServerError is registered: it is how the project answers unexpected errors, and it would no longer see these",
+        "another expression in the same statement may raise the class (a call other than the request's accessors, jsonify and a few built-ins; another division, subscript or format spec): `try` around the statement would answer it 400 too",
+        "the operation is in the header of an if/for/while/with statement, on a line with other statements, or in a generator expression that runs after the statement",
+        "the operation is in a helper that other modules of the project also use",
+        "a handler for the class or a base class other than Exception is registered in another module of the project (it may already answer these views)",
         "a handler is registered on an object flaskfix cannot identify, or for a class it cannot read",
-        "the project subscribes to got_request_exception / request_tearing_down / appcontext_tearing_down, or a teardown function reads the exception it is given (with a handler it would get None and treat the request as successful)",
+        "the project subscribes to got_request_exception / request_tearing_down / appcontext_tearing_down, uses an integration that does (Sentry and the like), or a teardown function reads the exception it is given (it would get None for the wrapped sites and treat the request as successful)",
         "an enclosing `except` names something flaskfix cannot resolve",
         "a division by the literal 0 (it always raises: a bug to fix, not bad input)",
         "a divisor that may come from the request but also from the server side (the app's config, a settings object, the environment, the database, or code flaskfix cannot follow), e.g. a helper called with a request value from one view and a config value from another: a zero from the server would be answered as the client's fault",
-        "a KeyError handler would go on a blueprint while a handler for werkzeug's HTTPException is registered (it would take BadRequestKeyError's 400s away from it)",
         "the view is a generator (streamed responses never reach error handlers) or a class-based view",
         "the view's app or blueprint is created somewhere flaskfix cannot place a handler (inside a non-factory function, or a factory that is not a module-level def)",
     )
@@ -166,39 +192,47 @@ def split_bill():
 '''
     EXAMPLE_AFTER = '''\
 from flask import Flask, request, current_app
+from werkzeug.exceptions import BadRequest
+
+
+class ClientInputError(BadRequest):
+    """Bad input in the request, at an operation flaskfix wrapped: answered 400 below."""
+
+
+class ClientZeroDivisionError(ClientInputError, ZeroDivisionError):
+    """A division by a number from the request that is zero."""
+
+
+class ClientValueError(ClientInputError, ValueError):
+    """A value from the request that cannot be converted."""
+
 
 app = Flask(__name__)
 
 
 @app.route("/split")
 def split_bill():
-    total = float(request.args.get("total", "0"))
-    people = int(request.args.get("people", "1"))
-    return {"each": total / people}
+    try:
+        total = float(request.args.get("total", "0"))
+        people = int(request.args.get("people", "1"))
+    except ValueError as exc:
+        raise ClientValueError("A value in the request is not valid.") from exc
+    try:
+        return {"each": total / people}
+    except ZeroDivisionError as exc:
+        raise ClientZeroDivisionError("Division by zero is not allowed.") from exc
 
 
-@app.errorhandler(ZeroDivisionError)
-def handle_zero_division_error(error):
+@app.errorhandler(ClientInputError)
+def handle_client_input_error(error):
     current_app.logger.warning(
         "%s %s (view %s): %r, answered 400",
         request.method,
         request.path,
         request.endpoint,
-        error,
+        error.__cause__,
     )
-    return {"error": "Division by zero is not allowed."}, 400
-
-
-@app.errorhandler(ValueError)
-def handle_value_error(error):
-    current_app.logger.warning(
-        "%s %s (view %s): %r, answered 400",
-        request.method,
-        request.path,
-        request.endpoint,
-        error,
-    )
-    return {"error": "A value in the request is not valid."}, 400
+    return {"error": error.description}, 400
 '''
     PREFILTER = (
         HANDLER_TEXT,
@@ -291,25 +325,16 @@ def handle_value_error(error):
             if isinstance(verdict, str):
                 self.add_finding(line, f"{exc} from {first.what} not handled: {verdict}")
                 continue
-            if exc == "KeyError" and owner.kind == "blueprint":
-                http = self._http_exception_handler()
-                if http is not None:
-                    self.add_finding(
-                        line,
-                        f"KeyError from {first.what} not handled: a handler for HTTPException is registered at {http}; "
-                        f"a KeyError handler on blueprint `{owner.name}` would be found first for werkzeug's "
-                        "BadRequestKeyError (request.form[...] and the like) and take those 400s away from it",
-                    )
-                    continue
             if hazard is False:
                 hazard = self._exception_observers()
             if hazard is not None:
                 self.add_finding(line, f"{exc} from {first.what} not handled: {hazard[1]}")
                 continue
             plans.append((owner, exc, group))
+        plans, wraps = self._wraps(plans, sites)
         if not plans:
             return tree
-        return self._apply(tree, plans, status, messages)
+        return self._apply(tree, plans, wraps, status, messages)
 
     @classmethod
     def config_problems(cls, config: Mapping[str, Any]) -> list[str]:
@@ -1006,7 +1031,7 @@ def handle_value_error(error):
         """True: a registered handler covers it; a string: refuse (why); None: nothing covers it."""
         for reg in regs:
             if reg.target is None:
-                if reg.kind in ("class", "500", "unknown") and (reg.kind != "class" or reg.name in COVERING[exc]):
+                if reg.kind in ("class", "unknown") and (reg.kind != "class" or reg.name in ANSWERING[exc]):
                     return (
                         f"an error handler is registered at line {reg.line} on `{reg.target_text}`, which flaskfix "
                         "cannot identify as a known app or blueprint; it may already cover this view"
@@ -1014,13 +1039,8 @@ def handle_value_error(error):
                 continue
             if not self._reaches(reg, owner):
                 continue
-            if reg.kind == "class" and reg.name in COVERING[exc]:
-                return True
-            if reg.kind == "500":
-                return (
-                    f"a 500 handler is registered at line {reg.line}; it is how this app answers unexpected errors "
-                    f"and would stop seeing {exc} (add a {exc} handler by hand if a 400 is right)"
-                )
+            if reg.kind == "class" and reg.name in ANSWERING[exc]:
+                return True  # the app answers this class its own way: leave it
             if reg.kind == "unknown":
                 return f"the error handler registered at line {reg.line} is for a class flaskfix cannot read; it may cover {exc}"
         return self._registered_elsewhere(exc)
@@ -1056,23 +1076,8 @@ def handle_value_error(error):
             parents |= {_owner_key(o) for o in model.blueprints}
         return parents
 
-    def _http_exception_handler(self) -> str | None:
-        """Where a handler for werkzeug's HTTPException is registered (this module or
-        another), or None. Flask looks for a handler in the blueprint's handlers before
-        the app's, so for BadRequestKeyError (a KeyError and an HTTPException) a KeyError
-        handler on a blueprint wins over the app's HTTPException handler."""
-        trees = [("", ast.parse(self.flask.module.code))]
-        trees += [(p, t) for p in sorted(self.project.files_mentioning("HTTPException", exclude=self.run.path)) if (t := self.project.tree(p)) is not None]
-        for path, tree in trees:
-            for node in ast.walk(tree):
-                if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in REGISTER_METHODS:
-                    arg = node.args[0] if node.args else next((k.value for k in node.keywords if k.arg == "code_or_exception"), None)
-                    if _ast_last_name(arg) == "HTTPException":
-                        return f"{self.project.relpath(path)}:{node.lineno}" if path else f"line {node.lineno}"
-        return None
-
     def _registered_elsewhere(self, exc: str) -> str | None:
-        wanted = COVERING[exc]
+        wanted = ANSWERING[exc]
         paths = {p for word in sorted(REGISTER_METHODS) for p in self.project.files_mentioning(word, exclude=self.run.path)}
         for path in sorted(paths):
             tree = self.project.tree(path)
@@ -1083,10 +1088,8 @@ def handle_value_error(error):
                     continue
                 arg = node.args[0] if node.args else next((k.value for k in node.keywords if k.arg == "code_or_exception"), None)
                 last = _ast_last_name(arg)
-                is_500 = isinstance(arg, ast.Constant) and arg.value == 500 or last == "InternalServerError"
-                if last in wanted or is_500:
-                    what = "a 500 handler" if is_500 else f"a handler for {last}"
-                    return f"{what} is registered in {self.project.relpath(path)}:{node.lineno}; it may already cover these views"
+                if last in wanted:
+                    return f"a handler for {last} is registered in {self.project.relpath(path)}:{node.lineno}; it may already answer these views' {exc}"
         return self._registered_in_index(exc)
 
     def _registered_in_index(self, exc: str) -> str | None:
@@ -1103,12 +1106,10 @@ def handle_value_error(error):
                 continue  # this module's own registrations are judged with their owners
             where = f"{self.project.relpath(index.modules[h.module].path)}:{h.registration.line}"
             for kind, value in h.registration.keys:
-                if kind == "all":
-                    return f"{value} is registered in {where}; it answers unexpected errors and may already cover these views"
-                if kind == "code" and value == 500:
-                    return f"a 500 handler is registered in {where}; it may already cover these views"
-                if kind == "class" and str(value).rsplit(".", 1)[-1] in (COVERING[exc] | {"InternalServerError"}):
-                    return f"a handler for {value} is registered in {where}; it may already cover these views"
+                # handlers for 500, InternalServerError, Exception or every HTTP error do not
+                # matter: the client-input class is answered by its own handler, found first
+                if kind == "class" and str(value).rsplit(".", 1)[-1] in ANSWERING[exc]:
+                    return f"a handler for {value} is registered in {where}; it may already answer these views' {exc}"
                 if kind == "unknown":
                     return f"an error handler for {value} is registered in {where}, which flaskfix cannot read; it may cover {exc}"
         return None
@@ -1143,17 +1144,190 @@ def handle_value_error(error):
         if self.project.files:
             for module, line, what in self.project.index().exception_observers():
                 path = self.project.relpath(self.project.index().modules[module].path)
+                if _test_code(path):
+                    continue  # a test that subscribes to see what happens does not run in production
                 return (0, f"{path}:{line}: {what}, which would stop seeing these exceptions (instrumentation added "
                         "outside the code, such as ddtrace-run or opentelemetry-instrument, cannot be seen)")
         for word in sorted(EXCEPTION_SIGNALS | TEARDOWN_HOOKS):
             for path in self.project.files_mentioning(word, exclude=self.run.path):
                 tree = self.project.tree(path)
-                if tree is None:
+                if tree is None or _test_code(self.project.relpath(path)):
                     continue
                 hit = _ast_observer(tree, word)
                 if hit:
                     return (0, f"{self.project.relpath(path)}:{hit[0]} {hit[1]}")
         return None
+
+    # -- wrapping the sites ----------------------------------------------------------------
+
+    def _wraps(
+        self, plans: list[tuple[FlaskObject, str, list[Site]]], sites: list[Site]
+    ) -> tuple[list[tuple[FlaskObject, str, list[Site]]], dict[cst.SimpleStatementLine, dict[str, list[Site]]]]:
+        """The statement each planned site is wrapped in (``try`` ... ``except <class>``,
+        re-raised as the client-input class), grouped by statement. A site is left alone,
+        with one finding naming its classes and why, when its statement cannot be wrapped
+        exactly, when a view of an app or blueprint that gets no handler also reaches it,
+        or when the same expression earlier in the function was left alone (it would raise
+        there first: wrapping the later one would fix nothing)."""
+        planned = {(id(s.node), _owner_key(owner), exc) for owner, exc, group in plans for s in group}
+        reaching: dict[int, set[tuple[object, str]]] = {}
+        for site in sites:
+            reaching.setdefault(id(site.node), set()).add((_owner_key(site.view.owner), site.exc))  # type: ignore[arg-type]
+        why: dict[int, str] = {}  # site node -> the reason it is left alone
+        candidates: dict[int, list[Site]] = {}
+        for _owner, _exc, group in plans:
+            for site in group:
+                candidates.setdefault(id(site.node), []).append(site)
+        for key, group in candidates.items():
+            site = group[0]
+            missing = [exc for owner, exc in reaching[key] if (key, owner, exc) not in planned]
+            if missing:
+                other = next(s for s in sites if id(s.node) == key and (id(s.node), _owner_key(s.view.owner), s.exc) not in planned)  # type: ignore[arg-type]
+                why[key] = (f"`{other.view.name}()` also reaches it, and its {other.exc} gets no client-input handler "
+                            "(see the finding there); wrapping it would change what that view answers")
+                continue
+            target = self._wrap_target(site)
+            if isinstance(target, str):
+                why[key] = target
+        wraps: dict[cst.SimpleStatementLine, dict[str, list[Site]]] = {}
+        for key, group in candidates.items():
+            if key in why:
+                continue
+            target = self._wrap_target(group[0])
+            assert not isinstance(target, str)
+            for site in group:
+                if site not in wraps.setdefault(target, {}).setdefault(site.exc, []):
+                    wraps[target][site.exc].append(site)
+        for stmt, by_exc in list(wraps.items()):
+            nodes = {exc: {id(s.node) for s in group} for exc, group in by_exc.items()}
+            reason = next((r for exc in by_exc if (r := self._inexact(stmt, exc, nodes[exc])) is not None), None)
+            if reason is not None:
+                for group in by_exc.values():
+                    for site in group:
+                        why.setdefault(id(site.node), reason)
+                del wraps[stmt]  # one try per statement: all of its sites or none
+        # an expression left alone raises first: the same expression after it never will
+        left: list[tuple[cst.FunctionDef, str, int, int]] = []
+        for key in why:
+            site = candidates[key][0]
+            left.append((_holder(site), _code(site.node), self.line_of(site.node), key))
+        for stmt, by_exc in list(wraps.items()):
+            for group in by_exc.values():
+                for site in group:
+                    earlier = next((line for func, code, line, _ in left
+                                    if func is _holder(site) and code == _code(site.node) and line < self.line_of(site.node)), None)
+                    if earlier is not None and stmt in wraps:
+                        del wraps[stmt]
+                        for group2 in by_exc.values():
+                            for s2 in group2:
+                                why.setdefault(id(s2.node), f"the same `{_code(site.node)}` runs first at line {earlier}, "
+                                               "where flaskfix leaves it alone; wrapping only this one would fix nothing")
+        for key, reason in why.items():
+            group = candidates[key]
+            classes = ", ".join(sorted({s.exc for s in group}, key=EXCEPTIONS.index))
+            self.add_finding(group[0].node, f"{classes} from {group[0].what} not handled: {reason}")
+        kept = []
+        for owner, exc, group in plans:
+            group = [s for s in group if id(s.node) not in why]
+            if group:
+                kept.append((owner, exc, group))
+        return kept, wraps
+
+    def _wrap_target(self, site: Site) -> cst.SimpleStatementLine | str:
+        """The simple statement to put in ``try``, or why there is none."""
+        model = self.flask
+        func = _holder(site)
+        stmt = model.statement_of(site.node)
+        if not isinstance(stmt, cst.SimpleStatementLine):
+            compound = next((a for a in model.ancestors(site.node) if isinstance(a, (cst.BaseCompoundStatement, cst.SimpleStatementSuite))), None)
+            if isinstance(compound, cst.SimpleStatementSuite) or compound is None:
+                return "it is in a block written on one line; flaskfix puts only a statement on a line of its own in `try`"
+            kind = COMPOUND_WORDS.get(type(compound).__name__, type(compound).__name__.lower())
+            article = "an" if kind[0] in "aeiou" else "a"
+            return (f"it is in the header of {article} `{kind}` statement; flaskfix puts only a whole simple statement in "
+                    f"`try`, and wrapping the `{kind}` would also catch its body (move the operation to a statement of its own)")
+        if len(stmt.body) != 1:
+            return "its line holds several statements (`;`); put it on a line of its own"
+        if not isinstance(model.parent(stmt), cst.IndentedBlock):
+            return "it is not in an indented block"
+        for anc in model.ancestors(site.node):
+            if anc is stmt:
+                break
+            if isinstance(anc, cst.GeneratorExp) and not self._consumed_at_once(anc):
+                return "it is in a generator expression, which runs later, outside the statement that creates it"
+        if func is not site.view.func and self.project.external_uses(self.run.path, func.name.value):
+            return (f"it is in `{func.name.value}()`, which other modules of the project also use; flaskfix would change "
+                    "the exception they see")
+        return stmt
+
+    def _consumed_at_once(self, gen: cst.GeneratorExp) -> bool:
+        """``sum(x for x in ...)`` and the like: the generator runs inside the call."""
+        arg = self.flask.parent(gen)
+        call = self.flask.parent(arg) if isinstance(arg, cst.Arg) else arg if isinstance(arg, cst.Call) else None
+        if not isinstance(call, cst.Call) or len(call.args) != 1 or not isinstance(call.func, cst.Name):
+            return False
+        return call.func.value in CONSUMERS and self.flask.refers_to(call.func, f"builtins.{call.func.value}")
+
+    def _inexact(self, stmt: cst.SimpleStatementLine, exc: str, sites: set[int]) -> str | None:
+        """Why ``except <exc>`` around ``stmt`` would also catch an exception that is not
+        one of ``sites``' (None: it would not)."""
+        for node in _all_nodes(stmt):
+            if id(node) in sites:
+                continue
+            if self._may_raise(node, exc):
+                return (f"`{_code(node)}` in the same statement may also raise {exc} for reasons flaskfix cannot tie "
+                        "to the request; `try` around the statement would answer those 400 too (move the operation "
+                        "to its own statement)")
+        return None
+
+    def _may_raise(self, node: cst.CSTNode, exc: str) -> bool:
+        """May evaluating ``node`` (not its children) raise ``exc``? Attribute reads are
+        taken not to (a property raising one of these classes is not modelled)."""
+        if isinstance(node, cst.Call):
+            return not self._safe_call(node, exc)
+        if isinstance(node, (cst.BinaryOperation, cst.AugAssign)):
+            if exc == "TypeError":
+                return True
+            op = node.operator
+            if isinstance(op, (cst.Divide, cst.FloorDivide, cst.Modulo, cst.DivideAssign, cst.FloorDivideAssign, cst.ModuloAssign)):
+                divisor = node.right if isinstance(node, cst.BinaryOperation) else node.value
+                value = _numeric_literal(divisor)
+                if exc == "ZeroDivisionError" and (value is None or value == 0):
+                    return True
+                if exc == "ValueError" and isinstance(op, (cst.Modulo, cst.ModuloAssign)):
+                    left = node.left if isinstance(node, cst.BinaryOperation) else node.target
+                    return not _numeric(left, self.flask)  # %-formatting of a string may raise it
+            return False
+        if isinstance(node, cst.Subscript):
+            return exc in ("KeyError", "TypeError")
+        if isinstance(node, (cst.UnaryOperation, cst.Comparison, cst.StarredDictElement, cst.StarredElement)):
+            return exc == "TypeError"
+        if isinstance(node, cst.DictElement) and exc == "TypeError":
+            return not isinstance(node.key, (cst.SimpleString, cst.Integer, cst.Float))  # an unhashable key
+        if isinstance(node, cst.Set) and exc == "TypeError":
+            return True
+        if isinstance(node, (cst.Await, cst.Yield)):
+            return True
+        if isinstance(node, cst.FormattedStringExpression) and node.format_spec:
+            return exc in ("ValueError", "TypeError")
+        return False
+
+    def _safe_call(self, call: cst.Call, exc: str) -> bool:
+        """Calls that cannot raise ``exc``: the request's accessors, a few built-ins, jsonify."""
+        names = self.flask.qualified_names(call.func)
+        for q in names:
+            if q.startswith("builtins.") and q[len("builtins."):] in SAFE_BUILTINS[exc]:
+                return True
+            if q in ("flask.jsonify", "flask.json.jsonify") and exc != "TypeError":
+                return True
+        func = call.func
+        if isinstance(func, cst.Attribute) and func.attr.value in REQUEST_ACCESSORS:
+            receiver = func.value
+            if isinstance(receiver, cst.Attribute):
+                receiver = receiver.value
+            if self._is_request(receiver):
+                return True
+        return False
 
     # -- placing the handlers --------------------------------------------------------------
 
@@ -1185,59 +1359,112 @@ def handle_value_error(error):
             return f"the views of `{owner.name}` are not in the body that creates it"
         return (last, factory)
 
-    def _apply(self, tree: cst.Module, plans: list[tuple[FlaskObject, str, list[Site]]], status: int, messages: dict[str, str]) -> cst.Module:
+    def _apply(
+        self,
+        tree: cst.Module,
+        plans: list[tuple[FlaskObject, str, list[Site]]],
+        wraps: dict[cst.SimpleStatementLine, dict[str, list[Site]]],
+        status: int,
+        messages: dict[str, str],
+    ) -> cst.Module:
         model = self.flask
         q = quote_style(tree)
         indent = tree.default_indent
         current_app = self._flask_name("current_app")
         request = self._flask_name("request")
-        http_exception = None
+        bad_request = self._import_name("werkzeug.exceptions", "BadRequest")
         taken: set[str] = set()
+        base = model.free_name("ClientInputError", taken)
+        taken.add(base)
+        classes: dict[str, str] = {}
+        for exc in EXCEPTIONS:
+            if any(exc in by_exc for by_exc in wraps.values()):
+                classes[exc] = model.free_name(CLIENT_CLASSES[exc][0], taken)
+                taken.add(classes[exc])
+        # the classes, after the imports: one base every handler is registered for, and a
+        # subclass per built-in class that still is one (``except ValueError`` keeps catching it)
+        doc = "Bad input in the request, at an operation flaskfix wrapped: answered 400 below."
+        defs = [f'class {base}({bad_request}):\n{indent}"""{doc}"""\n']
+        for exc, name in classes.items():
+            defs.append(f'class {name}({base}, {exc}):\n{indent}"""{CLIENT_CLASSES[exc][1]}"""\n')
+        class_nodes = []
+        for text in defs:
+            node = cst.parse_statement(text, config=tree.config_for_parsing)
+            class_nodes.append(node.with_changes(leading_lines=[cst.EmptyLine(indent=False)] * 2))
         after: dict[cst.CSTNode, list[cst.BaseStatement]] = {}
         before: dict[cst.CSTNode, list[cst.BaseStatement]] = {}
+        end = _import_block_end(tree)
+        if end:
+            after.setdefault(tree.body[end - 1], []).extend(class_nodes)
+        else:
+            before.setdefault(tree.body[0], []).extend(class_nodes)
+        # the handlers: one per app or blueprint, registered for the base class only
+        handler_for: dict[object, str] = {}
         for owner, exc, group in plans:
+            key = _owner_key(owner)
             where = self._placement(owner)
             assert not isinstance(where, str)
             anchor, factory = where
-            name = model.free_name(f"handle_{_snake(exc)}", taken)
-            taken.add(name)
-            if exc == "KeyError" and http_exception is None:
-                http_exception = self._import_name("werkzeug.exceptions", "HTTPException")
-            lines = []
-            if factory is None:
-                lines.append(f"@{owner.name}.errorhandler({exc})")
-            lines.append(f"def {name}(error):")
-            if exc == "KeyError":
-                lines.append(f"{indent}if isinstance(error, {http_exception}):")
-                lines.append(f"{indent * 2}return error  # request.args[...] and the like: keep werkzeug's own 400")
-            # bad client input is not a server error: one WARNING line, no traceback
-            log = string_literal(f"%s %s (view %s): %r, answered {status}", q)
-            args = [log, f"{request}.method", f"{request}.path", f"{request}.endpoint", "error"]
-            lines += _wrapped(indent, f"{current_app}.logger.warning(", args, ")")
-            body = f"{{{string_literal('error', q)}: {string_literal(messages[exc], q)}}}"
-            if len(f"{indent}return {body}, {status}") <= MAX_LINE:
+            if key not in handler_for:
+                name = model.free_name("handle_client_input_error", taken)
+                taken.add(name)
+                handler_for[key] = name
+                lines = []
+                if factory is None:
+                    lines.append(f"@{owner.name}.errorhandler({base})")
+                lines.append(f"def {name}(error):")
+                # bad client input is not a server error: one WARNING line, no traceback
+                log = string_literal(f"%s %s (view %s): %r, answered {status}", q)
+                args = [log, f"{request}.method", f"{request}.path", f"{request}.endpoint", "error.__cause__"]
+                lines += _wrapped(indent, f"{current_app}.logger.warning(", args, ")")
+                body = f"{{{string_literal('error', q)}: error.description}}"
                 lines.append(f"{indent}return {body}, {status}")
-            else:
-                lines += _wrapped(indent, "return (", [body, str(status)], ")", explode=True)
-            func = cst.parse_statement("\n".join(lines) + "\n", config=tree.config_for_parsing)
-            func = func.with_changes(leading_lines=[cst.EmptyLine(indent=False), cst.EmptyLine(indent=False)])
+                func = cst.parse_statement("\n".join(lines) + "\n", config=tree.config_for_parsing)
+                func = func.with_changes(leading_lines=[cst.EmptyLine(indent=False), cst.EmptyLine(indent=False)])
+                if factory is None:
+                    after.setdefault(anchor, []).append(func)
+                else:
+                    before.setdefault(factory, []).append(func)
+                    reg = cst.parse_statement(f"{owner.name}.register_error_handler({base}, {name})\n", config=tree.config_for_parsing)
+                    if not after.get(anchor):
+                        reg = reg.with_changes(leading_lines=[cst.EmptyLine(indent=False)])
+                    after.setdefault(anchor, []).append(reg)
+            name = handler_for[key]
+            how = (f"`@{owner.name}.errorhandler({base})` `{name}()`" if factory is None else
+                   f"`{owner.name}.register_error_handler({base}, {name})` in `{factory.name.value}()`")  # type: ignore[union-attr]
             first = min(group, key=lambda s: self.line_of(s.node))
             views = sorted({s.view.name for s in group})
-            if factory is None:
-                after.setdefault(anchor, []).append(func)
-                how = f"@{owner.name}.errorhandler({exc}) `{name}()`"
-            else:
-                before.setdefault(factory, []).append(func)
-                reg = cst.parse_statement(f"{owner.name}.register_error_handler({exc}, {name})\n", config=tree.config_for_parsing)
-                if not after.get(anchor):
-                    reg = reg.with_changes(leading_lines=[cst.EmptyLine(indent=False)])
-                after.setdefault(anchor, []).append(reg)
-                how = f"`{owner.name}.register_error_handler({exc}, {name})` in `{factory.name.value}()`"  # type: ignore[union-attr]
+            count = len({id(self.flask.statement_of(s.node)) for s in group})
+            where = "its statement now re-raises it" if count == 1 else f"the {count} statements holding such operations now re-raise it"
             self.add_change(
                 first.node,
-                f"{first.what} in `{'()`, `'.join(views)}()` can raise {exc}, answered 500: added {how}, answering {status}",
+                f"{first.what} in `{'()`, `'.join(views)}()` can raise {exc}, answered 500: {where} as {classes[exc]} "
+                f"(a 400 Bad Request that is still a {exc}), answered {status} by {how}; "
+                f"{exc} raised anywhere else keeps its outcome",
             )
-        return tree.visit(_Inserter(after, before))
+        # the sites: each statement in try/except, re-raising the client-input class; next
+        # statements of one block that need the same except clauses share one try
+        replace: dict[cst.CSTNode, cst.BaseStatement] = {}
+        removed: set[cst.CSTNode] = set()
+        runs: list[list[cst.SimpleStatementLine]] = []
+        for stmt in sorted(wraps, key=lambda st: self.line_of(st)):
+            if runs and _next_statement(model, runs[-1][-1]) is stmt and set(wraps[runs[-1][-1]]) == set(wraps[stmt]):
+                runs[-1].append(stmt)
+            else:
+                runs.append([stmt])
+        for run in runs:
+            by_exc = wraps[run[0]]
+            site = next(iter(by_exc.values()))[0]
+            holder = _holder(site)
+            var = _free_local("exc", holder)
+            column = self.get_metadata(PositionProvider, run[0]).start.column
+            raises = []
+            for exc in EXCEPTIONS:
+                if exc in by_exc:
+                    raises.append((exc, _raise_text(classes[exc], string_literal(messages[exc], q), var, column + len(indent), indent)))
+            replace[run[0]] = _try_statement(run, raises, var, tree.config_for_parsing)
+            removed.update(run[1:])
+        return tree.visit(_Inserter(after, before, replace, removed))
 
     def _flask_name(self, attr: str) -> str:
         existing = self.flask.expression_for(f"flask.{attr}")
@@ -1261,14 +1488,29 @@ def handle_value_error(error):
 class _Inserter(cst.CSTTransformer):
     """Insert statements after/before given original statements, wherever they sit."""
 
-    def __init__(self, after: dict[cst.CSTNode, list[cst.BaseStatement]], before: dict[cst.CSTNode, list[cst.BaseStatement]]) -> None:
+    def __init__(
+        self,
+        after: dict[cst.CSTNode, list[cst.BaseStatement]],
+        before: dict[cst.CSTNode, list[cst.BaseStatement]],
+        replace: dict[cst.CSTNode, cst.BaseStatement] | None = None,
+        removed: set[cst.CSTNode] | None = None,
+    ) -> None:
         self.after = after
         self.before = before
+        self.replace = replace or {}
+        self.removed = removed or set()
+
+    def leave_SimpleStatementLine(  # type: ignore[override]
+        self, original_node: cst.SimpleStatementLine, updated_node: cst.SimpleStatementLine
+    ) -> cst.BaseStatement | cst.RemovalSentinel:
+        if original_node in self.removed:
+            return cst.RemovalSentinel.REMOVE  # moved into the try of the statement before it
+        return self.replace.get(original_node, updated_node)
 
     def _splice(self, original_body: Iterable[cst.CSTNode], updated_body: Iterable[cst.CSTNode]) -> list[cst.CSTNode]:
         out: list[cst.CSTNode] = []
         pending_blank = False
-        for orig, new in zip(original_body, updated_body):
+        for orig, new in zip([o for o in original_body if o not in self.removed], updated_body):
             if orig in self.before:
                 out.extend(self.before[orig])
                 new = _with_blank_lines(new, 2)
@@ -1278,7 +1520,7 @@ class _Inserter(cst.CSTTransformer):
             out.append(new)
             if orig in self.after:
                 out.extend(self.after[orig])
-                pending_blank = isinstance(self.after[orig][-1], cst.FunctionDef)
+                pending_blank = isinstance(self.after[orig][-1], (cst.FunctionDef, cst.ClassDef))
         return out
 
     def leave_Module(self, original_node: cst.Module, updated_node: cst.Module) -> cst.Module:
@@ -1327,6 +1569,96 @@ def _body_nodes(func: cst.FunctionDef) -> Iterator[cst.CSTNode]:
 
     func.body.visit(V())
     return iter(out)
+
+
+def _test_code(relpath: str) -> bool:
+    """A test module (pytest's and unittest's naming): it never runs in production."""
+    parts = relpath.replace("\\", "/").split("/")
+    name = parts[-1]
+    return (any(p in ("tests", "test", "testing") for p in parts[:-1]) or name.startswith("test_")
+            or name.endswith("_test.py") or name == "conftest.py")
+
+
+def _numeric(expr: cst.BaseExpression, model) -> bool:  # type: ignore[no-untyped-def]
+    """A number for sure: a numeric literal, or ``int()``/``float()``/``len()`` of anything."""
+    if _numeric_literal(expr) is not None:
+        return True
+    if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Name) and expr.func.value in ("int", "float", "len"):
+        return model.refers_to(expr.func, f"builtins.{expr.func.value}")
+    return False
+
+
+def _free_local(base: str, func: cst.FunctionDef) -> str:
+    """``base`` or ``base_2``...: a name ``func`` does not mention (binding it in an except
+    clause must not shadow a global the function reads)."""
+    used = {n.value for n in _all_nodes(func) if isinstance(n, cst.Name)}
+    if base not in used:
+        return base
+    i = 2
+    while f"{base}_{i}" in used:
+        i += 1
+    return f"{base}_{i}"
+
+
+def _raise_text(cls: str, message: str, var: str, column: int, indent: str) -> str:
+    """``raise Cls("message") from exc``, split the way black splits it when it is too long."""
+    one = f"raise {cls}({message}) from {var}"
+    if column + len(one) <= MAX_LINE:
+        return one + "\n"
+    return f"raise {cls}(\n{indent}{message}\n) from {var}\n"  # LibCST indents the lines to the block
+
+
+def _holder(site: Site) -> cst.FunctionDef:
+    """The function whose body holds the site (the view, or a helper it calls)."""
+    return site.path[-1][1] if site.path else site.view.func
+
+
+def _next_statement(model, stmt: cst.CSTNode) -> cst.CSTNode | None:  # type: ignore[no-untyped-def]
+    block = model.parent(stmt)
+    body = list(getattr(block, "body", ()))
+    i = next((k for k, s in enumerate(body) if s is stmt), None)
+    return body[i + 1] if i is not None and i + 1 < len(body) else None
+
+
+def _try_statement(run: list[cst.SimpleStatementLine], raises: list[tuple[str, str]], var: str, config: cst.PartialParserConfig) -> cst.Try:
+    handlers = [
+        cst.ExceptHandler(
+            body=cst.IndentedBlock(body=[cst.parse_statement(text, config=config)]),
+            type=cst.Name(exc),
+            name=cst.AsName(name=cst.Name(var)),
+        )
+        for exc, text in raises
+    ]
+    return cst.Try(
+        body=cst.IndentedBlock(body=[run[0].with_changes(leading_lines=[]), *run[1:]]),
+        handlers=handlers,
+        leading_lines=run[0].leading_lines,
+    )
+
+
+def _import_block_end(tree: cst.Module) -> int:
+    """Index just past the module's leading docstring and imports."""
+    end = 0
+    for i, stmt in enumerate(tree.body):
+        if isinstance(stmt, cst.SimpleStatementLine) and all(isinstance(s, (cst.Import, cst.ImportFrom)) for s in stmt.body):
+            end = i + 1
+        elif i == 0 and isinstance(stmt, cst.SimpleStatementLine) and isinstance(stmt.body[0], cst.Expr) and isinstance(stmt.body[0].value, cst.SimpleString):
+            end = 1
+        else:
+            break
+    return end
+
+
+def _all_nodes(node: cst.CSTNode) -> list[cst.CSTNode]:
+    out: list[cst.CSTNode] = []
+
+    class V(cst.CSTVisitor):
+        def on_visit(self, n: cst.CSTNode) -> bool:
+            out.append(n)
+            return True
+
+    node.visit(V())
+    return out
 
 
 def _origin_words(labels: Iterable[str]) -> list[str]:

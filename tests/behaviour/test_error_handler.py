@@ -1,8 +1,13 @@
 """error-handler, executed: real Flask apps before and after the rewrite.
 
-Before, bad input makes the view raise and Flask answers 500; after, the injected handler
-answers 400 with a fixed JSON message, logs the exception, and every other response (valid
-input, 404, 405, werkzeug's own 400 for ``request.args[...]``) is byte-for-byte the same.
+Before, bad input makes the view raise and Flask answers 500; after, the wrapped statement
+re-raises it as a client-input class (a BadRequest that is still the built-in class) and
+the injected handler, registered for that class only, answers 400 with a fixed JSON
+message. Every other response (valid input, 404, 405, werkzeug's own 400 for
+``request.args[...]``) and every other exception of the same class (server bugs in the
+same view, the same blueprint or elsewhere) keeps exactly its outcome, whatever handlers
+the app has: an ``Exception`` handler, a 500 handler, a code-keyed 400 handler, a base-class
+handler on the blueprint, ``TESTING`` propagation, ``got_request_exception``.
 The rewrite is produced by running the codemod on the source at test time.
 """
 
@@ -103,9 +108,9 @@ def test_module_app_bad_input_becomes_400_and_the_rest_is_unchanged(tmp_path, ca
     assert a.get("/split?total=10&people=4").get_json() == {"each": 2.5}
 
 
-def test_documented_trade_off_every_exception_of_the_class_in_scope_becomes_400(tmp_path):
-    """BEHAVIOUR says it: a ZeroDivisionError that is a server bug is answered 400 too, and
-    handled exceptions no longer reach got_request_exception subscribers."""
+def test_a_server_bug_of_the_same_class_keeps_its_outcome(tmp_path):
+    """The old design's trade-off is gone: a ZeroDivisionError that is a server bug stays a
+    500 and still reaches got_request_exception; only the wrapped site became a 400."""
     before, after = _versions(tmp_path, MODULE_APP)
     seen: list[BaseException] = []
 
@@ -113,18 +118,60 @@ def test_documented_trade_off_every_exception_of_the_class_in_scope_becomes_400(
         seen.append(exception)
 
     assert before.app.test_client().get("/buggy").status_code == 500
-    assert after.app.test_client().get("/buggy").status_code == 400  # a bug, now reported as the client's fault
+    assert after.app.test_client().get("/buggy").status_code == 500
 
     got_request_exception.connect(record, before.app)
     got_request_exception.connect(record, after.app)
     try:
+        before.app.test_client().get("/buggy")
+        after.app.test_client().get("/buggy")
+        assert [type(e) for e in seen] == [ZeroDivisionError, ZeroDivisionError]
+        seen.clear()
         before.app.test_client().get("/split?people=0")
         assert len(seen) == 1 and isinstance(seen[0], ZeroDivisionError)
         after.app.test_client().get("/split?people=0")
-        assert len(seen) == 1, "a handled exception reached got_request_exception"
+        assert len(seen) == 1, "the wrapped site is answered 400: no longer an unhandled exception"
     finally:
         got_request_exception.disconnect(record, before.app)
         got_request_exception.disconnect(record, after.app)
+    # under TESTING the server bug still propagates out of the test client, as before
+    for module in (before, after):
+        module.app.testing = True
+        with pytest.raises(ZeroDivisionError):
+            module.app.test_client().get("/buggy")
+    with pytest.raises(ZeroDivisionError):
+        before.app.test_client().get("/split?people=0")
+    assert after.app.test_client().get("/split?people=0").status_code == 400
+    for module in (before, after):
+        module.app.testing = False
+
+
+def test_the_client_classes_are_still_the_builtin_classes(tmp_path):
+    """Code that catches ZeroDivisionError around a wrapped helper still catches it."""
+    source = """
+        from flask import Flask, request
+
+        app = Flask(__name__)
+
+
+        def per_head(total, people):
+            return total / people
+
+
+        @app.route("/share")
+        def share():
+            total = int(request.args.get("total", "0"))
+            people = int(request.args.get("people", "1"))
+            return {"each": per_head(total, people)}
+    """
+    before, after = _versions(tmp_path, source)
+    for module in (before, after):
+        with pytest.raises(ZeroDivisionError) as caught:
+            module.per_head(10, 0)
+    assert type(caught.value).__name__ == "ClientZeroDivisionError"
+    assert isinstance(caught.value.__cause__, ZeroDivisionError)
+    assert after.app.test_client().get("/share?people=0").get_json() == {"error": DIVISION}
+    assert before.app.test_client().get("/share?people=0").status_code == 500
 
 
 JSON_APP = """
@@ -136,7 +183,8 @@ JSON_APP = """
     @app.post("/orders")
     def create_order():
         data = request.get_json()
-        return {"quantity": int(data["quantity"]), "note": request.args["note"]}, 201
+        quantity = int(data["quantity"])
+        return {"quantity": quantity, "note": request.args["note"]}, 201
 """
 
 
@@ -178,6 +226,15 @@ BLUEPRINT_APP = """
         return {"mean": sum(values) / len(values)}
 
 
+    SAMPLES = []
+
+
+    @bp.route("/spread")
+    def spread():
+        # a server bug in the same blueprint: no samples loaded yet
+        return {"spread": (max(SAMPLES, default=0) - min(SAMPLES, default=0)) / len(SAMPLES)}
+
+
     app = Flask(__name__)
 
 
@@ -190,9 +247,12 @@ BLUEPRINT_APP = """
 """
 
 
-def test_blueprint_handler_covers_only_the_blueprint(tmp_path):
+def test_blueprint_handler_answers_only_the_wrapped_sites(tmp_path):
     before, after = _versions(tmp_path, BLUEPRINT_APP)
-    assert "@bp.errorhandler(ZeroDivisionError)" in Path(after.__file__).read_text()
+    assert "@bp.errorhandler(ClientInputError)" in Path(after.__file__).read_text()
+    # the blueprint's other view divides by server state: same class, still a 500
+    assert before.app.test_client().get("/stats/spread").status_code == 500
+    assert after.app.test_client().get("/stats/spread").status_code == 500
     b, a = before.app.test_client(), after.app.test_client()
     assert b.get("/stats/mean").status_code == 500
     assert (a.get("/stats/mean").status_code, a.get("/stats/mean").get_json()) == (400, {"error": DIVISION})
@@ -223,7 +283,7 @@ FACTORY_APP = """
 
 def test_factory_registers_the_handlers_on_each_app_it_builds(tmp_path):
     before, after = _versions(tmp_path, FACTORY_APP)
-    assert "app.register_error_handler(ZeroDivisionError, handle_zero_division_error)" in Path(after.__file__).read_text()
+    assert "app.register_error_handler(ClientInputError, handle_client_input_error)" in Path(after.__file__).read_text()
     for _ in range(2):  # every app the factory builds gets them
         b, a = before.create_app().test_client(), after.create_app().test_client()
         assert b.get("/ratio?b=0").status_code == 500
@@ -287,14 +347,14 @@ HTTP_EXCEPTION_APP = """
 
     @app.route("/echo", methods=["POST"])
     def echo():
-        data = request.get_json()
-        return {"x": data["x"], "q": request.args["q"]}
+        x = request.get_json()["x"]
+        return {"x": x, "q": request.args["q"]}
 
 
     @api.route("/echo", methods=["POST"])
     def api_echo():
-        data = request.get_json()
-        return {"x": data["x"], "q": request.args["q"]}
+        x = request.get_json()["x"]
+        return {"x": x, "q": request.args["q"]}
 
 
     app.register_blueprint(api)
@@ -302,15 +362,14 @@ HTTP_EXCEPTION_APP = """
 
 
 def test_an_app_http_exception_handler_keeps_werkzeug_400s(tmp_path):
-    """Found on a real project: a KeyError handler on a blueprint is found before the
-    app's HTTPException handler for BadRequestKeyError (blueprint handlers are searched
-    first), so flaskfix refuses there. On the app itself the HTTPException handler still
-    wins (it comes first in BadRequestKeyError's MRO), so there it rewrites."""
+    """Found on a real project: werkzeug's BadRequestKeyError (request.args[...]) is a
+    KeyError; the client-input handler is registered for ClientInputError only, so the
+    app's HTTPException handler keeps answering those, in the app and in the blueprint."""
     source = textwrap.dedent(HTTP_EXCEPTION_APP).lstrip("\n")
     result = run_codemod("error-handler", source)
-    assert "@app.errorhandler(KeyError)" in (result.new_text or "")
-    assert "@api.errorhandler(KeyError)" not in (result.new_text or "")
-    assert any("a handler for HTTPException is registered at line 8" in f.message for f in result.findings)
+    assert "@app.errorhandler(ClientInputError)" in (result.new_text or "")
+    assert "@api.errorhandler(ClientInputError)" in (result.new_text or "")
+    assert not result.findings
     before, after = _versions(tmp_path, HTTP_EXCEPTION_APP)
     b, a = before.app.test_client(), after.app.test_client()
     for prefix in ("", "/api"):
@@ -319,7 +378,128 @@ def test_an_app_http_exception_handler_keeps_werkzeug_400s(tmp_path):
         assert missing_q[0] == 400 and b'"code":400' in missing_q[1].replace(b" ", b"")
         assert _answer(a, "POST", f"{prefix}/echo", json={"x": 1}) == missing_q
         assert _answer(a, "POST", f"{prefix}/echo?q=1", json={"x": 1}) == _answer(b, "POST", f"{prefix}/echo?q=1", json={"x": 1})
-    # a missing JSON key: 400 now, also in the blueprint, which the app's new handler covers
+    # a missing JSON key: 400 now, in the app and in the blueprint
     for prefix in ("", "/api"):
         assert _answer(b, "POST", f"{prefix}/echo?q=1", json={})[0] == 500
         assert a.post(f"{prefix}/echo?q=1", json={}).get_json() == {"error": KEY}
+
+
+CONFIGURED_APP = """
+    from flask import Blueprint, Flask, request
+
+    app = Flask(__name__)
+    api = Blueprint("api", __name__, url_prefix="/api")
+    LOADED = []
+
+    {handlers}
+
+
+    @api.route("/ratio")
+    def ratio():
+        b = int(request.args.get("b", "1"))
+        return {{"ratio": 10 / b}}
+
+
+    @api.route("/average")
+    def average():
+        # server code raising the same classes: nothing loaded yet, a malformed setting
+        if request.args.get("bug") == "value":
+            return {{"n": int("not configured")}}
+        return {{"average": sum(LOADED) / len(LOADED)}}
+
+
+    @api.route("/form", methods=["POST"])
+    def form():
+        return {{"name": request.form["name"]}}
+
+
+    app.register_blueprint(api)
+"""
+HANDLER_CONFIGURATIONS = {
+    "none": "",
+    "app Exception handler": """
+    @app.errorhandler(Exception)
+    def anything(error):
+        return {"failed": type(error).__name__}, 500
+    """,
+    "app 500 handler": """
+    @app.errorhandler(500)
+    def server_error(error):
+        return {"server": "sorry"}, 500
+    """,
+    "app handler for a code 400": """
+    @app.errorhandler(400)
+    def bad_request(error):
+        return {"bad": error.description}, 400
+    """,
+    "blueprint handler for a base class": """
+    @api.errorhandler(ArithmeticError)
+    def arithmetic(error):
+        return {"arithmetic": str(error)}, 409
+    """,
+    "app handler for the same class": """
+    @app.errorhandler(ValueError)
+    def value(error):
+        return {"value": str(error)}, 422
+    """,
+}
+
+
+@pytest.mark.parametrize("testing", [False, True], ids=["production", "TESTING"])
+@pytest.mark.parametrize("config", sorted(HANDLER_CONFIGURATIONS))
+def test_only_the_wrapped_sites_change_whatever_handlers_the_app_has(tmp_path, config, testing):
+    """The requirement: an exception not raised at a wrapped site keeps exactly its
+    outcome (status, body, got_request_exception, propagation under TESTING)."""
+    handlers = textwrap.indent(textwrap.dedent(HANDLER_CONFIGURATIONS[config]), "    ")
+    source = CONFIGURED_APP.replace("{handlers}", handlers).replace("{{", "{").replace("}}", "}")
+    before, after = _versions(tmp_path, source)
+    text = Path(after.__file__).read_text()
+    outcomes = []
+    for module in (before, after):
+        module.app.testing = testing
+        client = module.app.test_client()
+        seen: list[str] = []
+
+        def record(sender, exception, **extra):
+            seen.append(type(exception).__name__)
+
+        got_request_exception.connect(record, module.app)
+        try:
+            answers = {}
+            for method, url, kwargs in [
+                ("GET", "/api/average", {}),  # ZeroDivisionError from server state
+                ("GET", "/api/average?bug=value", {}),  # ValueError from server code
+                ("POST", "/api/form", {"data": {}}),  # werkzeug's BadRequestKeyError
+                ("GET", "/api/ratio?b=5", {}),
+                ("GET", "/api/nowhere", {}),
+            ]:
+                try:
+                    answers[url] = _answer(client, method, url, **kwargs)
+                except Exception as exc:  # propagated under TESTING
+                    answers[url] = ("raised", type(exc).__name__)
+            outcomes.append((answers, list(seen)))
+            sites = {}
+            for url in ("/api/ratio?b=0", "/api/ratio?b=x"):
+                try:
+                    resp = client.get(url)
+                    sites[url] = (resp.status_code, resp.get_json())
+                except Exception as exc:
+                    sites[url] = ("raised", type(exc).__name__)
+            if module is after:
+                after_sites, after_seen = sites, list(seen)
+            else:
+                before_sites = sites
+        finally:
+            got_request_exception.disconnect(record, module.app)
+    assert outcomes[0] == outcomes[1], "an exception that was not raised at a wrapped site changed its outcome"
+    if config == "app handler for the same class":
+        assert after_sites["/api/ratio?b=x"] == before_sites["/api/ratio?b=x"]  # the app answers ValueError itself
+        assert "except ValueError" not in text
+    else:
+        assert after_sites["/api/ratio?b=x"] == (400, {"error": VALUE})
+    if config == "blueprint handler for a base class":
+        assert after_sites["/api/ratio?b=0"] == before_sites["/api/ratio?b=0"]  # ArithmeticError's own answer
+        assert "except ZeroDivisionError" not in text
+    else:
+        assert after_sites["/api/ratio?b=0"] == (400, {"error": DIVISION})
+    assert outcomes[1][1] == after_seen, "a wrapped site reached got_request_exception"
