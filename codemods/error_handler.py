@@ -275,10 +275,21 @@ def handle_client_input_error(error):
             if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 continue
             params = [a.arg for a in [*func.args.posonlyargs, *func.args.args, *func.args.kwonlyargs] if a.arg != "self"]
+            # a comprehension's variable holds the items of its iterable (the origin analysis
+            # answers for names the function binds, not for these)
+            comp_items: dict[str, ast.expr] = {}
+            for node in ast.walk(func):
+                if isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
+                    for gen in node.generators:
+                        for n in ast.walk(gen.target):
+                            if isinstance(n, ast.Name):
+                                comp_items[n.id] = gen.iter
             for node in ast.walk(func):
                 operand, kind = _operand(node)
                 if operand is None:
                     continue
+                if isinstance(operand, ast.Name) and operand.id in comp_items:
+                    operand = comp_items[operand.id]
                 if kind == "division" and _literal_zero(operand):
                     return True  # a division by the literal 0: a finding
                 origins = mo.of(operand, func, params)
@@ -1183,8 +1194,9 @@ def handle_client_input_error(error):
             missing = [exc for owner, exc in reaching[key] if (key, owner, exc) not in planned]
             if missing:
                 other = next(s for s in sites if id(s.node) == key and (id(s.node), _owner_key(s.view.owner), s.exc) not in planned)  # type: ignore[arg-type]
-                why[key] = (f"`{other.view.name}()` also reaches it, and its {other.exc} gets no client-input handler "
-                            "(see the finding there); wrapping it would change what that view answers")
+                why[key] = (f"`{other.view.name}()` also reaches it, and flaskfix leaves that view's {other.exc} as it is "
+                            "(its app or blueprint already answers it, or a finding there says why); wrapping it would "
+                            "change what that view answers")
                 continue
             target = self._wrap_target(site)
             if isinstance(target, str):
@@ -1299,6 +1311,8 @@ def handle_client_input_error(error):
                     return not _numeric(left, self.flask)  # %-formatting of a string may raise it
             return False
         if isinstance(node, cst.Subscript):
+            if exc == "KeyError" and self._stored(node):
+                return False  # ``d[k] = v`` sets a key, it never looks one up
             return exc in ("KeyError", "TypeError")
         if isinstance(node, (cst.UnaryOperation, cst.Comparison, cst.StarredDictElement, cst.StarredElement)):
             return exc == "TypeError"
@@ -1311,6 +1325,12 @@ def handle_client_input_error(error):
         if isinstance(node, cst.FormattedStringExpression) and node.format_spec:
             return exc in ("ValueError", "TypeError")
         return False
+
+    def _stored(self, node: cst.Subscript) -> bool:
+        parent = self.flask.parent(node)
+        while isinstance(parent, (cst.Element, cst.Tuple, cst.List)):
+            parent = self.flask.parent(parent)
+        return isinstance(parent, cst.AssignTarget) or (isinstance(parent, cst.AnnAssign) and parent.target is node)
 
     def _safe_call(self, call: cst.Call, exc: str) -> bool:
         """Calls that cannot raise ``exc``: the request's accessors, a few built-ins, jsonify."""

@@ -503,3 +503,18 @@ def test_only_the_wrapped_sites_change_whatever_handlers_the_app_has(tmp_path, c
     else:
         assert after_sites["/api/ratio?b=0"] == (400, {"error": DIVISION})
     assert outcomes[1][1] == after_seen, "a wrapped site reached got_request_exception"
+
+
+def test_a_helper_reached_by_a_view_whose_blueprint_answers_the_class_is_left_alone(tmp_path):
+    """The fixture helper-reached-by-handled-view, executed: wrapping `per_head()` would
+    hand the blueprint's ArithmeticError handler a ClientZeroDivisionError (a different
+    text), so the helper keeps raising ZeroDivisionError; the conversions are fixed."""
+    source = (Path(__file__).parents[1] / "fixtures/error-handler/helper-reached-by-handled-view/input.py").read_text()
+    before, after = _versions(tmp_path, source)
+    b, a = before.app.test_client(), after.app.test_client()
+    for url in ["/stats/share?people=0", "/share?people=0", "/share?people=4", "/stats/share?people=4"]:
+        assert _answer(a, "GET", url) == _answer(b, "GET", url), url
+    assert b.get("/stats/share?people=0").get_json() == {"error": "division by zero"}
+    for url in ["/share?people=x", "/stats/share?people=x"]:
+        assert b.get(url).status_code == 500
+        assert (a.get(url).status_code, a.get(url).get_json()) == (400, {"error": VALUE})
