@@ -42,7 +42,7 @@ from libcst.metadata.scope_provider import (
     ImportAssignment,
 )
 
-from flaskfix.codemods.ast_facts import HANDLER_TEXT, AstFacts
+from flaskfix.codemods.ast_facts import HANDLER_TEXT, AstFacts, dotted
 from flaskfix.codemods.base import FlaskfixCodemod, quote_style
 from flaskfix.codemods.flask_model import FlaskObject, Handler, VIEW_BASES, call_arg, dotted_name, is_docstring, is_generator_function
 
@@ -101,6 +101,11 @@ CLOCK_OR_RANDOM = frozenset(
         "os.urandom",
     }
 )
+#: calls that read the state of the process, the machine or the file system
+PROCESS_STATE = frozenset({"os.listdir", "os.scandir", "os.walk", "os.stat", "os.lstat", "os.getloadavg", "os.getpid",
+                           "os.cpu_count", "shutil.disk_usage", "glob.glob", "glob.iglob", "resource.getrusage",
+                           "threading.active_count", "threading.enumerate", "gc.get_count", "tracemalloc.get_traced_memory"})
+PROCESS_STATE_PACKAGES = ("os.path.", "psutil.")
 CLOCK_OR_RANDOM_PACKAGES = ("random.", "secrets.", "numpy.random.")
 #: method calls that write wherever their receiver lives (databases, files, sockets)
 ALWAYS_WRITES = frozenset(
@@ -285,6 +290,14 @@ class CacheRoute(FlaskfixCodemod):
         "streaming: it streams or sends a file (send_file, send_from_directory, stream_with_context), "
         "or is a generator or async",
         "clock or randomness: it calls random/secrets/uuid1/uuid4/os.urandom or reads the current time",
+        "shared state: it (or a function of the project it calls) reads a module-level container that some "
+        "function changes (append, item assignment, update...), a module-level name some function rebinds with "
+        "`global`, a class attribute some function or classmethod changes, or a queue/threading/deque/"
+        "itertools.count object: a cached answer would freeze it (a name heuristic such as 'summar' never "
+        "outweighs this)",
+        "file or process state: it reads a file with open() (any mode), or calls os.listdir/scandir/walk/stat, "
+        "os.path.*, glob, shutil.disk_usage, psutil.* and the like, whose answers change while the app runs "
+        "(templates read through Jinja are judged by `safe_templates` instead)",
         "parameters: the view takes parameters that are not variables of its URL rule (or *args/**kwargs), "
         "or its URL rule is not a literal",
         "the view function is used elsewhere (called directly, or imported by another module)",
@@ -392,6 +405,7 @@ def expensive_operation():
             None,
         )
         self._current = _ModuleInfo(tree, model.scopes, model.parents, self.run.path, True)
+        self._own_shared: dict[str, str] | None = None
         targets: list[tuple[Handler, _Facts]] = []
         for handler in sorted(views, key=lambda h: self.line_of(h.func)):
             if self._already_cached(handler):
@@ -745,6 +759,31 @@ def expensive_operation():
                         return True
         return False
 
+    def _shared_state(self, path: str) -> dict[str, str]:
+        """``_shared_state`` of a module of the project (this one: as it is on disk)."""
+        def compute(text: str) -> dict[str, str]:
+            try:
+                return _shared_state(ast.parse(text))
+            except (SyntaxError, ValueError):
+                return {}
+        if os.path.abspath(path) == os.path.abspath(self.run.path):
+            if self._own_shared is None:
+                self._own_shared = compute(self.flask.module.code)
+            return self._own_shared
+        return self.project.derived("cache-route:shared-state", path, compute) or {}  # type: ignore[return-value]
+
+    def _defined_in(self, path: str, key: str) -> tuple[str, str] | None:
+        """Where an imported ``name`` (or ``name.attr``) of module ``path`` is defined: (path, key there)."""
+        indexed = self.project.indexed(path)
+        if indexed is None:
+            return None
+        index, module = indexed
+        head, _, rest = key.partition(".")
+        where, name = index.resolve(module.module, head)
+        if where == module.module or where not in index.modules:
+            return None
+        return index.modules[where].path, f"{name}.{rest}" if rest else name
+
     def _other_modules_named(self, module: str, word: str, defines: str | None = None) -> Iterable[_ModuleInfo]:
         """Project modules that ``import module`` may mean and that mention ``word``: the
         file next to this one first, then the one at the dotted path from the project
@@ -1021,6 +1060,89 @@ def _may_be_expensive(callee: str, names: list[str], heuristics: list[str], whol
     return whole_table and last in ("all", "count") and receiver in ("query", "(query)")
 
 
+#: calls that make an object other code changes in place
+_MUTABLE_CALLS = frozenset({"list", "dict", "set", "deque", "defaultdict", "OrderedDict", "Counter", "bytearray", "WeakValueDictionary",
+                            "WeakKeyDictionary", "WeakSet", "ChainMap"})
+#: objects that exist to be changed by other requests or threads
+_ALWAYS_SHARED = ("queue.", "threading.", "multiprocessing.", "asyncio.Queue", "itertools.count", "collections.deque")
+_MUTATING_METHODS = frozenset({"append", "appendleft", "extend", "extendleft", "insert", "pop", "popleft", "popitem", "remove",
+                               "clear", "update", "setdefault", "add", "discard", "sort", "reverse", "rotate", "put",
+                               "put_nowait", "__setitem__", "__delitem__", "__iadd__"})
+
+
+def _shared_state(tree: ast.Module) -> dict[str, str]:
+    """Module-level names (and ``Class.attr``) whose value other code of the module
+    changes while the app runs: a container some function mutates, a name some function
+    rebinds with ``global``, a ``Class.attr`` some function sets, and queue/threading
+    objects. Name -> what it is, for the finding."""
+    imports: dict[str, str] = {}
+    for stmt in tree.body:
+        if isinstance(stmt, ast.Import):
+            for a in stmt.names:
+                imports[(a.asname or a.name).split(".")[0]] = a.name.split(".")[0] if not a.asname else a.name
+        elif isinstance(stmt, ast.ImportFrom) and stmt.module and not stmt.level:
+            for a in stmt.names:
+                imports[a.asname or a.name] = f"{stmt.module}.{a.name}"
+    containers: dict[str, str] = {}
+    shared: dict[str, str] = {}
+    classes = {s.name for s in tree.body if isinstance(s, ast.ClassDef)}
+    for stmt in tree.body:
+        targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target] if isinstance(stmt, ast.AnnAssign) and stmt.value else []
+        value = getattr(stmt, "value", None)
+        for t in targets:
+            if not isinstance(t, ast.Name) or value is None:
+                continue
+            if isinstance(value, (ast.List, ast.Dict, ast.Set, ast.ListComp, ast.DictComp, ast.SetComp)):
+                containers[t.id] = f"a module-level {type(value).__name__.lower().replace('comp', '')}"
+            elif isinstance(value, ast.Call):
+                callee = dotted(value.func) or ""
+                head, _, rest = callee.partition(".")
+                full = f"{imports.get(head, head)}{'.' + rest if rest else ''}"
+                if full.startswith(_ALWAYS_SHARED) or callee.rsplit(".", 1)[-1] in ("Queue", "LifoQueue", "PriorityQueue", "SimpleQueue", "Lock", "RLock", "Event"):
+                    shared[t.id] = f"a module-level `{callee}()`, which exists to be changed by other requests"
+                elif callee.rsplit(".", 1)[-1] in _MUTABLE_CALLS:
+                    containers[t.id] = f"a module-level `{callee}()`"
+    # in a classmethod, ``cls.attr`` is the class's attribute
+    cls_params: dict[ast.AST, tuple[str, str]] = {}
+    for cdef in tree.body:
+        if isinstance(cdef, ast.ClassDef):
+            for m in cdef.body:
+                if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef)) and m.args.args and any(
+                    dotted(d) == "classmethod" for d in m.decorator_list
+                ):
+                    cls_params[m] = (m.args.args[0].arg, cdef.name)
+    for func in ast.walk(tree):
+        if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        alias = cls_params.get(func)
+        rebinds = {n for g in ast.walk(func) if isinstance(g, ast.Global) for n in g.names}
+        for node in ast.walk(func):
+            target = None
+            if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete)):
+                for t in (node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [node.target]):
+                    if isinstance(t, ast.Name) and t.id in rebinds:
+                        shared.setdefault(t.id, f"a module-level name that `{func.name}()` rebinds (`global`)")
+                    elif isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name):
+                        target = t.value.id
+                    elif isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and (owner := _class_of(t.value.id, classes, alias)):
+                        shared.setdefault(f"{owner}.{t.attr}", f"a class attribute that `{func.name}()` sets")
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in _MUTATING_METHODS:
+                receiver = node.func.value
+                if isinstance(receiver, ast.Name):
+                    target = receiver.id
+                elif isinstance(receiver, ast.Attribute) and isinstance(receiver.value, ast.Name) and (owner := _class_of(receiver.value.id, classes, alias)):
+                    shared.setdefault(f"{owner}.{receiver.attr}", f"a class attribute that `{func.name}()` changes")
+            if target is not None and target in containers:
+                shared.setdefault(target, f"{containers[target]} that `{func.name}()` changes")
+    return shared
+
+
+def _class_of(name: str, classes: set[str], alias: tuple[str, str] | None) -> str | None:
+    if name in classes:
+        return name
+    return alias[1] if alias is not None and alias[0] == name else None
+
+
 @dataclass
 class _Plan:
     targets: list[tuple[Handler, _Facts]]
@@ -1051,7 +1173,8 @@ class _Scanner(cst.CSTVisitor):
     # -- helpers -------------------------------------------------------------------------
 
     def _line(self, node: cst.CSTNode) -> int:
-        if self.info.is_current:
+        """The view's own line: its statement, or the call in it that leads to a helper."""
+        if self.info.is_current and not self.via:
             return self.codemod.line_of(node)
         return self.anchor or 0
 
@@ -1128,9 +1251,34 @@ class _Scanner(cst.CSTVisitor):
         if isinstance(parent, cst.Arg) and parent.value is not node:
             return  # the keyword of a keyword argument
         self._check_reference(node, node.value)
+        self._check_shared(node, node.value)
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
         self._check_reference(node, node.attr.value)
+        if isinstance(node.value, cst.Name):
+            self._check_shared(node.value, f"{node.value.value}.{node.attr.value}")
+
+    def _check_shared(self, name: cst.Name, key: str) -> None:
+        """A module-level object that other code changes while the app runs: a cached
+        answer would keep what it held when it was cached."""
+        if self._is_local(name):
+            return
+        scope = self.info.scopes.get(name)
+        if scope is None or name.value not in scope:
+            return
+        bindings = [a for a in scope[name.value] if isinstance(a, Assignment)]
+        if not bindings or not all(isinstance(a.scope, GlobalScope) for a in bindings):
+            return
+        path, key_there = self.info.path, key
+        if all(isinstance(a.node, cst.ImportFrom) for a in bindings):
+            resolved = self.codemod._defined_in(self.info.path, key)
+            if resolved is None:
+                return
+            path, key_there = resolved
+        what = self.codemod._shared_state(path).get(key_there)
+        if what is not None:
+            where = "" if path == self.info.path else f" ({self.codemod.project.relpath(path)})"
+            self.problem(name, f"shared state: it reads `{key}` ({what}{where}), which a cached answer would freeze")
 
     def _check_reference(self, node: cst.BaseExpression, name: str) -> None:
         """Flag what a name or dotted name refers to: ``session``, ``flask.request``..."""
@@ -1176,6 +1324,10 @@ class _Scanner(cst.CSTVisitor):
             mode = call_arg(node, "mode", 1)
             if mode is not None and not (isinstance(mode, cst.SimpleString) and not set(str(mode.evaluated_value)) & set("wax+")):
                 self.problem(node, "writes: it opens a file for writing")
+            else:
+                self.problem(node, "file state: it reads a file with `open()`, which other code or processes may change; a cached answer would keep the old content")
+        elif qn & PROCESS_STATE or any(q.startswith(PROCESS_STATE_PACKAGES) for q in qn):
+            self.problem(node, f"process or file state: it calls `{dotted_name(func) or attr}()`, whose answer changes while the app runs")
         elif any(q in ("flask.url_for", "flask.helpers.url_for") for q in qn) and call_arg(node, "_external") is not None:
             self.problem(node, "request data: it builds an external URL, which depends on the request's host")
         elif isinstance(func, cst.Attribute):
@@ -1187,10 +1339,21 @@ class _Scanner(cst.CSTVisitor):
             elif name in NONLOCAL_WRITES:
                 root = _root(func.value)
                 if (root is None or not self._is_local(root)) and not self._read_only_receiver(func.value):
-                    self.problem(node, f"writes: it calls `{dotted_name(func) or name}()` on an object that outlives the request")
+                    if root is not None and root is func.value and self._is_module(root):
+                        self.problem(node, f"writes: it calls `{dotted_name(func) or name}()`, a side effect that a cached answer would skip")
+                    else:
+                        self.problem(node, f"writes: it calls `{dotted_name(func) or name}()` on an object that outlives the request")
         self._expensive(node, qn)
         if isinstance(func, cst.Name):
             self._follow(node, func)
+
+    def _is_module(self, name: cst.Name) -> bool:
+        """``requests`` in ``requests.post()``: a name bound by ``import requests``."""
+        scope = self.info.scopes.get(name)
+        if scope is None or name.value not in scope:
+            return False
+        bindings = list(scope[name.value])
+        return bool(bindings) and all(isinstance(a, Assignment) and isinstance(a.node, cst.Import) for a in bindings)
 
     def _read_only_receiver(self, value: cst.BaseExpression) -> bool:
         """``request.args.get``-like receivers that cannot be written through."""
