@@ -1692,7 +1692,10 @@ def _operand(node: ast.AST) -> tuple[ast.expr | None, str]:
     ``int()``/``float()``, the container of a subscript: only the request's JSON body
     makes a subscript a site), and which kind of operation it is."""
     if isinstance(node, (ast.BinOp, ast.AugAssign)) and isinstance(node.op, (ast.Div, ast.FloorDiv, ast.Mod)):
-        return (node.right if isinstance(node, ast.BinOp) else node.value), "division"
+        left, right = (node.left, node.right) if isinstance(node, ast.BinOp) else (node.target, node.value)
+        if _text_literal(right) or (isinstance(node.op, ast.Mod) and _text_literal(left)):
+            return None, ""  # "%" formatting or a join with text: never a division by zero (as _division says)
+        return right, "division"
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.args:
         if node.func.id in ("int", "float"):
             return node.args[0], "conversion"
@@ -1701,6 +1704,10 @@ def _operand(node: ast.AST) -> tuple[ast.expr | None, str]:
     if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load):
         return node.value, "subscript"
     return None, ""
+
+
+def _text_literal(expr: ast.expr) -> bool:
+    return isinstance(expr, ast.JoinedStr) or (isinstance(expr, ast.Constant) and isinstance(expr.value, (str, bytes)))
 
 
 def _literal_zero(expr: ast.expr) -> bool:
