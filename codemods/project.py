@@ -123,27 +123,6 @@ class Project:
             h.update(f"{path}\0{self.digest(path)}\n".encode())
         return h.hexdigest()
 
-    def shareable(self) -> dict[str, object]:
-        """What this process has already learnt about the project and a worker process
-        would otherwise learn again: the index facts of the modules read so far and the
-        word index (plain data; see ``preload``)."""
-        facts = {}
-        if self._project_index is not None:
-            facts = dict(getattr(self._project_index.modules, "_facts", {}))
-        return {"facts": facts, "words": self._index}
-
-    def preload(self, shared: dict[str, object]) -> None:
-        """Start from what another process of the same run learnt (``shareable``): the same
-        answers, without reading and walking the files again."""
-        facts = shared.get("facts") or {}
-        if facts:
-            from flaskfix.codemods.index import Index
-
-            self._project_index = Index.lazy(self.root, self._files, self.text)
-            self._project_index.modules._facts.update(facts)  # type: ignore[attr-defined]
-        if shared.get("words") is not None:
-            self._index = shared["words"]  # type: ignore[assignment]
-
     def index(self):  # type: ignore[no-untyped-def]
         """The project index (``codemods/index.py``), built once per process on first use.
         A result that uses it depends on the whole project."""

@@ -96,26 +96,22 @@ class Engine:
 
     # -- one file ----------------------------------------------------------------------
 
-    def process_path(self, path: str, light: bool = False) -> FileResult | None:
-        """The result for one file; with ``light``, None when a codemod still wants the file
-        after the fast passes (it needs LibCST: ``process_path(path)`` does the rest)."""
+    def process_path(self, path: str) -> FileResult:
         try:
             source = read_source(path, self.config.max_file_size)
         except SourceError as exc:
             return FileResult(path, error=str(exc))
-        return self.process_source(source, light)
+        return self.process_source(source)
 
-    def process_source(self, source: Source, light: bool = False) -> FileResult:
+    def process_source(self, source: Source) -> FileResult:
         self.project.begin()
-        result = self._process(source, light)
-        if result is None:
-            return None  # type: ignore[return-value]  # (light: see process_path)
+        result = self._process(source)
         if self.project.consulted:
             result.depends = {"files": dict(self.project.read), "whole": self.project.whole}
         result.diff_path = self._diff_path(source.path)
         return result
 
-    def _process(self, source: Source, light: bool = False) -> FileResult | None:
+    def _process(self, source: Source) -> FileResult:
         result = FileResult(source.path, source=source)
         text = source.text
         try:
@@ -145,8 +141,6 @@ class Engine:
         if not wanted:
             result.prefiltered_out = True
             return result
-        if light:
-            return None
         import libcst as cst  # only files some codemod still wants get here
         from libcst.codemod import CodemodContext, SkipFile
         from libcst.metadata import MetadataWrapper
@@ -254,28 +248,19 @@ class Engine:
                 yield result
 
     def _map(self, paths: list[str], jobs: int) -> Iterator[FileResult]:
-        if jobs <= 1 or len(paths) < 2:
-            yield from map(self.process_path, paths)  # type: ignore[misc]
-            return
-        # Two phases. Here, in this process: read, parse with stdlib ast, the fast passes
-        # (pre-filter, detection, which build the project index); most files end there.
-        # Then only the files a codemod still wants (LibCST, ~100x the cost of a parse) go
-        # to the workers, one at a time, with the index facts this process already has.
-        light = [self.process_path(p, light=True) for p in paths]
-        heavy = [p for p, r in zip(paths, light) if r is None]
         minimum = int(os.environ.get("FLASKFIX_POOL_MIN_FILES", POOL_MIN_FILES))
-        if len(heavy) < max(minimum, 1):  # a pool costs each worker its start-up
-            for path, result in zip(paths, light):
-                yield result if result is not None else self.process_path(path)  # type: ignore[misc]
+        if jobs <= 1 or len(paths) < max(minimum, 2 * jobs):  # a pool costs each worker its start-up
+            yield from map(self.process_path, paths)
             return
         from concurrent.futures import ProcessPoolExecutor
 
-        init = ([c.ID for c in self.codemods], self.config, self.project.root, self.project._files, self.project.shareable())
-        pool = ProcessPoolExecutor(max_workers=min(jobs, len(heavy)), initializer=_init_worker, initargs=init)
+        init = ([c.ID for c in self.codemods], self.config, self.project.root, self.project._files)
+        pool = ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker, initargs=init)
         try:
-            done = pool.map(_work, heavy, chunksize=1)  # heavy files vary 100x in cost: one at a time
-            for result in light:
-                yield result if result is not None else next(done)
+            # small chunks: candidates cluster (views/, api/), and big chunks of them on one
+            # worker left the other idle; a result is small, so the extra messages cost little
+            chunk = max(1, min(4, len(paths) // (jobs * 16) or 1))
+            yield from pool.map(_work, paths, chunksize=chunk)
         except BaseException:
             # Ctrl-C, or the consumer stopped: do not wait for the workers' current files
             # (that took 10-22 s); they write nothing, so ending them loses nothing.
@@ -355,30 +340,26 @@ def _cacheable(result: FileResult) -> bool:
     return result.error is None or not result.error.startswith("internal error")
 
 
-#: fewer files than this that need LibCST are processed in this process: starting workers
-#: (each imports LibCST and the codemods, about 0.7 s) costs more than it saves
+#: fewer files than this are processed in this process: starting workers (each imports
+#: LibCST and the codemods, about 0.7 s) costs more than it saves on a small project
 #: (``FLASKFIX_POOL_MIN_FILES`` overrides it; the tests set 0 so that every --jobs test
-#: with a candidate goes through the pool)
-POOL_MIN_FILES = 3
+#: goes through the pool)
+POOL_MIN_FILES = 48
 
 _WORKER: Engine | None = None
 
 
-def _init_worker(ids: list[str], config: Config, root: Path, files: tuple[str, ...], shared: dict[str, object]) -> None:
+def _init_worker(ids: list[str], config: Config, root: Path, files: tuple[str, ...]) -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it ends the workers
     global _WORKER
-    project = Project(root, files, config.max_file_size)
-    project.preload(shared)
-    _WORKER = Engine([registry.spec(i) for i in ids], config, project)
+    _WORKER = Engine([registry.spec(i) for i in ids], config, Project(root, files, config.max_file_size))
 
 
 def _work(path: str) -> FileResult:
     assert _WORKER is not None
-    result = _WORKER.process_path(path)
-    assert result is not None
-    return result
+    return _WORKER.process_path(path)
 
 
 def project_files(config: Config) -> tuple[str, ...]:
