@@ -443,9 +443,11 @@ def handle_client_input_error(error):
             elif isinstance(node, cst.Subscript):
                 if self._json_index(node, func):
                     what = f"`{_code(node)}`"
-                    if not self._key_checked(node, func):
+                    checked = self._key_checked(node, func)
+                    if checked is None:
                         out.append(Site("KeyError", node, what, view, here))
-                    out.append(Site("TypeError", node, what, view, here))
+                    if checked != "get":  # after data.get("k") worked, data is a mapping
+                        out.append(Site("TypeError", node, what, view, here))
         return out
 
     def _held_back(self, node: cst.CSTNode, path: tuple[tuple[cst.CSTNode, cst.FunctionDef], ...], view: Handler) -> bool:
@@ -795,9 +797,16 @@ def handle_client_input_error(error):
             value = value.value
         return self._is_json_body(value, func)
 
-    def _key_checked(self, node: cst.Subscript, func: cst.FunctionDef) -> bool:
-        """``data["k"]`` only reached when ``"k" in data``: an enclosing ``if "k" in data``, the
-        right side of ``"k" in data and ...``, or an earlier ``if "k" not in data: return/raise/abort(...)`` (``data`` bound once)."""
+    def _key_checked(self, node: cst.Subscript, func: cst.FunctionDef) -> str | None:
+        """``data["k"]`` only reached when ``"k" in data`` ("in": it can still raise TypeError
+        if data is a list) or ``data.get("k")`` ("get": data is a mapping that holds k):
+        an enclosing ``if``/conditional expression on it, the right side of ``... and``, or an
+        earlier ``if "k" not in data`` / ``if not data.get("k")`` that returns, raises or
+        aborts (``data`` bound once)."""
+        found: list[str] = []
+        return "get" if (hit := self._key_guard(node, func, found)) and "get" in found else "in" if hit else None
+
+    def _key_guard(self, node: cst.Subscript, func: cst.FunctionDef, found: list[str]) -> bool:
         model = self.flask
         if len(node.slice) != 1 or not isinstance(node.slice[0].slice, cst.Index):
             return False
@@ -825,9 +834,30 @@ def handle_client_input_error(error):
         else:
             return False
 
+        def got(test: cst.BaseExpression) -> bool:
+            """``data.get("k")`` (truthy) or ``data.get("k") is not None``."""
+            if isinstance(test, cst.Comparison) and len(test.comparisons) == 1 and isinstance(test.comparisons[0].operator, cst.IsNot):
+                if isinstance(test.comparisons[0].comparator, cst.Name) and test.comparisons[0].comparator.value == "None":
+                    test = test.left
+            return (
+                isinstance(test, cst.Call)
+                and isinstance(test.func, cst.Attribute)
+                and test.func.attr.value == "get"
+                and same(test.func.value)
+                and len(test.args) >= 1
+                and isinstance(test.args[0].value, cst.SimpleString)
+                and test.args[0].value.evaluated_value == wanted
+            )
+
         def membership(test: cst.BaseExpression, positive: bool) -> bool:
             if isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.And if positive else cst.Or):
                 return membership(test.left, positive) or membership(test.right, positive)
+            if positive and got(test):
+                found.append("get")
+                return True
+            if not positive and isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not) and got(test.expression):
+                found.append("get")
+                return True
             if not (isinstance(test, cst.Comparison) and len(test.comparisons) == 1):
                 return False
             comp = test.comparisons[0]
@@ -1347,7 +1377,24 @@ def handle_client_input_error(error):
                 receiver = receiver.value
             if self._is_request(receiver):
                 return True
+            if func.attr.value == "get" and exc != "TypeError" and self._request_json(func.value):
+                return True  # the JSON body's dict.get: returns a default, never raises these
+        if (isinstance(func, cst.Attribute) and func.attr.value == "get" and exc != "TypeError"
+                and isinstance(func.value, cst.Name) and self._json_name(func.value)):
+            return True
         return False
+
+    def _json_name(self, name: cst.Name) -> bool:
+        """A name bound once, in this function, to the request's JSON body."""
+        scope = self.flask.scopes.get(name)
+        if scope is None or name.value not in scope:
+            return False
+        bindings = list(scope[name.value])
+        if len(bindings) != 1 or not isinstance(bindings[0], Assignment):
+            return False
+        target = bindings[0].node
+        assign = self.flask.parent(self.flask.parent(target)) if isinstance(self.flask.parent(target), cst.AssignTarget) else None
+        return isinstance(assign, cst.Assign) and self._request_json(assign.value)
 
     # -- placing the handlers --------------------------------------------------------------
 
