@@ -20,7 +20,8 @@ by primary key (no query at all when there are no ids); each lookup reads the di
 
 Why a dict answer is the per-id call's answer. A hit is the very object the call would
 return: the query put it in the session's identity map under the same primary key,
-and ``get``/``filter_by(pk=...).first()`` answer with that object. A miss is ``None``
+and ``get``/``filter_by(pk=...).first()`` (or ``filter(Model.pk == ...).first()``, the
+same query written with ``filter``) answer with that object. A miss is ``None``
 (or the 404 of ``get_or_404``, raised in the same iteration) only when the id is in a
 form for which the database's comparison and Python's agree: the IN query was given
 that id and returned every row ``pk = id`` would return, so when none of them has the
@@ -262,7 +263,7 @@ def get_users():
         names.append(user.name if user else None)
     return jsonify(users=names)
 '''
-    PREFILTER = (r"\.(?:get(?:_or_404)?|filter_by)\(", r"\bfor\b", r"query|session|get_or_404")
+    PREFILTER = (r"\.(?:get(?:_or_404)?|filter_by|filter)\(", r"\bfor\b", r"query|session|get_or_404")
     DEFAULT_CONFIG = {"max_ids": 1000, "line_length": 88, "exact_string_keys": False}
     METADATA_DEPENDENCIES = (ScopeProvider, PositionProvider)
 
@@ -342,6 +343,15 @@ def get_users():
         # Model.query.filter_by(pk=x).first() / .one_or_none()
         if method in ("first", "one_or_none"):
             inner = base
+            compared = _filter_equals(inner)
+            if compared is not None:  # Model.query.filter(Model.col == x).first(): filter_by(col=x)
+                model_name, column, value = compared
+                if call.args:
+                    return None
+                site = self._site_with_arg(call, "query.filter_by", model_name, value, None)
+                if site is not None:
+                    site.keyword = column
+                return site
             if not (
                 isinstance(inner, cst.Call)
                 and isinstance(inner.func, cst.Attribute)
@@ -1093,6 +1103,8 @@ def get_users():
             return False
         base = func.value
         if func.attr.value in ("first", "one_or_none"):
+            if _filter_equals(base) is not None:
+                return True
             return isinstance(base, cst.Call) and isinstance(base.func, cst.Attribute) and base.func.attr.value == "filter_by" and _is_model_query(base.func.value)
         if _is_model_query(base):
             return True
@@ -1306,6 +1318,24 @@ def _calls(tree: cst.Module) -> list[cst.Call]:
 
     tree.visit(V())
     return out
+
+
+def _filter_equals(node: cst.BaseExpression) -> tuple[cst.Name, str, cst.BaseExpression] | None:
+    """``Model.query.filter(Model.col == x)`` (one condition, the query's own model, ``==``
+    with the column on the left): (Model, "col", x); what ``filter_by(col=x)`` says."""
+    if not (isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value == "filter"):
+        return None
+    query = node.func.value
+    if not _is_model_query(query) or len(node.args) != 1 or node.args[0].keyword is not None or node.args[0].star:
+        return None
+    test = node.args[0].value
+    if not (isinstance(test, cst.Comparison) and len(test.comparisons) == 1 and isinstance(test.comparisons[0].operator, cst.Equal)):
+        return None
+    left = test.left
+    model = query.value  # type: ignore[attr-defined]
+    if not (isinstance(left, cst.Attribute) and isinstance(left.value, cst.Name) and left.value.value == model.value):
+        return None
+    return model, left.attr.value, test.comparisons[0].comparator
 
 
 def _is_model_query(node: cst.BaseExpression) -> bool:
