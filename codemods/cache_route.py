@@ -26,13 +26,14 @@ imported from another project module) or creates one next to the app.
 from __future__ import annotations
 
 import ast
+import builtins
 import os
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider, ScopeProvider
+from libcst.metadata import PositionProvider, ScopeProvider
 from libcst.metadata.scope_provider import (
     Assignment,
     BuiltinAssignment,
@@ -175,38 +176,14 @@ def {name}(response):
 
 @dataclass
 class _ModuleInfo:
-    """Scope facts of one module, this one or another module of the project."""
+    """Scope facts of the module being rewritten (LibCST's scope analysis, which the
+    codemod already has); other modules of the project use ``_LightModuleInfo``."""
 
     module: cst.Module
     scopes: dict
     parents: dict
     path: str
     is_current: bool
-
-    @classmethod
-    def parse(cls, text: str, path: str) -> "_ModuleInfo | None":
-        try:
-            wrapper = MetadataWrapper(cst.parse_module(text), unsafe_skip_copy=True)  # a fresh parse shares no nodes
-        except Exception:
-            return None
-        scopes = wrapper.resolve(ScopeProvider)
-        parents: dict = {}
-
-        class P(cst.CSTVisitor):
-            def __init__(self) -> None:
-                self.stack: list[cst.CSTNode] = []
-
-            def on_visit(self, node: cst.CSTNode) -> bool:
-                if self.stack:
-                    parents[node] = self.stack[-1]
-                self.stack.append(node)
-                return True
-
-            def on_leave(self, original_node: cst.CSTNode) -> None:
-                self.stack.pop()
-
-        wrapper.module.visit(P())
-        return cls(wrapper.module, scopes, parents, path, False)
 
     def qualified_names(self, node: cst.CSTNode) -> set[str]:
         scope = self.scopes.get(node)
@@ -220,6 +197,213 @@ class _ModuleInfo:
     def top_function(self, name: str) -> cst.FunctionDef | None:
         found = [s for s in self.module.body if isinstance(s, cst.FunctionDef) and s.name.value == name]
         return found[0] if len(found) == 1 else None
+
+    def prepare(self, func: cst.FunctionDef) -> None:
+        """Called before ``func`` is scanned (the scope facts here cover the whole module)."""
+
+    def bindings(self, name: cst.Name) -> list[tuple[cst.CSTNode | None, str]] | None:
+        """What ``name`` may refer to: (binding node, "global" | "function" | "other"), a
+        built-in as (None, "builtin"); None when it is not bound anywhere flaskfix sees."""
+        scope = self.scopes.get(name)
+        if scope is None or name.value not in scope:
+            return None
+        out: list[tuple[cst.CSTNode | None, str]] = []
+        for a in scope[name.value]:
+            if isinstance(a, BuiltinAssignment):
+                out.append((None, "builtin"))
+            elif isinstance(a, Assignment):
+                kind = "global" if isinstance(a.scope, GlobalScope) else "function" if isinstance(a.scope, FunctionScope) else "other"
+                out.append((a.node, kind))
+            else:
+                out.append((None, "other"))
+        return out
+
+
+class _LightModuleInfo(_ModuleInfo):
+    """Another module of the project, for scanning the functions a view calls there:
+    LibCST's tree without its scope analysis (which cost more than everything else the
+    scan does). Names are resolved from the module's top-level bindings and the bindings
+    of the functions around them, which is all the scan asks."""
+
+    def __init__(self, module: cst.Module, path: str) -> None:
+        super().__init__(module, {}, {}, path, False)
+        self._top: dict[str, list[cst.CSTNode]] = {}
+        self._local_cache: dict[int, tuple[set[str], set[str], set[str]]] = {}
+        self._import_cache: dict[int, dict[str, list[cst.CSTNode]]] = {}
+        self._prepared: set[int] = set()
+
+        def bind(stmt: cst.CSTNode) -> None:
+            if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+                self._top.setdefault(stmt.name.value, []).append(stmt)
+                return
+            if isinstance(stmt, cst.SimpleStatementLine):
+                for small in stmt.body:
+                    for n in _bound_names(small):
+                        self._top.setdefault(n, []).append(small)
+                return
+            if isinstance(stmt, cst.BaseCompoundStatement):  # if/try/for/with at module level
+                for n in _compound_targets(stmt):
+                    self._top.setdefault(n, []).append(stmt)
+                for block in _blocks(stmt):
+                    for inner in block.body:
+                        bind(inner)
+
+        for stmt in module.body:
+            bind(stmt)
+        self._module_parents(module)
+
+    @classmethod
+    def parse(cls, text: str, path: str) -> "_LightModuleInfo | None":  # type: ignore[override]
+        try:
+            return cls(cst.parse_module(text), path)
+        except Exception:
+            return None
+
+    def _module_parents(self, module: cst.Module) -> None:
+        """Parents of the module-level statements' own nodes (not of function bodies, which
+        ``prepare`` adds for the functions that are scanned)."""
+        for stmt in module.body:
+            if not isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+                self._parents_of(stmt, module)
+
+    def _parents_of(self, root: cst.CSTNode, parent: cst.CSTNode | None) -> None:
+        parents = self.parents
+        if parent is not None:
+            parents[root] = parent
+        stack = [root]
+        while stack:
+            node = stack.pop()
+            for child in node.children:
+                parents[child] = node
+                stack.append(child)
+
+    def prepare(self, func: cst.FunctionDef) -> None:
+        if id(func) not in self._prepared:
+            self._prepared.add(id(func))
+            self._parents_of(func, self.parents.get(func, self.module))
+
+    def _class_names(self, cls: cst.ClassDef) -> set[str]:
+        names: set[str] = set()
+        for stmt in cls.body.body if isinstance(cls.body, cst.IndentedBlock) else ():
+            if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+                names.add(stmt.name.value)
+            elif isinstance(stmt, cst.SimpleStatementLine):
+                for small in stmt.body:
+                    names |= set(_bound_names(small))
+        return names
+
+    def _in_import(self, name: cst.Name) -> bool:
+        node: cst.CSTNode = name
+        while (parent := self.parents.get(node)) is not None and isinstance(parent, (cst.Attribute, cst.ImportFrom, cst.Import, cst.ImportAlias)):
+            if isinstance(parent, (cst.ImportFrom, cst.Import)):
+                return True
+            node = parent
+        return False
+
+    def _imports(self, func: cst.CSTNode) -> dict[str, list[cst.CSTNode]]:
+        """name -> the import statements in ``func``'s own body that bind it."""
+        self._locals(func)
+        return self._import_cache.get(id(func), {})
+
+    def _locals(self, func: cst.CSTNode) -> tuple[set[str], set[str], set[str]]:
+        """(names the function binds, names it declares global, names it declares nonlocal)."""
+        key = id(func)
+        if key not in self._local_cache:
+            bound: set[str] = set()
+            declared: set[str] = set()
+            outer: set[str] = set()
+            if isinstance(func, (cst.FunctionDef, cst.Lambda)):
+                params = func.params
+                for p in [*params.posonly_params, *params.params, *params.kwonly_params]:
+                    bound.add(p.name.value)
+                for p in (params.star_arg, params.star_kwarg):
+                    if isinstance(p, cst.Param):
+                        bound.add(p.name.value)
+            body = func.body
+            stack: list[cst.CSTNode] = [body]
+            while stack:
+                node = stack.pop()
+                if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
+                    bound.add(node.name.value)
+                    continue  # its own scope
+                if isinstance(node, cst.Lambda):
+                    continue
+                if isinstance(node, (cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)):
+                    continue  # its own scope (LibCST keeps a `:=` inside it there too: not the function's)
+                if isinstance(node, cst.Global):
+                    declared |= {n.name.value for n in node.names}
+                elif isinstance(node, cst.Nonlocal):
+                    outer |= {n.name.value for n in node.names}
+                elif isinstance(node, cst.BaseSmallStatement):
+                    names = _bound_names(node)
+                    bound |= set(names)
+                    if isinstance(node, (cst.Import, cst.ImportFrom)):
+                        for n in names:
+                            self._import_cache.setdefault(key, {}).setdefault(n, []).append(node)
+                elif isinstance(node, cst.BaseCompoundStatement):
+                    bound |= set(_compound_targets(node))
+                elif isinstance(node, cst.NamedExpr) and isinstance(node.target, cst.Name):
+                    bound.add(node.target.value)
+                stack.extend(node.children)
+            self._local_cache[key] = (bound - declared - outer, declared, outer)
+        return self._local_cache[key]
+
+    def bindings(self, name: cst.Name) -> list[tuple[cst.CSTNode | None, str]] | None:
+        word = name.value
+        node: cst.CSTNode = name
+        if isinstance(self.parents.get(name), cst.NameItem):
+            return None  # the name in `global x` / `nonlocal x` itself refers to nothing yet
+        outer_iter = False  # in a comprehension's first iterable: evaluated outside it
+        while True:
+            parent = self.parents.get(node)
+            if parent is None or parent is self.module:
+                break
+            if isinstance(parent, (cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)) and not outer_iter:
+                comp = parent.for_in
+                while comp is not None:
+                    if word in _target_names(comp.target):
+                        return [(comp, "other")]
+                    comp = comp.inner_for_in
+            if isinstance(parent, cst.ClassDef) and node is parent.body and word in self._class_names(parent):
+                return [(parent, "other")]  # bound in the class body
+            if isinstance(parent, (cst.FunctionDef, cst.Lambda)) and node is not getattr(parent, "name", None) \
+                    and not any(node is getattr(d, "decorator", None) for d in getattr(parent, "decorators", ())):
+                bound, declared, _outer = self._locals(parent)
+                if word in declared:
+                    break
+                if word in bound:
+                    return [(parent, "function")]
+            outer_iter = isinstance(parent, cst.CompFor) and node is parent.iter and not isinstance(self.parents.get(parent), cst.CompFor)
+            node = parent
+        found = self._top.get(word)
+        if found:
+            return [(n, "global") for n in found]
+        if word in _BUILTINS:
+            return [(None, "builtin")]
+        return None
+
+    def qualified_names(self, node: cst.CSTNode) -> set[str]:
+        if isinstance(node, cst.Name):
+            if isinstance(self.parents.get(node), cst.NameItem) or self._in_import(node):
+                return set()  # `global x` itself, or a module path in an import, as LibCST answers
+            found = self.bindings(node)
+            if not found:
+                return set()
+            out = set()
+            for binding, kind in found:
+                if kind == "builtin":
+                    out.add(f"builtins.{node.value}")
+                elif kind == "global":
+                    out |= _imported_as(binding, node.value)
+                elif isinstance(binding, (cst.FunctionDef, cst.Lambda)) and node.value in self._imports(binding):
+                    for imp in self._imports(binding)[node.value]:
+                        out |= _imported_as(imp, node.value)  # `import x` inside the function
+                else:
+                    out.add(f"<local>.{node.value}")
+            return out
+        if isinstance(node, cst.Attribute):
+            return {f"{q}.{node.attr.value}" for q in self.qualified_names(node.value)}
+        return set()
 
 
 @dataclass
@@ -493,6 +677,7 @@ def expensive_operation():
             if id(func) in facts.seen or len(facts.seen) > 40:
                 continue
             facts.seen.add(id(func))
+            info.prepare(func)
             scan = _Scanner(self, info, func, anchor, via)
             func.visit(scan)
             facts.problems.extend(scan.problems)
@@ -814,7 +999,7 @@ def expensive_operation():
                     isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == defines for n in tree.body
                 ):
                     continue
-            info = self.project.derived("cache-route:module", path, lambda text, path=path: _ModuleInfo.parse(text, path))
+            info = self.project.derived("cache-route:module", path, lambda text, path=path: _LightModuleInfo.parse(text, path))
             if info is not None:
                 yield info  # type: ignore[misc]
 
@@ -1137,6 +1322,93 @@ def _shared_state(tree: ast.Module) -> dict[str, str]:
     return shared
 
 
+_BUILTINS = frozenset(dir(builtins))
+
+
+
+def _target_names(target: cst.BaseExpression) -> list[str]:
+    if isinstance(target, cst.Name):
+        return [target.value]
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return [n for el in target.elements for n in _target_names(el.value)]
+    if isinstance(target, cst.StarredElement):
+        return _target_names(target.value)
+    return []
+
+
+def _bound_names(small: cst.CSTNode) -> list[str]:
+    """Names a simple statement binds."""
+    if isinstance(small, cst.Assign):
+        return [n for t in small.targets for n in _target_names(t.target)]
+    if isinstance(small, (cst.AnnAssign, cst.AugAssign)):
+        return _target_names(small.target)
+    if isinstance(small, cst.Import):
+        return [(a.asname.name.value if a.asname else (dotted_name(a.name) or "").split(".")[0])  # type: ignore[union-attr]
+                for a in small.names]
+    if isinstance(small, cst.ImportFrom) and not isinstance(small.names, cst.ImportStar):
+        return [(a.asname.name.value if a.asname else (dotted_name(a.name) or "")) for a in small.names]  # type: ignore[union-attr]
+    if isinstance(small, cst.Del):
+        return _target_names(small.target)
+    return []
+
+
+def _compound_targets(stmt: cst.CSTNode) -> list[str]:
+    """Names a compound statement's header binds (for/with/except targets)."""
+    out: list[str] = []
+    if isinstance(stmt, cst.For):
+        out += _target_names(stmt.target)
+    elif isinstance(stmt, cst.With):
+        for item in stmt.items:
+            if item.asname is not None:
+                out += _target_names(item.asname.name)
+    elif isinstance(stmt, (cst.Try, cst.TryStar)):
+        for h in stmt.handlers:
+            if h.name is not None and isinstance(h.name.name, cst.Name):
+                out.append(h.name.name.value)
+    return out
+
+
+def _blocks(stmt: cst.BaseCompoundStatement) -> list[cst.BaseSuite]:
+    """The indented blocks of a module-level compound statement (not a def or class)."""
+    out: list = []
+    for attr in ("body", "orelse", "finalbody"):
+        part = getattr(stmt, attr, None)
+        if isinstance(part, (cst.Else, cst.Finally, cst.If)):
+            if isinstance(part, cst.If):
+                out += _blocks(part)
+                continue
+            part = part.body
+        if isinstance(part, cst.IndentedBlock):
+            out.append(part)
+    for h in getattr(stmt, "handlers", ()):
+        if isinstance(h.body, cst.IndentedBlock):
+            out.append(h.body)
+    return out
+
+
+def _imported_as(binding: cst.CSTNode | None, name: str) -> set[str]:
+    """The qualified name(s) a module-level binding gives ``name`` (as LibCST names them)."""
+    if isinstance(binding, cst.Import):
+        out = set()
+        for a in binding.names:
+            full = dotted_name(a.name) or ""
+            if a.asname is not None and isinstance(a.asname.name, cst.Name) and a.asname.name.value == name:
+                out.add(full)
+            elif a.asname is None and full.split(".")[0] == name:
+                out.add(name)
+        return out
+    if isinstance(binding, cst.ImportFrom) and not isinstance(binding.names, cst.ImportStar):
+        base = "." * len(binding.relative) + (dotted_name(binding.module) or "" if binding.module is not None else "")
+        out = set()
+        for a in binding.names:
+            real = dotted_name(a.name) or ""
+            local = a.asname.name.value if a.asname is not None and isinstance(a.asname.name, cst.Name) else real
+            if local == name:
+                out.add(f"{base}.{real}" if base and not base.endswith(".") else f"{base}{real}")
+        return out
+    return {name}
+
+
 def _class_of(name: str, classes: set[str], alias: tuple[str, str] | None) -> str | None:
     if name in classes:
         return name
@@ -1187,16 +1459,8 @@ class _Scanner(cst.CSTVisitor):
         self.problems.append(_Problem(self._line(node), rule + where))
 
     def _is_local(self, name: cst.Name) -> bool:
-        scope = self.info.scopes.get(name)
-        if scope is None or name.value not in scope:
-            return False
-        assignments = list(scope[name.value])
-        if not assignments:
-            return False
-        for a in assignments:
-            if isinstance(a, BuiltinAssignment) or not isinstance(a.scope, FunctionScope):
-                return False
-        return True
+        found = self.info.bindings(name)
+        return bool(found) and all(kind == "function" for _node, kind in found)  # type: ignore[union-attr]
 
     # -- visits --------------------------------------------------------------------------
 
@@ -1263,14 +1527,11 @@ class _Scanner(cst.CSTVisitor):
         answer would keep what it held when it was cached."""
         if self._is_local(name):
             return
-        scope = self.info.scopes.get(name)
-        if scope is None or name.value not in scope:
-            return
-        bindings = [a for a in scope[name.value] if isinstance(a, Assignment)]
-        if not bindings or not all(isinstance(a.scope, GlobalScope) for a in bindings):
+        bindings = [(node, kind) for node, kind in (self.info.bindings(name) or []) if node is not None]
+        if not bindings or not all(kind == "global" for _node, kind in bindings):
             return
         path, key_there = self.info.path, key
-        if all(isinstance(a.node, cst.ImportFrom) for a in bindings):
+        if all(isinstance(node, cst.ImportFrom) for node, _kind in bindings):
             resolved = self.codemod._defined_in(self.info.path, key)
             if resolved is None:
                 return
@@ -1349,11 +1610,8 @@ class _Scanner(cst.CSTVisitor):
 
     def _is_module(self, name: cst.Name) -> bool:
         """``requests`` in ``requests.post()``: a name bound by ``import requests``."""
-        scope = self.info.scopes.get(name)
-        if scope is None or name.value not in scope:
-            return False
-        bindings = list(scope[name.value])
-        return bool(bindings) and all(isinstance(a, Assignment) and isinstance(a.node, cst.Import) for a in bindings)
+        found = self.info.bindings(name)
+        return bool(found) and all(isinstance(node, cst.Import) for node, _kind in found)  # type: ignore[union-attr]
 
     def _read_only_receiver(self, value: cst.BaseExpression) -> bool:
         """``request.args.get``-like receivers that cannot be written through."""
@@ -1383,16 +1641,12 @@ class _Scanner(cst.CSTVisitor):
                 self.expensive.append(f"`{cst.Module([]).code_for_node(node)}` (a whole-table query)")
 
     def _follow(self, node: cst.Call, func: cst.Name) -> None:
-        scope = self.info.scopes.get(func)
-        if scope is None or func.value not in scope:
-            return
-        assignments = [a for a in scope[func.value] if isinstance(a, Assignment)]
+        assignments = [(n, kind) for n, kind in (self.info.bindings(func) or []) if n is not None]
         if len(assignments) != 1:
             return
-        a = assignments[0]
+        target, kind = assignments[0]
         anchor = self.anchor if not self.info.is_current else self.codemod.line_of(node)
-        target = a.node
-        if isinstance(target, cst.FunctionDef) and isinstance(a.scope, GlobalScope):
+        if isinstance(target, cst.FunctionDef) and kind == "global":
             self.helpers.append((self.info, target, anchor, target.name.value))
         elif isinstance(target, cst.ImportFrom) and not isinstance(target.names, cst.ImportStar) and target.module is not None:
             module = dotted_name(target.module)
