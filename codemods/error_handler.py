@@ -491,16 +491,20 @@ def handle_client_input_error(error):
                     out.extend(self._sites(helper, view, here, seen))
         return out
 
-    def _helper(self, name: cst.Name) -> cst.FunctionDef | None:
-        """The module-level function ``name`` calls, when it is one (and not itself a handler)."""
-        model = self.flask
-        scope = model.scopes.get(name)
+    def _sole_binding(self, name: cst.Name) -> cst.CSTNode | None:
+        """The node that binds ``name`` when exactly one assignment does."""
+        scope = self.flask.scopes.get(name)
         if scope is None or name.value not in scope:
             return None
         assignments = list(scope[name.value])
         if len(assignments) != 1 or not isinstance(assignments[0], Assignment):
             return None
-        node = assignments[0].node
+        return assignments[0].node
+
+    def _helper(self, name: cst.Name) -> cst.FunctionDef | None:
+        """The module-level function ``name`` calls, when it is one (and not itself a handler)."""
+        model = self.flask
+        node = self._sole_binding(name)
         if isinstance(node, cst.FunctionDef) and model.parent(node) is model.module and not node.decorators:
             return node
         return None
@@ -1386,13 +1390,9 @@ def handle_client_input_error(error):
 
     def _json_name(self, name: cst.Name) -> bool:
         """A name bound once, in this function, to the request's JSON body."""
-        scope = self.flask.scopes.get(name)
-        if scope is None or name.value not in scope:
+        target = self._sole_binding(name)
+        if target is None:
             return False
-        bindings = list(scope[name.value])
-        if len(bindings) != 1 or not isinstance(bindings[0], Assignment):
-            return False
-        target = bindings[0].node
         assign = self.flask.parent(self.flask.parent(target)) if isinstance(self.flask.parent(target), cst.AssignTarget) else None
         return isinstance(assign, cst.Assign) and self._request_json(assign.value)
 
