@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Change", "Finding", "FlaskfixCodemod", "RunContext", "Spec", "all_codemods", "get", "ids", "select", "specs"]
 
-_NOT_CODEMODS = {"base", "catalog", "changes", "docs", "flask_model", "project", "ast_facts", "engine", "index", "manifests", "origins"}
+_NOT_CODEMODS = {"base", "catalog", "changes", "detection", "docs", "flask_model", "project", "ast_facts", "engine", "index", "manifests", "origins"}
 
 
 def __getattr__(name: str) -> Any:  # FlaskfixCodemod and RunContext without loading LibCST up front
@@ -38,8 +38,9 @@ def __getattr__(name: str) -> Any:  # FlaskfixCodemod and RunContext without loa
 
 class Spec:
     """A codemod as a run sees it before its module is imported: id, order, summary,
-    pre-filter and defaults from the catalog. ``prefilter`` needs nothing more; anything
-    else (``detect``, docs, creating the codemod) loads the class."""
+    pre-filter and defaults from the catalog. ``prefilter``, ``detect``,
+    ``detect_in_project`` and ``settings`` need nothing more (``detection.py``); anything
+    else (docs, creating the codemod) loads the class."""
 
     def __init__(self, cid: str, order: int, module: str, summary: str, prefilter: tuple[str, ...],
                  default_config: Mapping[str, Any]) -> None:
@@ -60,6 +61,26 @@ class Spec:
 
     def load(self) -> type[FlaskfixCodemod]:
         return _load(self.ID, self._module)
+
+    # the fast passes, without importing the codemod's module (which imports LibCST)
+
+    def detect(self, facts: Any) -> bool:
+        from flaskfix.codemods import detection
+
+        found = detection.DETECT.get(self.ID)
+        return found(facts) if found is not None else self.load().detect(facts)
+
+    def detect_in_project(self, path: str, text: str, facts: Any, config: Mapping[str, Any], project: Any) -> bool:
+        from flaskfix.codemods import detection
+
+        found = detection.DETECT_IN_PROJECT.get(self.ID)
+        if found is None:
+            return self.load().detect_in_project(path, text, facts, config, project)
+        return found(path, text, facts, config, project)
+
+    def settings(self, table: Mapping[str, Any]) -> dict[str, Any]:
+        """``FlaskfixCodemod.settings`` from the catalog's defaults."""
+        return {**self.DEFAULT_CONFIG, **dict(table)}
 
     def __getattr__(self, name: str) -> Any:  # detect, WHY, BEHAVIOUR, explain, ...
         if name.startswith("__"):

@@ -80,6 +80,7 @@ from libcst.metadata import PositionProvider, ScopeProvider
 from libcst.metadata.scope_provider import Assignment, ComprehensionScope, FunctionScope
 
 from flaskfix.codemods.ast_facts import AstFacts
+from flaskfix.codemods import detection
 from flaskfix.codemods.base import FlaskfixCodemod
 from flaskfix.codemods.flask_model import dotted_name, is_generator_function
 from flaskfix.codemods.project import ModelInfo, find_model, resolve_module, sqlalchemy_call, sqlalchemy_model
@@ -276,13 +277,8 @@ def get_users():
 
     @classmethod
     def detect(cls, facts: AstFacts) -> bool:
-        """A loop or comprehension calling get/get_or_404/first/one_or_none on something
-        that looks like a query or a session (or db.get_or_404)."""
-        return any(
-            attr in ("get", "get_or_404", "first", "one_or_none")
-            and ("query" in receiver or "session" in receiver or attr == "get_or_404")
-            for attr, receiver in facts.loop_calls
-        )
+        """``detection.bulk_query`` (LibCST-free, so that a run needs no codemod import to ask it)."""
+        return detection.bulk_query(facts)
 
     def rewrite(self, tree: cst.Module) -> cst.Module:
         sites = [s for s in (self._site(call) for call in _calls(tree)) if s is not None]

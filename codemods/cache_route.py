@@ -44,6 +44,7 @@ from libcst.metadata.scope_provider import (
 )
 
 from flaskfix.codemods.ast_facts import HANDLER_TEXT, AstFacts, dotted
+from flaskfix.codemods import detection
 from flaskfix.codemods.base import FlaskfixCodemod, quote_style
 from flaskfix.codemods.flask_model import FlaskObject, Handler, VIEW_BASES, call_arg, dotted_name, is_docstring, is_generator_function
 
@@ -541,28 +542,13 @@ def expensive_operation():
 
     @classmethod
     def detect(cls, facts: AstFacts) -> bool:
-        """Any request handler (what counts as expensive is configurable, so no more)."""
-        return facts.has_handlers
+        """``detection.cache_route`` (LibCST-free, so that a run needs no codemod import to ask it)."""
+        return detection.cache_route(facts)
 
     @classmethod
     def detect_in_project(cls, path: str, text: str, facts: AstFacts, config: Mapping[str, Any], project: Any) -> bool:
-        """A view is only a candidate when it, or a function it reaches, calls something
-        expensive (a configured name, a heuristic word, a whole-table query): the project
-        index's call graph over-approximates what ``_scan`` follows, so a file whose
-        decorated views reach no such call is skipped before LibCST. Class-based views and
-        ``add_url_rule`` registrations make any function or method of the module a possible
-        view (which one is registered is the codemod's question): there every function, and
-        every call made at import time (decorators, class bodies), is checked."""
-        indexed = project.indexed(path)
-        if indexed is None:
-            return True
-        index, module = indexed
-        any_function = "add_url_rule" in text or "as_view" in text or bool(_VIEW_CLASS.search(text))
-        expensive = _expensive_test(config)
-        if any_function and any(expensive(c.callee) for c in module.module_calls):
-            return True
-        return any(_reaches_expensive(index, module, fn, expensive) for fn in module.functions.values()
-                   if any_function or any(d.rsplit(".", 1)[-1] in VIEW_DECORATORS for d in fn.decorators))
+        """``detection.cache_route_in_project``."""
+        return detection.cache_route_in_project(path, text, facts, config, project)
 
     @classmethod
     def config_problems(cls, config: Mapping[str, Any]) -> list[str]:
@@ -693,12 +679,12 @@ def expensive_operation():
         if indexed is None:
             return True
         index, module = indexed
-        expensive = _expensive_test(self.config)
+        expensive = detection.expensive_test(self.config)
         if any(expensive(c.callee) for c in module.module_calls):
             return True  # decorators' arguments and class bodies are not told apart here
         line, name = self.line_of(handler.func.name), handler.func.name.value
         fn = next((f for f in module.functions.values() if f.line == line and f.name == name), None)
-        return fn is None or _reaches_expensive(index, module, fn, expensive)
+        return fn is None or detection.reaches_expensive(index, module, fn, expensive)
 
     def _static_refusal(self, handler: Handler) -> tuple[int, str] | None:
         """Why the view cannot be cached, judged from its route and signature alone."""
@@ -1204,46 +1190,6 @@ def expensive_operation():
 
 
 #: a class-based view (``class Items(MethodView)``): followed only by the LibCST path
-_VIEW_CLASS = re.compile(r"^\s*class\s+\w+\s*\([^)]*View\b", re.M)
-#: decorators that make a function a view (``@app.route``, ``@bp.get``...)
-VIEW_DECORATORS = frozenset({"route", "get", "post", "put", "patch", "delete"})
-
-
-def _expensive_test(config: Mapping[str, Any]) -> Callable[[str], bool]:
-    """``_may_be_expensive`` with the codemod's configuration."""
-    names = [str(n) for n in config.get("expensive", [])]
-    heuristics = [str(h).lower() for h in config.get("heuristics", []) if h]
-    whole_table = bool(config.get("whole_table_queries", True))
-    return lambda callee: _may_be_expensive(callee, names, heuristics, whole_table)
-
-
-def _reaches_expensive(index: Any, module: Any, fn: Any, expensive: Callable[[str], bool]) -> bool:
-    """May function ``fn`` of ``module`` (index facts), or a project function it reaches
-    through the index's call graph, call something ``expensive`` (decorators included)?
-    The call graph over-approximates what ``_Scanner`` follows: no means no."""
-    if any(expensive(d) for d in fn.decorators):
-        return True
-    reached_functions = index.reachable(module.module, fn.qualname)
-    if len(reached_functions) >= 400:
-        return True  # cut short: not proven either way
-    return any(expensive(call.callee) for _, reached in reached_functions for call in reached.calls)
-
-
-def _may_be_expensive(callee: str, names: list[str], heuristics: list[str], whole_table: bool) -> bool:
-    """What ``_Scanner._expensive`` could count, judged from the dotted callee alone (yes too often, never no)."""
-    last = callee.rsplit(".", 1)[-1]
-    if not last:
-        return False
-    for name in names:
-        if name in (last, callee) or name.rsplit(".", 1)[-1] == last:
-            return True
-    low = last.lower()
-    if any(h in low for h in heuristics):
-        return True
-    # what _Scanner counts: ``X.query.all()`` and ``....query(...).all()``, no arguments
-    receiver = callee.rsplit(".", 2)[-2] if callee.count(".") >= 1 else ""
-    return whole_table and last in ("all", "count") and receiver in ("query", "(query)")
-
 
 #: calls that make an object other code changes in place
 _MUTABLE_CALLS = frozenset({"list", "dict", "set", "deque", "defaultdict", "OrderedDict", "Counter", "bytearray", "WeakValueDictionary",

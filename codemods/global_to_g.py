@@ -33,6 +33,7 @@ from libcst.metadata.scope_provider import (
 )
 
 from flaskfix.codemods.ast_facts import HANDLER_TEXT, AstFacts
+from flaskfix.codemods import detection
 from flaskfix.codemods.base import FlaskfixCodemod, quote_style, string_literal
 from flaskfix.codemods.flask_model import Handler, is_docstring, is_generator_function, module_assignments
 
@@ -135,13 +136,8 @@ def store_data():
 
     @classmethod
     def detect(cls, facts: AstFacts) -> bool:
-        """A request handler, and a module-level container that some function uses."""
-        if not facts.has_handlers:
-            return False
-        return any(
-            name in facts.names_in_functions and any(_is_container_ast(v) for v in values)
-            for name, values in facts.module_assigns.items()
-        )
+        """``detection.global_to_g`` (LibCST-free, so that a run needs no codemod import to ask it)."""
+        return detection.global_to_g(facts)
 
     def rewrite(self, tree: cst.Module) -> cst.Module:
         model = self.flask
@@ -471,12 +467,6 @@ class _Rewriter(cst.CSTTransformer):
             rest[-1] = rest[-1].with_changes(semicolon=cst.MaybeSentinel.DEFAULT)
             return updated_node.with_changes(body=rest)
         return updated_node
-
-
-def _is_container_ast(value: ast.expr) -> bool:
-    if isinstance(value, (ast.Dict, ast.List, ast.Set)):
-        return True
-    return isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id in ("dict", "list", "set")
 
 
 def _const_key(sub: cst.Subscript) -> object:

@@ -37,6 +37,7 @@ from libcst.metadata import PositionProvider, ScopeProvider
 from libcst.metadata.scope_provider import ComprehensionScope, FunctionScope, GlobalScope
 
 from flaskfix.codemods.ast_facts import HANDLER_TEXT, AstFacts, dotted
+from flaskfix.codemods import detection
 from flaskfix.codemods.base import FlaskfixCodemod, quote_style, string_literal
 from flaskfix.codemods.flask_model import dotted_name, is_docstring, module_assignments
 
@@ -213,8 +214,8 @@ def count():
 
     @classmethod
     def detect(cls, facts: AstFacts) -> bool:
-        """A request handler, and a module-level name that some function declares global."""
-        return facts.has_handlers and any(name in facts.module_assigns for name in facts.global_names)
+        """``detection.redis_counter`` (LibCST-free, so that a run needs no codemod import to ask it)."""
+        return detection.redis_counter(facts)
 
     def rewrite(self, tree: cst.Module) -> cst.Module:
         model = self.flask

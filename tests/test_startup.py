@@ -63,6 +63,37 @@ def test_a_file_with_a_candidate_loads_the_codemods_it_needs(tmp_path: Path) -> 
     assert "libcst" in found and "flaskfix.codemods.redis_counter" in found
 
 
+def test_files_the_fast_passes_finish_load_no_codemod(tmp_path: Path) -> None:
+    """A view module that passes every pre-filter but holds no candidate (what most files
+    of a real app are): detection answers from ``detection.py``; neither LibCST (0.9 s to
+    import) nor any codemod module is loaded."""
+    (tmp_path / "views.py").write_text(
+        "from flask import Flask, jsonify, request\napp = Flask(__name__)\nLIMITS = ('a', 1)\n\n\n"
+        "@app.route('/half')\ndef half():\n    return jsonify(n=int('4') // 2, limits=LIMITS)\n"
+    )
+    from flaskfix.codemods.ast_facts import AstFacts
+    import ast
+
+    facts = AstFacts(ast.parse((tmp_path / "views.py").read_text()))
+    text = (tmp_path / "views.py").read_text()
+    assert [s.ID for s in codemods.specs() if s.prefilter(text) and s.detect(facts)]  # the fast passes are asked
+    assert heavy(loaded(tmp_path, "diff", "--no-cache", "views.py")) == set()
+
+
+def test_every_codemods_detection_is_the_registrys(tmp_path: Path) -> None:
+    """The classes' detect/detect_in_project/settings are what the registry calls without
+    loading them (one answer): every codemod is in detection.py's tables, delegates to
+    them, and keeps the base class's settings."""
+    from flaskfix.codemods import detection
+    from flaskfix.codemods.base import FlaskfixCodemod
+
+    for cls in codemods.all_codemods():
+        assert cls.ID in detection.DETECT and cls.ID in detection.DETECT_IN_PROJECT, cls.ID
+        assert cls.settings.__func__ is FlaskfixCodemod.settings.__func__, cls.ID  # type: ignore[attr-defined]
+        own = cls.__dict__.get("detect_in_project")
+        assert (own is None) == (detection.DETECT_IN_PROJECT[cls.ID] is detection._yes), cls.ID
+
+
 def test_catalog_is_generated_from_the_classes() -> None:
     """catalog.py answers start-up's questions; it must say what the classes say."""
     from flaskfix.codemods import docs
