@@ -129,3 +129,25 @@ def test_small_projects_stay_in_one_process(tmp_path, monkeypatch) -> None:
     monkeypatch.delenv("FLASKFIX_POOL_MIN_FILES", raising=False)
     assert len(list(engine._map(files[:-2], jobs=2))) == pipeline.POOL_MIN_FILES - 1 and started == []
     assert len(list(engine._map(files, jobs=2))) == pipeline.POOL_MIN_FILES + 1 and started == [1]
+
+
+def test_a_finished_pooled_run_shuts_its_pool_down_normally(tmp_path, monkeypatch) -> None:
+    """Found by CI: every run with a pool ended through the Ctrl-C path (shutdown without
+    waiting), because run() left _map suspended after its last result; at interpreter exit
+    concurrent.futures could then print "Bad file descriptor" from the manager thread."""
+    import gc
+
+    from flaskfix.codemods.engine import pipeline
+    from flaskfix.codemods.engine.config import Config
+    from flaskfix.codemods.engine.discovery import discover
+
+    teardowns: list[int] = []
+    real = pipeline._quiet_pool_teardown
+    monkeypatch.setattr(pipeline, "_quiet_pool_teardown", lambda: (teardowns.append(1), real()))
+    monkeypatch.setenv("FLASKFIX_POOL_MIN_FILES", "0")
+    for i in range(5):
+        (tmp_path / f"m{i}.py").write_text(f"x = {i}\n")
+    files = discover([str(tmp_path)], tmp_path, [])
+    results = list(pipeline.Engine([], Config(root=tmp_path)).run(files, jobs=2))
+    gc.collect()
+    assert len(results) == 5 and teardowns == []

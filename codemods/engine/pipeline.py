@@ -246,6 +246,13 @@ class Engine:
                     assert result.source is not None
                     cache.put(f.path, result.source.data, encode_result(result), result.depends)
                 yield result
+        # Every result is out; let _map finish its normal path (the pool's shutdown that
+        # waits for its manager thread). Left suspended, the generator was closed when
+        # collected, taking the Ctrl-C path (shutdown without waiting), and at interpreter
+        # exit concurrent.futures could write to the closed wake-up pipe of the still
+        # running manager thread: "OSError: [Errno 9] Bad file descriptor" on stderr.
+        for _ in results:
+            pass
 
     def _map(self, paths: list[str], jobs: int) -> Iterator[FileResult]:
         minimum = int(os.environ.get("FLASKFIX_POOL_MIN_FILES", POOL_MIN_FILES))
