@@ -1180,6 +1180,7 @@ def handle_client_input_error(error):
         for site in sites:
             reaching.setdefault(id(site.node), set()).add((_owner_key(site.view.owner), site.exc))  # type: ignore[arg-type]
         why: dict[int, str] = {}  # site node -> the reason it is left alone
+        targets: dict[int, cst.SimpleStatementLine] = {}  # site node -> the statement to wrap
         candidates: dict[int, list[Site]] = {}
         for _owner, _exc, group in plans:
             for site in group:
@@ -1196,12 +1197,13 @@ def handle_client_input_error(error):
             target = self._wrap_target(site)
             if isinstance(target, str):
                 why[key] = target
+            else:
+                targets[key] = target
         wraps: dict[cst.SimpleStatementLine, dict[str, list[Site]]] = {}
         for key, group in candidates.items():
             if key in why:
                 continue
-            target = self._wrap_target(group[0])
-            assert not isinstance(target, str)
+            target = targets[key]
             for site in group:
                 if site not in wraps.setdefault(target, {}).setdefault(site.exc, []):
                     wraps[target][site.exc].append(site)
