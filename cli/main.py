@@ -99,13 +99,14 @@ def _run(
 ) -> tuple[list[FileResult], Summary]:
     """Run; print each diff to stdout as it arrives (unless ``keep`` collects every result
     for a machine-readable format) and each file's lines to stderr."""
-    from flaskfix.cli.interrupt import deferred
+    from flaskfix.cli.interrupt import check, deferred
     from flaskfix.codemods.engine.run import Summary, execute
 
     summary = Summary()
     changed: list[FileResult] = []
     progress = render.progress(len(p.files))
     for result in render.track(progress, execute(p, jobs, use_cache=not no_cache)):
+        check()  # a Ctrl-C that code in between swallowed (see interrupt.install)
         summary.add(result)
         if keep is not None:
             if result.changed or result.changes or result.findings or result.error:
@@ -118,6 +119,7 @@ def _run(
             changed.append(result)
         for line in render.report_lines(result):
             render.err(line)
+    check()
     return changed, summary.finish()
 
 

@@ -497,7 +497,10 @@ class Workflow:
             raise PrError(str(exc), EXIT_USAGE) from None
         fixes = Fixes()
         summary = Summary()
+        from flaskfix.cli.interrupt import check
+
         for r in execute(p, opts.jobs):
+            check()  # a Ctrl-C that code in between swallowed (see interrupt.install)
             summary.add(r)
             rel = os.path.relpath(os.path.realpath(r.path), real_tree)
             if r.error is not None:
@@ -510,6 +513,7 @@ class Workflow:
                 fixes.files.append(rel)
                 for c in r.changes:
                     fixes.changes[c.codemod].setdefault(rel, []).append(c.line)
+        check()
         summary.finish()
         self.say(
             f"flaskfix: {summary.total_changes} change(s) in {summary.changed_files} file(s), "

@@ -29,6 +29,7 @@ def main() -> None:
         from flaskfix.cli import interrupt
 
         interrupt.OWNS_PROCESS = True
+        interrupt.install()
         interrupt.pause_point("startup")
         from flaskfix.cli.main import main as cli_main
 

@@ -109,3 +109,45 @@ def test_ctrl_c_between_a_write_and_its_record(tmp_path: Path) -> None:
     assert "from flask import Flask, g" in (root / "m000.py").read_text()
     assert [(root / n).read_text() == before[n] for n in ("m001.py", "m002.py")] == [True, True]
     assert temp_files(root) == []
+
+
+def test_a_swallowed_ctrl_c_is_raised_again_at_the_next_safe_point() -> None:
+    """A SIGINT that lands where Python drops exceptions (a ``__del__``, a weakref
+    callback) or in code that catches too much is still acted on: the CLI calls ``check``
+    after each file's result. (Seen once in 15 runs: the lost Ctrl-C surfaced as one file's
+    "internal error", and 119 files were then written.)"""
+    import signal
+
+    from flaskfix.cli import interrupt
+
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        interrupt.install()
+        interrupt.check()  # nothing received yet: no effect
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.5)  # the handler runs at the next bytecode; the sleep is ended by it
+        except BaseException:  # code that swallows it
+            pass
+        with pytest.raises(KeyboardInterrupt):
+            interrupt.check()
+    finally:
+        interrupt._received.clear()
+        signal.signal(signal.SIGINT, previous)
+
+
+def test_apply_stops_when_a_ctrl_c_was_swallowed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI's own loop asks ``check``: with a SIGINT already received, ``apply`` writes nothing."""
+    from typer.testing import CliRunner
+
+    from flaskfix.cli import interrupt
+    from flaskfix.cli.main import app
+
+    root = project(tmp_path, 3)
+    before = {p.name: p.read_text() for p in root.glob("*.py")}
+    monkeypatch.chdir(root)
+    monkeypatch.setattr(interrupt, "_received", [2])
+    result = CliRunner().invoke(app, ["apply", "--yes", "--no-cache", "--jobs", "1", "--select", "global-to-g"])
+    assert result.exit_code == 130
+    assert "flaskfix: interrupted; no file was written" in result.output
+    assert {p.name: p.read_text() for p in root.glob("*.py")} == before
