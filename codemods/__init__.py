@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Change", "Finding", "FlaskfixCodemod", "RunContext", "Spec", "all_codemods", "get", "ids", "select", "specs"]
 
-_NOT_CODEMODS = {"base", "catalog", "changes", "detection", "docs", "flask_model", "project", "ast_facts", "engine", "index", "manifests", "origins"}
+_NOT_CODEMODS = {"base", "catalog", "changes", "detection", "docs", "flask_model", "project", "ast_facts", "engine", "index", "manifests", "origins", "plan", "edits"}
 
 
 def __getattr__(name: str) -> Any:  # FlaskfixCodemod and RunContext without loading LibCST up front

@@ -44,6 +44,9 @@ class RunContext:
     #: metadata already resolved for the tree the codemod receives (shared by the
     #: codemods that run one after another on an unchanged tree)
     wrapper: MetadataWrapper | None = None
+    #: what the codemod's planner decided on stdlib ``ast`` (``codemods/plan``), for a
+    #: codemod that plans; its ``rewrite`` carries out the edits
+    plan: Any = None
 
 
 class FlaskfixCodemod(CodemodCommand):

@@ -13,6 +13,7 @@ from flaskfix.codemods.base import FlaskfixCodemod
 from flaskfix.codemods.engine import Engine
 from flaskfix.codemods.engine.config import Config
 from flaskfix.codemods.engine.run import execute, plan
+from tests.harness import run_codemod
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "shop"
 
@@ -151,3 +152,57 @@ def test_a_finished_pooled_run_shuts_its_pool_down_normally(tmp_path, monkeypatc
     results = list(pipeline.Engine([], Config(root=tmp_path)).run(files, jobs=2))
     gc.collect()
     assert len(results) == 5 and teardowns == []
+
+
+PLANNED = '''\
+from flask import Flask
+from flask_sqlalchemy import SQLAlchemy
+
+app = Flask(__name__)
+db = SQLAlchemy(app)
+
+
+class User(db.Model):
+    id = db.Column(db.Integer, primary_key=True)
+
+
+@app.route("/a")
+def a():
+    return [User.query.get(uid + 1) for uid in range(3)]
+'''
+
+
+def test_a_file_with_findings_only_is_never_parsed_by_libcst(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """bulk-query decides on stdlib ast (codemods/plan): its refusals need no LibCST tree."""
+    from flaskfix.codemods.engine.pipeline import Engine
+
+    parsed: list[str] = []
+    real = Engine._libcst
+    monkeypatch.setattr(Engine, "_libcst", staticmethod(lambda text, result: parsed.append(text) or real(text, result)))
+    refused = run_codemod("bulk-query", PLANNED)
+    assert [f.message for f in refused.findings] == [
+        "the id `uid + 1` is an expression: flaskfix follows only a name the loop binds (`for uid in ...`) or `int()` of one; not rewritten"
+    ]
+    assert refused.new_text is None and parsed == []
+    fixed = run_codemod("bulk-query", PLANNED.replace("uid + 1", "uid"))
+    assert [c.line for c in fixed.changes] == [14] and len(parsed) == 1
+    assert "user_by_id = {user.id: user for user in User.query.filter(User.id.in_(uids))}" in fixed.new_text
+
+
+def test_an_edit_not_where_the_plan_says_leaves_the_file_unchanged(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A planner/edit mismatch is an internal error with nothing written, never a partial rewrite."""
+    from dataclasses import replace as dc_replace
+
+    from flaskfix.codemods.plan import bulk_query as planned
+
+    real = planned.plan
+
+    def shifted(inp):  # type: ignore[no-untyped-def]
+        out = real(inp)
+        out.edits = [dc_replace(e, span=dc_replace(e.span, line=e.span.line + 100)) for e in out.edits]
+        return out
+
+    monkeypatch.setattr(planned, "plan", shifted)
+    result = run_codemod("bulk-query", PLANNED.replace("uid + 1", "uid"))
+    assert result.new_text is None and result.changes == []
+    assert result.error is not None and "planned edit not found" in result.error

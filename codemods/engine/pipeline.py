@@ -141,51 +141,45 @@ class Engine:
         if not wanted:
             result.prefiltered_out = True
             return result
-        import libcst as cst  # only files some codemod still wants get here
-        from libcst.codemod import CodemodContext, SkipFile
-        from libcst.metadata import MetadataWrapper
+        from flaskfix.codemods.plan import PlanInput, planner
 
-        from flaskfix.codemods.base import RunContext
-
-        try:
-            # a fresh parse shares no nodes, so the wrapper need not copy it
-            wrapper = MetadataWrapper(cst.parse_module(text), unsafe_skip_copy=True)
-            module = wrapper.module
-        except (cst.ParserSyntaxError, RecursionError) as exc:
-            result.error = f"LibCST cannot parse this file: {str(exc).splitlines()[0]}"
-            return result
         module_name = self.module_name(source.path)
         current = text  # the text the next codemod sees (earlier codemods may have changed it)
+        current_tree = tree
+        wrapper = None  # LibCST's tree of `current`, parsed when a codemod first needs it
         for codemod_cls in wanted:
-            context = CodemodContext(filename=source.path, full_module_name=module_name)
             if suppressions and current != text:  # comments may have moved with rewritten lines
                 suppressions = suppress.parse(current)[1]
-            run = RunContext(
-                source.path, module_name, self.config.for_codemod(codemod_cls.ID), self.project, suppressions, wrapper
-            )
-            codemod = codemod_cls(context, run)
-            try:
-                new_module = codemod.transform_module(module)
-            except SkipFile:
-                new_module = module
-            except Exception as exc:  # a bug in a codemod must not take the run down
-                result.error = f"internal error in codemod {codemod_cls.ID}: {type(exc).__name__}: {exc}"
-                if os.environ.get("FLASKFIX_DEBUG"):
-                    traceback.print_exc()
-                new_module = module
-                codemod.changes = []
             to_original = LineMap(current, text) if current != text else None
-            for change in codemod.changes:
-                result.changes.append(replace(change, line=to_original(change.line)) if to_original else change)
-            for finding in codemod.findings:
-                result.findings.append(replace(finding, line=to_original(finding.line)) if to_original else finding)
-            for line in codemod.suppressed_lines:
-                line = to_original(line) if to_original else line
-                result.suppressed.append(Finding(line, codemod_cls.ID, "left alone: a `# flaskfix: ignore` comment"))
-            if codemod.changes and new_module is not module:
+            decide = planner(codemod_cls.ID)
+            plan = None
+            if decide is not None:  # decided on stdlib ast; LibCST only to carry out edits
+                if current_tree is None:
+                    current_tree = ast.parse(current, filename=source.path)
+                config = self.config.for_codemod(codemod_cls.ID)
+                try:
+                    plan = decide(PlanInput(source.path, module_name, current, current_tree,
+                                            codemod_cls.settings(config), self.project, suppressions))
+                except Exception as exc:  # a bug in a codemod must not take the run down
+                    result.error = f"internal error in codemod {codemod_cls.ID}: {type(exc).__name__}: {exc}"
+                    if os.environ.get("FLASKFIX_DEBUG"):
+                        traceback.print_exc()
+                    continue
+                self._collect(result, codemod_cls.ID, plan.changes, plan.findings, plan.suppressed, to_original)
+                if not plan.edits:
+                    continue
+            if wrapper is None:
+                wrapper = self._libcst(current, result)
+                if wrapper is None:
+                    return result
+            new_module, changes = self._transform(codemod_cls, wrapper, source.path, module_name, suppressions, plan,
+                                                  result, to_original)
+            if changes and new_module is not wrapper.module:
+                from libcst.metadata import MetadataWrapper
+
                 wrapper = MetadataWrapper(new_module)  # copies: a rewritten tree may share nodes
-                module = wrapper.module
-                current = module.code
+                current = wrapper.module.code
+                current_tree = None
         new_text = current
         if new_text != text:
             try:
@@ -214,6 +208,59 @@ class Engine:
         return self.process_source(Source(path, text.encode("utf-8"), text, "utf-8", False))
 
     # -- many files --------------------------------------------------------------------
+
+    @staticmethod
+    def _collect(result: FileResult, cid: str, changes, findings, suppressed, to_original) -> None:  # type: ignore[no-untyped-def]
+        """Add a codemod's changes, findings and suppressed lines, on the input's lines."""
+        for change in changes:
+            result.changes.append(replace(change, line=to_original(change.line)) if to_original else change)
+        for finding in findings:
+            result.findings.append(replace(finding, line=to_original(finding.line)) if to_original else finding)
+        for line in suppressed:
+            line = to_original(line) if to_original else line
+            result.suppressed.append(Finding(line, cid, "left alone: a `# flaskfix: ignore` comment"))
+
+    @staticmethod
+    def _libcst(text: str, result: FileResult):  # type: ignore[no-untyped-def]
+        """LibCST's tree of ``text`` with its metadata wrapper, or None (``result.error`` set)."""
+        import libcst as cst
+        from libcst.metadata import MetadataWrapper
+
+        try:
+            # a fresh parse shares no nodes, so the wrapper need not copy it
+            return MetadataWrapper(cst.parse_module(text), unsafe_skip_copy=True)
+        except (cst.ParserSyntaxError, RecursionError) as exc:
+            result.error = f"LibCST cannot parse this file: {str(exc).splitlines()[0]}"
+            return None
+
+    def _transform(self, codemod_cls, wrapper, path: str, module_name: str, suppressions, plan,  # type: ignore[no-untyped-def]
+                   result: FileResult, to_original):
+        """Run one codemod's LibCST transform: (the new module, whether it changed anything).
+        A planned codemod only carries out its plan's edits; its changes and findings were
+        collected from the plan."""
+        from libcst.codemod import CodemodContext, SkipFile
+
+        from flaskfix.codemods.base import RunContext
+
+        module = wrapper.module
+        context = CodemodContext(filename=path, full_module_name=module_name)
+        run = RunContext(path, module_name, self.config.for_codemod(codemod_cls.ID), self.project, suppressions, wrapper, plan)
+        codemod = codemod_cls(context, run)
+        try:
+            new_module = codemod.transform_module(module)
+        except SkipFile:
+            new_module = module
+        except Exception as exc:  # a bug in a codemod (or an edit not found) must not take the run down
+            result.error = f"internal error in codemod {codemod_cls.ID}: {type(exc).__name__}: {exc}"
+            if os.environ.get("FLASKFIX_DEBUG"):
+                traceback.print_exc()
+            if plan is not None:  # its changes were collected from the plan: none was made
+                result.changes = [c for c in result.changes if c.codemod != codemod_cls.ID]
+            return module, False
+        if plan is not None:
+            return new_module, bool(plan.changes)
+        self._collect(result, codemod_cls.ID, codemod.changes, codemod.findings, codemod.suppressed_lines, to_original)
+        return new_module, bool(codemod.changes)
 
     def run(self, files: Sequence[Discovered], jobs: int = 1, cache: ResultCache | None = None) -> Iterator[FileResult]:
         """Results in the order of ``files``, whatever ``jobs`` is, streamed.

@@ -1,0 +1,1217 @@
+"""bulk-query's decisions, on stdlib ``ast``: which lookups in loops are served from a
+prefetch, which are refused and why, and the edits that make the prefetch.
+
+What the codemod does and why each rule holds is in ``codemods/bulk_query.py``'s
+docstring (``flaskfix explain bulk-query``); this module proves each site and writes the
+plan. LibCST is used only by the engine, to apply the edits of a file that gets some.
+"""
+
+from __future__ import annotations
+
+import ast
+import keyword
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+from flaskfix.codemods.ast_facts import dotted
+from flaskfix.codemods.changes import Change, Finding
+from flaskfix.codemods.plan import FilePlan, InsertBefore, Lines, PlanInput, ReplaceCall, SetCompIter
+from flaskfix.codemods.plan.scopes import COMPREHENSIONS, FUNCTIONS, Scopes, is_generator_function
+from flaskfix.codemods.project import ModelInfo, find_model, resolve_module, sqlalchemy_call, sqlalchemy_model
+
+ID = "bulk-query"
+
+SiteKind = Literal[
+    "query.get", "query.get_or_404", "session.get", "db.get_or_404", "session.query.get", "query.filter_by"
+]
+ElementType = Literal["int", "str"]
+Style = Literal["query", "session", "session.query"]
+#: exact: a dict miss is the answer; canonical: only for canonical int strings; fallback:
+#: never; converted: int(x) of string ids, prefetched for the ids int() surely accepts
+Mode = Literal["exact", "canonical", "fallback", "converted"]
+
+#: session / connection methods whose call inside the loop may change what a later
+#: lookup returns (flush order, expiry, deleted rows, a replaced identity map)
+SESSION_METHODS = frozenset(
+    {
+        "add", "add_all", "begin", "begin_nested", "bulk_insert_mappings", "bulk_save_objects",
+        "bulk_update_mappings", "close", "commit", "delete", "execute", "expire", "expire_all",
+        "expunge", "expunge_all", "flush", "invalidate", "merge", "refresh", "remove", "reset",
+        "rollback", "scalar", "scalars",
+    }
+)
+#: method names that write to the database whatever they are called on
+WRITING_METHODS = frozenset({"commit", "flush", "rollback", "delete", "execute", "expunge", "expunge_all",
+                             "expire", "expire_all", "merge", "bulk_save_objects", "bulk_insert_mappings",
+                             "bulk_update_mappings", "add_all", "refresh"})
+#: MultiDict attributes of flask.request whose getlist() returns strings
+REQUEST_MULTIDICTS = frozenset({"args", "form", "values"})
+#: builtins that copy an iterable into a new collection with the same elements
+COPYING_BUILTINS = frozenset({"list", "tuple", "set", "frozenset", "sorted"})
+#: builtins that consume a generator expression completely, right away
+CONSUMING_BUILTINS = frozenset({"list", "tuple", "set", "frozenset", "sorted", "dict", "sum", "min", "max", "any", "all"})
+#: calls that may appear in a comprehension's statement besides the ones around it
+PURE_CALLS = frozenset({f"builtins.{n}" for n in ("len", "str", "int", "bool", "list", "tuple", "set", "dict", "sorted")})
+#: lookups ending a query chain
+LOOKUP_METHODS = frozenset({"get", "get_or_404", "first", "one_or_none"})
+
+_TRY = tuple(t for t in (getattr(ast, "Try", None), getattr(ast, "TryStar", None)) if t is not None)
+_LOOPS = (ast.For, ast.AsyncFor)
+_COMPOUND = (ast.For, ast.AsyncFor, ast.While, ast.If, ast.With, ast.AsyncWith, *_TRY, ast.FunctionDef,
+             ast.AsyncFunctionDef, ast.ClassDef, ast.Match)
+_SMALL = (ast.Expr, ast.Assign, ast.AnnAssign, ast.AugAssign, ast.Return)
+
+
+@dataclass(eq=False)
+class Site:
+    call: ast.Call
+    kind: SiteKind
+    model: ast.Name
+    arg: ast.Name
+    db: ast.Name | None
+    convert: bool = False  # the lookup is given int(arg)
+    description: ast.expr | None = None  # get_or_404's description argument
+    keyword: str | None = None  # filter_by's column
+    session: ast.expr | None = None  # session.query(Model).get(x): the receiver
+
+    @property
+    def aborts(self) -> bool:
+        return self.kind in ("query.get_or_404", "db.get_or_404")
+
+
+@dataclass(eq=False)
+class Prefetch:
+    model: str
+    info: ModelInfo
+    style: Style
+    db: str
+    session: str
+    mode: Mode
+    falsy_ok: bool  # the model's rows are always true, so `d.get(x) or abort(404)` is exact
+    sites: list[Site]
+    name: str = ""
+    keys: str = ""
+
+    @property
+    def key_str(self) -> bool:  # string ids against an integer primary key
+        return self.mode in ("canonical", "fallback") and self.info.pk_type == "int"
+
+
+@dataclass(eq=False)
+class LoopPlan:
+    anchor: ast.AST  # the for loop, or the comprehension
+    statement: ast.stmt  # the prefetch goes before it
+    ids_name: str
+    hoist: ast.expr | None  # the iterable, bound to ids_name first
+    elem: ElementType
+    nonempty: bool
+    prefetches: list[Prefetch] = field(default_factory=list)
+
+
+class Refused(Exception):
+    def __init__(self, node: ast.AST, message: str) -> None:
+        super().__init__(message)
+        self.node = node
+        self.message = message
+
+
+def plan(inp: PlanInput) -> FilePlan:
+    return _Planner(inp).run()
+
+
+class _Planner:
+    def __init__(self, inp: PlanInput) -> None:
+        self.inp = inp
+        self.text = inp.text
+        self.tree = inp.tree
+        self.config = inp.config
+        self.project = inp.project
+        self.scopes = Scopes(inp.tree)
+        self.lines = Lines(inp.text)
+        self.out = FilePlan()
+        self._body_ok: set[ast.AST] = set()
+        self._abort: str | None | bool = False  # False: not decided yet
+        self._model_tree: ast.Module | None = None
+        self._model_class = ""
+
+    # -- reporting -----------------------------------------------------------------------
+
+    def code(self, node: ast.AST) -> str:
+        return ast.get_source_segment(self.text, node) or ""
+
+    def shown(self, node: ast.AST) -> str:
+        """``node``'s source on one line, for a message."""
+        return _one_line(self.code(node))
+
+    def add_finding(self, node: ast.AST, message: str) -> None:
+        finding = Finding(node.lineno, ID, message)  # type: ignore[attr-defined]
+        if finding not in self.out.findings:
+            self.out.findings.append(finding)
+
+    def suppressed(self, nodes: list[ast.AST], views: list[ast.AST]) -> bool:
+        """Is one of these sites held back by a ``# flaskfix: ignore`` comment for
+        bulk-query? Any line of a node counts; for a function, its decorator and ``def``
+        lines."""
+        table = self.inp.suppressions
+        if not table:
+            return False
+        for group in ([nodes], [[v] for v in views]):
+            for members in group:
+                lines: set[int] = set()
+                for node in members:
+                    if node in views:
+                        starts = [d.lineno for d in node.decorator_list]  # type: ignore[attr-defined]
+                        lines.update(range(min([*starts, node.lineno]), node.lineno + 1))  # type: ignore[attr-defined]
+                    else:
+                        lines.update(range(node.lineno, (node.end_lineno or node.lineno) + 1))  # type: ignore[attr-defined]
+                for line in sorted(lines):
+                    ids = table.get(line, ())
+                    if line in table and (ids is None or ID in ids):
+                        if line not in self.out.suppressed:
+                            self.out.suppressed.append(line)
+                        return True
+        return False
+
+    # -- the file ------------------------------------------------------------------------
+
+    def run(self) -> FilePlan:
+        sites = [s for s in (self._site(call) for call in _calls(self.tree)) if s is not None]
+        if not sites:
+            return self.out
+        plans: dict[ast.AST, LoopPlan] = {}
+        taken: dict[ast.AST, set[str]] = {}  # names given out, per function
+        for site in sites:
+            if not self._in_loop(site.call):
+                continue  # a single lookup, not the N+1 pattern
+            if self._suppressed(site.call):
+                continue  # a `# flaskfix: ignore` comment holds it back (counted)
+            if self._own_fallback(site.call):
+                continue  # flaskfix's own output: the original call kept for ids the prefetch cannot answer
+            try:
+                loop_plan = self._plan(site, plans, taken)
+            except Refused as r:
+                self.add_finding(r.node, r.message)
+                continue
+            plans[loop_plan.anchor] = loop_plan
+        for loop_plan in plans.values():
+            self._edits(loop_plan)
+        return self.out
+
+    def _edits(self, lp: LoopPlan) -> None:
+        rest = {
+            "exact": "a missing id gives what the lookup gave without querying again",
+            "canonical": "only ids not spelled as a plain int fall back to the original call",
+            "fallback": "ids without a row fall back to the original call",
+            "converted": "int() of an id it rejects still raises in the same iteration, and "
+            "only ids not written as plain digits (\" 7\", \"+7\") fall back to the original call",
+        }
+        for pre in lp.prefetches:
+            for site in pre.sites:
+                self.out.edits.append(self._lookup(pre, site))
+                self.out.changes.append(Change(
+                    site.call.lineno, ID,
+                    f"`{pre.model}` rows for the loop's ids are loaded by one IN (...) query before the loop "
+                    f"(into `{pre.name}`); {rest[pre.mode]}",
+                ))
+        statement = lp.statement
+        indent = self.lines.col(statement.lineno, statement.col_offset)
+        statements: list[str] = []
+        new_iter = None
+        if lp.hoist is not None:
+            statements.append(f"{lp.ids_name} = {self.code(lp.hoist)}\n")
+            if isinstance(lp.anchor, _LOOPS):
+                new_iter = lp.ids_name
+            else:
+                self.out.edits.append(SetCompIter(self.lines.span(lp.hoist), lp.ids_name))
+        for pre in lp.prefetches:
+            statements += self.prefetch_statements(lp, pre, indent)
+        self.out.edits.append(InsertBefore(self.lines.span(statement), tuple(statements), new_iter))
+
+    # -- finding the sites ---------------------------------------------------------------
+
+    def _site(self, call: ast.Call) -> Site | None:
+        """Recognise the lookup shapes; None for anything else (no finding: not ours)."""
+        func = call.func
+        if not isinstance(func, ast.Attribute) or func.attr not in LOOKUP_METHODS:
+            return None
+        method = func.attr
+        base = func.value
+        plain = _plain_args(call)
+        n_args = len(call.args) + len(call.keywords)
+        # Model.query.filter_by(pk=x).first() / .one_or_none()
+        if method in ("first", "one_or_none"):
+            inner = base
+            compared = _filter_equals(inner)
+            if compared is not None:  # Model.query.filter(Model.col == x).first(): filter_by(col=x)
+                model_name, column, value = compared
+                if n_args:
+                    return None
+                site = self._site_with_arg(call, "query.filter_by", model_name, value, None)
+                if site is not None:
+                    site.keyword = column
+                return site
+            if not (
+                isinstance(inner, ast.Call)
+                and isinstance(inner.func, ast.Attribute)
+                and inner.func.attr == "filter_by"
+                and _is_model_query(inner.func.value)
+            ):
+                self._carried_options(call)
+                return None
+            model_name = inner.func.value.value  # type: ignore[attr-defined]
+            if n_args or inner.args or len(inner.keywords) != 1 or inner.keywords[0].arg is None:
+                self._loop_finding(call, f"`{model_name.id}.query.filter_by()` with other filters or arguments: they do not carry over to one IN (...) query")
+                return None
+            site = self._site_with_arg(call, "query.filter_by", model_name, inner.keywords[0].value, None)
+            if site is not None:
+                site.keyword = inner.keywords[0].arg
+            return site
+        # Model.query.get(x) / Model.query.get_or_404(x[, description])
+        if _is_model_query(base):
+            assert isinstance(base, ast.Attribute) and isinstance(base.value, ast.Name)
+            if method not in ("get", "get_or_404"):
+                return None
+            keywords = [k.arg for k in call.keywords]
+            ok = plain and len(call.args) >= 1
+            if method == "get":
+                ok = ok and n_args == 1
+            else:
+                ok = ok and n_args <= 2 and set(keywords) <= {"description"}
+            if not ok:
+                self._loop_finding(call, f"`{base.value.id}.query.{method}()` with arguments flaskfix does not follow")
+                return None
+            kind: SiteKind = "query.get" if method == "get" else "query.get_or_404"
+            site = self._site_with_arg(call, kind, base.value, call.args[0], None)
+            if site is not None and n_args == 2:
+                site.description = call.args[1] if len(call.args) == 2 else call.keywords[0].value
+            return site
+        # db.session.get(Model, x)
+        if method == "get" and isinstance(base, ast.Attribute) and base.attr == "session" and isinstance(base.value, ast.Name):
+            if n_args < 2 or not call.args or not isinstance(call.args[0], ast.Name):
+                return None
+            if n_args != 2 or not plain or call.keywords:
+                self._loop_finding(call, "`session.get()` with options (populate_existing, with_for_update...): a prefetched object would not honour them")
+                return None
+            return self._site_with_arg(call, "session.get", call.args[0], call.args[1], base.value)
+        # db.get_or_404(Model, x[, description=...])
+        if method == "get_or_404" and isinstance(base, ast.Name) and n_args >= 2 and call.args and isinstance(call.args[0], ast.Name):
+            if not plain or len(call.args) < 2 or len(call.args) > 2 or any(k.arg != "description" for k in call.keywords):
+                self._loop_finding(call, "`get_or_404()` with options (populate_existing, with_for_update...): a prefetched object would not honour them")
+                return None
+            site = self._site_with_arg(call, "db.get_or_404", call.args[0], call.args[1], base)
+            if site is not None and call.keywords:
+                site.description = call.keywords[0].value
+            return site
+        # session.query(Model).get(x) / db.session.query(Model).get(x)
+        if method == "get" and isinstance(base, ast.Call) and isinstance(base.func, ast.Attribute) and base.func.attr == "query":
+            receiver = base.func.value
+            if not (isinstance(receiver, ast.Name) or (isinstance(receiver, ast.Attribute) and receiver.attr == "session" and isinstance(receiver.value, ast.Name))):
+                return None
+            if len(base.args) != 1 or base.keywords or not isinstance(base.args[0], ast.Name):
+                self._loop_finding(call, "`session.query(...)` of something other than one model class: not rewritten")
+                return None
+            if n_args != 1 or not plain or call.keywords:
+                self._loop_finding(call, "`session.query(Model).get()` with arguments flaskfix does not follow")
+                return None
+            db = receiver.value if isinstance(receiver, ast.Attribute) else None
+            site = self._site_with_arg(call, "session.query.get", base.args[0], call.args[0], db)  # type: ignore[arg-type]
+            if site is not None:
+                site.session = receiver
+            return site
+        self._carried_options(call)
+        return None
+
+    def _own_fallback(self, call: ast.Call) -> bool:
+        """Is ``call`` the original lookup that an earlier run kept as the fallback of a
+        prefetch dict (``d.get(x) if <test> else <call>``, ``d.get(x) or <call>``)? Such
+        a call is left alone without a finding, so a second run changes and reports
+        nothing."""
+        parent = self.scopes.parent(call)
+        if isinstance(parent, ast.IfExp) and parent.orelse is call:
+            other = parent.body
+        elif isinstance(parent, ast.BoolOp) and isinstance(parent.op, ast.Or) and parent.values[-1] is call:
+            other = parent.values[0]
+        else:
+            return False
+        while isinstance(other, ast.BoolOp) and isinstance(other.op, ast.Or):
+            other = other.values[0]  # (d.get(x) or abort(404)) if <test> else <call>
+        if not (isinstance(other, ast.Call) and isinstance(other.func, ast.Attribute) and other.func.attr == "get"):
+            return False
+        holder = other.func.value
+        if not isinstance(holder, ast.Name):
+            return False
+        binders = self.scopes.binders(holder.id, self.scopes.scope_of(holder))
+        if len(binders) != 1 or not isinstance(binders[0], ast.Name):
+            return False
+        stmt = self.scopes.parent(binders[0])
+        if not (isinstance(stmt, ast.Assign) and any(t is binders[0] for t in stmt.targets)):
+            return False
+        value = stmt.value.body if isinstance(stmt.value, ast.IfExp) else stmt.value
+        return isinstance(value, ast.DictComp) and ".in_(" in self.code(value.generators[0].iter)
+
+    def _carried_options(self, call: ast.Call) -> None:
+        """A lookup on ``Model.query.<something>(...)``: options or filters that a
+        prefetch by primary key would drop. Reported when in a loop."""
+        func = call.func
+        assert isinstance(func, ast.Attribute)
+        node = func.value
+        methods = []
+        while isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            methods.append(node.func.attr)
+            node = node.func.value
+        if methods and _is_model_query(node):
+            chain = "".join(f".{meth}()" for meth in reversed(methods))
+            self._loop_finding(call, f"`{node.value.id}.query{chain}.{func.attr}()`: the query carries `{chain}`, which a prefetch by primary key would not honour")  # type: ignore[attr-defined]
+
+    def _site_with_arg(self, call: ast.Call, kind: SiteKind, model: ast.Name, arg: ast.expr, db: ast.Name | None) -> Site | None:
+        if isinstance(arg, ast.Name):
+            return Site(call, kind, model, arg, db)
+        if (
+            isinstance(arg, ast.Call)
+            and self.scopes.is_builtin(arg.func, "int")
+            and len(arg.args) == 1
+            and not arg.keywords
+            and isinstance(arg.args[0], ast.Name)
+        ):
+            return Site(call, kind, model, arg.args[0], db, convert=True)
+        if isinstance(arg, ast.Constant) and isinstance(arg.value, (int, str, bytes, float)) and not isinstance(arg.value, bool):
+            return None  # one constant id, not one lookup per id: not the N+1 this codemod batches
+        self._loop_finding(call, f"the id `{self.shown(arg)}` is an expression: flaskfix follows only a name the loop binds "
+                                 "(`for uid in ...`) or `int()` of one; not rewritten")
+        return None
+
+    def _loop_finding(self, call: ast.Call, message: str) -> None:
+        """Report a lookup flaskfix does not rewrite, when it is in a loop (the N+1 pattern)
+        and no `# flaskfix: ignore` comment holds it back."""
+        if self._in_loop(call) and not self._suppressed(call):
+            self.add_finding(call, message)
+
+    def _suppressed(self, call: ast.Call) -> bool:
+        """Held back by `# flaskfix: ignore`: on the lookup's statement, on the header of a
+        loop around it (in its function), or on the def/decorator lines of a function
+        around it."""
+        nodes: list[ast.AST] = [call]
+        funcs: list[ast.AST] = []
+        for anc in self.scopes.ancestors(call):
+            if isinstance(anc, ast.stmt) and not isinstance(anc, _COMPOUND) and len(nodes) == 1 and not funcs:
+                nodes.append(anc)
+            elif isinstance(anc, _LOOPS) and not funcs:
+                nodes += [anc.target, anc.iter]
+            elif isinstance(anc, ast.While) and not funcs:
+                nodes.append(anc.test)
+            elif isinstance(anc, FUNCTIONS):
+                funcs.append(anc)
+        return self.suppressed(nodes, funcs)
+
+    def _in_loop(self, node: ast.AST) -> bool:
+        """Does ``node`` run once per iteration of some loop? Not when it is a loop's
+        iterable (``for t in db.session.get(User, uid).todos``), or a comprehension's
+        first iterable, which run once."""
+        child = node
+        for anc in self.scopes.ancestors(node):
+            if isinstance(anc, _LOOPS) and child is not anc.iter:
+                return True
+            if isinstance(anc, ast.While):
+                return True
+            if isinstance(anc, ast.comprehension):
+                comp = self.scopes.parent(anc)
+                if child is not anc.iter or comp.generators[0] is not anc:  # type: ignore[union-attr]
+                    return True
+            if isinstance(anc, COMPREHENSIONS) and not isinstance(child, ast.comprehension):
+                return True  # the element
+            if isinstance(anc, (*FUNCTIONS, ast.Lambda, ast.ClassDef)):
+                return False
+            child = anc
+        return False
+
+    # -- proving one site ----------------------------------------------------------------
+
+    def _plan(self, site: Site, plans: dict[ast.AST, LoopPlan], taken_by_function: dict[ast.AST, set[str]]) -> LoopPlan:
+        """Prove one lookup safe to serve from a prefetch, adding it to its loop's plan.
+        New names are free in the whole module (so they shadow nothing) and unique within
+        the function; two functions may both get ``user_by_id``."""
+        name = site.arg.id
+        lookup = f"`{self.shown(site.call)}`"
+        binding = self._loop_binding(site, name)
+        if binding is None:
+            if self._unpacked_in_loop(site.call, name):
+                raise Refused(site.call, f"{lookup}: the id `{name}` is unpacked from the loop's items (`for a, b in ...`): not followed")
+            raise Refused(site.call, f"{lookup}: the id `{name}` is not the variable of an enclosing for loop or comprehension")
+        func = self.scopes.enclosing_function(binding)
+        if func is None:
+            raise Refused(site.call, f"{lookup} is not in a function")
+        taken = taken_by_function.setdefault(func, set())
+        if isinstance(binding, _LOOPS):
+            anchor: ast.AST = binding
+            statement: ast.stmt = binding
+            iterable = binding.iter
+            self._check_for_loop(site, binding, func, lookup)
+        else:
+            comp = self.scopes.parent(binding)
+            assert isinstance(comp, COMPREHENSIONS)
+            anchor = comp
+            iterable = binding.iter
+            statement = self._check_comprehension(site, comp, binding, func, lookup)
+        info, model_name = self._model_info(site, lookup)
+        style: Style = {"session.get": "session", "db.get_or_404": "session", "session.query.get": "session.query"}.get(site.kind, "query")  # type: ignore[assignment]
+        db_name = site.db.id if site.db is not None else info.db_name
+        session = ""
+        if site.kind == "session.query.get":
+            session = self._session_of(site, lookup)
+        elif style == "session":
+            self._check_db(site, lookup, site.db)
+        if site.kind == "query.filter_by" and site.keyword != info.primary_key:
+            raise Refused(site.call, f"{lookup}: `{site.keyword}` is not the primary key of `{model_name}` (`{info.primary_key}`)")
+        lp = plans.get(anchor)
+        if lp is None:
+            ids_name, hoist, elem, nonempty = self._ids(iterable, anchor, binding, lookup, taken)
+            lp = LoopPlan(anchor, statement, ids_name, hoist, elem, nonempty)
+        if info.pk_type is None:
+            raise Refused(site.call, f"{lookup}: the type of `{model_name}.{info.primary_key}` is not one flaskfix knows (Integer or String columns)")
+        if (lp.elem == "int" or site.convert) and info.pk_type == "str":
+            ints = "the lookup is given int(...)" if site.convert else "the ids are ints"
+            raise Refused(site.call, f"{lookup}: {ints} but `{model_name}.{info.primary_key}` holds strings")
+        self._check_body(anchor, binding, lookup, site)
+        mode: Mode
+        if lp.elem == "int":
+            mode = "exact"
+        elif site.convert:
+            mode = "converted"
+        elif info.pk_type == "int":
+            mode = "canonical"
+        else:
+            mode = "exact" if self.config["exact_string_keys"] else "fallback"
+        if mode in ("canonical", "converted"):
+            shadowed = sorted({"int", "str", "len"} & self.scopes.bound_names())
+            if shadowed:
+                raise Refused(site.call, f"{lookup}: the rewrite tests the ids with the builtins int/str/len, and this module binds `{shadowed[0]}`")
+        for pre in lp.prefetches:
+            if (pre.model, pre.style, pre.db, pre.session, pre.mode) == (model_name, style, db_name, session, mode):
+                pre.sites.append(site)
+                break
+        else:
+            pre = Prefetch(model_name, info, style, db_name, session, mode, self._always_true(), [site])
+            pk = info.primary_key
+            by = "id" if pk == "id" or pk.endswith("_id") else pk
+            pre.name = self.free_name(f"{_snake(model_name)}_by_{by}", taken)
+            taken.add(pre.name)
+            if mode == "converted":
+                pre.keys = self.free_name(f"{_snake(model_name)}_keys", taken)
+                taken.add(pre.keys)
+            lp.prefetches.append(pre)
+        return lp
+
+    def free_name(self, base: str, taken: set[str]) -> str:
+        import builtins
+
+        used = self.scopes.bound_names() | taken
+        if base not in used and base not in dir(builtins):
+            return base
+        i = 2
+        while f"{base}_{i}" in used:
+            i += 1
+        return f"{base}_{i}"
+
+    def _check_for_loop(self, site: Site, loop: ast.For | ast.AsyncFor, func: ast.AST, lookup: str) -> None:
+        if isinstance(loop, ast.AsyncFor):
+            raise Refused(site.call, f"{lookup} is in an async for loop")
+        if is_generator_function(func):
+            raise Refused(site.call, f"{lookup} is in a generator function: a streamed response runs the loop later, piece by piece")
+        for anc in self._ancestors_until(site.call, loop):
+            if isinstance(anc, (*FUNCTIONS, ast.Lambda, ast.ClassDef)):
+                raise Refused(site.call, f"{lookup} is inside a nested function or lambda in the loop")
+            if isinstance(anc, COMPREHENSIONS):
+                raise Refused(site.call, f"{lookup} runs inside a comprehension in the loop: not rewritten")
+            if isinstance(anc, _TRY):
+                raise Refused(site.call, f"{lookup} is inside a try statement: the prefetch before the loop could raise where the lookup was guarded")
+            if isinstance(anc, (ast.With, ast.AsyncWith)):
+                raise Refused(site.call, f"{lookup} is inside a with statement in the loop, which may set up the context the lookup needs")
+        self._no_try_around(site, loop, func, lookup, "the loop")
+        if not self._in_body(site.call, loop):
+            raise Refused(site.call, f"{lookup} is not in the loop's body")
+        self._check_loop_variable(site, loop, site.arg.id, lookup)
+
+    def _no_try_around(self, site: Site, node: ast.AST, func: ast.AST, lookup: str, what: str) -> None:
+        for anc in self._ancestors_until(node, func):
+            if isinstance(anc, _TRY):
+                raise Refused(site.call, f"a try statement surrounds {what} of {lookup}: the prefetch could raise earlier than the lookups did")
+
+    def _check_comprehension(self, site: Site, comp: ast.AST, comp_for: ast.comprehension, func: ast.AST, lookup: str) -> ast.stmt:
+        """The statement the prefetch goes before; refuses what it cannot prove."""
+        where = "a generator expression" if isinstance(comp, ast.GeneratorExp) else "a comprehension"
+        if comp_for.is_async:
+            raise Refused(site.call, f"{lookup} is in an async comprehension")
+        if len(comp.generators) != 1:  # type: ignore[attr-defined]
+            raise Refused(site.call, f"{lookup} is in {where} with more than one `for`: not rewritten")
+        if self._inside(site.call, comp_for):
+            raise Refused(site.call, f"{lookup} is in a filter of {where}: not rewritten")
+        for anc in self._ancestors_until(site.call, comp):
+            if isinstance(anc, (ast.Lambda, *FUNCTIONS, ast.ClassDef, *COMPREHENSIONS)):
+                raise Refused(site.call, f"{lookup} is nested inside another function or comprehension within {where}")
+        if any(isinstance(n, ast.NamedExpr) and n.target.id == site.arg.id for n in ast.walk(comp)):
+            raise Refused(site.call, f"{lookup}: the variable `{site.arg.id}` is reassigned inside {where}")
+        if isinstance(comp, ast.GeneratorExp):
+            call = self.scopes.parent(comp)
+            if not (isinstance(call, ast.Call) and len(call.args) == 1 and call.args[0] is comp and not call.keywords and self._consumes(call)):
+                raise Refused(site.call, f"{lookup} is in a generator expression that is not consumed at once (by list(), sorted(), \"\".join()...): it may run later, or never")
+        small: ast.stmt | None = None
+        for anc in self.scopes.ancestors(comp):
+            if isinstance(anc, (ast.Lambda, *FUNCTIONS, ast.ClassDef)):
+                raise Refused(site.call, f"{lookup} is in {where} inside a lambda or nested function")
+            if isinstance(anc, COMPREHENSIONS):
+                raise Refused(site.call, f"{lookup} is in {where} nested in another comprehension")
+            if isinstance(anc, (ast.IfExp, ast.BoolOp)):
+                raise Refused(site.call, f"{lookup} is in {where} that runs only under a condition")
+            if isinstance(anc, ast.stmt):
+                if not isinstance(anc, _COMPOUND):
+                    small = anc
+                break
+        holder = self.scopes.parent(small) if small is not None else None
+        own_line = (
+            small is not None
+            and holder is not None
+            and not isinstance(holder, ast.Module)
+            and small.lineno > holder.lineno  # type: ignore[attr-defined]
+            and not self.lines.line(small.lineno)[: self.lines.col(small.lineno, small.col_offset)].strip()
+            and any(small is s for s in _bodies(holder))
+        )
+        if not own_line:
+            raise Refused(site.call, f"{lookup} is in {where} in the header of a compound statement: not rewritten")
+        assert small is not None and holder is not None
+        neighbours = [s for s in _bodies(holder) if s is not small and s.lineno <= (small.end_lineno or small.lineno) and (s.end_lineno or s.lineno) >= small.lineno]
+        if neighbours or not isinstance(small, _SMALL):
+            raise Refused(site.call, f"{lookup} is in {where} on a line with other statements: not rewritten")
+        problem = self._statement_problem(small, comp)
+        if problem is not None:
+            raise Refused(site.call, f"{lookup}: the statement holding {where} {problem}, which could run before the lookups and change what they return")
+        if is_generator_function(func) and any(isinstance(a, _LOOPS) for a in self._ancestors_until(small, func)):
+            raise Refused(site.call, f"{lookup} is in a loop of a generator function")
+        self._no_try_around(site, small, func, lookup, where)
+        return small
+
+    def _consumes(self, call: ast.Call) -> bool:
+        func = call.func
+        if isinstance(func, ast.Name):
+            return any(self.scopes.is_builtin(func, n) for n in CONSUMING_BUILTINS)
+        return (isinstance(func, ast.Attribute) and func.attr == "join" and isinstance(func.value, ast.Constant)
+                and isinstance(func.value.value, (str, bytes)))
+
+    def _statement_problem(self, small: ast.stmt, comp: ast.AST) -> str | None:
+        """What else in the statement could run before the comprehension (calls that do
+        not enclose it, except a few builtins), or None."""
+        around = set(self.scopes.ancestors(comp))
+        stack: list[ast.AST] = [small]
+        while stack:
+            node = stack.pop()
+            if node is comp:
+                continue
+            if isinstance(node, (ast.Lambda, ast.Await, ast.Yield, ast.YieldFrom, ast.NamedExpr)):
+                kind = "yield" if isinstance(node, ast.YieldFrom) else type(node).__name__.lower()
+                return f"holds a `{kind}`"
+            if isinstance(node, ast.Call) and node not in around:
+                if not self.scopes.qualified_names(node.func) & PURE_CALLS:
+                    return f"calls `{self.code(node.func)}()`"
+            stack.extend(reversed(_children(node)))
+        return None
+
+    def _ancestors_until(self, node: ast.AST, stop: ast.AST | None) -> list[ast.AST]:
+        out = []
+        for anc in self.scopes.ancestors(node):
+            if anc is stop:
+                break
+            out.append(anc)
+        return out
+
+    def _loop_binding(self, site: Site, name: str) -> ast.For | ast.AsyncFor | ast.comprehension | None:
+        for anc in self.scopes.ancestors(site.call):
+            if isinstance(anc, (*FUNCTIONS, ast.Lambda, ast.ClassDef)):
+                return None
+            for binder in _binders(anc):
+                if isinstance(binder.target, ast.Name) and binder.target.id == name:
+                    return binder
+            if isinstance(anc, COMPREHENSIONS):
+                return None
+        return None
+
+    def _unpacked_in_loop(self, node: ast.AST, name: str) -> bool:
+        """Is ``name`` one of several targets of an enclosing for loop or comprehension?"""
+        for anc in self.scopes.ancestors(node):
+            if isinstance(anc, (*FUNCTIONS, ast.Lambda, ast.ClassDef)):
+                return False
+            for binder in _binders(anc):
+                target = binder.target
+                if isinstance(target, (ast.Tuple, ast.List)) and any(
+                    isinstance(n, ast.Name) and n.id == name for n in ast.walk(target)
+                ):
+                    return True
+        return False
+
+    def _in_body(self, node: ast.AST, loop: ast.For | ast.AsyncFor) -> bool:
+        child = node
+        for anc in self.scopes.ancestors(node):
+            if anc is loop:
+                return any(child is s for s in loop.body)
+            child = anc
+        return False
+
+    def _check_loop_variable(self, site: Site, loop: ast.For | ast.AsyncFor, name: str, lookup: str) -> None:
+        scope = self.scopes.scope_of(site.arg)
+        if self.scopes.resolve(name, scope) is None:
+            raise Refused(site.call, f"{lookup}: flaskfix cannot resolve `{name}`")
+        if not isinstance(scope, FUNCTIONS) or name in self.scopes.declared.get(scope, {}):
+            raise Refused(site.call, f"{lookup}: `{name}` is not a local variable")
+        for node in self.scopes.bindings.get(scope, {}).get(name, []):
+            if node is loop.target:
+                continue
+            if self._inside(node, loop):
+                raise Refused(site.call, f"{lookup}: the loop variable `{name}` is reassigned inside the loop")
+
+    def _inside(self, node: ast.AST, container: ast.AST) -> bool:
+        return node is container or any(a is container for a in self.scopes.ancestors(node))
+
+    def _always_true(self) -> bool:
+        """Are the model's instances always true? (A direct db.Model subclass, so only
+        its own body could define __bool__/__len__.)"""
+        tree = self._model_tree
+        if tree is None:
+            return False
+        for stmt in tree.body:
+            if isinstance(stmt, ast.ClassDef) and stmt.name == self._model_class:
+                for item in stmt.body:
+                    names = [item.name] if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) else [
+                        t.id for t in getattr(item, "targets", [getattr(item, "target", None)]) if isinstance(t, ast.Name)
+                    ]
+                    if {"__bool__", "__len__"} & set(names):
+                        return False
+                return True
+        return False
+
+    def _binders_of(self, name: ast.Name) -> list[ast.AST]:
+        return self.scopes.binders(name.id, self.scopes.scope_of(name))
+
+    def _session_of(self, site: Site, lookup: str) -> str:
+        """``db.session`` (db a Flask-SQLAlchemy object) or a module-level name bound to
+        it; the text to build the prefetch with."""
+        receiver = site.session
+        if isinstance(receiver, ast.Attribute):
+            self._check_db(site, lookup, site.db)
+            return self.code(receiver)
+        assert isinstance(receiver, ast.Name)
+        binders = self._binders_of(receiver)
+        if len(binders) == 1 and self.scopes.resolve(receiver.id, self.scopes.scope_of(receiver)) is self.tree:
+            target = binders[0]
+            stmt = self.scopes.parent(target)
+            if isinstance(stmt, ast.Assign) and stmt.targets == [target] and isinstance(stmt.value, ast.Attribute):
+                value = stmt.value
+                if value.attr == "session" and isinstance(value.value, ast.Name):
+                    self._check_db(site, lookup, value.value)
+                    site.db = value.value
+                    return receiver.id
+        raise Refused(site.call, f"{lookup}: flaskfix cannot tell which session `{receiver.id}` is (it needs `db.session` of a Flask-SQLAlchemy object)")
+
+    def _model_info(self, site: Site, lookup: str) -> tuple[ModelInfo, str]:
+        name = site.model.id
+        binders = self._binders_of(site.model)
+        if len(binders) != 1:
+            raise Refused(site.call, f"{lookup}: `{name}` is not bound exactly once, so flaskfix cannot tell which model it is")
+        node = binders[0]
+        info: ModelInfo | None = None
+        where: str | None = None  # the file defining the model; "" for this module
+        self._model_tree = None
+        self._model_class = name
+        if isinstance(node, ast.ClassDef) and self.scopes.parent(node) is self.tree:
+            info = sqlalchemy_model(self.tree, name)
+            where = ""
+            self._model_tree = self.tree
+        elif isinstance(node, ast.alias) and isinstance(self.scopes.parent(node), ast.ImportFrom):
+            where, original = self._imported(node)
+            if where is not None:
+                info = find_model(self.project, where, original)
+                self._model_tree = self.project.tree(where)
+                self._model_class = original
+        if info is None or where is None:
+            raise Refused(site.call, f"{lookup}: flaskfix cannot find the model class `{name}` in the project")
+        if info.problem is not None:
+            raise Refused(site.call, f"{lookup}: model `{name}`: {info.problem}")
+        call = self._db_call(where, info.db_name)
+        if call is None:
+            raise Refused(site.call, f"{lookup}: `{name}`'s base `{info.db_name}.Model` is not provably a Flask-SQLAlchemy model")
+        if any(k.arg in ("query_class", "model_class") for k in call.keywords):
+            raise Refused(site.call, f"{lookup}: `{info.db_name}` sets a custom query_class/model_class, which may change how get() and filter() answer")
+        return info, name
+
+    def _imported(self, alias: ast.alias) -> tuple[str | None, str]:
+        """(the project file, the name it has there) for the name ``alias`` binds."""
+        imp = self.scopes.parent(alias)
+        assert isinstance(imp, ast.ImportFrom)
+        return resolve_module(self.project, imp.module or "", self.inp.path, imp.level), alias.name
+
+    def _db_call(self, where: str, name: str) -> ast.Call | None:
+        """The ``SQLAlchemy(...)`` call ``name`` is bound to in ``where`` ("" for this module)."""
+        if where:
+            return sqlalchemy_call(self.project, where, name)
+        for stmt in self.tree.body:
+            if isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Call):
+                if any(isinstance(t, ast.Name) and t.id == name for t in stmt.targets):
+                    func = stmt.value.func
+                    last = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+                    if last == "SQLAlchemy":
+                        return stmt.value
+            elif isinstance(stmt, ast.ImportFrom):
+                for alias in stmt.names:
+                    if (alias.asname or alias.name) == name and alias.name == name:
+                        path = resolve_module(self.project, stmt.module or "", self.inp.path, stmt.level)
+                        return sqlalchemy_call(self.project, path, name) if path else None
+        return None
+
+    def _check_db(self, site: Site, lookup: str, db: ast.Name | None) -> None:
+        """``db`` in ``db.session.get(Model, x)`` must be a Flask-SQLAlchemy object."""
+        assert db is not None
+        name = db.id
+        binders = self._binders_of(db)
+        if len(binders) != 1:
+            raise Refused(site.call, f"{lookup}: `{name}` is not bound exactly once")
+        node = binders[0]
+        call: ast.Call | None = None
+        if isinstance(node, ast.alias) and isinstance(self.scopes.parent(node), ast.ImportFrom):
+            where, original = self._imported(node)
+            if where is not None:
+                call = sqlalchemy_call(self.project, where, original)
+        elif not isinstance(node, ast.alias) and self.scopes.enclosing_function(node) is None:
+            call = self._db_call("", name)
+        if call is None:
+            raise Refused(site.call, f"{lookup}: `{name}` is not provably a Flask-SQLAlchemy object")
+
+    # -- the ids -------------------------------------------------------------------------
+
+    def _ids(self, it: ast.expr, anchor: ast.AST, binding: ast.AST, lookup: str, taken: set[str]) -> tuple[str, ast.expr | None, ElementType, bool]:
+        """(the name to iterate, the expression to bind to it first or None, the ids'
+        element type, whether they are statically known to be non-empty)"""
+        if isinstance(it, ast.Name):
+            value = self._single_local_value(it, anchor, lookup)
+            elem = self._element_type(value, lookup, anchor)
+            return it.id, None, elem, _nonempty(value)
+        elem = self._element_type(it, lookup, anchor)
+        target_node = binding.target  # type: ignore[attr-defined]
+        target = target_node.id if isinstance(target_node, ast.Name) else "id"
+        base = f"{target}s" if len(target) > 2 and not keyword.iskeyword(f"{target}s") else "ids"
+        name = self.free_name(base, taken)
+        taken.add(name)
+        return name, it, elem, _nonempty(it)
+
+    def _single_local_value(self, name: ast.Name, loop: ast.AST, lookup: str) -> ast.expr:
+        scope = self.scopes.scope_of(name)
+        where = f"the loop iterates `{name.id}`"
+        if not isinstance(scope, FUNCTIONS) or self.scopes.resolve(name.id, scope) is None:
+            raise Refused(loop, f"{lookup}: {where}, which is not a local variable of the function")
+        binders = self.scopes.binders(name.id, scope)
+        if len(binders) != 1 or self.scopes.resolve(name.id, scope) is not scope:
+            raise Refused(loop, f"{lookup}: {where}, which is a parameter or is assigned more than once")
+        target = binders[0]
+        if isinstance(target, ast.arg):
+            raise Refused(loop, f"{lookup}: {where}, a parameter of the function: flaskfix cannot tell what it holds")
+        stmt = self.scopes.parent(target)
+        if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and stmt.targets[0] is target):
+            raise Refused(loop, f"{lookup}: {where}, which is not bound by a plain assignment")
+        for node in self.scopes.references(name.id, scope):
+            parent = self.scopes.parent(node)
+            if isinstance(parent, (*_LOOPS, ast.comprehension)) and parent.iter is node:
+                continue
+            if isinstance(parent, ast.Call) and any(a is node for a in parent.args) and self.scopes.is_builtin(parent.func, "len"):
+                continue
+            if isinstance(parent, ast.Compare) and any(
+                c is node and isinstance(op, (ast.In, ast.NotIn)) for c, op in zip(parent.comparators, parent.ops)
+            ):
+                continue
+            raise Refused(loop, f"{lookup}: {where}, which the function also uses in a way that may change it (line {node.lineno})")
+        return stmt.value
+
+    def _element_type(self, expr: ast.expr, lookup: str, loop: ast.AST, depth: int = 0) -> ElementType:
+        refuse = Refused(
+            loop,
+            f"{lookup}: flaskfix cannot tell what the loop iterates (it needs a range, a literal list, "
+            "request.args.getlist(...) or a copy of one of them, built in the function)",
+        )
+        if depth > 3:
+            raise refuse
+        if isinstance(expr, (ast.List, ast.Tuple, ast.Set)):
+            types = set()
+            for el in expr.elts:
+                if _int_constant(el):
+                    types.add("int")
+                elif isinstance(el, ast.Constant) and isinstance(el.value, str):
+                    types.add("str")
+                else:
+                    raise refuse
+            if len(types) != 1:
+                raise Refused(loop, f"{lookup}: the loop iterates a literal with mixed or no elements")
+            if len(expr.elts) > int(self.config["max_ids"]):
+                raise Refused(loop, f"{lookup}: the literal has more than max_ids={self.config['max_ids']} ids")
+            return types.pop()  # type: ignore[return-value]
+        if isinstance(expr, ast.ListComp) and len(expr.generators) == 1:
+            elt = expr.elt
+            if isinstance(elt, ast.Call) and self.scopes.is_builtin(elt.func, "int") and len(elt.args) == 1 and not elt.keywords and not isinstance(elt.args[0], ast.Starred):
+                self._element_type(expr.generators[0].iter, lookup, loop, depth + 1)  # bounded source
+                return "int"
+            raise refuse
+        if not isinstance(expr, ast.Call):
+            raise refuse
+        func = expr.func
+        starred = any(isinstance(a, ast.Starred) for a in expr.args)
+        if self.scopes.is_builtin(func, "range"):
+            if expr.keywords or starred or not 1 <= len(expr.args) <= 3:
+                raise refuse
+            bounds = [_int_literal(a) for a in expr.args]
+            if any(b is None for b in bounds):
+                raise Refused(loop, f"{lookup}: a range computed at run time may exceed the database's limit on bind parameters in one IN (...)")
+            size = len(range(*bounds))  # type: ignore[arg-type]
+            if size > int(self.config["max_ids"]):
+                raise Refused(loop, f"{lookup}: the range has {size} ids, more than max_ids={self.config['max_ids']}")
+            return "int"
+        for name in COPYING_BUILTINS:
+            if self.scopes.is_builtin(func, name):
+                if len(expr.args) != 1 or expr.keywords or starred:
+                    raise refuse
+                return self._element_type(expr.args[0], lookup, loop, depth + 1)
+        # request.args.getlist("k"[, type=int])
+        if isinstance(func, ast.Attribute) and func.attr == "getlist" and isinstance(func.value, ast.Attribute):
+            holder = func.value
+            if holder.attr in REQUEST_MULTIDICTS and self.scopes.refers_to(holder.value, "flask.request"):
+                keywords = {k.arg: k.value for k in expr.keywords}
+                if len(expr.args) != 1 or starred or set(keywords) - {"type"}:
+                    raise refuse
+                if "type" not in keywords:
+                    return "str"
+                t = keywords["type"]
+                if self.scopes.is_builtin(t, "int"):
+                    return "int"
+                if self.scopes.is_builtin(t, "str"):
+                    return "str"
+                raise refuse
+        raise refuse
+
+    # -- the loop body -------------------------------------------------------------------
+
+    def _check_body(self, anchor: ast.AST, binding: ast.AST, lookup: str, site: Site) -> None:
+        if anchor in self._body_ok:
+            return
+        if isinstance(anchor, _LOOPS):
+            parts: list[ast.AST] = list(anchor.body)
+            what = "the loop"
+        else:
+            assert isinstance(binding, ast.comprehension)
+            parts = [anchor.key, anchor.value] if isinstance(anchor, ast.DictComp) else [anchor.elt]  # type: ignore[attr-defined]
+            parts += binding.ifs
+            what = "the comprehension"
+        seen: set[str] = set()
+        for part in parts:
+            problem = self._body_problem([part], seen)
+            if problem is not None:
+                node, why = problem
+                raise Refused(site.call, f"{lookup}: {what} {why} at line {node.lineno}, which may change what a later lookup returns")  # type: ignore[attr-defined]
+        self._body_ok.add(anchor)
+
+    def _body_problem(self, body: list[ast.AST], seen: set[str]) -> tuple[ast.AST, str] | None:
+        local_functions = {f.name: f for f in self.tree.body if isinstance(f, ast.FunctionDef)}
+        stack = list(reversed(body))
+        while stack:
+            node = stack.pop()
+            found: str | None = None
+            children = _children(node)
+            if isinstance(node, ast.Call):
+                func = node.func
+                if _site_shape(node):
+                    # a lookup: its own `.session`/`.query` is a read; its arguments may not be
+                    children = []
+                    chain: ast.AST | None = node
+                    while isinstance(chain, ast.Call):
+                        children += [*chain.args, *chain.keywords]
+                        chain = chain.func.value if isinstance(chain.func, ast.Attribute) else None
+                        while isinstance(chain, ast.Attribute):
+                            chain = chain.value
+                elif isinstance(func, ast.Attribute):
+                    method = func.attr
+                    receiver = dotted(func.value) or ""
+                    on_session = receiver.split(".")[-1] in ("session", "db", "connection", "conn", "engine")
+                    if method in WRITING_METHODS or (on_session and method in SESSION_METHODS):
+                        found = f"calls `.{method}()`"
+                    elif method in ("update", "delete") and ".query" in f".{receiver}":
+                        found = f"calls `.{method}()` on a query"
+                elif isinstance(func, ast.Name) and func.id == "setattr":
+                    found = "calls `setattr()` (a change the next lookup would flush)"
+                elif isinstance(func, ast.Name) and func.id in local_functions and func.id not in seen:
+                    seen.add(func.id)
+                    inner = self._body_problem(list(local_functions[func.id].body), seen)
+                    if inner is not None:
+                        found = f"calls `{func.id}()`, which {inner[1]}"
+            elif isinstance(node, ast.Assign):
+                for t in node.targets:
+                    if isinstance(t, ast.Attribute):
+                        return t, "assigns to an attribute (a change the next lookup would flush)"
+            elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Attribute):
+                found = "assigns to an attribute (a change the next lookup would flush)"
+            elif isinstance(node, ast.Attribute) and node.attr in ("session", "engine"):
+                found = f"uses `.{node.attr}`"
+            elif isinstance(node, ast.Name) and node.id == "session" and not self.scopes.refers_to(node, "flask.session"):
+                found = "uses `session`"
+            if found is not None:
+                return node, found
+            stack.extend(reversed(children))
+        return None
+
+    # -- output --------------------------------------------------------------------------
+
+    def _abort_name(self) -> str | None:
+        """How to call flask.abort here (importing it when the name is free), or None."""
+        if self._abort is False:
+            found = self.scopes.expression_for("flask.abort")
+            if found is None and "abort" not in self.scopes.bound_names():
+                self.out.imports.append(("flask", "abort", None))
+                found = "abort"
+            self._abort = found
+        return self._abort  # type: ignore[return-value]
+
+    def _not_found(self, pre: Prefetch, site: Site) -> str | None:
+        """``abort(404[, description=...])``, exactly what get_or_404 raises, or None
+        when flaskfix cannot say it as cheaply (then the original call answers)."""
+        if not pre.falsy_ok:
+            return None
+        desc = site.description
+        if desc is not None and not (isinstance(desc, ast.Constant) and isinstance(desc.value, str)):
+            return None
+        abort = self._abort_name()
+        if abort is None:
+            return None
+        return f"{abort}(404)" if desc is None else f"{abort}(404, description={self.code(desc)})"
+
+    def _lookup(self, pre: Prefetch, site: Site) -> ReplaceCall:
+        x = site.arg.id
+        hit = f"{pre.name}.get(int({x}))" if site.convert else f"{pre.name}.get({x})"
+        original = self.code(site.call)
+        miss = self._not_found(pre, site) if site.aborts and pre.mode != "fallback" else None
+        parts: tuple[str, str, str] | None
+        if pre.mode == "exact":
+            text = hit if not site.aborts else f"{hit} or {miss or original}"
+            parts = None
+        elif pre.mode in ("canonical", "converted") and (miss is not None or not site.aborts):
+            first = f"({hit} or {miss})" if site.aborts else hit
+            cond = _prefetched_condition(pre.mode, x)
+            text = f"{first} if {cond} else {original}"
+            parts = (first, f"if {cond}", f"else {original}")
+        else:
+            text = f"{hit} or {original}"
+            parts = None
+        span = self.lines.span(site.call)
+        if text == hit:
+            return ReplaceCall(span, hit, simple=True)
+        call = site.call
+        parent = self.scopes.parent(call)
+        bare_ok = (
+            (isinstance(parent, (ast.Assign, ast.AnnAssign, ast.Return)) and parent.value is call)
+            or (isinstance(parent, ast.Call) and (any(a is call for a in parent.args)))
+            or isinstance(parent, ast.keyword)
+            or isinstance(parent, ast.Expr)
+            or (isinstance(parent, (ast.List, ast.Tuple, ast.Set)) and any(e is call for e in parent.elts))
+            or (isinstance(parent, ast.Dict) and any(v is call for v in parent.values))
+            or (isinstance(parent, (ast.ListComp, ast.SetComp, ast.GeneratorExp)) and parent.elt is call)
+            or (isinstance(parent, ast.DictComp) and parent.value is call)
+        )
+        wrapped = None
+        line = self._line_of_statement(call)
+        if parts is not None and line is not None and isinstance(parent, (ast.Assign, ast.Return)) and parent.value is call:
+            indent, length = line
+            if indent + length - len(original) + len(text) > int(self.config["line_length"]):
+                body = "".join(f"\n    {p}" for p in parts)
+                wrapped = f"({body}\n)"
+        return ReplaceCall(span, text, wrapped=wrapped, bare_ok=bare_ok)
+
+    def _line_of_statement(self, node: ast.AST) -> tuple[int, int] | None:
+        """(indent, length) of the one-line statement holding ``node``."""
+        for anc in self.scopes.ancestors(node):
+            if isinstance(anc, _COMPOUND):
+                return None
+            if isinstance(anc, ast.stmt):
+                if anc.lineno != anc.end_lineno:
+                    return None
+                return self.lines.col(anc.lineno, anc.col_offset), len(self.lines.line(anc.lineno).strip())
+        return None
+
+    def prefetch_statements(self, lp: LoopPlan, pre: Prefetch, indent: int) -> list[str]:
+        """The statements filling ``pre.name``: for ``int(x)`` lookups of string ids, the
+        list of int keys first, then the dict."""
+        model, pk, var = pre.model, pre.info.primary_key, _snake(pre.model)
+        if var in (model, lp.ids_name, pre.db, pre.name, pre.session, pre.keys):
+            var = "obj" if "obj" not in (model, lp.ids_name, pre.db, pre.name, pre.session, pre.keys) else "row"
+        key = f"{var}.{pk}"
+        if pre.key_str:
+            key = f"str({key})"
+        width = int(self.config["line_length"]) - indent
+        if pre.mode == "converted":
+            x = pre.sites[0].arg.id
+            keys = f"{pre.keys} = [int({x}) for {x} in {lp.ids_name} if {_prefetched_condition('converted', x)}]"
+            if len(keys) > width:
+                keys = f"{pre.keys} = [\n    int({x}) for {x} in {lp.ids_name} if {_prefetched_condition('converted', x)}\n]"
+            return [keys + "\n", _dict_statement(pre, pre.keys, False, key, var, width)]
+        return [_dict_statement(pre, lp.ids_name, lp.nonempty, key, var, width)]
+
+
+def _dict_statement(pre: Prefetch, ids: str, nonempty: bool, key: str, var: str, width: int) -> str:
+    model, pk = pre.model, pre.info.primary_key
+    where = f"{model}.{pk}.in_({ids})"
+    if pre.style == "query":
+        source = f"{model}.query.filter({where})"
+    elif pre.style == "session.query":
+        source = f"{pre.session}.query({model}).filter({where})"
+    else:
+        source = f"{pre.db}.session.scalars({pre.db}.select({model}).where({where}))"
+    guard = "" if nonempty else f" if {ids} else {{}}"
+    one_line = f"{pre.name} = {{{key}: {var} for {var} in {source}}}{guard}"
+    if len(one_line) <= width:
+        return one_line + "\n"
+    if len(f"{key}: {var} for {var} in {source}") <= width - 4:
+        inner = f"{key}: {var} for {var} in {source}"
+    else:
+        inner = f"{key}: {var}\n    for {var} in {source}"
+    return f"{pre.name} = {{\n    {inner}\n}}{guard}\n"
+
+
+def _prefetched_condition(mode: Mode, x: str) -> str:
+    """The test that string id ``x`` is one the prefetch asked for, so that a dict miss
+    is the answer. A string that is ``isdecimal()`` with fewer than 19 digits is one
+    ``int()`` surely accepts (CPython refuses more than 4,300 digits) and whose value fits
+    in a 64-bit key (SQLite compares larger ones as floats); "canonical" also wants the
+    int's own spelling ("7", not "07"), because then the database was asked the very
+    string."""
+    if mode == "converted":
+        return f"{x}.isdecimal() and len({x}) < 19"
+    return f"{x}.isdecimal() and len({x}) < 19 and str(int({x})) == {x}"
+
+
+def _one_line(code: str) -> str:
+    """Source spread over lines, joined as one would write it on one line."""
+    out = ""
+    for piece in (p.strip() for p in code.splitlines()):
+        if out and not out.endswith(("(", "[", "{")) and not piece.startswith((")", "]", "}")):
+            out += " "
+        out += piece
+    return out
+
+
+def _children(node: ast.AST) -> list[ast.AST]:
+    """Child nodes in source order (ast's field order, with a dict's keys and values and
+    a call's positional and keyword arguments interleaved as written)."""
+    if isinstance(node, ast.Dict):
+        out: list[ast.AST] = []
+        for k, v in zip(node.keys, node.values):
+            out += [k, v] if k is not None else [v]
+        return out
+    if isinstance(node, ast.Call):
+        args = sorted([*node.args, *node.keywords], key=lambda a: (a.lineno, a.col_offset))
+        return [node.func, *args]
+    return list(ast.iter_child_nodes(node))
+
+
+def _bodies(node: ast.AST) -> list[ast.stmt]:
+    """The statements directly in ``node``'s blocks (body, orelse, finalbody, handlers', cases')."""
+    out: list[ast.stmt] = []
+    for name in ("body", "orelse", "finalbody"):
+        block = getattr(node, name, None)
+        if isinstance(block, list):
+            out += [s for s in block if isinstance(s, ast.stmt)]
+    for h in getattr(node, "handlers", []):
+        out += h.body
+    for c in getattr(node, "cases", []):
+        out += c.body
+    return out
+
+
+def _binders(node: ast.AST) -> list:
+    """The ``for`` clauses that bind loop variables at ``node``: a for loop itself, or
+    every ``for`` of a comprehension; none for anything else."""
+    if isinstance(node, _LOOPS):
+        return [node]
+    if isinstance(node, COMPREHENSIONS):
+        return list(node.generators)
+    return []
+
+
+def _calls(tree: ast.Module) -> list[ast.Call]:
+    """Calls of a lookup method, outer before inner, in source order."""
+    found = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in LOOKUP_METHODS]
+    return sorted(found, key=lambda n: (n.lineno, n.col_offset, -(n.end_lineno or 0), -(n.end_col_offset or 0)))
+
+
+def _site_shape(call: ast.Call) -> bool:
+    """Syntactically one of the lookups (whatever it is proven to be later)."""
+    func = call.func
+    if not isinstance(func, ast.Attribute) or func.attr not in LOOKUP_METHODS:
+        return False
+    base = func.value
+    if func.attr in ("first", "one_or_none"):
+        if _filter_equals(base) is not None:
+            return True
+        return isinstance(base, ast.Call) and isinstance(base.func, ast.Attribute) and base.func.attr == "filter_by" and _is_model_query(base.func.value)
+    if _is_model_query(base):
+        return True
+    if func.attr == "get_or_404":
+        return isinstance(base, ast.Name)
+    if isinstance(base, ast.Attribute) and base.attr == "session" and isinstance(base.value, ast.Name):
+        return len(call.args) + len(call.keywords) == 2 and not call.keywords
+    return isinstance(base, ast.Call) and isinstance(base.func, ast.Attribute) and base.func.attr == "query"
+
+
+def _filter_equals(node: ast.AST) -> tuple[ast.Name, str, ast.expr] | None:
+    """``Model.query.filter(Model.col == x)`` (one condition, the query's own model, ``==``
+    with the column on the left): (Model, "col", x); what ``filter_by(col=x)`` says."""
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "filter"):
+        return None
+    query = node.func.value
+    if not _is_model_query(query) or len(node.args) != 1 or node.keywords or isinstance(node.args[0], ast.Starred):
+        return None
+    test = node.args[0]
+    if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq)):
+        return None
+    left = test.left
+    model = query.value  # type: ignore[attr-defined]
+    if not (isinstance(left, ast.Attribute) and isinstance(left.value, ast.Name) and left.value.id == model.id):
+        return None
+    return model, left.attr, test.comparators[0]
+
+
+def _is_model_query(node: ast.AST) -> bool:
+    """``Model.query``"""
+    return isinstance(node, ast.Attribute) and node.attr == "query" and isinstance(node.value, ast.Name)
+
+
+def _plain_args(call: ast.Call) -> bool:
+    return not any(isinstance(a, ast.Starred) for a in call.args) and all(k.arg is not None for k in call.keywords)
+
+
+def _int_constant(node: ast.AST) -> bool:
+    return isinstance(node, ast.Constant) and isinstance(node.value, int) and not isinstance(node.value, bool)
+
+
+def _int_literal(expr: ast.AST) -> int | None:
+    if _int_constant(expr):
+        return int(expr.value)  # type: ignore[attr-defined]
+    if isinstance(expr, ast.UnaryOp) and isinstance(expr.op, ast.USub) and _int_constant(expr.operand):
+        return -int(expr.operand.value)  # type: ignore[attr-defined]
+    return None
+
+
+def _nonempty(expr: ast.AST) -> bool:
+    """A literal collection with elements, or a range of literals that is not empty."""
+    if isinstance(expr, (ast.List, ast.Tuple, ast.Set)):
+        return bool(expr.elts) and not any(isinstance(e, ast.Starred) for e in expr.elts)
+    if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Name) and expr.func.id == "range":
+        if expr.keywords or any(isinstance(a, ast.Starred) for a in expr.args):
+            return False
+        bounds = [_int_literal(a) for a in expr.args]
+        if 1 <= len(bounds) <= 3 and all(b is not None for b in bounds) and not (len(bounds) == 3 and bounds[2] == 0):
+            return len(range(*bounds)) > 0  # type: ignore[arg-type]
+    return False
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
