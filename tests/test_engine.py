@@ -206,3 +206,22 @@ def test_an_edit_not_where_the_plan_says_leaves_the_file_unchanged(monkeypatch) 
     result = run_codemod("bulk-query", PLANNED.replace("uid + 1", "uid"))
     assert result.new_text is None and result.changes == []
     assert result.error is not None and "planned edit not found" in result.error
+
+
+def test_a_refused_view_is_never_parsed_by_libcst(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """cache-route decides on stdlib ast too: a refused candidate costs no LibCST parse,
+    an accepted one does (to edit)."""
+    from flaskfix.codemods.engine.pipeline import Engine
+
+    parsed: list[str] = []
+    real = Engine._libcst
+    monkeypatch.setattr(Engine, "_libcst", staticmethod(lambda text, result: parsed.append(text) or real(text, result)))
+    source = (
+        "from flask import Flask, session\n\napp = Flask(__name__)\n\n\ndef compute_stats():\n    return 42\n\n\n"
+        '@app.route("/stats")\ndef stats():\n    return {"n": compute_stats(), "user": session.get("u")}\n'
+    )
+    refused = run_codemod("cache-route", source)
+    assert [f.message.split(";")[0] for f in refused.findings] == ["`stats()` not cached: per-user state: it reads `session`"]
+    assert parsed == []
+    fixed = run_codemod("cache-route", source.replace(', "user": session.get("u")', ""))
+    assert len(parsed) == 1 and fixed.new_text is not None and "@cache.cached(" in fixed.new_text

@@ -84,7 +84,7 @@ def test_qualified_names_through_imports_builtins_and_locals() -> None:
     """)
     call = next(n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "print")
     got = [s.qualified_names(a) for a in call.args]
-    assert got == [{"os"}, {"numpy"}, {"flask.request.args"}, {"flask.abort"}, {".models.User"}, {"<local>.len"},
+    assert got == [{"os"}, {"numpy"}, {"flask.request.args"}, {"flask.abort"}, {".models.User"}, {"len"},
                    {"builtins.sorted"}]
     assert s.is_builtin(call.args[-1], "sorted") and not s.is_builtin(call.args[-2], "len")
     assert s.refers_to(call.args[2].value, "flask.request")

@@ -257,10 +257,9 @@ class Engine:
             if plan is not None:  # its changes were collected from the plan: none was made
                 result.changes = [c for c in result.changes if c.codemod != codemod_cls.ID]
             return module, False
-        if plan is not None:
-            return new_module, bool(plan.changes)
+        # a planned codemod's transform may still report (cache-route: which cache to use)
         self._collect(result, codemod_cls.ID, codemod.changes, codemod.findings, codemod.suppressed_lines, to_original)
-        return new_module, bool(codemod.changes)
+        return new_module, bool(codemod.changes) or (plan is not None and bool(plan.changes))
 
     def run(self, files: Sequence[Discovered], jobs: int = 1, cache: ResultCache | None = None) -> Iterator[FileResult]:
         """Results in the order of ``files``, whatever ``jobs`` is, streamed.

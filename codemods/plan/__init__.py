@@ -21,7 +21,7 @@ from typing import Any, Callable, Mapping, Union
 from flaskfix.codemods.changes import Change, Finding
 
 #: codemod id -> the module of ``codemods/plan`` whose ``plan`` function decides it
-PLANNERS = {"bulk-query": "bulk_query"}
+PLANNERS = {"bulk-query": "bulk_query", "cache-route": "cache_route"}
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,15 @@ class SetCompIter:
     name: str
 
 
-Edit = Union[ReplaceCall, InsertBefore, SetCompIter]
+@dataclass(frozen=True)
+class CodemodEdit:
+    """An edit the codemod's own LibCST transform makes from ``data`` (for a codemod whose
+    edits are not yet expressed as the generic ones above)."""
+
+    data: Any
+
+
+Edit = Union[ReplaceCall, InsertBefore, SetCompIter, CodemodEdit]
 
 
 @dataclass

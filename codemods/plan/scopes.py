@@ -16,7 +16,10 @@ scope. A name bound nowhere is a builtin (``builtins.<name>``).
 from __future__ import annotations
 
 import ast
+import builtins
 from typing import Iterator
+
+_BUILTINS = frozenset(dir(builtins))
 
 Scope = ast.AST  # Module, FunctionDef, AsyncFunctionDef, Lambda, ClassDef or a comprehension
 FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
@@ -197,22 +200,24 @@ class Scopes:
         return [n for n, s in self.loads if n.id == name and self.resolve(name, s) is scope]
 
     def is_builtin(self, node: ast.AST, name: str) -> bool:
-        """``node`` is the name ``name`` and nothing in the module rebinds it there."""
+        """``node`` is the name ``name`` and nothing in the module binds it there."""
         return isinstance(node, ast.Name) and node.id == name and self.resolve(name, self.scope_of(node)) is None
 
     def qualified_names(self, node: ast.AST) -> set[str]:
         """What ``node`` (a name or a dotted attribute chain) may refer to:
         ``builtins.len``, ``flask.request``, ``.models.User`` (a relative import),
-        ``<local>.f`` (bound in this module by something other than an import)."""
+        ``helper`` (bound at module level by something other than an import),
+        ``<local>.x`` (bound in a function, class or comprehension); nothing for a name
+        bound nowhere that is not a builtin."""
         if isinstance(node, ast.Attribute):
             return {f"{q}.{node.attr}" for q in self.qualified_names(node.value)}
         if not isinstance(node, ast.Name):
             return set()
-        binders = self.binders(node.id, self.scope_of(node))
-        if not binders:
-            return {f"builtins.{node.id}"}
+        found = self.resolve(node.id, self.scope_of(node))
+        if found is None:
+            return {f"builtins.{node.id}"} if node.id in _BUILTINS else set()
         out: set[str] = set()
-        for b in binders:
+        for b in self.bindings[found].get(node.id, []):
             if isinstance(b, ast.alias):
                 imp = self.parents[b]
                 if isinstance(imp, ast.ImportFrom):
@@ -220,7 +225,7 @@ class Scopes:
                 else:
                     out.add(b.name if b.asname else b.name.split(".")[0])
             else:
-                out.add(f"<local>.{node.id}")
+                out.add(node.id if found is self.tree else f"<local>.{node.id}")
         return out
 
     def refers_to(self, node: ast.AST, qualname: str) -> bool:

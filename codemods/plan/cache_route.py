@@ -1,0 +1,896 @@
+"""cache-route's decisions, on stdlib ``ast``: which GET views are expensive and provably
+cacheable, and why each other candidate is refused.
+
+What the codemod does and why each rule holds is in ``codemods/cache_route.py``'s
+docstring (``flaskfix explain cache-route``). This module scans each view and the
+functions it calls (here or in other project modules, each read with ``ast`` and
+``Scopes``) and reports every refusal. The views it accepts go to the codemod's LibCST
+transform, which picks the cache to use (or creates one) and edits the file.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+from flaskfix.codemods import detection
+from flaskfix.codemods.ast_facts import dotted
+from flaskfix.codemods.changes import Finding
+from flaskfix.codemods.plan import CodemodEdit, FilePlan, PlanInput
+from flaskfix.codemods.plan.flask import VIEW_BASES, FlaskFacts, Handler, call_arg
+from flaskfix.codemods.plan.scopes import COMPREHENSIONS, FUNCTIONS, Scopes, is_generator_function
+
+ID = "cache-route"
+
+CACHE_CLASSES = frozenset({"flask_caching.Cache"})
+SESSION = frozenset({"flask.session", "flask.globals.session"})
+G = frozenset({"flask.g", "flask.globals.g"})
+REQUEST = frozenset({"flask.request", "flask.globals.request"})
+#: request attributes that cannot make two requests with the same path and query string differ
+REQUEST_SAFE_ATTRS = frozenset({"args", "path", "view_args", "endpoint", "url_rule", "blueprint", "blueprints"})
+IDENTITY = frozenset({"flask_login.current_user", "flask_login.utils.current_user", "flask_security.current_user",
+                      "flask_security.core.current_user"})
+IDENTITY_PACKAGES = ("flask_jwt_extended.", "flask_principal.", "flask_httpauth.", "flask_security.")
+FLASH = frozenset({"flask.flash", "flask.get_flashed_messages", "flask.helpers.flash", "flask.helpers.get_flashed_messages"})
+TEMPLATES = frozenset({"flask.render_template", "flask.templating.render_template"})
+TEMPLATE_ALWAYS = frozenset({"flask.render_template_string", "flask.stream_template", "flask.stream_template_string",
+                             "flask.templating.render_template_string"})
+STREAMS = frozenset({"flask.send_file", "flask.send_from_directory", "flask.stream_with_context", "flask.helpers.send_file",
+                     "flask.helpers.send_from_directory", "flask.helpers.stream_with_context"})
+CLOCK_OR_RANDOM = frozenset({
+    "time.time", "time.time_ns", "time.localtime", "time.gmtime", "time.ctime", "time.asctime", "time.strftime",
+    "time.monotonic", "time.perf_counter", "datetime.datetime.now", "datetime.datetime.utcnow",
+    "datetime.datetime.today", "datetime.date.today", "uuid.uuid1", "uuid.uuid4", "os.urandom",
+})
+#: calls that read the state of the process, the machine or the file system
+PROCESS_STATE = frozenset({"os.listdir", "os.scandir", "os.walk", "os.stat", "os.lstat", "os.getloadavg", "os.getpid",
+                           "os.cpu_count", "shutil.disk_usage", "glob.glob", "glob.iglob", "resource.getrusage",
+                           "threading.active_count", "threading.enumerate", "gc.get_count", "tracemalloc.get_traced_memory"})
+PROCESS_STATE_PACKAGES = ("os.path.", "psutil.")
+CLOCK_OR_RANDOM_PACKAGES = ("random.", "secrets.", "numpy.random.")
+#: method calls that write wherever their receiver lives (databases, files, sockets)
+ALWAYS_WRITES = frozenset({"commit", "flush", "add_all", "bulk_save_objects", "bulk_insert_mappings",
+                           "bulk_update_mappings", "executemany", "write", "writelines", "write_text", "write_bytes",
+                           "unlink", "rmdir", "mkdir", "rename", "touch", "send", "sendall", "publish", "incr", "decr"})
+#: method calls that write when their receiver is not a local variable of the function
+NONLOCAL_WRITES = frozenset({"add", "delete", "merge", "insert", "update", "upsert", "save", "create", "set", "put",
+                             "post", "patch", "append", "extend", "remove", "pop", "clear", "setdefault", "discard",
+                             "execute"})
+COOKIE_METHODS = frozenset({"set_cookie", "delete_cookie"})
+IDENTITY_NAMES = frozenset({"current_user", "current_identity"})
+#: attributes such as Flask-HTTPAuth's ``auth.current_user()``
+IDENTITY_ATTRS = frozenset({"current_user", "current_identity", "get_current_user"})
+CACHE_DECORATOR_ATTRS = frozenset({"cached", "memoize"})
+RULE_VAR = re.compile(r"<(?:[A-Za-z_]\w*(?:\([^)]*\))?:)?([A-Za-z_]\w*)>")
+_BUILTINS = frozenset(dir(builtins))
+
+
+@dataclass(frozen=True)
+class Target:
+    """A view the plan accepts: the LibCST transform finds it by its ``def`` line and name."""
+
+    line: int
+    name: str
+    reads_args: bool
+    expensive: tuple[str, ...]
+
+
+# -- one module, as the scan reads it ---------------------------------------------------------
+
+
+class ModuleView:
+    """A module of the project with its scopes: the one being planned, or one whose
+    functions a view calls."""
+
+    def __init__(self, tree: ast.Module, text: str, path: str, is_current: bool, scopes: Scopes | None = None) -> None:
+        self.tree = tree
+        self.text = text
+        self.path = path
+        self.is_current = is_current
+        self.scopes = scopes or Scopes(tree)
+
+    def code(self, node: ast.AST) -> str:
+        return _one_line(ast.get_source_segment(self.text, node) or "")
+
+    def top_function(self, name: str) -> ast.AST | None:
+        found = [s for s in self.tree.body if isinstance(s, FUNCTIONS) and s.name == name]
+        return found[0] if len(found) == 1 else None
+
+    def bindings(self, name: ast.Name) -> list[tuple[ast.AST | None, str]] | None:
+        """What ``name`` may refer to: (binding node, "global" | "function" | "other"), a
+        built-in as (None, "builtin"); None when it is not bound anywhere flaskfix sees."""
+        scopes = self.scopes
+        found = scopes.resolve(name.id, scopes.scope_of(name))
+        if found is None:
+            return [(None, "builtin")] if name.id in _BUILTINS else None
+        kind = "global" if found is self.tree else "function" if isinstance(found, (*FUNCTIONS, ast.Lambda)) else "other"
+        return [(node, kind) for node in scopes.bindings[found].get(name.id, [])]
+
+    def qualified_names(self, node: ast.AST) -> set[str]:
+        return self.scopes.qualified_names(node)
+
+
+def _is_import_from(node: ast.AST | None, scopes: Scopes) -> bool:
+    return isinstance(node, ast.alias) and isinstance(scopes.parent(node), ast.ImportFrom)
+
+
+def _is_import(node: ast.AST | None, scopes: Scopes) -> bool:
+    return isinstance(node, ast.alias) and isinstance(scopes.parent(node), ast.Import)
+
+
+def module_view(project: Any, path: str) -> ModuleView | None:
+    """Another project module, read once per run."""
+    def compute(text: str) -> ModuleView | None:
+        try:
+            return ModuleView(ast.parse(text), text, path, False)
+        except (SyntaxError, ValueError, RecursionError):
+            return None
+    return project.derived("cache-route:view", path, compute)  # type: ignore[no-any-return]
+
+
+def other_modules_named(project: Any, importer: str, module: str, word: str, defines: str | None = None) -> Iterable[ModuleView]:
+    """Project modules that ``import module`` may mean and that mention ``word``: the file
+    next to ``importer`` first, then the one at the dotted path from the project root; any
+    other file with that name only when neither exists. With ``defines``, only modules
+    with a top-level ``def <defines>``."""
+    stem = module.split(".")[-1]
+    here = os.path.dirname(os.path.abspath(importer))
+    dotted_path = os.path.join(os.path.abspath(project.root), *module.split("."))
+    exact = (dotted_path + ".py", os.path.join(dotted_path, "__init__.py"))
+    candidates = []
+    for path in project.files_mentioning(word, exclude=importer):
+        base = os.path.basename(path)
+        package = base == "__init__.py"
+        folder = os.path.dirname(path)
+        if (os.path.basename(folder) if package else base[:-3]) != stem:
+            continue  # string operations only: this runs for every file mentioning the word
+        if package:
+            folder = os.path.dirname(folder)
+        rank = 0 if folder == here else 1 if os.path.abspath(path) in exact else 2
+        candidates.append((rank, path))
+    if any(rank < 2 for rank, _ in candidates):
+        candidates = [(rank, path) for rank, path in candidates if rank < 2]
+    for _rank, path in sorted(candidates):
+        if defines is not None:
+            tree = project.tree(path)
+            if tree is None or not any(isinstance(n, FUNCTIONS) and n.name == defines for n in tree.body):
+                continue
+        view = module_view(project, path)
+        if view is not None:
+            yield view
+
+
+def project_cache(project: Any, importer: str, module: str, name: str) -> bool:
+    """Does project module ``module`` bind ``name`` to ``flask_caching.Cache(...)``?"""
+    view = next(iter(other_modules_named(project, importer, module, name)), None)
+    if view is None:
+        return False
+    for stmt in view.tree.body:
+        if (
+            isinstance(stmt, ast.Assign)
+            and len(stmt.targets) == 1
+            and isinstance(stmt.targets[0], ast.Name)
+            and stmt.targets[0].id == name
+            and isinstance(stmt.value, ast.Call)
+            and view.qualified_names(stmt.value.func) & CACHE_CLASSES
+        ):
+            return True
+    return False
+
+
+# -- the plan -------------------------------------------------------------------------------
+
+
+@dataclass
+class _Problem:
+    line: int
+    rule: str
+
+
+@dataclass
+class _Facts:
+    problems: list[_Problem] = field(default_factory=list)
+    reads_args: bool = False
+    expensive: list[str] = field(default_factory=list)
+    #: functions still to scan, breadth first (a scan that stopped at the view's own body)
+    pending: list[tuple[ModuleView, ast.AST, int | None, str]] = field(default_factory=list)
+    seen: set[int] = field(default_factory=set)
+
+
+def plan(inp: PlanInput) -> FilePlan:
+    return _Planner(inp).run()
+
+
+class _Planner:
+    def __init__(self, inp: PlanInput) -> None:
+        self.inp = inp
+        self.config = inp.config
+        self.project = inp.project
+        self.current = ModuleView(inp.tree, inp.text, inp.path, True)
+        self.scopes = self.current.scopes
+        self.flask = FlaskFacts(inp.tree, self.scopes, inp.project, inp.path)
+        self.out = FilePlan()
+        self._own_shared: dict[str, str] | None = None
+
+    def add_finding(self, line: int, message: str) -> None:
+        finding = Finding(line, ID, message)
+        if finding not in self.out.findings:
+            self.out.findings.append(finding)
+
+    def run(self) -> FilePlan:
+        views = [h for h in self.flask.handlers.values() if h.kind == "view"]
+        if not views:
+            return self.out
+        star = next((s for s in self.inp.tree.body if isinstance(s, ast.ImportFrom) and any(a.name == "*" for a in s.names)), None)
+        targets: list[tuple[Handler, _Facts]] = []
+        for handler in sorted(views, key=lambda h: h.func.lineno):
+            if self._already_cached(handler):
+                continue
+            # the view's own body first: what it calls in other modules is followed only
+            # when that decides something
+            facts = self._scan(_Facts(pending=[(self.current, handler.func, None, "")]), follow=False)
+            if not facts.expensive:
+                if not self._may_reach_expensive(handler):
+                    continue
+                facts = self._scan(facts)
+                if not facts.expensive:
+                    continue
+            if self._suppressed(handler):
+                continue  # a `# flaskfix: ignore` comment holds it back (counted)
+            refusal = self._static_refusal(handler)
+            if refusal is None:
+                refusal = self._refusal(handler, self._scan(facts))
+            if refusal is not None:
+                line, rule = refusal
+                self.add_finding(line, f"`{_view_label(handler)}` not cached: {rule}; a candidate because it calls {facts.expensive[0]}")
+                continue
+            targets.append((handler, facts))
+        if not targets:
+            return self.out
+        if star is not None:
+            text = self.current.code(star)
+            for h, _ in targets:
+                self.add_finding(h.func.lineno, f"`{_view_label(h)}` not cached: names: the module has a star import (`{text}`), which may rebind any name flaskfix would add")
+            return self.out
+        self.out.edits.append(CodemodEdit(tuple(
+            Target(h.func.lineno, h.func.name, f.reads_args, tuple(f.expensive)) for h, f in targets
+        )))
+        return self.out
+
+    # -- which views ---------------------------------------------------------------------
+
+    def _suppressed(self, handler: Handler) -> bool:
+        """Held back by `# flaskfix: ignore`: on the view's def or decorator lines, on its
+        class's header (a MethodView), or on the ``add_url_rule`` call registering it."""
+        table = self.inp.suppressions
+        if not table:
+            return False
+        spans: list[tuple[int, int]] = []
+        cls = handler.view_class
+        if cls is not None:
+            spans.append((cls.lineno, cls.lineno))
+            spans += [(d.lineno, d.end_lineno or d.lineno) for d in cls.decorator_list]
+            spans += [(c.lineno, c.end_lineno or c.lineno) for c in self._add_url_rule_calls(lambda vf: _as_view_of(vf) == cls.name)]
+        elif handler.via_add_url_rule:
+            spans += [(c.lineno, c.end_lineno or c.lineno)
+                      for c in self._add_url_rule_calls(lambda vf: isinstance(vf, ast.Name) and vf.id == handler.name)]
+        func = handler.func
+        groups = [spans] if spans else []
+        groups.append([(min([d.lineno for d in func.decorator_list] + [func.lineno]), func.lineno)])
+        for group in groups:
+            lines = sorted({n for a, b in group for n in range(a, b + 1)})
+            for line in lines:
+                if line in table and (table[line] is None or ID in table[line]):  # type: ignore[operator]
+                    if line not in self.out.suppressed:
+                        self.out.suppressed.append(line)
+                    return True
+        return False
+
+    def _already_cached(self, handler: Handler) -> bool:
+        decorators = list(handler.func.decorator_list)
+        if handler.view_class is not None:
+            value = _class_decorators(handler.view_class)
+            if isinstance(value, (ast.List, ast.Tuple)):
+                decorators += value.elts
+        for expr in decorators:
+            func = expr.func if isinstance(expr, ast.Call) else expr
+            if isinstance(func, ast.Attribute) and func.attr in CACHE_DECORATOR_ATTRS:
+                return True
+        return False
+
+    def _scan(self, facts: _Facts, follow: bool = True) -> _Facts:
+        """Scan ``facts.pending`` (at first the view), breadth first, into ``facts``.
+        ``follow=False``: only what is pending now; the functions it calls stay pending, to
+        be scanned by a later call (the whole scan's order and ``expensive`` list are the
+        same either way)."""
+        todo, facts.pending = facts.pending, []
+        while todo:
+            info, func, anchor, via = todo.pop(0)
+            if id(func) in facts.seen or len(facts.seen) > 40:
+                continue
+            facts.seen.add(id(func))
+            scan = _Scanner(self, info, func, anchor, via)
+            scan.run()
+            facts.problems.extend(scan.problems)
+            facts.reads_args |= scan.reads_args
+            facts.expensive.extend(scan.expensive)
+            (todo if follow else facts.pending).extend(scan.helpers)
+        return facts
+
+    def _may_reach_expensive(self, handler: Handler) -> bool:
+        """The project index's answer, before any other module is read: may the view, or
+        what it calls, call something expensive? (Yes when it cannot tell.)"""
+        indexed = self.project.indexed(self.inp.path)
+        if indexed is None:
+            return True
+        index, module = indexed
+        expensive = detection.expensive_test(self.config)
+        if any(expensive(c.callee) for c in module.module_calls):
+            return True  # decorators' arguments and class bodies are not told apart here
+        line, name = handler.func.lineno, handler.func.name
+        fn = next((f for f in module.functions.values() if f.line == line and f.name == name), None)
+        return fn is None or detection.reaches_expensive(index, module, fn, expensive)
+
+    def _static_refusal(self, handler: Handler) -> tuple[int, str] | None:
+        """Why the view cannot be cached, judged from its route and signature alone."""
+        func = handler.func
+        line = func.lineno
+        methods = handler.methods
+        if methods is None:
+            return line, "methods: its HTTP methods cannot be read statically (only GET/HEAD routes are cached)"
+        if handler.view_class is not None:
+            refusal = self._method_view_refusal(handler)
+            if refusal is not None:
+                return refusal
+        elif not methods <= {"GET", "HEAD"}:
+            other = ", ".join(sorted(methods - {"GET", "HEAD"}))
+            return line, f"methods: it answers {other}, which would be answered from the GET cache (only GET/HEAD routes are cached)"
+        if isinstance(func, ast.AsyncFunctionDef):
+            return line, "streaming: async views are not cached"
+        if is_generator_function(func):
+            return line, "streaming: the view is a generator (a streamed response)"
+        return self._parameter_refusal(handler)
+
+    def _refusal(self, handler: Handler, facts: _Facts) -> tuple[int, str] | None:
+        if facts.problems:
+            first = min(facts.problems, key=lambda p: p.line)
+            return first.line, first.rule
+        if handler.view_class is None:
+            return self._used_elsewhere(handler)
+        return None
+
+    def _method_view_refusal(self, handler: Handler) -> tuple[int, str] | None:
+        cls = handler.view_class
+        assert cls is not None
+        line = cls.lineno
+        names = {s.name for s in cls.body if isinstance(s, FUNCTIONS)}
+        if "dispatch_request" in names:
+            return line, "MethodView: the class overrides dispatch_request"
+        if handler.name != "get":
+            return line, f"methods: `{handler.name}()` answers {handler.name.upper()} (only GET/HEAD views are cached)"
+        other = sorted(n for n in names & {"post", "put", "patch", "delete", "options"})
+        if other:
+            return line, f"methods: the class also answers {', '.join(o.upper() for o in other)}, which would be answered from the GET cache"
+        if any(_assigns(s, "methods") for s in cls.body):
+            return line, "methods: the class sets `methods` itself"
+        own = _class_decorators(cls)
+        if own is None:
+            if not cls.bases or not all(self.scopes.qualified_names(b) & VIEW_BASES for b in cls.bases):
+                return line, "MethodView: it inherits from another view class and has no `decorators` list of its own (adding one would drop the inherited decorators)"
+        elif not isinstance(own, (ast.List, ast.Tuple)):
+            return line, "MethodView: its `decorators` is not a list or tuple literal"
+        return None
+
+    def _parameter_refusal(self, handler: Handler) -> tuple[int, str] | None:
+        func = handler.func
+        line = func.lineno
+        args = func.args
+        if args.vararg is not None or args.kwarg is not None or args.kwonlyargs:  # (a bare `*` too, as before)
+            return line, "parameters: the view takes *args/**kwargs, which may carry values that are not in the URL"
+        names = [a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)]
+        if handler.view_class is not None:
+            names = names[1:]
+            if not names:
+                return None
+            rules = self._method_view_rules(handler.view_class)
+        else:
+            rules = self._rules(handler)
+        if rules is None:
+            if not names:
+                return None
+            return line, "parameters: its URL rule is not a string literal, so flaskfix cannot check where its parameters come from"
+        for name in names:
+            if not all(name in rule_vars for rule_vars in rules):
+                return line, f"parameters: `{name}` is not a variable of its URL rule (a decorator may pass it, and the cache key would not include it)"
+        return None
+
+    def _rules(self, handler: Handler) -> list[set[str]] | None:
+        """The variable names of each URL rule the view is registered with (None: unknown)."""
+        out: list[set[str]] = []
+        calls: list[ast.Call] = []
+        for dec in handler.route_decorators:
+            if not isinstance(dec, ast.Call):
+                return None
+            calls.append(dec)
+        if handler.via_add_url_rule:
+            calls.extend(self._add_url_rule_calls(lambda vf: isinstance(vf, ast.Name) and vf.id == handler.name))
+        if not calls:
+            return None
+        for call in calls:
+            rule = call_arg(call, "rule", 0)
+            if not (isinstance(rule, ast.Constant) and isinstance(rule.value, str)):
+                return None
+            names = set(RULE_VAR.findall(rule.value))
+            defaults = call_arg(call, "defaults")
+            if defaults is not None:
+                if not isinstance(defaults, ast.Dict):
+                    return None
+                for key in defaults.keys:
+                    if not (isinstance(key, ast.Constant) and isinstance(key.value, str)):
+                        return None
+                    names.add(key.value)
+            out.append(names)
+        return out
+
+    def _method_view_rules(self, cls: ast.ClassDef) -> list[set[str]] | None:
+        calls = self._add_url_rule_calls(lambda vf: _as_view_of(vf) == cls.name)
+        if not calls:
+            return None
+        out = []
+        for call in calls:
+            rule = call_arg(call, "rule", 0)
+            if not (isinstance(rule, ast.Constant) and isinstance(rule.value, str)):
+                return None
+            out.append(set(RULE_VAR.findall(rule.value)))
+        return out
+
+    def _add_url_rule_calls(self, matches: Callable[[ast.AST], bool]) -> list[ast.Call]:
+        found = []
+        for call in sorted(self.flask.add_url_rule_calls(), key=lambda c: (c.lineno, c.col_offset)):
+            vf = call_arg(call, "view_func", 2)
+            if vf is not None and matches(vf):
+                found.append(call)
+        return found
+
+    def _used_elsewhere(self, handler: Handler) -> tuple[int, str] | None:
+        func = handler.func
+        scopes = self.scopes
+        scope = scopes.scope_of(func)
+        allowed = {id(c) for c in self._add_url_rule_calls(lambda vf: isinstance(vf, ast.Name) and vf.id == handler.name)}
+        for node in scopes.bindings.get(scope, {}).get(func.name, []):
+            if node is not func:
+                return func.lineno, f"the view function is used elsewhere: `{handler.name}` is rebound"
+        for ref in sorted(scopes.references(func.name, scope), key=lambda n: (n.lineno, n.col_offset)):
+            parent = scopes.parent(ref)
+            call = scopes.parent(parent) if isinstance(parent, ast.keyword) else parent
+            if isinstance(call, ast.Call) and ref is not call.func and id(call) in allowed:
+                continue
+            return ref.lineno, f"the view function is used elsewhere: `{handler.name}` is referenced here (a direct call would be cached under another path)"
+        if scope is self.inp.tree:
+            external = self.project.external_uses(self.inp.path, handler.name)
+            if external:
+                e = external[0]
+                return func.lineno, f"the view function is used elsewhere: {e.path}:{e.line}: {e.how}"
+        return None
+
+    # -- what other modules hold ---------------------------------------------------------
+
+    def shared_state(self, path: str) -> dict[str, str]:
+        """``_shared_state`` of a module of the project (this one: as it is being planned)."""
+        if os.path.abspath(path) == os.path.abspath(self.inp.path):
+            if self._own_shared is None:
+                self._own_shared = _shared_state(self.inp.tree)
+            return self._own_shared
+
+        def compute(text: str) -> dict[str, str]:
+            try:
+                return _shared_state(ast.parse(text))
+            except (SyntaxError, ValueError):
+                return {}
+        return self.project.derived("cache-route:shared-state", path, compute) or {}  # type: ignore[return-value]
+
+    def defined_in(self, path: str, key: str) -> tuple[str, str] | None:
+        """Where an imported ``name`` (or ``name.attr``) of module ``path`` is defined: (path, key there)."""
+        indexed = self.project.indexed(path)
+        if indexed is None:
+            return None
+        index, module = indexed
+        head, _, rest = key.partition(".")
+        where, name = index.resolve(module.module, head)
+        if where == module.module or where not in index.modules:
+            return None
+        return index.modules[where].path, f"{name}.{rest}" if rest else name
+
+
+class _Scanner:
+    """Collects what one function (a view or a function it calls) does that matters."""
+
+    def __init__(self, planner: _Planner, info: ModuleView, func: ast.AST, anchor: int | None, via: str) -> None:
+        self.planner = planner
+        self.info = info
+        self.func = func
+        self.anchor = anchor
+        self.via = via
+        self.problems: list[_Problem] = []
+        self.reads_args = False
+        self.expensive: list[str] = []
+        self.helpers: list[tuple[ModuleView, ast.AST, int | None, str]] = []
+        cfg = planner.config
+        self.names = [str(n) for n in cfg.get("expensive", [])]
+        self.heuristics = [str(h).lower() for h in cfg.get("heuristics", [])]
+        self.whole_table = bool(cfg.get("whole_table_queries", True))
+        self.safe_templates = {str(t) for t in cfg.get("safe_templates", [])}
+
+    def run(self) -> None:
+        """Visit the function (decorators, parameters and body) in source order."""
+        stack: list[ast.AST] = [self.func]
+        while stack:
+            node = stack.pop()
+            self.visit(node)
+            stack.extend(reversed(_source_children(node)))
+
+    def visit(self, node: ast.AST) -> None:  # noqa: C901 (one dispatch)
+        if isinstance(node, FUNCTIONS):
+            if node is not self.func and isinstance(node, ast.AsyncFunctionDef):
+                self.problem(node, "streaming: it defines an async function")
+        elif isinstance(node, ast.Global):
+            self.problem(node, "writes: it rebinds a module-level name (`global`)")
+        elif isinstance(node, ast.Nonlocal):
+            self.problem(node, "writes: it rebinds an outer name (`nonlocal`)")
+        elif isinstance(node, (ast.Yield, ast.YieldFrom)):
+            if not self.via:  # a helper generator is consumed inside the view
+                self.problem(node, "streaming: the view is a generator (a streamed response)")
+        elif isinstance(node, ast.Assign):
+            for t in node.targets:
+                self._check_store(t)
+        elif isinstance(node, ast.AugAssign):
+            self._check_store(node.target)
+        elif isinstance(node, ast.AnnAssign):
+            if node.value is not None:
+                self._check_store(node.target)
+        elif isinstance(node, ast.Delete):
+            for t in node.targets:
+                self._check_store(t)
+        elif isinstance(node, ast.Name):
+            self._check_reference(node, node.id)
+            self._check_shared(node, node.id)
+        elif isinstance(node, ast.Attribute):
+            self._check_reference(node, node.attr)
+            if isinstance(node.value, ast.Name):
+                self._check_shared(node.value, f"{node.value.id}.{node.attr}")
+        elif isinstance(node, ast.Call):
+            self._call(node)
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _line(self, node: ast.AST) -> int:
+        """The view's own line: its statement, or the call in it that leads to a helper."""
+        if self.info.is_current and not self.via:
+            return node.lineno  # type: ignore[attr-defined,no-any-return]
+        return self.anchor or 0
+
+    def problem(self, node: ast.AST, rule: str) -> None:
+        where = ""
+        if self.via:
+            where = f", in `{self.via}()`"
+            if not self.info.is_current:
+                where += f" ({self.planner.project.relpath(self.info.path)})"
+        self.problems.append(_Problem(self._line(node), rule + where))
+
+    def _is_local(self, name: ast.Name) -> bool:
+        found = self.info.bindings(name)
+        return bool(found) and all(kind == "function" for _node, kind in found)  # type: ignore[union-attr]
+
+    def _check_store(self, target: ast.AST) -> None:
+        if isinstance(target, (ast.Tuple, ast.List)):
+            for el in target.elts:
+                self._check_store(el.value if isinstance(el, ast.Starred) else el)
+            return
+        if isinstance(target, (ast.Subscript, ast.Attribute)):
+            root = _root(target)
+            if root is None or not self._is_local(root):
+                self.problem(target, "writes: it changes state that outlives the request (a module-level object)")
+
+    def _check_shared(self, name: ast.Name, key: str) -> None:
+        """A module-level object that other code changes while the app runs: a cached
+        answer would keep what it held when it was cached."""
+        if self._is_local(name):
+            return
+        bindings = [(node, kind) for node, kind in (self.info.bindings(name) or []) if node is not None]
+        if not bindings or not all(kind == "global" for _node, kind in bindings):
+            return
+        path, key_there = self.info.path, key
+        if all(_is_import_from(node, self.info.scopes) for node, _kind in bindings):
+            resolved = self.planner.defined_in(self.info.path, key)
+            if resolved is None:
+                return
+            path, key_there = resolved
+        what = self.planner.shared_state(path).get(key_there)
+        if what is not None:
+            where = "" if path == self.info.path else f" ({self.planner.project.relpath(path)})"
+            self.problem(name, f"shared state: it reads `{key}` ({what}{where}), which a cached answer would freeze")
+
+    def _check_reference(self, node: ast.AST, name: str) -> None:
+        """Flag what a name or dotted name refers to: ``session``, ``flask.request``..."""
+        parent = self.info.scopes.parent(node)
+        qn = self.info.qualified_names(node)
+        if qn & SESSION:
+            self.problem(node, "per-user state: it reads `session`")
+        elif qn & G:
+            self.problem(node, "per-user state: it reads `g` (auth hooks keep the user there)")
+        elif qn & IDENTITY or any(q.startswith(IDENTITY_PACKAGES) for q in qn):
+            self.problem(node, f"per-user state: it uses `{name}` (the logged-in user)")
+        elif isinstance(node, ast.Name) and name in IDENTITY_NAMES and not self._is_local(node):
+            self.problem(node, f"per-user state: it uses `{name}` (the logged-in user)")
+        elif isinstance(node, ast.Attribute) and name in IDENTITY_ATTRS:
+            self.problem(node, f"per-user state: it uses `.{name}` (the logged-in user)")
+        elif qn & REQUEST:
+            if isinstance(parent, ast.Attribute) and parent.value is node:
+                attr = parent.attr
+                if attr == "args":
+                    self.reads_args = True
+                elif attr not in REQUEST_SAFE_ATTRS:
+                    self.problem(node, f"request data: it reads `request.{attr}`, which the cache key does not include")
+            else:
+                self.problem(node, "request data: it uses `request` as a whole, which the cache key does not include")
+        elif qn & FLASH:
+            self.problem(node, f"flash: it uses `{name}`")
+
+    def _call(self, node: ast.Call) -> None:
+        qn = self.info.qualified_names(node.func)
+        func = node.func
+        attr = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
+        if qn & TEMPLATES:
+            first = node.args[0] if node.args else None
+            if not (isinstance(first, ast.Constant) and isinstance(first.value, str) and first.value in self.safe_templates):
+                self.problem(node, "templates: it renders a template that is not listed in `safe_templates` (templates can read session, g and current_user)")
+        elif qn & TEMPLATE_ALWAYS:
+            self.problem(node, "templates: it renders or streams a template string")
+        elif qn & STREAMS:
+            self.problem(node, f"streaming: it calls `{attr}()` (a file or stream cannot be stored)")
+        elif qn & CLOCK_OR_RANDOM or any(q.startswith(CLOCK_OR_RANDOM_PACKAGES) for q in qn):
+            self.problem(node, f"clock or randomness: it calls `{dotted(func) or attr}()`")
+        elif "builtins.open" in qn or (isinstance(func, ast.Name) and func.id == "open" and not qn):
+            mode = call_arg(node, "mode", 1)
+            if mode is not None and not (isinstance(mode, ast.Constant) and isinstance(mode.value, str) and not set(mode.value) & set("wax+")):
+                self.problem(node, "writes: it opens a file for writing")
+            else:
+                self.problem(node, "file state: it reads a file with `open()`, which other code or processes may change; a cached answer would keep the old content")
+        elif qn & PROCESS_STATE or any(q.startswith(PROCESS_STATE_PACKAGES) for q in qn):
+            self.problem(node, f"process or file state: it calls `{dotted(func) or attr}()`, whose answer changes while the app runs")
+        elif any(q in ("flask.url_for", "flask.helpers.url_for") for q in qn) and call_arg(node, "_external") is not None:
+            self.problem(node, "request data: it builds an external URL, which depends on the request's host")
+        elif isinstance(func, ast.Attribute):
+            name = func.attr
+            if name in COOKIE_METHODS:
+                self.problem(node, f"cookies: it calls `{name}()`")
+            elif name in ALWAYS_WRITES:
+                self.problem(node, f"writes: it calls `{dotted(func) or name}()`")
+            elif name in NONLOCAL_WRITES:
+                root = _root(func.value)
+                if (root is None or not self._is_local(root)) and not self._read_only_receiver(func.value):
+                    if root is not None and root is func.value and self._is_module(root):
+                        self.problem(node, f"writes: it calls `{dotted(func) or name}()`, a side effect that a cached answer would skip")
+                    else:
+                        self.problem(node, f"writes: it calls `{dotted(func) or name}()` on an object that outlives the request")
+        self._expensive(node, qn)
+        if isinstance(func, ast.Name):
+            self._follow(node, func)
+
+    def _is_module(self, name: ast.Name) -> bool:
+        """``requests`` in ``requests.post()``: a name bound by ``import requests``."""
+        found = self.info.bindings(name)
+        return bool(found) and all(_is_import(node, self.info.scopes) for node, _kind in found)  # type: ignore[union-attr]
+
+    def _read_only_receiver(self, value: ast.AST) -> bool:
+        """``request.args.get``-like receivers that cannot be written through."""
+        qn = self.info.qualified_names(value)
+        return any(q.startswith(("flask.request.args", "flask.globals.request.args")) for q in qn)
+
+    def _expensive(self, node: ast.Call, qn: set[str]) -> None:
+        func = node.func
+        name_dotted = dotted(func)
+        last = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
+        if last is None:
+            return
+        for name in self.names:
+            if name == last or name == name_dotted or name in qn or any(q.endswith("." + name) for q in qn):
+                self.expensive.append(f"`{name_dotted or last}()` (configured as expensive)")
+                return
+        low = last.lower()
+        for h in self.heuristics:
+            if h and h in low:
+                self.expensive.append(f"`{name_dotted or last}()` (name contains {h!r})")
+                return
+        if self.whole_table and isinstance(func, ast.Attribute) and last in ("all", "count") and not node.args and not node.keywords:
+            inner = func.value
+            if isinstance(inner, ast.Attribute) and inner.attr == "query":
+                self.expensive.append(f"`{self.info.code(node)}` (a whole-table query)")
+            elif isinstance(inner, ast.Call) and isinstance(inner.func, ast.Attribute) and inner.func.attr == "query":
+                self.expensive.append(f"`{self.info.code(node)}` (a whole-table query)")
+
+    def _follow(self, node: ast.Call, func: ast.Name) -> None:
+        assignments = [(n, kind) for n, kind in (self.info.bindings(func) or []) if n is not None]
+        if len(assignments) != 1:
+            return
+        target, kind = assignments[0]
+        anchor = self.anchor if not self.info.is_current else node.lineno
+        if isinstance(target, FUNCTIONS) and kind == "global":
+            self.helpers.append((self.info, target, anchor, target.name))
+        elif _is_import_from(target, self.info.scopes):
+            imp = self.info.scopes.parent(target)
+            assert isinstance(imp, ast.ImportFrom) and isinstance(target, ast.alias)
+            if imp.module is None:
+                return
+            for other in other_modules_named(self.planner.project, self.info.path, imp.module, target.name, defines=target.name):
+                fdef = other.top_function(target.name)
+                if fdef is not None:
+                    self.helpers.append((other, fdef, anchor, target.name))
+                    break
+
+
+# -- small helpers ----------------------------------------------------------------------------
+
+
+def _view_label(handler: Handler) -> str:
+    if handler.view_class is not None:
+        return f"{handler.view_class.name}.{handler.name}()"
+    return f"{handler.name}()"
+
+
+def _class_decorators(cls: ast.ClassDef) -> ast.expr | None:
+    """The value of the class's own ``decorators = ...``, or None."""
+    for stmt in cls.body:
+        if isinstance(stmt, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "decorators" for t in stmt.targets):
+            return stmt.value
+        if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and stmt.target.id == "decorators" and stmt.value is not None:
+            return stmt.value
+    return None
+
+
+def _assigns(stmt: ast.stmt, name: str) -> bool:
+    if isinstance(stmt, ast.Assign):
+        return any(isinstance(t, ast.Name) and t.id == name for t in stmt.targets)
+    return isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and stmt.target.id == name
+
+
+def _as_view_of(vf: ast.AST) -> str | None:
+    if isinstance(vf, ast.Call) and isinstance(vf.func, ast.Attribute) and vf.func.attr == "as_view":
+        return dotted(vf.func.value)
+    return None
+
+
+def _root(node: ast.AST) -> ast.Name | None:
+    while True:
+        if isinstance(node, ast.Name):
+            return node
+        if isinstance(node, (ast.Attribute, ast.Subscript)):
+            node = node.value
+        elif isinstance(node, ast.Call):
+            node = node.func
+        else:
+            return None
+
+
+def _one_line(code: str) -> str:
+    out = ""
+    for piece in (p.strip() for p in code.splitlines()):
+        if out and not out.endswith(("(", "[", "{")) and not piece.startswith((")", "]", "}")):
+            out += " "
+        out += piece
+    return out
+
+
+def _start(node: ast.AST) -> tuple[int, int]:
+    if hasattr(node, "lineno"):
+        return node.lineno, node.col_offset  # type: ignore[attr-defined]
+    for child in ast.iter_child_nodes(node):
+        return _start(child)
+    return (1 << 30, 0)
+
+
+def _source_children(node: ast.AST) -> list[ast.AST]:
+    """Child nodes in the order they are written (a def's decorators first)."""
+    if isinstance(node, (*FUNCTIONS, ast.ClassDef)):
+        head: list[ast.AST] = list(node.decorator_list)
+        if isinstance(node, ast.ClassDef):
+            head += [*node.bases, *node.keywords]
+        else:
+            head += [node.args] + ([node.returns] if node.returns is not None else [])
+        return head + list(node.body)
+    if isinstance(node, COMPREHENSIONS):
+        parts = [node.key, node.value] if isinstance(node, ast.DictComp) else [node.elt]  # type: ignore[attr-defined]
+        return [*parts, *node.generators]  # type: ignore[attr-defined]
+    children = list(ast.iter_child_nodes(node))
+    if len(children) > 1:
+        children.sort(key=_start)
+    return children
+
+
+# -- module state that requests share ------------------------------------------------------------
+
+#: calls that make an object other code changes in place
+_MUTABLE_CALLS = frozenset({"list", "dict", "set", "deque", "defaultdict", "OrderedDict", "Counter", "bytearray", "WeakValueDictionary",
+                            "WeakKeyDictionary", "WeakSet", "ChainMap"})
+#: objects that exist to be changed by other requests or threads
+_ALWAYS_SHARED = ("queue.", "threading.", "multiprocessing.", "asyncio.Queue", "itertools.count", "collections.deque")
+_MUTATING_METHODS = frozenset({"append", "appendleft", "extend", "extendleft", "insert", "pop", "popleft", "popitem", "remove",
+                               "clear", "update", "setdefault", "add", "discard", "sort", "reverse", "rotate", "put",
+                               "put_nowait", "__setitem__", "__delitem__", "__iadd__"})
+
+
+def _shared_state(tree: ast.Module) -> dict[str, str]:
+    """Module-level names (and ``Class.attr``) whose value other code of the module
+    changes while the app runs: a container some function mutates, a name some function
+    rebinds with ``global``, a ``Class.attr`` some function sets, and queue/threading
+    objects. Name -> what it is, for the finding."""
+    imports: dict[str, str] = {}
+    for stmt in tree.body:
+        if isinstance(stmt, ast.Import):
+            for a in stmt.names:
+                imports[(a.asname or a.name).split(".")[0]] = a.name.split(".")[0] if not a.asname else a.name
+        elif isinstance(stmt, ast.ImportFrom) and stmt.module and not stmt.level:
+            for a in stmt.names:
+                imports[a.asname or a.name] = f"{stmt.module}.{a.name}"
+    containers: dict[str, str] = {}
+    shared: dict[str, str] = {}
+    classes = {s.name for s in tree.body if isinstance(s, ast.ClassDef)}
+    for stmt in tree.body:
+        targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target] if isinstance(stmt, ast.AnnAssign) and stmt.value else []
+        value = getattr(stmt, "value", None)
+        for t in targets:
+            if not isinstance(t, ast.Name) or value is None:
+                continue
+            if isinstance(value, (ast.List, ast.Dict, ast.Set, ast.ListComp, ast.DictComp, ast.SetComp)):
+                containers[t.id] = f"a module-level {type(value).__name__.lower().replace('comp', '')}"
+            elif isinstance(value, ast.Call):
+                callee = dotted(value.func) or ""
+                head, _, rest = callee.partition(".")
+                full = f"{imports.get(head, head)}{'.' + rest if rest else ''}"
+                if full.startswith(_ALWAYS_SHARED) or callee.rsplit(".", 1)[-1] in ("Queue", "LifoQueue", "PriorityQueue", "SimpleQueue", "Lock", "RLock", "Event"):
+                    shared[t.id] = f"a module-level `{callee}()`, which exists to be changed by other requests"
+                elif callee.rsplit(".", 1)[-1] in _MUTABLE_CALLS:
+                    containers[t.id] = f"a module-level `{callee}()`"
+    # in a classmethod, ``cls.attr`` is the class's attribute
+    cls_params: dict[ast.AST, tuple[str, str]] = {}
+    for cdef in tree.body:
+        if isinstance(cdef, ast.ClassDef):
+            for m in cdef.body:
+                if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef)) and m.args.args and any(
+                    dotted(d) == "classmethod" for d in m.decorator_list
+                ):
+                    cls_params[m] = (m.args.args[0].arg, cdef.name)
+    for func in ast.walk(tree):
+        if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        alias = cls_params.get(func)
+        rebinds = {n for g in ast.walk(func) if isinstance(g, ast.Global) for n in g.names}
+        for node in ast.walk(func):
+            target = None
+            if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete)):
+                for t in (node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [node.target]):
+                    if isinstance(t, ast.Name) and t.id in rebinds:
+                        shared.setdefault(t.id, f"a module-level name that `{func.name}()` rebinds (`global`)")
+                    elif isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name):
+                        target = t.value.id
+                    elif isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and (owner := _class_of(t.value.id, classes, alias)):
+                        shared.setdefault(f"{owner}.{t.attr}", f"a class attribute that `{func.name}()` sets")
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in _MUTATING_METHODS:
+                receiver = node.func.value
+                if isinstance(receiver, ast.Name):
+                    target = receiver.id
+                elif isinstance(receiver, ast.Attribute) and isinstance(receiver.value, ast.Name) and (owner := _class_of(receiver.value.id, classes, alias)):
+                    shared.setdefault(f"{owner}.{receiver.attr}", f"a class attribute that `{func.name}()` changes")
+            if target is not None and target in containers:
+                shared.setdefault(target, f"{containers[target]} that `{func.name}()` changes")
+    return shared
+
+
+def _class_of(name: str, classes: set[str], alias: tuple[str, str] | None) -> str | None:
+    if name in classes:
+        return name
+    return alias[1] if alias is not None and alias[0] == name else None
