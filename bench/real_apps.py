@@ -156,25 +156,18 @@ def run_flaskfix(app: Path, args: list[str], env: dict[str, str]) -> dict:
 
 
 def app_counts(doc: dict | None, skip_file_comments: int) -> dict:
-    """What a run's JSON says about one app. LibCST-parsed files are not in the summary:
-    scanned - pre-filtered out - failed before or at the LibCST parse (from each failed
-    file's error message) - files with a skip-file comment (not reported at all; counted
-    by this script)."""
+    """What a run's JSON says about one app (``libcst_parsed``: the files LibCST parsed,
+    which since the codemods plan on stdlib ast are the files that get an edit)."""
     if doc is None:
         return {}
     s = doc["summary"]
     errors = [f["error"] for f in doc.get("files", []) if f.get("error")]
-    # errors after a successful LibCST parse: a codemod's internal error, a rewrite that
-    # does not parse; everything else (read, size, syntax, LibCST's own parse) comes first
-    late = sum(1 for e in errors if e.startswith("internal error"))
-    early = s["failed"] - late
-    skipped = max(skip_file_comments, 0)
     return {
         "scanned": s["files"],
         "prefiltered_out": s["prefiltered_out"],
         "failed": s["failed"],
-        "failed_before_libcst": early,
-        "libcst_parsed": s["files"] - s["prefiltered_out"] - early - skipped,
+        "decided": s["files"] - s["prefiltered_out"] - max(skip_file_comments, 0),
+        "libcst_parsed": s["libcst_parsed"],
         "changed_files": s["changed_files"],
         "changes": s["changes"],
         "findings": s["findings"],
@@ -271,9 +264,9 @@ def main() -> None:
         print(f"| {name} | {secs:.2f} | {secs / floor_s:.1f} | {note} |")
 
     print()
-    print("| app | files | lines | LibCST-parsed files | changed files | changes | findings | failed | seconds (jobs "
+    print("| app | files | lines | decided on ast | LibCST-parsed | changed files | changes | findings | failed | seconds (jobs "
           f"{jobs_list[0]}) |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     per_codemod: Counter[tuple[str, str]] = Counter()
     sums: Counter[str] = Counter()
     problems = []
@@ -285,18 +278,18 @@ def main() -> None:
                                  "skip_file_comments": d["skip_file_comments"], "note": d["note"], **c}
         if r["error"]:
             problems.append(f"{app.name}: {r['error']}")
-            print(f"| {app.name} | {len(d['files'])} | {d['lines']:,} | ? | ? | ? | ? | ? | {r['seconds']:.2f} |")
+            print(f"| {app.name} | {len(d['files'])} | {d['lines']:,} | ? | ? | ? | ? | ? | ? | {r['seconds']:.2f} |")
             continue
         if c["scanned"] != d["discovered"]:
             problems.append(f"{app.name}: flaskfix scanned {c['scanned']} files, discovery here found {d['discovered']}")
         for cid, v in c["codemods"].items():
             per_codemod[(cid, "changes")] += v["changes"]
             per_codemod[(cid, "findings")] += v["findings"]
-        for k in ("libcst_parsed", "changed_files", "changes", "findings", "failed", "prefiltered_out"):
+        for k in ("decided", "libcst_parsed", "changed_files", "changes", "findings", "failed", "prefiltered_out"):
             sums[k] += c[k]
-        print(f"| {app.name} | {len(d['files'])} | {d['lines']:,} | {c['libcst_parsed']} | {c['changed_files']} | "
+        print(f"| {app.name} | {len(d['files'])} | {d['lines']:,} | {c['decided']} | {c['libcst_parsed']} | {c['changed_files']} | "
               f"{c['changes']} | {c['findings']} | {c['failed']} | {r['seconds']:.2f} |")
-    print(f"| **total** | {len(all_files)} | {total_lines:,} | {sums['libcst_parsed']} | {sums['changed_files']} | "
+    print(f"| **total** | {len(all_files)} | {total_lines:,} | {sums['decided']} | {sums['libcst_parsed']} | {sums['changed_files']} | "
           f"{sums['changes']} | {sums['findings']} | {sums['failed']} | {totals[first_label]:.2f} |")
 
     print()
@@ -308,8 +301,8 @@ def main() -> None:
                        for cid in sorted({cid for cid, _ in per_codemod})}
 
     print()
-    print(f"files pre-filtered out (no LibCST parse): {sums['prefiltered_out']} of {len(all_files)}; "
-          f"LibCST-parsed: {sums['libcst_parsed']} ({sums['libcst_parsed'] / max(len(all_files), 1):.0%})")
+    print(f"files pre-filtered out: {sums['prefiltered_out']} of {len(all_files)}; decided by a codemod on ast: "
+          f"{sums['decided']}; LibCST-parsed: {sums['libcst_parsed']}, of which changed: {sums['changed_files']}")
     ratios: dict[str, float] = {}
     for label, _ in plan_runs[: len(jobs_list)]:
         ratios[f"{label} / floor"] = totals[label] / floor_s

@@ -30,6 +30,7 @@ Paths
             "findings": 1,
             "failed": 1,                       # files with an error
             "prefiltered_out": 1,              # files no codemod's pre-filter wanted
+            "libcst_parsed": 0,                # files LibCST parsed (to edit them) in this run
             "seconds": 0.12,
             "codemods": {"global-to-g": {"changes": 1, "findings": 1}, ...}  # every selected codemod
           }
@@ -157,6 +158,7 @@ def _summary(s: Summary, codemods: list[type[FlaskfixCodemod]]) -> dict[str, Any
         "findings": sum(s.findings.values()),
         "failed": s.failed,
         "prefiltered_out": s.prefiltered_out,
+        "libcst_parsed": s.libcst_parsed,
         "seconds": round(s.seconds, 3),
         "codemods": {cid: {"changes": s.changes[cid], "findings": s.findings[cid]} for cid in ids},
     }

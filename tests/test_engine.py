@@ -225,3 +225,21 @@ def test_a_refused_view_is_never_parsed_by_libcst(monkeypatch) -> None:  # type:
     assert parsed == []
     fixed = run_codemod("cache-route", source.replace(', "user": session.get("u")', ""))
     assert len(parsed) == 1 and fixed.new_text is not None and "@cache.cached(" in fixed.new_text
+
+
+def test_an_error_handler_finding_needs_no_libcst(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """error-handler decides on stdlib ast: a site it leaves alone costs no LibCST parse."""
+    from flaskfix.codemods.engine.pipeline import Engine
+
+    parsed: list[str] = []
+    real = Engine._libcst
+    monkeypatch.setattr(Engine, "_libcst", staticmethod(lambda text, result: parsed.append(text) or real(text, result)))
+    source = (
+        "from flask import Flask, request\n\napp = Flask(__name__)\n\n\n"
+        '@app.route("/split")\ndef split():\n    n = int(request.args["n"]); return {"each": 100 // n}\n'
+    )
+    refused = run_codemod("error-handler", source)
+    assert refused.findings and all("its line holds several statements" in f.message for f in refused.findings)
+    assert parsed == [] and refused.new_text is None
+    fixed = run_codemod("error-handler", source.replace('; return', '\n    return'))
+    assert len(parsed) == 1 and fixed.new_text is not None and "class ClientInputError(BadRequest)" in fixed.new_text

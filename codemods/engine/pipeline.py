@@ -52,6 +52,8 @@ class FileResult:
     error: str | None = None
     #: True when no codemod's prefilter or detector wanted the file (no LibCST parse)
     prefiltered_out: bool = False
+    #: LibCST parsed the file in this run (a codemod planned an edit, or still decides with LibCST)
+    libcst_parsed: bool = False
     #: the path used in diff headers: ``path`` when relative, else relative to the project root
     diff_path: str | None = None
     #: what producing this result read besides the file: ``{"files": {path: digest},
@@ -172,6 +174,7 @@ class Engine:
                 wrapper = self._libcst(current, result)
                 if wrapper is None:
                     return result
+                result.libcst_parsed = True
             new_module, changes = self._transform(codemod_cls, wrapper, source.path, module_name, suppressions, plan,
                                                   result, to_original)
             if changes and new_module is not wrapper.module:

@@ -100,6 +100,7 @@ class Summary:
     started: float = field(default_factory=time.monotonic)
     files: int = 0
     prefiltered_out: int = 0
+    libcst_parsed: int = 0
     failed: int = 0
     changed_files: int = 0
     changes: Counter[str] = field(default_factory=Counter)
@@ -111,6 +112,7 @@ class Summary:
     def add(self, r: FileResult) -> None:
         self.files += 1
         self.prefiltered_out += r.prefiltered_out
+        self.libcst_parsed += r.libcst_parsed
         self.failed += r.error is not None
         self.changed_files += r.changed
         for c in r.changes:
