@@ -603,24 +603,33 @@ class Index:
             if f.module:
                 by_name.setdefault(f.module, f)
         self.modules = by_name
-        self._callers: dict[tuple[str, str], list[tuple[str, str, Call]]] | None = None
         #: analyses built on the index keep per-module state here (origins.py: one
         #: ModuleOrigins per module, so a caller's module is parsed once per run)
         self.derived: dict[tuple[str, str], object] = {}
         self._objects: list[FlaskObject] | None = None
         self._extensions: list[Extension] | None = None
+        #: word -> the project files whose text holds it (a lazy index's text search)
+        self._files_mentioning: Callable[[str], Iterable[str]] | None = None
+        self._module_path: dict[str, str] = {}
+        self._callers_of: dict[tuple[str, str], list[tuple[str, str, Call]]] = {}
 
     @classmethod
-    def lazy(cls, root: str | Path, paths: Iterable[str], read: Callable[[str], str | None]) -> "Index":
+    def lazy(cls, root: str | Path, paths: Iterable[str], read: Callable[[str], str | None],
+             mentioning: Callable[[str], Iterable[str]] | None = None) -> "Index":
         """An index whose modules are read (``read(path)`` -> text, None if unreadable)
-        and walked when a question first needs them."""
+        and walked when a question first needs them. With ``mentioning`` (word -> the
+        files whose text holds it), a question about the whole project walks only the
+        modules that mention a word its answer needs (``Flask``/``Blueprint`` for the
+        apps): a module that never names it cannot add to the answer."""
         index = cls(root, [])
+        index._files_mentioning = mentioning
         names: dict[str, str] = {}
         for path in paths:
             module, _ = module_name(root, path)
             index._path_module[os.path.abspath(path)] = module
             if module:
                 names.setdefault(module, path)
+        index._module_path = {m: os.path.abspath(p) for m, p in names.items()}
 
         def load(path: str) -> ModuleFacts:
             module, package = module_name(root, path)
@@ -645,6 +654,14 @@ class Index:
                 continue
             facts.append(module_facts(path, module, text, package))
         return cls(root, facts)
+
+    def _mentioning(self, words: Iterable[str]) -> list[tuple[str, ModuleFacts]]:
+        """(name, facts) of the modules whose text holds one of ``words``, sorted; every
+        module when the index cannot search texts."""
+        if self._files_mentioning is None:
+            return sorted(self.modules.items())
+        paths = {os.path.abspath(p) for w in words for p in self._files_mentioning(w)}
+        return [(m, self.modules[m]) for m in sorted(self._module_path) if self._module_path[m] in paths]
 
     def module_of(self, path: str) -> ModuleFacts | None:
         name = self._path_module.get(os.path.abspath(path))
@@ -701,7 +718,7 @@ class Index:
         if self._objects is not None:
             return self._objects
         out = []
-        for mod, f in sorted(self.modules.items()):
+        for mod, f in self._mentioning(_FLASK_LAST):
             for b in f.bindings:
                 if not _may_be(f, b.callee, _FLASK_LAST):
                     continue  # (qualifying every binding of the project would cost more than the walk)
@@ -744,7 +761,7 @@ class Index:
 
     def blueprint_registrations(self) -> list[BlueprintRegistration]:
         out = []
-        for mod, f in sorted(self.modules.items()):
+        for mod, f in self._mentioning(["register_blueprint"]):
             calls = f.all_calls()
             for scope, c in calls:
                 receiver, _, method = c.callee.rpartition(".")
@@ -768,7 +785,7 @@ class Index:
         """Every registration in the project, with the Flask object it is on."""
         out = []
         restful = self.extensions("restful")
-        for mod, f in sorted(self.modules.items()):
+        for mod, f in self._mentioning(_HANDLER_WORDS):
             for reg in f.handlers:
                 if reg.method == "override":
                     bases = self.modules[mod].classes.get(reg.scope, ())
@@ -790,7 +807,7 @@ class Index:
         subscribers, and integrations that subscribe without naming it. Instrumentation
         added outside the code (``ddtrace-run``, ``opentelemetry-instrument``) cannot be seen."""
         out = []
-        for mod, f in sorted(self.modules.items()):
+        for mod, f in self._mentioning(_OBSERVING_LAST | {"got_request_exception"}):
             calls = [c for _, c in f.all_calls()]
             decorators = [(fn.line, d) for fn in f.functions.values() for d in fn.decorators]
             for c in calls:
@@ -812,7 +829,7 @@ class Index:
     def extensions(self, kind: str | None = None) -> list[Extension]:
         if self._extensions is None:
             self._extensions = []
-            for mod, f in sorted(self.modules.items()):
+            for mod, f in self._mentioning(_EXTENSION_LAST):
                 for b in f.bindings:
                     if not _may_be(f, b.callee, _EXTENSION_LAST):
                         continue
@@ -826,7 +843,7 @@ class Index:
         """(module, scope, call) of every ``<ext>.init_app(app)``, the extension reached
         by its name in its own module or imported under any alias elsewhere."""
         out = []
-        for mod, f in sorted(self.modules.items()):
+        for mod, f in self._mentioning(["init_app"]):
             calls = f.all_calls()
             for scope, c in calls:
                 receiver, _, method = c.callee.rpartition(".")
@@ -841,7 +858,7 @@ class Index:
     def models(self) -> dict[str, list[tuple[str, Model]]]:
         """Class name -> [(module, model)] (a name may be defined in several modules)."""
         out: dict[str, list[tuple[str, Model]]] = {}
-        for mod, f in sorted(self.modules.items()):
+        for mod, f in self._mentioning(_MODEL_WORDS):
             for name, m in f.models.items():
                 out.setdefault(name, []).append((mod, m))
         return out
@@ -863,11 +880,13 @@ class Index:
     def callers(self, module: str, function: str) -> list[tuple[str, str, Call]]:
         """(module, calling function's qualname or "", call) of every call in the project
         that resolves to ``module.function`` (a module-level function)."""
-        if self._callers is None:
-            self._callers = {}
-            for mod, f in self.modules.items():
-                calls = f.all_calls()
-                for scope, c in calls:
+        key = (module, function)
+        if key not in self._callers_of:
+            # a call that resolves to it names it: by its name, an alias imported by its
+            # name, or ``module.function``
+            found = []
+            for mod, f in self._mentioning([function]):
+                for scope, c in f.all_calls():
                     if not c.callee:
                         continue
                     head, _, rest = c.callee.partition(".")
@@ -876,9 +895,10 @@ class Index:
                         if attr or target not in self.modules:
                             continue
                         target, attr = self.resolve(target, rest) if "." not in rest else (target, rest)
-                    if target in self.modules and attr in self.modules[target].functions:
-                        self._callers.setdefault((target, attr), []).append((mod, scope, c))
-        return self._callers.get((module, function), [])
+                    if (target, attr) == key:
+                        found.append((mod, scope, c))
+            self._callers_of[key] = found
+        return self._callers_of[key]
 
     def reachable(self, module: str, qualname: str, limit: int = 400) -> list[tuple[str, Function]]:
         """The function and every project function it may call, directly or through others
@@ -916,6 +936,13 @@ class Index:
         for mod, f in sorted(self.modules.items()):
             for fn in f.functions.values():
                 yield mod, fn
+
+
+#: words a module's text holds when it registers an error handler (or overrides Flask's)
+_HANDLER_WORDS = frozenset({"errorhandler", "app_errorhandler", "register_error_handler", "handle_exception",
+                            "handle_user_exception"})
+#: words a module's text holds when it defines a model (``_model``)
+_MODEL_WORDS = frozenset({"Model", "Base", "DeclarativeBase", "__tablename__"})
 
 
 def _may_be(facts: ModuleFacts, callee: str, lasts: frozenset[str]) -> bool:

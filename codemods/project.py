@@ -129,7 +129,7 @@ class Project:
         from flaskfix.codemods.index import Index
 
         if self._project_index is None:
-            self._project_index = Index.lazy(self.root, self.files, self.text)
+            self._project_index = Index.lazy(self.root, self.files, self.text, self.files_mentioning)
         self.whole = True
         return self._project_index
 

@@ -124,6 +124,7 @@ def test_json(run) -> None:
         "findings",
         "failed",
         "prefiltered_out",
+        "libcst_parsed",
         "seconds",
         "codemods",
     ]
@@ -134,6 +135,7 @@ def test_json(run) -> None:
         "findings": 1,
         "failed": 1,
         "prefiltered_out": 1,
+        "libcst_parsed": 2,  # the two files that get an edit
         "codemods": {"global-to-g": {"changes": 2, "findings": 1}},
     }
     assert isinstance(s["seconds"], float) and s["seconds"] >= 0
