@@ -243,3 +243,14 @@ def test_an_error_handler_finding_needs_no_libcst(monkeypatch) -> None:  # type:
     assert parsed == [] and refused.new_text is None
     fixed = run_codemod("error-handler", source.replace('; return', '\n    return'))
     assert len(parsed) == 1 and fixed.new_text is not None and "class ClientInputError(BadRequest)" in fixed.new_text
+
+
+def test_shared_prefilter_patterns_answer_as_each_codemod_does() -> None:
+    """The engine searches a pattern several codemods share once per file; the answer is
+    each codemod's own ``prefilter``, on every fixture input."""
+    from flaskfix.codemods.engine.pipeline import _prefiltered
+
+    every = list(codemods.all_codemods())
+    for path in sorted((EXAMPLE.parents[1] / "tests" / "fixtures").glob("*/*/input.py")):
+        text = path.read_text(encoding="utf-8")
+        assert _prefiltered(every, text) == [c for c in every if c.prefilter(text)], path

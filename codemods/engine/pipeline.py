@@ -20,6 +20,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import os
+import re
 import sys
 import traceback
 from dataclasses import dataclass, field, replace
@@ -81,6 +82,30 @@ class FileResult:
         return unified_diff(self.source.text, self.new_text, self.diff_path or self.path)
 
 
+_PATTERNS: dict[str, re.Pattern[str]] = {}
+
+
+def _prefiltered(codemods: list, text: str) -> list:  # type: ignore[type-arg]
+    """The codemods whose every pre-filter pattern matches ``text`` (each codemod's
+    ``prefilter``); a pattern several codemods share (the request-handler one) is searched
+    once per file."""
+    hits: dict[str, bool] = {}
+    out = []
+    for c in codemods:
+        for pattern in c.PREFILTER:
+            hit = hits.get(pattern)
+            if hit is None:
+                compiled = _PATTERNS.get(pattern)
+                if compiled is None:
+                    compiled = _PATTERNS[pattern] = re.compile(pattern, re.MULTILINE)
+                hit = hits[pattern] = compiled.search(text) is not None
+            if not hit:
+                break
+        else:
+            out.append(c)
+    return out
+
+
 class Engine:
     """Runs a fixed list of codemods over files. Holds no terminal, git or network."""
 
@@ -131,12 +156,12 @@ class Engine:
             result.skipped_by_comment = True
             return result
         ignored = self.config.ignored_for(source.path)
-        wanted = [c for c in self.codemods if c.ID not in ignored and c.prefilter(text)]
+        wanted = _prefiltered([c for c in self.codemods if c.ID not in ignored], text)
         if len(source.data) > self.config.max_file_size:  # (a path was refused before reading it)
             result.error = too_large(len(source.data), self.config.max_file_size)
             return result
         if wanted and self.detection:
-            facts = AstFacts(tree)
+            facts = AstFacts(tree, text)
             wanted = [c for c in wanted if c.detect(facts)]
             wanted = [c for c in wanted
                       if c.detect_in_project(source.path, text, facts, c.settings(self.config.for_codemod(c.ID)), self.project)]
