@@ -29,22 +29,18 @@ from __future__ import annotations
 import ast
 import sys
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import libcst as cst
-import libcst.matchers as m
-from libcst.metadata import PositionProvider, ScopeProvider
-from libcst.metadata.scope_provider import ComprehensionScope, FunctionScope, GlobalScope
+from libcst.metadata import PositionProvider
 
 from flaskfix.codemods.ast_facts import HANDLER_TEXT, AstFacts, dotted
 from flaskfix.codemods import detection
 from flaskfix.codemods.base import FlaskfixCodemod, quote_style, string_literal
-from flaskfix.codemods.flask_model import dotted_name, is_docstring, module_assignments
+from flaskfix.codemods.edits import EditError
+from flaskfix.codemods.flask_model import dotted_name, is_docstring
+from flaskfix.codemods.plan import PlanInput, Span, planner
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 UseKind = Literal["increment", "part", "write", "read"]
 
@@ -65,15 +61,6 @@ REDIS_CLIENT_FACTORIES = frozenset(
         "flask_redis.client.FlaskRedis",
     }
 )
-#: callables that make a lock-like object
-LOCK_FACTORIES = frozenset(
-    {
-        f"{mod}.{cls}"
-        for mod in ("threading", "multiprocessing", "multiprocessing.synchronize", "gevent.lock")
-        for cls in ("Lock", "RLock", "Semaphore", "BoundedSemaphore", "Condition")
-    }
-)
-LOCK_WORDS = ("lock", "mutex", "semaphore", "condition")
 DEFAULT_URL = "redis://localhost:6379/0"
 
 
@@ -103,13 +90,6 @@ class Counter:
     @property
     def increments(self) -> list[Use]:
         return [u for u in self.uses if u.kind == "increment"]
-
-
-class Refused(Exception):
-    def __init__(self, node: cst.CSTNode | int, reason: str) -> None:
-        super().__init__(reason)
-        self.node = node
-        self.reason = reason
 
 
 class RedisCounter(FlaskfixCodemod):
@@ -208,7 +188,7 @@ def count():
     )
     #: namespace: the first part of every key; "" means the project's name (pyproject.toml)
     DEFAULT_CONFIG = {"namespace": ""}
-    METADATA_DEPENDENCIES = (ScopeProvider, PositionProvider)
+    METADATA_DEPENDENCIES = (PositionProvider,)
 
     # -- the plan ------------------------------------------------------------------------
 
@@ -218,18 +198,21 @@ def count():
         return detection.redis_counter(facts)
 
     def rewrite(self, tree: cst.Module) -> cst.Module:
-        model = self.flask
-        if not model.handlers:
+        """Move the counters the plan accepted (``codemods/plan/redis_counter.py`` decided
+        on stdlib ``ast``, and reported every refusal): find or create the Redis client,
+        then rewrite each use."""
+        plan = self.run.plan
+        if plan is None:  # run outside the engine: decide here
+            decide = planner(self.ID)
+            assert decide is not None
+            plan = decide(PlanInput(self.run.path, self.run.module_name, tree.code, ast.parse(tree.code), self.config,
+                                    self.project, self.run.suppressions))
+            self.findings, self.suppressed_lines = list(plan.findings), list(plan.suppressed)
+        if not plan.edits:
             return tree
-        counters: list[Counter] = []
-        for cand in self._candidates(tree):
-            try:
-                if self._check(cand):
-                    counters.append(cand)
-            except Refused as refusal:
-                self.add_finding(refusal.node, f"`{cand.name}` not moved to Redis: {refusal.reason}")
-        if not counters:
-            return tree
+        counters = self._counters(tree, plan.edits[0].data)
+        self._keys = {c.name: p.key for c, p in zip(counters, plan.edits[0].data)}
+        self._namespaced = any(p.namespaced for p in plan.edits[0].data)
         self._new_imports: list[tuple[str, str | None]] = []
         client = self._client(counters)
         if client is None:
@@ -271,7 +254,7 @@ def count():
                     if any(n.name.value == counter.name for n in glob.names):
                         edits.drop_global.setdefault(glob, set()).add(counter.name)
             edits.remove.setdefault(counter.statement, set()).add(counter.small)
-            unscoped = "" if self._namespace() else (
+            unscoped = "" if self._namespaced else (
                 " (no namespace: set [tool.flaskfix.redis-counter] namespace, or [project] name, if other apps share this Redis)"
             )
             self.add_change(counter.statement, f"module-level counter `{counter.name}` moved to Redis key {key!r}{unscoped}")
@@ -280,312 +263,9 @@ def count():
 
     # -- finding candidates --------------------------------------------------------------
 
-    def _candidates(self, tree: cst.Module) -> list[Counter]:
-        out: list[Counter] = []
-        for stmt, small, target, value in module_assignments(tree):
-            initial = _number(value)
-            if initial is not None and all(c.name != target.value for c in out):
-                out.append(Counter(target.value, stmt, small, target, value, initial))
-        return out
 
     # -- proving it safe -----------------------------------------------------------------
 
-    def _check(self, cand: Counter) -> bool:
-        """False: not the anti-pattern (no handler writes it). True: safe. Raises Refused."""
-        model = self.flask
-        cand.uses = self._uses(cand)
-        if not any(
-            u.kind in ("increment", "write") and u.func is not None
-            and (model.handler(u.func) is not None or model.enclosing_handler(u.func) is not None)
-            for u in cand.uses
-        ):
-            return False  # not the anti-pattern: no request handler changes it
-        if self._suppressed(cand):
-            return False  # a `# flaskfix: ignore` comment holds it back (counted by the base)
-        if isinstance(cand.initial, float):
-            raise Refused(cand.statement, "it is a float; Redis INCRBYFLOAT computes in long double and returns "
-                          "decimal text, so the values would differ from Python's float arithmetic")
-        module_scope = model.module_scope()
-        module_level = [a for a in module_scope.assignments[cand.name] if model.scopes.get(a.node) is module_scope]
-        if len(module_level) != 1 or module_level[0].node is not cand.target:
-            others = [a.node for a in module_level if a.node is not cand.target]
-            raise Refused(others[0] if others else cand.statement, "it is rebound at module level")
-        for use in cand.uses:
-            if use.problem:
-                raise Refused(use.node, use.problem)
-        increment_targets = {u.node for u in cand.uses if u.kind == "increment"}
-        for a in module_scope.assignments[cand.name]:
-            if a.node is cand.target or a.node in increment_targets:
-                continue
-            raise Refused(a.node, "it is reset or assigned something other than itself plus or minus an amount")
-        for use in cand.uses:
-            if use.kind == "write":
-                raise Refused(use.node, "it is reset, deleted or assigned something other than itself plus or minus an amount")
-        for use in cand.increments:
-            self._check_amount(cand, use)
-        if _in_dunder_all(model.module, cand.name):
-            raise Refused(cand.statement, "listed in __all__, so other modules may use it")
-        if self._calls_builtin(model.module, ("globals", "vars")):
-            raise Refused(cand.statement, "the module calls globals()/vars(), which may reach it by name")
-        external = self.project.external_uses(self.run.path, cand.name)
-        if external:
-            e = external[0]
-            raise Refused(cand.statement, f"used by another module ({e.path}:{e.line}: {e.how})")
-        by_func: dict[cst.FunctionDef, list[Use]] = {}
-        for use in cand.uses:
-            assert use.func is not None
-            by_func.setdefault(use.func, []).append(use)
-        for func, uses in by_func.items():
-            self._check_handler(cand, func, uses)
-        self._check_reentry(cand, by_func)
-        if any(u.kind == "read" and u.func not in {i.func for i in cand.increments} for u in cand.uses):
-            if "int" in model.bound_names():
-                raise Refused(cand.statement, "the module binds the name `int`, which the rewritten reads need")
-        return True
-
-    def _suppressed(self, cand: Counter) -> bool:
-        """Held back by `# flaskfix: ignore`: on the counter's definition, on any statement
-        that uses it, or on the def/decorator lines of any function that uses it. A counter
-        moves to Redis as a whole (every use must change with it), so any of these holds
-        back all of it."""
-        model = self.flask
-        nodes: list[cst.CSTNode] = [cand.statement]
-        funcs: dict[cst.FunctionDef, None] = {}
-        for use in cand.uses:
-            nodes.append(model.statement_of(use.node))
-            for anc in model.ancestors(use.node):  # its function, and any function around that
-                if isinstance(anc, cst.FunctionDef):
-                    funcs[anc] = None
-        if self.suppressed(*nodes):
-            return True
-        return any(self.suppressed(view=f) for f in funcs)
-
-    def _uses(self, cand: Counter) -> list[Use]:
-        """Every Name that refers to the module-level counter, classified."""
-        model = self.flask
-        module_scope = model.module_scope()
-        binding_nodes = {a.node for a in module_scope.assignments[cand.name]}
-        uses: list[Use] = []
-        parts: set[cst.Name] = set()
-        for node in _names(model.module, cand.name):
-            scope = model.scopes.get(node)
-            if scope is None:
-                continue
-            try:
-                assignments = list(scope[cand.name])
-            except Exception:  # pragma: no cover - libcst oddities
-                continue
-            if not assignments or any(a.scope is not module_scope for a in assignments):
-                continue  # a local (or closure) variable of the same name
-            if node is cand.target:
-                continue
-            use = Use(node, "read")
-            parent = model.parent(node)
-            if node in binding_nodes:
-                use.kind = "write"
-                self._classify_binding(cand, use, parent, parts)
-            elif _is_deleted(model, node):
-                use.kind = "write"
-            uses.append(use)
-            if isinstance(scope, GlobalScope):
-                use.problem = "used outside request handlers, at module level"
-            elif isinstance(scope, FunctionScope) and isinstance(scope.node, cst.FunctionDef):
-                use.func = scope.node
-                if model.handler(scope.node) is None:
-                    outer = model.enclosing_handler(scope.node)
-                    if outer is not None:
-                        use.problem = f"used in nested function `{scope.node.name.value}()`, which may run after the request"
-                    else:
-                        use.problem = f"used outside request handlers, in `{scope.node.name.value}()`"
-            elif isinstance(scope, ComprehensionScope):
-                use.problem = "used in a comprehension or generator expression; flaskfix does not follow it"
-            elif isinstance(scope, FunctionScope):
-                use.problem = "used in a lambda, which may run after the request"
-            else:
-                use.problem = "used in a class body; flaskfix does not follow it"
-        for use in uses:
-            if use.node in parts and use.kind == "read":
-                use.kind = "part"
-        return uses
-
-    def _classify_binding(self, cand: Counter, use: Use, parent: cst.CSTNode | None, parts: set[cst.Name]) -> None:
-        model = self.flask
-        if isinstance(parent, cst.AugAssign) and parent.target is use.node:
-            if isinstance(parent.operator, (cst.AddAssign, cst.SubtractAssign)) and _in_line(model, parent):
-                use.kind = "increment"
-                use.small = parent
-                use.method = "incr" if isinstance(parent.operator, cst.AddAssign) else "decr"
-                use.amount = parent.value
-            return
-        if not isinstance(parent, cst.AssignTarget):
-            return
-        assign = model.parent(parent)
-        if not (isinstance(assign, cst.Assign) and len(assign.targets) == 1 and _in_line(model, assign)):
-            return
-        value = assign.value
-        if not isinstance(value, cst.BinaryOperation) or value.lpar:
-            return
-        if not isinstance(value.operator, (cst.Add, cst.Subtract)):
-            return
-        if isinstance(value.left, cst.Name) and value.left.value == cand.name and not value.left.lpar:
-            self_ref, amount = value.left, value.right
-        elif isinstance(value.operator, cst.Add) and isinstance(value.right, cst.Name) and value.right.value == cand.name:
-            self_ref, amount = value.right, value.left
-        else:
-            return
-        if model.scopes.get(self_ref) is not model.scopes.get(use.node):
-            return
-        use.kind = "increment"
-        use.small = assign
-        use.method = "incr" if isinstance(value.operator, cst.Add) else "decr"
-        use.amount = amount
-        parts.add(self_ref)
-
-    def _check_amount(self, cand: Counter, use: Use) -> None:
-        amount = use.amount
-        assert amount is not None
-        if any(n.value == cand.name for n in _names(amount, cand.name)):
-            raise Refused(use.node, "the amount depends on the counter itself")
-        literal = _number(amount)
-        if isinstance(literal, float):
-            raise Refused(use.node, "the amount is a float; Redis INCRBYFLOAT computes in long double and returns "
-                          "decimal text, so the values would differ from Python's float arithmetic")
-        if isinstance(literal, int):
-            if literal == 1 and not isinstance(amount, cst.Integer):
-                use.amount = cst.Integer("1")
-            if _number(use.amount) == 1:
-                use.amount = None
-            return
-        if isinstance(amount, cst.Call) and isinstance(amount.func, cst.Name) and not amount.lpar:
-            builtin = amount.func.value
-            if builtin in ("int", "len") and self.flask.refers_to(amount.func, f"builtins.{builtin}"):
-                return
-        raise Refused(use.node, f"cannot prove that `{_code(amount)}` is an int (use an int literal, int(...) or len(...))")
-
-    def _check_handler(self, cand: Counter, func: cst.FunctionDef, uses: list[Use]) -> None:
-        model = self.flask
-        fname = func.name.value
-        if func.asynchronous is not None:
-            raise Refused(func.name, f"`{fname}()` is async: a blocking Redis call would stall its event loop")
-        if self._calls_builtin(func, ("locals",)):
-            raise Refused(func.name, f"`{fname}()` calls locals(), which would start to include `{cand.name}`")
-        increments = [u for u in uses if u.kind == "increment"]
-        if not increments:
-            for use in uses:
-                self._check_formatted(cand, use)
-        for use in increments:
-            lock = self._lock_around(func, use)
-            if lock:
-                raise Refused(use.node, f"already guarded by a lock ({lock}); the lock may keep it consistent with other state")
-        if not increments:
-            return
-        first_increment = min(self.line_of(u.node) for u in increments)
-        for use in uses:
-            if use.kind != "read" or any(_dominates(model, inc.small, use.node) for inc in increments):
-                continue
-            if self.line_of(use.node) <= first_increment:
-                raise Refused(
-                    use.node,
-                    f"compound logic: `{fname}()` reads `{cand.name}` before incrementing it; a check followed "
-                    "by an update is not atomic in Redis either (it needs a Lua script or WATCH/MULTI)",
-                )
-            raise Refused(
-                use.node,
-                f"`{fname}()` reads `{cand.name}` where its increment may not have run (another branch, after "
-                "a loop, in except/finally): that read needs the value of other requests",
-            )
-
-    def _check_reentry(self, cand: Counter, by_func: dict[cst.FunctionDef, list[Use]]) -> None:
-        """A handler that reads the counter after bumping it keeps the value INCR returned.
-        That is what the original read too, unless the handler itself, between the two,
-        calls a function of this module that bumps the counter again (directly or through
-        other functions of the module): refuse that."""
-        bumpers = {u.func.name.value for u in cand.increments if u.func is not None}
-        functions = [f for f in m.findall(self.flask.module, m.FunctionDef()) if isinstance(f, cst.FunctionDef)]
-        changed = True
-        while changed:
-            changed = False
-            for func in functions:
-                if func.name.value not in bumpers and _called_names(func) & bumpers:
-                    bumpers.add(func.name.value)
-                    changed = True
-        for func, uses in by_func.items():
-            if not any(u.kind == "increment" for u in uses) or not any(u.kind == "read" for u in uses):
-                continue
-            called = _called_names(func) & bumpers
-            if called:
-                raise Refused(
-                    func.name,
-                    f"`{func.name.value}()` calls `{sorted(called)[0]}()`, which may bump `{cand.name}` "
-                    "again before this handler reads it",
-                )
-
-    def _check_formatted(self, cand: Counter, use: Use) -> None:
-        """A read inside an f-string gets a key string in the other quote (before 3.12 an
-        f-string expression cannot reuse its own quote or hold a backslash)."""
-        quotes: set[str] = set()
-        for anc in self.flask.ancestors(use.node):
-            if isinstance(anc, cst.FormattedStringExpression) and anc.equal is not None:
-                raise Refused(use.node, "read in an f-string with `=`, whose text would change")
-            if isinstance(anc, cst.FormattedString):
-                quotes.add("'" if "'" in anc.start else '"')
-        if quotes and (len(quotes) > 1 or set(self._key(cand)) & set("'\"\\")):
-            raise Refused(use.node, "read inside nested f-strings or with a key that cannot be spelled there")
-
-    def _lock_around(self, func: cst.FunctionDef, use: Use) -> str | None:
-        model = self.flask
-        for anc in model.ancestors(use.node):
-            if anc is func:
-                break
-            if isinstance(anc, cst.With):
-                for item in anc.items:
-                    if self._looks_like_lock(item.item):
-                        return f"`with {_code(item.item)}:`"
-        found: list[str] = []
-
-        class V(cst.CSTVisitor):
-            def visit_Call(self, node: cst.Call) -> None:
-                if isinstance(node.func, cst.Attribute) and node.func.attr.value == "acquire":
-                    found.append(f"`{_code(node.func)}()`")
-
-        func.visit(V())
-        return found[0] if found else None
-
-    def _looks_like_lock(self, expr: cst.BaseExpression) -> bool:
-        model = self.flask
-        text = _code(expr).lower()
-        if any(w in text for w in LOCK_WORDS):
-            return True
-        call = expr if isinstance(expr, cst.Call) else None
-        if call is not None and model.qualified_names(call.func) & LOCK_FACTORIES:
-            return True
-        if isinstance(expr, cst.Name):
-            scope = model.scopes.get(expr)
-            if scope is not None and expr.value in scope:
-                for a in scope[expr.value]:
-                    parent = model.parent(a.node)
-                    if isinstance(parent, cst.AssignTarget):
-                        assign = model.parent(parent)
-                        if isinstance(assign, cst.Assign) and isinstance(assign.value, cst.Call):
-                            if model.qualified_names(assign.value.func) & LOCK_FACTORIES:
-                                return True
-        return False
-
-    def _calls_builtin(self, node: cst.CSTNode, names: tuple[str, ...]) -> bool:
-        model = self.flask
-        found = False
-
-        class V(cst.CSTVisitor):
-            def visit_Call(self, call: cst.Call) -> None:
-                nonlocal found
-                if isinstance(call.func, cst.Name) and call.func.value in names:
-                    if call.func.value == "vars" and call.args:
-                        return  # vars(obj) reads obj, not the module
-                    if any(model.refers_to(call.func, f"builtins.{n}") for n in names) or not model.qualified_names(call.func):
-                        found = True
-
-        node.visit(V())
-        return found
 
     # -- the client ----------------------------------------------------------------------
 
@@ -700,26 +380,42 @@ def count():
     # -- building the new code -----------------------------------------------------------
 
     def _key(self, counter: Counter) -> str:
-        """``<namespace>:<module>:<name>``. The module is always part of it, so a namespace
-        shared by the whole project cannot merge two modules' counters of the same name."""
-        return ":".join(p for p in (self._namespace(), self.run.module_name, counter.name) if p)
+        """``<namespace>:<module>:<name>``, as the plan computed it."""
+        return self._keys[counter.name]
 
-    def _namespace(self) -> str:
-        """The `namespace` setting, else the project's name, else "" (no namespace)."""
-        return str(self.config.get("namespace") or "") or self._project_name()
+    def _counters(self, tree: cst.Module, planned: tuple) -> list[Counter]:  # type: ignore[type-arg]
+        """The plan's counters, with the LibCST nodes of their statements and uses."""
+        by_span: dict[tuple[int, int, int, int], list[cst.CSTNode]] = {}
+        defs: dict[tuple[int, str], cst.FunctionDef] = {}
+        for node, pos in self.context.wrapper.resolve(PositionProvider).items():  # type: ignore[union-attr]
+            by_span.setdefault((pos.start.line, pos.start.column, pos.end.line, pos.end.column), []).append(node)
+            if isinstance(node, cst.FunctionDef):
+                defs[(pos.start.line, node.name.value)] = node
 
-    def _project_name(self) -> str:
-        root = getattr(self.project, "root", None)
-        if root is None:
-            return ""
-        text = self.project.text(str(root / "pyproject.toml"))
-        if not text:
-            return ""
-        try:
-            name = tomllib.loads(text).get("project", {}).get("name", "")
-        except (tomllib.TOMLDecodeError, AttributeError):
-            return ""
-        return name if isinstance(name, str) else ""
+        def find(span: Span | None, kinds: tuple[type, ...]) -> Any:
+            if span is None:
+                return None
+            found = [n for n in by_span.get((span.line, span.col, span.end_line, span.end_col), []) if isinstance(n, kinds)]
+            if not found:
+                raise EditError(f"planned {kinds[0].__name__} not found at line {span.line}, column {span.col}")
+            return found[0]
+
+        out = []
+        for pc in planned:
+            small = find(pc.statement, (cst.Assign, cst.AnnAssign))
+            line = next((st for st in tree.body if isinstance(st, cst.SimpleStatementLine) and any(x is small for x in st.body)), None)
+            if line is None:
+                raise EditError(f"planned statement of `{pc.name}` not found at line {pc.statement.line}")
+            counter = Counter(pc.name, line, small, find(pc.target, (cst.Name,)), find(pc.value, (cst.BaseExpression,)), pc.initial)
+            for pu in pc.uses:
+                func = defs.get(pu.func) if pu.func is not None else None
+                if pu.func is not None and func is None:
+                    raise EditError(f"planned function {pu.func[1]}() not found at line {pu.func[0]}")
+                counter.uses.append(Use(find(pu.span, (cst.Name,)), pu.kind, func, None,  # type: ignore[arg-type]
+                                        find(pu.small, (cst.AugAssign, cst.Assign)), pu.method,
+                                        find(pu.amount, (cst.BaseExpression,))))
+            out.append(counter)
+        return out
 
     def _increment(
         self, counter: Counter, use: Use, client: str, key: str, quote: str, used: bool
@@ -928,117 +624,6 @@ def _code(node: cst.CSTNode) -> str:
     return cst.Module([]).code_for_node(node)
 
 
-def _number(value: cst.BaseExpression) -> int | float | None:
-    """The value of an unparenthesised int/float literal, optionally signed."""
-    sign = 1
-    if isinstance(value, cst.UnaryOperation) and isinstance(value.operator, (cst.Minus, cst.Plus)) and not value.lpar:
-        sign = -1 if isinstance(value.operator, cst.Minus) else 1
-        value = value.expression
-    if value.lpar:
-        return None
-    if isinstance(value, cst.Integer):
-        return sign * int(value.evaluated_value)
-    if isinstance(value, cst.Float):
-        return sign * float(value.evaluated_value)
-    return None
-
-
-def _names(node: cst.CSTNode, name: str) -> list[cst.Name]:
-    """Names spelled ``name`` that are variables (not attributes, keywords, import or
-    global declarations, def/class names or parameters)."""
-    found: list[cst.Name] = []
-
-    class V(cst.CSTVisitor):
-        def visit_Attribute(self, n: cst.Attribute) -> bool:
-            n.value.visit(self)
-            return False
-
-        def visit_Arg(self, n: cst.Arg) -> bool:
-            n.value.visit(self)
-            return False
-
-        def visit_NameItem(self, n: cst.NameItem) -> bool:
-            return False
-
-        def visit_Import(self, n: cst.Import) -> bool:
-            return False
-
-        def visit_ImportFrom(self, n: cst.ImportFrom) -> bool:
-            return False
-
-        def visit_Param(self, n: cst.Param) -> bool:
-            if n.annotation is not None:
-                n.annotation.visit(self)
-            if n.default is not None:
-                n.default.visit(self)
-            return False
-
-        def visit_Name(self, n: cst.Name) -> None:
-            if n.value == name:
-                found.append(n)
-
-    class Outer(V):
-        def visit_FunctionDef(self, n: cst.FunctionDef) -> bool:
-            for d in n.decorators:
-                d.visit(self)
-            n.params.visit(self)
-            if n.returns is not None:
-                n.returns.visit(self)
-            n.body.visit(self)
-            return False
-
-        def visit_ClassDef(self, n: cst.ClassDef) -> bool:
-            for d in n.decorators:
-                d.visit(self)
-            for b in (*n.bases, *n.keywords):
-                b.visit(self)
-            n.body.visit(self)
-            return False
-
-    node.visit(Outer())
-    return found
-
-
-def _is_deleted(model, node: cst.CSTNode) -> bool:  # type: ignore[no-untyped-def]
-    for anc in model.ancestors(node):
-        if isinstance(anc, cst.Del):
-            return True
-        if not isinstance(anc, (cst.Element, cst.Tuple, cst.List)):
-            return False
-    return False
-
-
-def _in_line(model, small: cst.CSTNode) -> bool:  # type: ignore[no-untyped-def]
-    return isinstance(model.parent(small), (cst.SimpleStatementLine, cst.SimpleStatementSuite))
-
-
-def _index(seq, node) -> int:  # type: ignore[no-untyped-def]
-    for i, item in enumerate(seq):
-        if item is node:
-            return i
-    return -1
-
-
-def _dominates(model, small: cst.BaseSmallStatement | None, node: cst.CSTNode) -> bool:  # type: ignore[no-untyped-def]
-    """Has ``small`` certainly run before ``node`` runs? True when ``node`` comes after it in
-    the same line, or in a later statement of the same block."""
-    if small is None:
-        return False
-    line = model.parent(small)
-    chain = [node, *model.ancestors(node)]
-    pos = _index(chain, line)
-    if pos > 0:
-        return _index(line.body, chain[pos - 1]) > _index(line.body, small)
-    block = model.parent(line)
-    if not isinstance(line, cst.SimpleStatementLine) or not isinstance(block, cst.IndentedBlock):
-        return False
-    at = _index(block.body, line)
-    for anc in chain:
-        if model.parent(anc) is block:
-            return _index(block.body, anc) > at
-    return False
-
-
 def _global_statements(func: cst.FunctionDef) -> list[cst.Global]:
     found: list[cst.Global] = []
 
@@ -1057,34 +642,6 @@ def _global_statements(func: cst.FunctionDef) -> list[cst.Global]:
 
     func.visit(V())
     return found
-
-
-def _in_dunder_all(module: cst.Module, name: str) -> bool:
-    for stmt in module.body:
-        if isinstance(stmt, cst.SimpleStatementLine):
-            for small in stmt.body:
-                targets: list[cst.BaseExpression] = []
-                if isinstance(small, cst.Assign):
-                    targets = [t.target for t in small.targets]
-                elif isinstance(small, (cst.AugAssign, cst.AnnAssign)):
-                    targets = [small.target]
-                if any(isinstance(t, cst.Name) and t.value == "__all__" for t in targets):
-                    for node in _strings(small):
-                        if node == name:
-                            return True
-    return False
-
-
-def _strings(node: cst.CSTNode) -> list[str]:
-    out: list[str] = []
-
-    class V(cst.CSTVisitor):
-        def visit_SimpleString(self, n: cst.SimpleString) -> None:
-            value = n.evaluated_value
-            out.append(value if isinstance(value, str) else value.decode("latin-1"))
-
-    node.visit(V())
-    return out
 
 
 def _has_star_import(module: cst.Module) -> bool:
@@ -1258,17 +815,3 @@ def _insert_imports(
     return body
 
 
-def _called_names(func: cst.FunctionDef) -> set[str]:
-    """Names ``f`` of calls ``f(...)``, ``self.f(...)`` and ``cls.f(...)`` in ``func``."""
-    names: set[str] = set()
-
-    class V(cst.CSTVisitor):
-        def visit_Call(self, node: cst.Call) -> None:
-            f = node.func
-            if isinstance(f, cst.Name):
-                names.add(f.value)
-            elif isinstance(f, cst.Attribute) and isinstance(f.value, cst.Name) and f.value.value in ("self", "cls"):
-                names.add(f.attr.value)
-
-    func.body.visit(V())
-    return names

@@ -21,7 +21,7 @@ from typing import Any, Callable, Mapping, Union
 from flaskfix.codemods.changes import Change, Finding
 
 #: codemod id -> the module of ``codemods/plan`` whose ``plan`` function decides it
-PLANNERS = {"bulk-query": "bulk_query", "cache-route": "cache_route", "error-handler": "error_handler", "global-to-g": "global_to_g"}
+PLANNERS = {"bulk-query": "bulk_query", "cache-route": "cache_route", "error-handler": "error_handler", "global-to-g": "global_to_g", "redis-counter": "redis_counter"}
 
 
 @dataclass(frozen=True)
