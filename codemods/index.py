@@ -192,12 +192,17 @@ def module_name(root: str | Path, path: str) -> tuple[str, bool]:
     return ".".join(p for p in parts if p.isidentifier()), package
 
 
-def module_facts(path: str, module: str, text: str, is_package: bool = False) -> ModuleFacts:
-    """Everything the index needs from one file, in one walk of its stdlib tree."""
+def module_facts(path: str, module: str, text: str | None, is_package: bool = False,
+                 tree: ast.Module | None = None) -> ModuleFacts:
+    """Everything the index needs from one file, in one walk of its stdlib tree (``tree``
+    when the caller has parsed ``text`` already)."""
     facts = ModuleFacts(path, module, is_package)
-    try:
-        tree = ast.parse(text, filename=path)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
+    if tree is None:
+        try:
+            tree = ast.parse(text or "", filename=path) if text is not None else None
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            tree = None
+    if tree is None:
         facts.parsed = False
         return facts
     _Walker(facts).run(tree)
@@ -615,7 +620,8 @@ class Index:
 
     @classmethod
     def lazy(cls, root: str | Path, paths: Iterable[str], read: Callable[[str], str | None],
-             mentioning: Callable[[str], Iterable[str]] | None = None) -> "Index":
+             mentioning: Callable[[str], Iterable[str]] | None = None,
+             parse: Callable[[str], ast.Module | None] | None = None) -> "Index":
         """An index whose modules are read (``read(path)`` -> text, None if unreadable)
         and walked when a question first needs them. With ``mentioning`` (word -> the
         files whose text holds it), a question about the whole project walks only the
@@ -633,6 +639,8 @@ class Index:
 
         def load(path: str) -> ModuleFacts:
             module, package = module_name(root, path)
+            if parse is not None:  # the tree other questions about the file share (Project.tree)
+                return module_facts(path, module, None, package, tree=parse(path))
             text = read(path)
             return module_facts(path, module, text, package) if text is not None else ModuleFacts(path, module, package, parsed=False)
 

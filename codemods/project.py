@@ -54,7 +54,7 @@ class Project:
         # candidate never walks the project
         self._files_or_walk = files if callable(files) else tuple(files)
         self._text: dict[str, str | None] = {}
-        self._ast: dict[str, ast.Module | None] = {}
+        self._ast: OrderedDict[str, ast.Module | None] = OrderedDict()
         self._mentions: dict[str, tuple[str, ...]] = {}
         self._index: dict[str, list[str]] | None = None
         self._real: dict[str, str] = {}
@@ -129,7 +129,7 @@ class Project:
         from flaskfix.codemods.index import Index
 
         if self._project_index is None:
-            self._project_index = Index.lazy(self.root, self.files, self.text, self.files_mentioning)
+            self._project_index = Index.lazy(self.root, self.files, self.text, self.files_mentioning, self.tree)
         self.whole = True
         return self._project_index
 
@@ -172,14 +172,24 @@ class Project:
                 return path
         return None
 
+    #: how many stdlib trees of other files one process keeps (least recently used first out)
+    TREE_LIMIT = 256
+
     def tree(self, path: str) -> ast.Module | None:
-        if path not in self._ast:
-            text = self.text(path)
-            try:
-                self._ast[path] = ast.parse(text) if text is not None else None
-            except (SyntaxError, ValueError):
-                self._ast[path] = None
-        return self._ast[path]
+        """The stdlib tree of a project file, parsed once while it is kept. Each call records
+        that the current result depends on the file (a kept tree included)."""
+        text = self.text(path)
+        if path in self._ast:
+            self._ast.move_to_end(path)
+            return self._ast[path]
+        try:
+            tree = ast.parse(text) if text is not None else None
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            tree = None
+        self._ast[path] = tree
+        if len(self._ast) > self.TREE_LIMIT:
+            self._ast.popitem(last=False)
+        return tree
 
     #: how many derived facts (e.g. other modules parsed with LibCST) one process keeps
     DERIVED_LIMIT = 128

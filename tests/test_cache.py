@@ -125,3 +125,43 @@ def test_content_changed_and_changed_back_is_cached_again(project: Path) -> None
     (project / "util1.py").write_text(original)
     _, restored = run(project)
     assert restored == {"cache_hits": 6, "cache_misses": 0}
+
+
+MODELS = '''from flask_sqlalchemy import SQLAlchemy
+
+db = SQLAlchemy()
+
+
+class User(db.Model):
+    id = db.Column(db.Integer, primary_key=True)
+'''
+VIEWS = '''from flask import Blueprint
+
+from models import User
+
+bp = Blueprint("{name}", __name__)
+
+
+@bp.route("/")
+def names():
+    return [User.query.get(uid).id for uid in range(3)]
+'''
+
+
+def test_a_module_every_result_reads_is_a_dependency_of_each(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two views read models.py (the first parses it, the second finds its tree kept):
+    both results depend on it, so changing its primary key's type recomputes both."""
+    monkeypatch.setenv("FLASKFIX_CACHE_DIR", str(tmp_path / "cache"))
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "pyproject.toml").write_text("")
+    (root / "models.py").write_text(MODELS)
+    for name in ("a", "b"):
+        (root / f"views_{name}.py").write_text(VIEWS.format(name=name))
+    first, _ = run(root)
+    assert [bool(r[1]) for r in first if "views_" in r[0]] == [True, True]  # both rewritten
+    (root / "models.py").write_text(MODELS.replace("db.Integer, primary_key", "db.String(20), primary_key"))
+    second, stats = run(root)
+    views = [r for r in second if "views_" in r[0]]
+    assert [r[1] for r in views] == [None, None]  # int ids against a string key: refused now
+    assert all("holds strings" in r[3][0].message for r in views)

@@ -17,6 +17,8 @@ from flaskfix import codemods
 from tests.harness import Case, all_cases, run_case, run_codemod
 
 CASES = all_cases()
+#: refusals a codemod's LibCST transform still makes after its plan accepted a site
+TRANSFORM_REFUSALS = ("no cache to use", "the Redis client", "the project does not depend on", "is taken")
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
@@ -39,6 +41,12 @@ def test_fixture(case: Case) -> None:
     first = {_no_line_numbers(f.message) for f in result.findings}
     new = [f.message for f in again.findings if _no_line_numbers(f.message) not in first]
     assert not new, f"the second run reports findings on the rewritten code: {new}"
+    # LibCST parses a file only to carry out a planned edit: the edit is made, or the
+    # transform refuses at the one step it still decides (which cache or Redis client to use)
+    if result.libcst_parsed and not result.changed:
+        assert any(p in f.message for f in result.findings for p in TRANSFORM_REFUSALS), \
+            f"LibCST parsed a file that gets no edit: {[f.message for f in result.findings]}"
+    assert result.libcst_parsed or not result.changed
     want_suppressed = case.expected_suppressed
     if want_suppressed is not None:
         assert sorted(f.line for f in result.suppressed) == want_suppressed

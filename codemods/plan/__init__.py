@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Union
 
@@ -118,11 +119,32 @@ def planner(codemod_id: str) -> Planner | None:
     return importlib.import_module(f"{__name__}.{module}").plan  # type: ignore[no-any-return]
 
 
+_LINE_END = re.compile(r"(?<=\r\n)|(?<=\r)(?!\n)|(?<=\n)")
+
+
 class Lines:
-    """Source lines of one file, for spans in LibCST's character columns."""
+    """Source lines of one file (split where Python's tokenizer splits them: at ``\n``,
+    ``\r\n`` and ``\r`` only, not at form feeds), for spans in LibCST's character columns
+    and for the source of a node (``ast.get_source_segment``, without splitting the whole
+    file again for every node)."""
 
     def __init__(self, text: str) -> None:
-        self.lines = text.splitlines(keepends=True)
+        self.lines = [line for line in _LINE_END.split(text) if line] if text else []
+
+    def segment(self, node: ast.AST) -> str | None:
+        """``ast.get_source_segment(text, node)``."""
+        try:
+            if node.end_lineno is None or node.end_col_offset is None:  # type: ignore[attr-defined]
+                return None
+            first, last = node.lineno - 1, node.end_lineno - 1  # type: ignore[attr-defined]
+            col, end_col = node.col_offset, node.end_col_offset  # type: ignore[attr-defined]
+        except AttributeError:
+            return None
+        if first == last:
+            return self.lines[first].encode()[col:end_col].decode()
+        head = self.lines[first].encode()[col:].decode()
+        tail = self.lines[last].encode()[:end_col].decode()
+        return "".join([head, *self.lines[first + 1:last], tail])
 
     def col(self, line: int, byte_col: int) -> int:
         text = self.lines[line - 1] if 0 < line <= len(self.lines) else ""

@@ -138,7 +138,7 @@ class _Planner:
     # -- reporting -----------------------------------------------------------------------
 
     def code(self, node: ast.AST) -> str:
-        return ast.get_source_segment(self.text, node) or ""
+        return self.lines.segment(node) or ""
 
     def shown(self, node: ast.AST) -> str:
         """``node``'s source on one line, for a message."""

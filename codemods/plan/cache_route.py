@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterable
 from flaskfix.codemods import detection
 from flaskfix.codemods.ast_facts import dotted
 from flaskfix.codemods.changes import Finding
-from flaskfix.codemods.plan import CodemodEdit, FilePlan, PlanInput
+from flaskfix.codemods.plan import CodemodEdit, FilePlan, Lines, PlanInput
 from flaskfix.codemods.plan.flask import VIEW_BASES, FlaskFacts, Handler, call_arg
 from flaskfix.codemods.plan.scopes import COMPREHENSIONS, FUNCTIONS, Scopes, is_generator_function
 
@@ -92,9 +92,12 @@ class ModuleView:
         self.path = path
         self.is_current = is_current
         self.scopes = scopes or Scopes(tree)
+        self._lines: Lines | None = None
 
     def code(self, node: ast.AST) -> str:
-        return _one_line(ast.get_source_segment(self.text, node) or "")
+        if self._lines is None:
+            self._lines = Lines(self.text)
+        return _one_line(self._lines.segment(node) or "")
 
     def top_function(self, name: str) -> ast.AST | None:
         found = [s for s in self.tree.body if isinstance(s, FUNCTIONS) and s.name == name]
@@ -123,12 +126,10 @@ def _is_import(node: ast.AST | None, scopes: Scopes) -> bool:
 
 
 def module_view(project: Any, path: str) -> ModuleView | None:
-    """Another project module, read once per run."""
+    """Another project module, read once per run (its tree is the project's)."""
     def compute(text: str) -> ModuleView | None:
-        try:
-            return ModuleView(ast.parse(text), text, path, False)
-        except (SyntaxError, ValueError, RecursionError):
-            return None
+        tree = project.tree(path)
+        return ModuleView(tree, text, path, False) if tree is not None else None
     return project.derived("cache-route:view", path, compute)  # type: ignore[no-any-return]
 
 
@@ -487,10 +488,8 @@ class _Planner:
             return self._own_shared
 
         def compute(text: str) -> dict[str, str]:
-            try:
-                return _shared_state(ast.parse(text))
-            except (SyntaxError, ValueError):
-                return {}
+            tree = self.project.tree(path)
+            return _shared_state(tree) if tree is not None else {}
         return self.project.derived("cache-route:shared-state", path, compute) or {}  # type: ignore[return-value]
 
     def defined_in(self, path: str, key: str) -> tuple[str, str] | None:

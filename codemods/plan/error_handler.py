@@ -148,7 +148,7 @@ class _Planner:  # noqa: PLR0904 (the codemod's rules, one method each)
 
     def _segment(self, node: ast.AST) -> str:
         """Source of ``node`` with the parentheses that belong to it (``(a / b)``)."""
-        text = ast.get_source_segment(self.text, node) or ""
+        text = self.lines.segment(node) or ""
         if not hasattr(node, "lineno") or not text:
             return text
         start = self.lines.span(node)

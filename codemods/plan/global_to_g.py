@@ -358,7 +358,7 @@ class _Planner:
             elif isinstance(stmt, (ast.AugAssign, ast.AnnAssign)):
                 targets = [stmt.target]
             if any(isinstance(t, ast.Name) and t.id == "__all__" for t in targets):
-                if re.search(rf"['\"]{re.escape(name)}['\"]", ast.get_source_segment(self.text, stmt) or ""):
+                if re.search(rf"['\"]{re.escape(name)}['\"]", self.lines.segment(stmt) or ""):
                     return True
         return False
 

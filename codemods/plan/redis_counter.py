@@ -357,7 +357,7 @@ class _Planner:
             builtin = amount.func.id
             if builtin in ("int", "len") and self.scopes.is_builtin(amount.func, builtin):
                 return
-        code = ast.get_source_segment(self.text, amount) or ""
+        code = self.lines.segment(amount) or ""
         raise Refused(use.node.lineno, f"cannot prove that `{code}` is an int (use an int literal, int(...) or len(...))")
 
     def _check_handler(self, cand: Counter, func: Any, uses: list[Use]) -> None:
@@ -446,7 +446,7 @@ class _Planner:
             if isinstance(anc, ast.FormattedValue) and self._self_documenting(anc):
                 raise Refused(use.node.lineno, "read in an f-string with `=`, whose text would change")
             if isinstance(anc, ast.JoinedStr):
-                text = (ast.get_source_segment(self.text, anc) or "").lstrip("rRbBfFuU")
+                text = (self.lines.segment(anc) or "").lstrip("rRbBfFuU")
                 quotes.add("'" if text.startswith("'") else '"')
         if quotes and (len(quotes) > 1 or set(self._key(cand)) & set("'\"\\")):
             raise Refused(use.node.lineno, "read inside nested f-strings or with a key that cannot be spelled there")
@@ -465,13 +465,13 @@ class _Planner:
             if isinstance(anc, (ast.With, ast.AsyncWith)):
                 for item in anc.items:
                     if self._looks_like_lock(item.context_expr):
-                        return f"`with {ast.get_source_segment(self.text, item.context_expr)}:`"
+                        return f"`with {self.lines.segment(item.context_expr)}:`"
         calls = sorted((n for n in ast.walk(func) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
                         and n.func.attr == "acquire"), key=lambda n: (n.lineno, n.col_offset))
-        return f"`{ast.get_source_segment(self.text, calls[0].func)}()`" if calls else None
+        return f"`{self.lines.segment(calls[0].func)}()`" if calls else None
 
     def _looks_like_lock(self, expr: ast.AST) -> bool:
-        text = (ast.get_source_segment(self.text, expr) or "").lower()
+        text = (self.lines.segment(expr) or "").lower()
         if any(w in text for w in LOCK_WORDS):
             return True
         if isinstance(expr, ast.Call) and self.scopes.qualified_names(expr.func) & LOCK_FACTORIES:
