@@ -19,7 +19,6 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from flaskfix.codemods.ast_facts import AstFacts
-from flaskfix.codemods.origins import ModuleOrigins, from_client
 
 
 # -- global-to-g ------------------------------------------------------------------------
@@ -139,76 +138,6 @@ def error_handler(facts: AstFacts) -> bool:
     )
 
 
-def error_handler_in_project(path: str, text: str, facts: AstFacts, config: Mapping[str, Any], project: Any) -> bool:
-    """Every site and every finding of error-handler is an operation whose operand the
-    origin analysis says may come from the client (or a division by the literal 0).
-    Asked of every function of the module as if it were a view (each parameter a URL
-    parameter; nested code with each enclosing function), it says yes too often, never
-    no for a file the codemod would rewrite or report on; a file with no such operation
-    is skipped before LibCST."""
-    indexed = project.indexed(path)
-    if indexed is None:
-        return True
-    index, module = indexed
-    mo = ModuleOrigins(facts.tree, module.module, index)
-    for func in ast.walk(facts.tree):
-        if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            continue
-        params = [a.arg for a in [*func.args.posonlyargs, *func.args.args, *func.args.kwonlyargs] if a.arg != "self"]
-        # a comprehension's variable holds the items of its iterable (the origin analysis
-        # answers for names the function binds, not for these)
-        comp_items: dict[str, ast.expr] = {}
-        for node in ast.walk(func):
-            if isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
-                for gen in node.generators:
-                    for n in ast.walk(gen.target):
-                        if isinstance(n, ast.Name):
-                            comp_items[n.id] = gen.iter
-        for node in ast.walk(func):
-            operand, kind = _operand(node)
-            if operand is None:
-                continue
-            if isinstance(operand, ast.Name) and operand.id in comp_items:
-                operand = comp_items[operand.id]
-            if kind == "division" and _literal_zero(operand):
-                return True  # a division by the literal 0: a finding
-            origins = mo.of(operand, func, params)
-            if "request.json" in origins if kind == "subscript" else from_client(origins):
-                return True
-    return False
-
-
-def _operand(node: ast.AST) -> tuple[ast.expr | None, str]:
-    """The operand that decides whether ``node`` may be a site (a divisor, the argument of
-    ``int()``/``float()``, the container of a subscript: only the request's JSON body
-    makes a subscript a site), and which kind of operation it is."""
-    if isinstance(node, (ast.BinOp, ast.AugAssign)) and isinstance(node.op, (ast.Div, ast.FloorDiv, ast.Mod)):
-        left, right = (node.left, node.right) if isinstance(node, ast.BinOp) else (node.target, node.value)
-        if _text_literal(right) or (isinstance(node.op, ast.Mod) and _text_literal(left)):
-            return None, ""  # "%" formatting or a join with text: never a division by zero (as _division says)
-        return right, "division"
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.args:
-        if node.func.id in ("int", "float"):
-            return node.args[0], "conversion"
-        if node.func.id == "divmod" and len(node.args) == 2:
-            return node.args[1], "division"
-    if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load):
-        return node.value, "subscript"
-    return None, ""
-
-
-def _text_literal(expr: ast.expr) -> bool:
-    return isinstance(expr, ast.JoinedStr) or (isinstance(expr, ast.Constant) and isinstance(expr.value, (str, bytes)))
-
-
-def _literal_zero(expr: ast.expr) -> bool:
-    try:
-        value = ast.literal_eval(expr)
-    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-        return False
-    return isinstance(value, (int, float, complex)) and value == 0
-
-
 # -- shared ------------------------------------------------------------------------------
 
 
@@ -236,5 +165,5 @@ DETECT_IN_PROJECT: dict[str, Callable[..., bool]] = {
     "redis-counter": _yes,
     "bulk-query": _yes,
     "cache-route": cache_route_in_project,
-    "error-handler": error_handler_in_project,
+    "error-handler": _yes,  # its planner (stdlib ast, views only) costs less than asking the origins of every function
 }

@@ -202,11 +202,6 @@ def handle_client_input_error(error):
         """``detection.error_handler`` (LibCST-free, so that a run needs no codemod import to ask it)."""
         return detection.error_handler(facts)
 
-    @classmethod
-    def detect_in_project(cls, path: str, text: str, facts: AstFacts, config: Mapping[str, Any], project: Any) -> bool:
-        """``detection.error_handler_in_project``."""
-        return detection.error_handler_in_project(path, text, facts, config, project)
-
     def rewrite(self, tree: cst.Module) -> cst.Module:
         """Write what the plan decided (``codemods/plan/error_handler.py``, on stdlib
         ``ast``, which also reported every site it leaves alone): the client-input classes,

@@ -172,6 +172,18 @@ class Project:
                 return path
         return None
 
+    def adopt(self, path: str, text: str, digest: str, tree: ast.Module) -> None:
+        """The engine read and parsed ``path`` itself: questions about it (the index's facts
+        of the file being planned) use that text and tree instead of reading and parsing
+        it again."""
+        if path not in self._text:
+            self._text[path], self._digests[path] = text, digest
+        if self._text[path] == text:
+            self._ast[path] = tree
+            self._ast.move_to_end(path)
+            if len(self._ast) > self.TREE_LIMIT:
+                self._ast.popitem(last=False)
+
     #: how many stdlib trees of other files one process keeps (least recently used first out)
     TREE_LIMIT = 256
 

@@ -110,12 +110,12 @@ def test_cache_route_add_url_rule_modules_are_judged_by_their_functions(tmp_path
         "rule.py": False, "method.py": False, "cheap.py": True}
 
 
-def test_error_handler_asks_the_origins_before_libcst(tmp_path: Path) -> None:
-    """error-handler's project-level detection: a module is kept when some operation may take
-    its operand from the client (a divisor or an ``int()`` argument from the request or the URL,
-    a subscript of the JSON body, through a helper's call sites) or divides by the literal 0;
-    a module dividing only by configuration or constants, or indexing only form data, is
-    skipped, with the same outcome as the full codemod."""
+def test_error_handler_asks_the_origins_and_needs_libcst_only_to_edit(tmp_path: Path) -> None:
+    """error-handler's planner asks the origins: an operation whose operand may come from
+    the client (a divisor or an ``int()`` argument from the request or the URL, a subscript
+    of the JSON body, through a helper's call sites) is fixed, a division by the literal 0
+    is reported; a module dividing only by configuration or constants, or indexing only form
+    data, gets nothing, and only the fixed modules are parsed with LibCST."""
     head = "from flask import Flask, request, current_app\napp = Flask(__name__)\n\n\n"
     files = {
         "client.py": head + "@app.route('/a')\ndef a():\n    return {'n': 100 / int(request.args['n'])}\n",
@@ -129,5 +129,15 @@ def test_error_handler_asks_the_origins_before_libcst(tmp_path: Path) -> None:
                      "    return {'pages': 100 // per, 'k': 1000 // PAGE, 'mb': 5 // (1024 * 1024), 'total': total}\n",
     }
     names = ["client.py", "url.py", "json.py", "helper.py", "zero.py", "server.py"]
-    assert _skipped(tmp_path, "error-handler", files, names) == {
-        "client.py": False, "url.py": False, "json.py": False, "helper.py": False, "zero.py": False, "server.py": True}
+    from flaskfix.codemods.engine.config import load_config
+    from flaskfix.codemods.engine.pipeline import project_files
+
+    for name, text in {"pyproject.toml": "", **files}.items():
+        (tmp_path / name).write_text(text)
+    cfg = load_config([str(tmp_path)], {c.ID: c.DEFAULT_CONFIG for c in codemods.all_codemods()})
+    engine = Engine([codemods.get("error-handler")], cfg, Project(cfg.root, project_files(cfg)))
+    results = {name: engine.process_path(str(tmp_path / name)) for name in names}
+    assert {n: (r.changed, r.libcst_parsed, len(r.findings)) for n, r in results.items()} == {
+        "client.py": (True, True, 0), "url.py": (True, True, 0), "json.py": (True, True, 0),
+        "helper.py": (False, False, 1), "zero.py": (False, False, 1), "server.py": (False, False, 0)}
+    assert "divides by the literal 0" in results["zero.py"].findings[0].message

@@ -160,6 +160,8 @@ class Engine:
         if len(source.data) > self.config.max_file_size:  # (a path was refused before reading it)
             result.error = too_large(len(source.data), self.config.max_file_size)
             return result
+        if wanted and self.project.files:
+            self.project.adopt(source.path, text, source.digest, tree)
         if wanted and self.detection:
             facts = AstFacts(tree, text)
             wanted = [c for c in wanted if c.detect(facts)]
