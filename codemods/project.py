@@ -55,6 +55,8 @@ class Project:
         self._files_or_walk = files if callable(files) else tuple(files)
         self._text: dict[str, str | None] = {}
         self._ast: OrderedDict[str, ast.Module | None] = OrderedDict()
+        #: the file the engine is planning, with the tree it parsed (``adopt``)
+        self._lent: tuple[str, ast.Module] | None = None
         self._mentions: dict[str, tuple[str, ...]] = {}
         self._index: dict[str, list[str]] | None = None
         self._real: dict[str, str] = {}
@@ -178,19 +180,19 @@ class Project:
         it again."""
         if path not in self._text:
             self._text[path], self._digests[path] = text, digest
-        if self._text[path] == text:
-            self._ast[path] = tree
-            self._ast.move_to_end(path)
-            if len(self._ast) > self.TREE_LIMIT:
-                self._ast.popitem(last=False)
+        self._lent = (path, tree) if self._text[path] == text else None
 
-    #: how many stdlib trees of other files one process keeps (least recently used first out)
-    TREE_LIMIT = 256
+    #: how many stdlib trees of other files one process keeps (least recently used first out);
+    #: few, because every tree kept alive makes each of Python's full garbage collections
+    #: walk all of its nodes (256 kept trees made a run of indico 60% slower)
+    TREE_LIMIT = 32
 
     def tree(self, path: str) -> ast.Module | None:
         """The stdlib tree of a project file, parsed once while it is kept. Each call records
         that the current result depends on the file (a kept tree included)."""
         text = self.text(path)
+        if self._lent is not None and self._lent[0] == path:
+            return self._lent[1]
         if path in self._ast:
             self._ast.move_to_end(path)
             return self._ast[path]
