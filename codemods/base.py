@@ -176,6 +176,24 @@ class FlaskfixCodemod(CodemodCommand):
             finally:
                 self.context = replace(self.context, wrapper=old)
 
+    def decided(self, tree: cst.Module) -> Any:
+        """The plan for ``tree``: the one the engine made on stdlib ast before LibCST parsed
+        the file, or (run outside the engine) the codemod's planner's, whose findings and
+        suppressed lines then become this codemod's."""
+        plan = self.run.plan
+        if plan is None:
+            import ast
+
+            from flaskfix.codemods.plan import PlanInput, planner
+
+            decide = planner(self.ID)
+            assert decide is not None, f"{self.ID} has no planner"
+            plan = decide(PlanInput(self.run.path, self.run.module_name, tree.code, ast.parse(tree.code), self.config,
+                                    self.project, self.run.suppressions))
+            self.findings, self.suppressed_lines = list(plan.findings), list(plan.suppressed)
+            self.changes = [c for c in plan.changes]
+        return plan
+
     def transform_module_impl(self, tree: cst.Module) -> cst.Module:
         self._imports = []
         tree = self.rewrite(tree)

@@ -68,7 +68,6 @@ comprehension and change the database.
 
 from __future__ import annotations
 
-import ast
 from typing import Any, Mapping
 
 import libcst as cst
@@ -77,7 +76,6 @@ from libcst.metadata import PositionProvider
 from flaskfix.codemods import detection, edits
 from flaskfix.codemods.ast_facts import AstFacts
 from flaskfix.codemods.base import FlaskfixCodemod
-from flaskfix.codemods.plan import PlanInput, planner
 
 
 class BulkQuery(FlaskfixCodemod):
@@ -186,13 +184,7 @@ def get_users():
     def rewrite(self, tree: cst.Module) -> cst.Module:
         """Carry out the plan ``codemods/plan/bulk_query.py`` made on stdlib ``ast`` (the
         engine makes it before LibCST parses the file, and parses only when it has edits)."""
-        plan = self.run.plan
-        if plan is None:  # run outside the engine: decide here
-            decide = planner(self.ID)
-            assert decide is not None
-            plan = decide(PlanInput(self.run.path, self.run.module_name, tree.code, ast.parse(tree.code), self.config,
-                                    self.project, self.run.suppressions))
-            self.changes, self.findings, self.suppressed_lines = plan.changes, plan.findings, plan.suppressed
+        plan = self.decided(tree)
         for module, name, asname in plan.imports:
             self.add_import(module, name, asname)
         assert self.context.wrapper is not None

@@ -39,7 +39,6 @@ from flaskfix.codemods import detection
 from flaskfix.codemods.base import FlaskfixCodemod, quote_style
 from flaskfix.codemods.edits import EditError
 from flaskfix.codemods.flask_model import FlaskObject, Handler, call_arg, dotted_name, is_docstring
-from flaskfix.codemods.plan import PlanInput, planner
 from flaskfix.codemods.plan.cache_route import CACHE_CLASSES, project_cache
 
 HELPER_BASE = "is_successful"
@@ -207,13 +206,7 @@ def expensive_operation():
         """Cache the views the plan accepted (``codemods/plan/cache_route.py`` decided on
         stdlib ``ast``, and reported every refusal): pick the Cache to use or create one,
         and edit the module."""
-        plan = self.run.plan
-        if plan is None:  # run outside the engine: decide here
-            decide = planner(self.ID)
-            assert decide is not None
-            plan = decide(PlanInput(self.run.path, self.run.module_name, tree.code, ast.parse(tree.code), self.config,
-                                    self.project, self.run.suppressions))
-            self.findings, self.suppressed_lines = list(plan.findings), list(plan.suppressed)
+        plan = self.decided(tree)
         if not plan.edits:
             return tree
         model = self.flask

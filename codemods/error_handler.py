@@ -34,7 +34,6 @@ to it from the view, or on the view's def/decorator lines) is neither wrapped no
 
 from __future__ import annotations
 
-import ast
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
@@ -46,7 +45,6 @@ from flaskfix.codemods import detection
 from flaskfix.codemods.base import FlaskfixCodemod, quote_style, string_literal
 from flaskfix.codemods.edits import EditError
 from flaskfix.codemods.flask_model import FlaskObject, Handler
-from flaskfix.codemods.plan import PlanInput, planner
 from flaskfix.codemods.plan.error_handler import EXCEPTIONS, WrapSite, Wrapping
 
 DEFAULT_MESSAGES = {
@@ -206,13 +204,7 @@ def handle_client_input_error(error):
         """Write what the plan decided (``codemods/plan/error_handler.py``, on stdlib
         ``ast``, which also reported every site it leaves alone): the client-input classes,
         one handler per app or blueprint, and the ``try`` around each wrapped statement."""
-        plan = self.run.plan
-        if plan is None:  # run outside the engine: decide here
-            decide = planner(self.ID)
-            assert decide is not None
-            plan = decide(PlanInput(self.run.path, self.run.module_name, tree.code, ast.parse(tree.code), self.config,
-                                    self.project, self.run.suppressions))
-            self.findings, self.suppressed_lines = list(plan.findings), list(plan.suppressed)
+        plan = self.decided(tree)
         if not plan.edits:
             return tree
         wrapping: Wrapping = plan.edits[0].data

@@ -16,7 +16,6 @@ finding.
 
 from __future__ import annotations
 
-import ast
 
 import libcst as cst
 from libcst.metadata import PositionProvider
@@ -26,7 +25,6 @@ from flaskfix.codemods import detection
 from flaskfix.codemods.base import FlaskfixCodemod, quote_style, string_literal
 from flaskfix.codemods.edits import EditError
 from flaskfix.codemods.flask_model import is_docstring
-from flaskfix.codemods.plan import PlanInput, planner
 from flaskfix.codemods.plan.global_to_g import Moves
 
 
@@ -97,13 +95,7 @@ def store_data():
     def rewrite(self, tree: cst.Module) -> cst.Module:
         """Move what the plan decided (``codemods/plan/global_to_g.py``, on stdlib ``ast``,
         which also reported every container it leaves alone)."""
-        plan = self.run.plan
-        if plan is None:  # run outside the engine: decide here
-            decide = planner(self.ID)
-            assert decide is not None
-            plan = decide(PlanInput(self.run.path, self.run.module_name, tree.code, ast.parse(tree.code), self.config,
-                                    self.project, self.run.suppressions))
-            self.findings, self.suppressed_lines = list(plan.findings), list(plan.suppressed)
+        plan = self.decided(tree)
         if not plan.edits:
             return tree
         moves: Moves = plan.edits[0].data

@@ -39,7 +39,7 @@ from flaskfix.codemods import detection
 from flaskfix.codemods.base import FlaskfixCodemod, quote_style, string_literal
 from flaskfix.codemods.edits import EditError
 from flaskfix.codemods.flask_model import dotted_name, is_docstring
-from flaskfix.codemods.plan import PlanInput, Span, planner
+from flaskfix.codemods.plan import Span
 
 
 UseKind = Literal["increment", "part", "write", "read"]
@@ -201,13 +201,7 @@ def count():
         """Move the counters the plan accepted (``codemods/plan/redis_counter.py`` decided
         on stdlib ``ast``, and reported every refusal): find or create the Redis client,
         then rewrite each use."""
-        plan = self.run.plan
-        if plan is None:  # run outside the engine: decide here
-            decide = planner(self.ID)
-            assert decide is not None
-            plan = decide(PlanInput(self.run.path, self.run.module_name, tree.code, ast.parse(tree.code), self.config,
-                                    self.project, self.run.suppressions))
-            self.findings, self.suppressed_lines = list(plan.findings), list(plan.suppressed)
+        plan = self.decided(tree)
         if not plan.edits:
             return tree
         counters = self._counters(tree, plan.edits[0].data)

@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from flaskfix.codemods.ast_facts import dotted
-from flaskfix.codemods.changes import Change, Finding
-from flaskfix.codemods.plan import FilePlan, InsertBefore, Lines, PlanInput, ReplaceCall, SetCompIter
-from flaskfix.codemods.plan.scopes import COMPREHENSIONS, FUNCTIONS, Scopes, is_generator_function
+from flaskfix.codemods.changes import Change
+from flaskfix.codemods.plan import FilePlan, InsertBefore, PlanInput, ReplaceCall, SetCompIter
+from flaskfix.codemods.plan.base import Planner, def_lines, node_lines
+from flaskfix.codemods.plan.scopes import COMPREHENSIONS, FUNCTIONS, is_generator_function
 from flaskfix.codemods.project import ModelInfo, find_model, resolve_module, sqlalchemy_call, sqlalchemy_model
 
 ID = "bulk-query"
@@ -120,16 +121,11 @@ def plan(inp: PlanInput) -> FilePlan:
     return _Planner(inp).run()
 
 
-class _Planner:
+class _Planner(Planner):
+    ID = ID
+
     def __init__(self, inp: PlanInput) -> None:
-        self.inp = inp
-        self.text = inp.text
-        self.tree = inp.tree
-        self.config = inp.config
-        self.project = inp.project
-        self.scopes = Scopes(inp.tree)
-        self.lines = Lines(inp.text)
-        self.out = FilePlan()
+        super().__init__(inp)
         self._body_ok: set[ast.AST] = set()
         self._abort: str | None | bool = False  # False: not decided yet
         self._model_tree: ast.Module | None = None
@@ -143,35 +139,6 @@ class _Planner:
     def shown(self, node: ast.AST) -> str:
         """``node``'s source on one line, for a message."""
         return _one_line(self.code(node))
-
-    def add_finding(self, node: ast.AST, message: str) -> None:
-        finding = Finding(node.lineno, ID, message)  # type: ignore[attr-defined]
-        if finding not in self.out.findings:
-            self.out.findings.append(finding)
-
-    def suppressed(self, nodes: list[ast.AST], views: list[ast.AST]) -> bool:
-        """Is one of these sites held back by a ``# flaskfix: ignore`` comment for
-        bulk-query? Any line of a node counts; for a function, its decorator and ``def``
-        lines."""
-        table = self.inp.suppressions
-        if not table:
-            return False
-        for group in ([nodes], [[v] for v in views]):
-            for members in group:
-                lines: set[int] = set()
-                for node in members:
-                    if node in views:
-                        starts = [d.lineno for d in node.decorator_list]  # type: ignore[attr-defined]
-                        lines.update(range(min([*starts, node.lineno]), node.lineno + 1))  # type: ignore[attr-defined]
-                    else:
-                        lines.update(range(node.lineno, (node.end_lineno or node.lineno) + 1))  # type: ignore[attr-defined]
-                for line in sorted(lines):
-                    ids = table.get(line, ())
-                    if line in table and (ids is None or ID in ids):
-                        if line not in self.out.suppressed:
-                            self.out.suppressed.append(line)
-                        return True
-        return False
 
     # -- the file ------------------------------------------------------------------------
 
@@ -402,7 +369,7 @@ class _Planner:
                 nodes.append(anc.test)
             elif isinstance(anc, FUNCTIONS):
                 funcs.append(anc)
-        return self.suppressed(nodes, funcs)
+        return self.held_back([node_lines(n) for n in nodes], *([def_lines(f)] for f in funcs))
 
     def _in_loop(self, node: ast.AST) -> bool:
         """Does ``node`` run once per iteration of some loop? Not when it is a loop's
@@ -501,17 +468,6 @@ class _Planner:
                 taken.add(pre.keys)
             lp.prefetches.append(pre)
         return lp
-
-    def free_name(self, base: str, taken: set[str]) -> str:
-        import builtins
-
-        used = self.scopes.bound_names() | taken
-        if base not in used and base not in dir(builtins):
-            return base
-        i = 2
-        while f"{base}_{i}" in used:
-            i += 1
-        return f"{base}_{i}"
 
     def _check_for_loop(self, site: Site, loop: ast.For | ast.AsyncFor, func: ast.AST, lookup: str) -> None:
         if isinstance(loop, ast.AsyncFor):

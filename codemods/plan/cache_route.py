@@ -19,10 +19,10 @@ from typing import Any, Callable, Iterable
 
 from flaskfix.codemods import detection
 from flaskfix.codemods.ast_facts import dotted
-from flaskfix.codemods.changes import Finding
 from flaskfix.codemods.plan import CodemodEdit, FilePlan, Lines, PlanInput
-from flaskfix.codemods.plan.flask import VIEW_BASES, FlaskFacts, Handler, call_arg
-from flaskfix.codemods.plan.scopes import COMPREHENSIONS, FUNCTIONS, Scopes, is_generator_function
+from flaskfix.codemods.plan.flask import VIEW_BASES, Handler, call_arg
+from flaskfix.codemods.plan.base import Planner, def_lines, node_lines
+from flaskfix.codemods.plan.scopes import FUNCTIONS, Scopes, is_generator_function, source_children
 
 ID = "cache-route"
 
@@ -206,21 +206,13 @@ def plan(inp: PlanInput) -> FilePlan:
     return _Planner(inp).run()
 
 
-class _Planner:
-    def __init__(self, inp: PlanInput) -> None:
-        self.inp = inp
-        self.config = inp.config
-        self.project = inp.project
-        self.current = ModuleView(inp.tree, inp.text, inp.path, True)
-        self.scopes = self.current.scopes
-        self.flask = FlaskFacts(inp.tree, self.scopes, inp.project, inp.path)
-        self.out = FilePlan()
-        self._own_shared: dict[str, str] | None = None
+class _Planner(Planner):
+    ID = ID
 
-    def add_finding(self, line: int, message: str) -> None:
-        finding = Finding(line, ID, message)
-        if finding not in self.out.findings:
-            self.out.findings.append(finding)
+    def __init__(self, inp: PlanInput) -> None:
+        super().__init__(inp)
+        self.current = ModuleView(inp.tree, inp.text, inp.path, True, self.scopes)
+        self._own_shared: dict[str, str] | None = None
 
     def run(self) -> FilePlan:
         views = [h for h in self.flask.handlers.values() if h.kind == "view"]
@@ -267,29 +259,15 @@ class _Planner:
     def _suppressed(self, handler: Handler) -> bool:
         """Held back by `# flaskfix: ignore`: on the view's def or decorator lines, on its
         class's header (a MethodView), or on the ``add_url_rule`` call registering it."""
-        table = self.inp.suppressions
-        if not table:
-            return False
         spans: list[tuple[int, int]] = []
         cls = handler.view_class
         if cls is not None:
             spans.append((cls.lineno, cls.lineno))
-            spans += [(d.lineno, d.end_lineno or d.lineno) for d in cls.decorator_list]
-            spans += [(c.lineno, c.end_lineno or c.lineno) for c in self._add_url_rule_calls(lambda vf: _as_view_of(vf) == cls.name)]
+            spans += [node_lines(d) for d in cls.decorator_list]
+            spans += [node_lines(c) for c in self._add_url_rule_calls(lambda vf: _as_view_of(vf) == cls.name)]
         elif handler.via_add_url_rule:
-            spans += [(c.lineno, c.end_lineno or c.lineno)
-                      for c in self._add_url_rule_calls(lambda vf: isinstance(vf, ast.Name) and vf.id == handler.name)]
-        func = handler.func
-        groups = [spans] if spans else []
-        groups.append([(min([d.lineno for d in func.decorator_list] + [func.lineno]), func.lineno)])
-        for group in groups:
-            lines = sorted({n for a, b in group for n in range(a, b + 1)})
-            for line in lines:
-                if line in table and (table[line] is None or ID in table[line]):  # type: ignore[operator]
-                    if line not in self.out.suppressed:
-                        self.out.suppressed.append(line)
-                    return True
-        return False
+            spans += [node_lines(c) for c in self._add_url_rule_calls(lambda vf: isinstance(vf, ast.Name) and vf.id == handler.name)]
+        return self.held_back(*([spans] if spans else []), [def_lines(handler.func)])
 
     def _already_cached(self, handler: Handler) -> bool:
         decorators = list(handler.func.decorator_list)
@@ -530,7 +508,7 @@ class _Scanner:
         while stack:
             node = stack.pop()
             self.visit(node)
-            stack.extend(reversed(_source_children(node)))
+            stack.extend(reversed(source_children(node)))
 
     def visit(self, node: ast.AST) -> None:  # noqa: C901 (one dispatch)
         if isinstance(node, FUNCTIONS):
@@ -782,32 +760,6 @@ def _one_line(code: str) -> str:
             out += " "
         out += piece
     return out
-
-
-def _start(node: ast.AST) -> tuple[int, int]:
-    if hasattr(node, "lineno"):
-        return node.lineno, node.col_offset  # type: ignore[attr-defined]
-    for child in ast.iter_child_nodes(node):
-        return _start(child)
-    return (1 << 30, 0)
-
-
-def _source_children(node: ast.AST) -> list[ast.AST]:
-    """Child nodes in the order they are written (a def's decorators first)."""
-    if isinstance(node, (*FUNCTIONS, ast.ClassDef)):
-        head: list[ast.AST] = list(node.decorator_list)
-        if isinstance(node, ast.ClassDef):
-            head += [*node.bases, *node.keywords]
-        else:
-            head += [node.args] + ([node.returns] if node.returns is not None else [])
-        return head + list(node.body)
-    if isinstance(node, COMPREHENSIONS):
-        parts = [node.key, node.value] if isinstance(node, ast.DictComp) else [node.elt]  # type: ignore[attr-defined]
-        return [*parts, *node.generators]  # type: ignore[attr-defined]
-    children = list(ast.iter_child_nodes(node))
-    if len(children) > 1:
-        children.sort(key=_start)
-    return children
 
 
 # -- module state that requests share ------------------------------------------------------------

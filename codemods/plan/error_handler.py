@@ -16,11 +16,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from flaskfix.codemods.changes import Finding
+
 from flaskfix.codemods.origins import CLIENT, ModuleOrigins, from_client, only_client
-from flaskfix.codemods.plan import CodemodEdit, FilePlan, Lines, PlanInput, Span
-from flaskfix.codemods.plan.flask import FlaskFacts, FlaskObject, Handler, call_arg
-from flaskfix.codemods.plan.scopes import COMPREHENSIONS, FUNCTIONS, Scopes, is_generator_function
+from flaskfix.codemods.plan import CodemodEdit, FilePlan, PlanInput, Span
+from flaskfix.codemods.plan.flask import FlaskObject, Handler, call_arg
+from flaskfix.codemods.plan.base import Planner, def_lines
+from flaskfix.codemods.plan.scopes import FUNCTIONS, is_generator_function, source_children, source_order
 
 ID = "error-handler"
 
@@ -118,26 +119,14 @@ def plan(inp: PlanInput) -> FilePlan:
     return _Planner(inp).run()
 
 
-class _Planner:  # noqa: PLR0904 (the codemod's rules, one method each)
+class _Planner(Planner):  # noqa: PLR0904 (the codemod's rules, one method each)
+    ID = ID
+
     def __init__(self, inp: PlanInput) -> None:
-        self.inp = inp
-        self.text = inp.text
-        self.tree = inp.tree
-        self.config = inp.config
-        self.project = inp.project
-        self.scopes = Scopes(inp.tree)
-        self.flask = FlaskFacts(inp.tree, self.scopes, inp.project, inp.path)
-        self.lines = Lines(inp.text)
-        self.out = FilePlan()
+        super().__init__(inp)
         self._mo: ModuleOrigins | None = None
 
     # -- reporting -----------------------------------------------------------------------
-
-    def add_finding(self, where: ast.AST | int, message: str) -> None:
-        line = where if isinstance(where, int) else where.lineno  # type: ignore[attr-defined]
-        finding = Finding(line, ID, message)
-        if finding not in self.out.findings:
-            self.out.findings.append(finding)
 
     def code(self, node: ast.AST | None) -> str:
         """The node's source on one line, shortened to 60 characters, for a message."""
@@ -161,17 +150,6 @@ class _Planner:  # noqa: PLR0904 (the codemod's rules, one method each)
             after = after.lstrip()[1:]
             text = f"({text})"
         return text
-
-    def suppressed_lines(self, spans: list[tuple[int, int]]) -> bool:
-        table = self.inp.suppressions
-        if not table:
-            return False
-        for line in sorted({n for a, b in spans for n in range(a, b + 1)}):
-            if line in table and (table[line] is None or ID in table[line]):  # type: ignore[operator]
-                if line not in self.out.suppressed:
-                    self.out.suppressed.append(line)
-                return True
-        return False
 
     # -- the file ------------------------------------------------------------------------
 
@@ -322,10 +300,7 @@ class _Planner:  # noqa: PLR0904 (the codemod's rules, one method each)
             cls = view.view_class
             spans.append((cls.lineno, cls.lineno))
             spans += [(d.lineno, d.end_lineno or d.lineno) for d in cls.decorator_list]
-        if self.suppressed_lines(spans):
-            return True
-        return any(self.suppressed_lines([(min([d.lineno for d in f.decorator_list] + [f.lineno]), f.lineno)])
-                   for f in funcs.values())
+        return self.held_back(spans, *([def_lines(f)] for f in funcs.values()))
 
     def _statement_of(self, node: ast.AST) -> ast.AST:
         """The simple statement holding ``node``, or ``node`` itself in a compound
@@ -937,7 +912,7 @@ class _Planner:  # noqa: PLR0904 (the codemod's rules, one method each)
 
     def _exception_observers(self) -> tuple[int, str] | None:
         """Code that sees unhandled exceptions and would stop seeing handled ones (first one found)."""
-        for node in _source_order(self.tree):
+        for node in source_order(self.tree):
             word = None
             if isinstance(node, ast.Name) and node.id in EXCEPTION_SIGNALS:
                 if any(q.startswith(("flask.", "blinker")) for q in self.scopes.qualified_names(node)):
@@ -979,7 +954,7 @@ class _Planner:  # noqa: PLR0904 (the codemod's rules, one method each)
         out: list[Any] = []
         by_name: dict[str, list[Any]] = {}
         names: list[str] = []
-        for node in _source_order(self.tree):
+        for node in source_order(self.tree):
             if isinstance(node, FUNCTIONS):
                 by_name.setdefault(node.name, []).append(node)
                 for dec in node.decorator_list:
@@ -1112,7 +1087,7 @@ class _Planner:  # noqa: PLR0904 (the codemod's rules, one method each)
     def _inexact(self, stmt: ast.stmt, exc: str, sites: set[int]) -> str | None:
         """Why ``except <exc>`` around ``stmt`` would also catch an exception that is not
         one of ``sites``' (None: it would not)."""
-        for node in _source_order(stmt):
+        for node in source_order(stmt):
             if id(node) in sites:
                 continue
             culprit = self._may_raise(node, exc)
@@ -1264,40 +1239,6 @@ def _blocks(node: ast.AST | None) -> list[list[ast.stmt]]:
     return out
 
 
-def _start(node: ast.AST) -> tuple[int, int]:
-    if hasattr(node, "lineno"):
-        return node.lineno, node.col_offset  # type: ignore[attr-defined]
-    for child in ast.iter_child_nodes(node):
-        return _start(child)
-    return (1 << 30, 0)
-
-
-def _children(node: ast.AST) -> list[ast.AST]:
-    """Child nodes in the order they are written."""
-    if isinstance(node, (*FUNCTIONS, ast.ClassDef)):
-        head: list[ast.AST] = list(node.decorator_list)
-        head += [*node.bases, *node.keywords] if isinstance(node, ast.ClassDef) else [node.args]
-        return head + list(node.body)
-    if isinstance(node, COMPREHENSIONS):
-        parts = [node.key, node.value] if isinstance(node, ast.DictComp) else [node.elt]  # type: ignore[attr-defined]
-        return [*parts, *node.generators]  # type: ignore[attr-defined]
-    children = list(ast.iter_child_nodes(node))
-    if len(children) > 1:
-        children.sort(key=_start)
-    return children
-
-
-def _source_order(root: ast.AST) -> list[ast.AST]:
-    """``root`` and every node under it, pre-order, in the order they are written."""
-    out: list[ast.AST] = []
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        out.append(node)
-        stack.extend(reversed(_children(node)))
-    return out
-
-
 def _body_nodes(func: Any) -> list[ast.AST]:
     """Every node that runs when ``func`` runs, in source order: not nested defs, lambdas or classes."""
     out: list[ast.AST] = []
@@ -1307,7 +1248,7 @@ def _body_nodes(func: Any) -> list[ast.AST]:
         if isinstance(node, (*FUNCTIONS, ast.Lambda, ast.ClassDef)):
             continue
         out.append(node)
-        stack.extend(reversed(_children(node)))
+        stack.extend(reversed(source_children(node)))
     return out
 
 

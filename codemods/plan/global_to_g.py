@@ -15,10 +15,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from flaskfix.codemods.changes import Change, Finding
-from flaskfix.codemods.plan import CodemodEdit, FilePlan, Lines, PlanInput, Span
-from flaskfix.codemods.plan.flask import FlaskFacts
-from flaskfix.codemods.plan.scopes import COMPREHENSIONS, FUNCTIONS, Scopes, is_generator_function
+from flaskfix.codemods.changes import Change
+from flaskfix.codemods.plan import CodemodEdit, FilePlan, PlanInput, Span
+from flaskfix.codemods.plan.base import Planner, def_lines, node_lines
+from flaskfix.codemods.plan.scopes import COMPREHENSIONS, FUNCTIONS, is_generator_function
 
 ID = "global-to-g"
 
@@ -80,21 +80,8 @@ def plan(inp: PlanInput) -> FilePlan:
     return _Planner(inp).run()
 
 
-class _Planner:
-    def __init__(self, inp: PlanInput) -> None:
-        self.inp = inp
-        self.text = inp.text
-        self.tree = inp.tree
-        self.project = inp.project
-        self.scopes = Scopes(inp.tree)
-        self.flask = FlaskFacts(inp.tree, self.scopes, inp.project, inp.path)
-        self.lines = Lines(inp.text)
-        self.out = FilePlan()
-
-    def add_finding(self, line: int, message: str) -> None:
-        finding = Finding(line, ID, message)
-        if finding not in self.out.findings:
-            self.out.findings.append(finding)
+class _Planner(Planner):
+    ID = ID
 
     def references(self, name: str) -> list[ast.Name]:
         return sorted(self.scopes.references(name, self.tree), key=lambda n: (n.lineno, n.col_offset))
@@ -146,22 +133,10 @@ class _Planner:
     # -- finding candidates --------------------------------------------------------------
 
     def _suppressed(self, cand: Candidate) -> bool:
-        table = self.inp.suppressions
-        if not table:
-            return False
         refs = self.references(cand.name)
-        spans = [(cand.statement.lineno, cand.statement.end_lineno or cand.statement.lineno)]
-        spans += [(r.lineno, r.end_lineno or r.lineno) for r in refs]
-        groups = [spans]
         funcs = {id(f): f for f in (self.scopes.enclosing_function(r) for r in refs) if f is not None}
-        groups += [[(min([d.lineno for d in f.decorator_list] + [f.lineno]), f.lineno)] for f in funcs.values()]
-        for group in groups:
-            for line in sorted({n for a, b in group for n in range(a, b + 1)}):
-                if line in table and (table[line] is None or ID in table[line]):  # type: ignore[operator]
-                    if line not in self.out.suppressed:
-                        self.out.suppressed.append(line)
-                    return True
-        return False
+        return self.held_back([node_lines(cand.statement), *(node_lines(r) for r in refs)],
+                              *([def_lines(f)] for f in funcs.values()))
 
     def _candidates(self) -> list[Candidate]:
         out = []
@@ -237,7 +212,7 @@ class _Planner:
         globals_line = min((n.lineno for n in ast.walk(self.tree) if isinstance(n, ast.Global) and name in n.names), default=0)
         if globals_line:
             return (globals_line, f"rebound through `global {name}`")
-        if self._in_dunder_all(name):
+        if self.in_dunder_all(name):
             return (stmt_line, "listed in __all__, so other modules may use it")
         if re.search(r"\b(?:globals|vars)\(\)", self.text):
             return (stmt_line, "the module calls globals()/vars(), which may reach it by name")
@@ -350,18 +325,6 @@ class _Planner:
                 return False
         return False
 
-    def _in_dunder_all(self, name: str) -> bool:
-        for stmt in self.tree.body:
-            targets: list[ast.AST] = []
-            if isinstance(stmt, ast.Assign):
-                targets = list(stmt.targets)
-            elif isinstance(stmt, (ast.AugAssign, ast.AnnAssign)):
-                targets = [stmt.target]
-            if any(isinstance(t, ast.Name) and t.id == "__all__" for t in targets):
-                if re.search(rf"['\"]{re.escape(name)}['\"]", self.lines.segment(stmt) or ""):
-                    return True
-        return False
-
     # -- choosing the output -------------------------------------------------------------
 
     def _attribute_style_ok(self, cand: Candidate, taken: set[str]) -> bool:
@@ -396,7 +359,7 @@ class _Planner:
         existing = self.scopes.expression_for("flask.g")
         name = existing
         if name is None:
-            name = "g" if "g" not in self.scopes.bound_names() else self._free_name("flask_g")
+            name = "g" if "g" not in self.scopes.bound_names() else self.free_name("flask_g")
         local = name.split(".")[0]
         for cand, _style in plans.values():
             for use in cand.uses:
@@ -407,17 +370,6 @@ class _Planner:
         if existing is None:
             self.out.imports.append(("flask", "g", None if name == "g" else name))
         return name
-
-    def _free_name(self, base: str) -> str:
-        import builtins
-
-        used = self.scopes.bound_names()
-        if base not in used and base not in dir(builtins):
-            return base
-        i = 2
-        while f"{base}_{i}" in used:
-            i += 1
-        return f"{base}_{i}"
 
 
 _TRY = tuple(t for t in (getattr(ast, "Try", None), getattr(ast, "TryStar", None)) if t is not None)

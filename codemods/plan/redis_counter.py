@@ -15,10 +15,10 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from flaskfix.codemods.changes import Finding
-from flaskfix.codemods.plan import CodemodEdit, FilePlan, Lines, PlanInput, Span
-from flaskfix.codemods.plan.flask import FlaskFacts
-from flaskfix.codemods.plan.scopes import COMPREHENSIONS, FUNCTIONS, Scopes
+
+from flaskfix.codemods.plan import CodemodEdit, FilePlan, PlanInput, Span
+from flaskfix.codemods.plan.base import Planner, def_lines, node_lines
+from flaskfix.codemods.plan.scopes import COMPREHENSIONS, FUNCTIONS
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -101,17 +101,8 @@ def plan(inp: PlanInput) -> FilePlan:
     return _Planner(inp).run()
 
 
-class _Planner:
-    def __init__(self, inp: PlanInput) -> None:
-        self.inp = inp
-        self.text = inp.text
-        self.tree = inp.tree
-        self.config = inp.config
-        self.project = inp.project
-        self.scopes = Scopes(inp.tree)
-        self.flask = FlaskFacts(inp.tree, self.scopes, inp.project, inp.path)
-        self.lines = Lines(inp.text)
-        self.out = FilePlan()
+class _Planner(Planner):
+    ID = ID
 
     def run(self) -> FilePlan:
         if not self.flask.handlers:
@@ -122,9 +113,7 @@ class _Planner:
                 if self._check(cand):
                     counters.append(cand)
             except Refused as refusal:
-                finding = Finding(refusal.line, ID, f"`{cand.name}` not moved to Redis: {refusal.reason}")
-                if finding not in self.out.findings:
-                    self.out.findings.append(finding)
+                self.add_finding(refusal.line, f"`{cand.name}` not moved to Redis: {refusal.reason}")
         if counters:
             self.out.edits.append(CodemodEdit(tuple(self._planned(c) for c in counters)))
         return self.out
@@ -211,7 +200,7 @@ class _Planner:
                 raise Refused(use.node.lineno, "it is reset, deleted or assigned something other than itself plus or minus an amount")
         for use in cand.increments:
             self._check_amount(cand, use)
-        if self._in_dunder_all(cand.name):
+        if self.in_dunder_all(cand.name):
             raise Refused(cand.statement.lineno, "listed in __all__, so other modules may use it")
         if self._calls_builtin(self.tree, ("globals", "vars")):
             raise Refused(cand.statement.lineno, "the module calls globals()/vars(), which may reach it by name")
@@ -244,25 +233,14 @@ class _Planner:
     def _suppressed(self, cand: Counter) -> bool:
         """Held back by `# flaskfix: ignore`: on the counter's definition, on any statement
         that uses it, or on the def/decorator lines of any function that uses it."""
-        table = self.inp.suppressions
-        if not table:
-            return False
-        spans = [(cand.statement.lineno, cand.statement.end_lineno or cand.statement.lineno)]
+        spans = [node_lines(cand.statement)]
         funcs: dict[int, Any] = {}
         for use in cand.uses:
-            stmt = self._statement_of(use.node)
-            spans.append((stmt.lineno, stmt.end_lineno or stmt.lineno))  # type: ignore[attr-defined]
+            spans.append(node_lines(self._statement_of(use.node)))
             for anc in self.scopes.ancestors(use.node):
                 if isinstance(anc, FUNCTIONS):
                     funcs.setdefault(id(anc), anc)
-        groups = [spans] + [[(min([d.lineno for d in f.decorator_list] + [f.lineno]), f.lineno)] for f in funcs.values()]
-        for group in groups:
-            for line in sorted({n for a, b in group for n in range(a, b + 1)}):
-                if line in table and (table[line] is None or ID in table[line]):  # type: ignore[operator]
-                    if line not in self.out.suppressed:
-                        self.out.suppressed.append(line)
-                    return True
-        return False
+        return self.held_back(spans, *([def_lines(f)] for f in funcs.values()))
 
     def _uses(self, cand: Counter) -> list[Use]:
         """Every Name that refers to the module-level counter, classified."""
@@ -491,21 +469,6 @@ class _Planner:
                     continue  # vars(obj) reads obj, not the module
                 if any(self.scopes.is_builtin(call.func, n) for n in names) or not self.scopes.qualified_names(call.func):
                     return True
-        return False
-
-    def _in_dunder_all(self, name: str) -> bool:
-        for stmt in self.tree.body:
-            targets: list[ast.AST] = []
-            if isinstance(stmt, ast.Assign):
-                targets = list(stmt.targets)
-            elif isinstance(stmt, (ast.AugAssign, ast.AnnAssign)):
-                targets = [stmt.target]
-            if any(isinstance(t, ast.Name) and t.id == "__all__" for t in targets):
-                for node in ast.walk(stmt):
-                    if isinstance(node, ast.Constant) and isinstance(node.value, (str, bytes)):
-                        value = node.value if isinstance(node.value, str) else node.value.decode("latin-1")
-                        if value == name:
-                            return True
         return False
 
     # -- the key ---------------------------------------------------------------------------

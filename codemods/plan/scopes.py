@@ -268,3 +268,41 @@ def is_generator_function(func: ast.AST) -> bool:
             continue
         stack.extend(ast.iter_child_nodes(node))
     return False
+
+
+def _start(node: ast.AST) -> tuple[int, int]:
+    if hasattr(node, "lineno"):
+        return node.lineno, node.col_offset  # type: ignore[attr-defined]
+    for child in ast.iter_child_nodes(node):
+        return _start(child)
+    return (1 << 30, 0)
+
+
+def source_children(node: ast.AST) -> list[ast.AST]:
+    """Child nodes in the order they are written (a def's decorators first, a
+    comprehension's element before its ``for``)."""
+    if isinstance(node, (*FUNCTIONS, ast.ClassDef)):
+        head: list[ast.AST] = list(node.decorator_list)
+        if isinstance(node, ast.ClassDef):
+            head += [*node.bases, *node.keywords]
+        else:
+            head += [node.args] + ([node.returns] if node.returns is not None else [])
+        return head + list(node.body)
+    if isinstance(node, COMPREHENSIONS):
+        parts = [node.key, node.value] if isinstance(node, ast.DictComp) else [node.elt]  # type: ignore[attr-defined]
+        return [*parts, *node.generators]  # type: ignore[attr-defined]
+    children = list(ast.iter_child_nodes(node))
+    if len(children) > 1:
+        children.sort(key=_start)
+    return children
+
+
+def source_order(root: ast.AST) -> list[ast.AST]:
+    """``root`` and every node under it, pre-order, in the order they are written."""
+    out: list[ast.AST] = []
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        out.append(node)
+        stack.extend(reversed(source_children(node)))
+    return out
