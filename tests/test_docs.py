@@ -137,9 +137,11 @@ def test_the_wheel_installs_one_import_package(tmp_path: Path) -> None:
     (wheel,) = tmp_path.glob("flaskfix-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")} == {"flaskfix"}
-    for module in ("flaskfix/__main__.py", "flaskfix/codemods/catalog.py", "flaskfix/codemods/engine/pipeline.py",
-                   "flaskfix/cli/main.py"):
-        assert module in names
+    # every module of the library and the application is in it (a subpackage missing from
+    # pyproject's `packages` installs a flaskfix that cannot import itself)
+    for folder, package in (("codemods", "flaskfix/codemods"), ("cli", "flaskfix/cli"), ("flaskfix", "flaskfix")):
+        for path in (ROOT / folder).rglob("*.py"):
+            assert f"{package}/{path.relative_to(ROOT / folder).as_posix()}" in names, path
     assert not any("/tests/" in n or "/fixtures/" in n for n in names)
     entry = next(n for n in names if n.endswith("entry_points.txt"))
     assert "flaskfix = flaskfix:main" in zipfile.ZipFile(wheel).read(entry).decode()
