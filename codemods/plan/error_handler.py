@@ -473,22 +473,31 @@ class _Planner(Planner):  # noqa: PLR0904 (the codemod's rules, one method each)
         name = divisor.id
         if len(self.scopes.binders(name, self.scopes.scope_of(divisor))) != 1:
             return False  # rebound: a guard on one binding says nothing of another
+        return self._reached_only_when(node, func, lambda t: _implies_nonzero(t, name), lambda t: _implies_zero(t, name),
+                                       else_branch=True)
+
+    def _reached_only_when(self, node: ast.AST, func: Any, proves: Any, disproves: Any, else_branch: bool = False) -> bool:
+        """Is ``node`` (inside ``func``) reached only when some condition holds? ``proves(test)``:
+        ``test`` being true proves it (an ``if`` or conditional expression around ``node``,
+        the left of an ``and``); ``disproves(test)``: ``test`` being false proves it (an
+        earlier ``if test:`` in the same block that returns, raises or aborts; with
+        ``else_branch``, the ``else`` of a conditional expression)."""
         child: ast.AST = node
         for anc in self.scopes.ancestors(node):
-            if isinstance(anc, ast.If) and _in(child, anc.body) and _implies_nonzero(anc.test, name):
+            if isinstance(anc, ast.If) and _in(child, anc.body) and proves(anc.test):
                 return True
-            if isinstance(anc, ast.IfExp) and child is anc.body and _implies_nonzero(anc.test, name):
+            if isinstance(anc, ast.IfExp) and child is anc.body and proves(anc.test):
                 return True
-            if isinstance(anc, ast.IfExp) and child is anc.orelse and _implies_zero(anc.test, name):
+            if else_branch and isinstance(anc, ast.IfExp) and child is anc.orelse and disproves(anc.test):
                 return True
             if isinstance(anc, ast.BoolOp) and isinstance(anc.op, ast.And) and child is not anc.values[0]:
                 i = next(k for k, v in enumerate(anc.values) if v is child)
-                if any(_implies_nonzero(v, name) for v in anc.values[:i]):
-                    return True
+                if any(proves(v) for v in anc.values[:i]):
+                    return True  # `n and total / n`, `"k" in data and data["k"]`
             for stmts in _blocks(anc):
                 if _in(child, stmts):
                     for stmt in stmts[: _index(child, stmts)]:
-                        if isinstance(stmt, ast.If) and not stmt.orelse and _implies_zero(stmt.test, name) and self._exits(stmt):
+                        if isinstance(stmt, ast.If) and not stmt.orelse and disproves(stmt.test) and self._exits(stmt):
                             return True
             if anc is func:
                 break
@@ -655,25 +664,8 @@ class _Planner(Planner):  # noqa: PLR0904 (the codemod's rules, one method each)
                 and same(test.comparators[0])
             )
 
-        child: ast.AST = node
-        for anc in self.scopes.ancestors(node):
-            if isinstance(anc, ast.If) and _in(child, anc.body) and membership(anc.test, True):
-                return True
-            if isinstance(anc, ast.IfExp) and child is anc.body and membership(anc.test, True):
-                return True
-            if isinstance(anc, ast.BoolOp) and isinstance(anc.op, ast.And) and child is not anc.values[0]:
-                i = next(k for k, v in enumerate(anc.values) if v is child)
-                if any(membership(v, True) for v in anc.values[:i]):
-                    return True  # "k" in data and data["k"] ...
-            for stmts in _blocks(anc):
-                if _in(child, stmts) and not (isinstance(anc, (ast.If, *_COMPOUND)) and stmts and stmts[0].lineno == anc.lineno):
-                    for stmt in stmts[: _index(child, stmts)]:
-                        if isinstance(stmt, ast.If) and not stmt.orelse and membership(stmt.test, False) and self._exits(stmt):
-                            return True
-            if anc is func:
-                break
-            child = anc
-        return False
+        # (a block written on its header's line cannot hold the earlier `if` an exit needs)
+        return self._reached_only_when(node, func, lambda t: membership(t, True), lambda t: membership(t, False))
 
     def _request_json(self, expr: ast.AST) -> bool:
         """``request.json`` or ``request.get_json()`` (flask.request, no arguments)."""
