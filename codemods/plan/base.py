@@ -7,7 +7,7 @@ from __future__ import annotations
 import ast
 import builtins
 from functools import cached_property
-from typing import Any, ClassVar, Iterable
+from typing import Any, ClassVar, Iterable, Iterator
 
 from flaskfix.codemods.changes import Finding
 from flaskfix.codemods.plan import FilePlan, Lines, PlanInput
@@ -52,6 +52,18 @@ class Planner:
         while f"{base}_{i}" in used:
             i += 1
         return f"{base}_{i}"
+
+    def module_assignments(self) -> Iterator[tuple[ast.stmt, ast.Name, ast.expr]]:
+        """``(statement, name, value)`` for every module-level ``name = value`` and
+        ``name: T = value`` with a single plain name target."""
+        for stmt in self.tree.body:
+            target = value = None
+            if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
+                target, value = stmt.targets[0], stmt.value
+            elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
+                target, value = stmt.target, stmt.value
+            if isinstance(target, ast.Name) and value is not None:
+                yield stmt, target, value
 
     def in_dunder_all(self, name: str) -> bool:
         """Is ``name`` one of the strings of a module-level ``__all__`` assignment?"""

@@ -140,16 +140,10 @@ class _Planner(Planner):
 
     def _candidates(self) -> list[Candidate]:
         out = []
-        for stmt in self.tree.body:
-            target = value = None
-            if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
-                target, value = stmt.targets[0], stmt.value
-            elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
-                target, value = stmt.target, stmt.value
-            if isinstance(target, ast.Name) and value is not None:
-                kind_empty = self._container_kind(value)
-                if kind_empty is not None:
-                    out.append(Candidate(target.id, kind_empty[0], stmt, kind_empty[1]))
+        for stmt, target, value in self.module_assignments():
+            kind_empty = self._container_kind(value)
+            if kind_empty is not None:
+                out.append(Candidate(target.id, kind_empty[0], stmt, kind_empty[1]))
         return out
 
     def _container_kind(self, value: ast.AST) -> tuple[ContainerKind, bool] | None:

@@ -133,14 +133,7 @@ class _Planner(Planner):
 
     def _candidates(self) -> list[Counter]:
         out: list[Counter] = []
-        for stmt in self.tree.body:
-            target = value = None
-            if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
-                target, value = stmt.targets[0], stmt.value
-            elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
-                target, value = stmt.target, stmt.value
-            if not isinstance(target, ast.Name) or value is None:
-                continue
+        for stmt, target, value in self.module_assignments():
             initial = self._number(value)
             if initial is not None and all(c.name != target.id for c in out):
                 out.append(Counter(target.id, stmt, target, value, initial))
