@@ -9,7 +9,7 @@ rewrite.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
@@ -20,41 +20,85 @@ class EditError(Exception):
     pass
 
 
+class NodeIndex:
+    """The nodes of a LibCST tree by source position, to find the nodes a plan names again;
+    each lookup raises ``EditError`` when no node of the wanted kind is there."""
+
+    def __init__(self, wrapper: MetadataWrapper) -> None:
+        self.positions = wrapper.resolve(PositionProvider)
+        self._by_span: dict[tuple[int, int, int, int], list[cst.CSTNode]] = {}
+        self._by_start: dict[tuple[int, int], list[cst.CSTNode]] = {}
+        self._defs: dict[tuple[int, str], cst.FunctionDef] = {}
+        #: a comprehension's ``for`` by its iterable's span (a generator's own parentheses are
+        #: the call's: ast and LibCST place them differently)
+        self._comp_fors: dict[tuple[int, int, int, int], cst.CompFor] = {}
+        for node, pos in self.positions.items():
+            span = (pos.start.line, pos.start.column, pos.end.line, pos.end.column)
+            self._by_span.setdefault(span, []).append(node)
+            self._by_start.setdefault(span[:2], []).append(node)
+            if isinstance(node, cst.FunctionDef):
+                self._defs[(pos.start.line, node.name.value)] = node
+            elif isinstance(node, cst.CompFor):
+                it = self.positions[node.iter]
+                self._comp_fors[(it.start.line, it.start.column, it.end.line, it.end.column)] = node
+
+    def find(self, span: Span, kinds: tuple[type, ...]) -> Any:
+        """The node of one of ``kinds`` exactly at ``span``."""
+        for node in self._by_span.get((span.line, span.col, span.end_line, span.end_col), ()):
+            if isinstance(node, kinds):
+                return node
+        raise _missing(kinds[0].__name__, span.line, span.col)
+
+    def starting(self, span: Span, kinds: tuple[type, ...]) -> Any:
+        """The node of one of ``kinds`` that starts where ``span`` does (a statement)."""
+        for node in self._by_start.get((span.line, span.col), ()):
+            if isinstance(node, kinds):
+                return node
+        raise _missing(kinds[0].__name__, span.line, span.col)
+
+    def comp_for(self, iterable: Span) -> cst.CompFor:
+        """The comprehension ``for`` whose iterable is at ``iterable``."""
+        node = self._comp_fors.get((iterable.line, iterable.col, iterable.end_line, iterable.end_col))
+        if node is None:
+            raise _missing("comprehension", iterable.line, iterable.col)
+        return node
+
+    def function(self, def_line: int, name: str) -> cst.FunctionDef:
+        """The ``def name`` on line ``def_line``."""
+        node = self._defs.get((def_line, name))
+        if node is None:
+            raise _missing(f"def {name}()", def_line, None)
+        return node
+
+
+def _missing(what: str, line: int, col: int | None) -> EditError:
+    where = f"line {line}" + (f", column {col}" if col is not None else "")
+    return EditError(f"planned edit not found: {what} at {where}")
+
+
+def line_holding(tree: cst.Module, small: cst.CSTNode) -> cst.SimpleStatementLine:
+    """The module-level line that holds the small statement ``small``."""
+    for stmt in tree.body:
+        if isinstance(stmt, cst.SimpleStatementLine) and any(x is small for x in stmt.body):
+            return stmt
+    raise EditError("planned edit not found: a module-level line holding the planned statement")
+
+
 def apply(wrapper: MetadataWrapper, edits: Sequence[Edit]) -> cst.Module:
     """The module with ``edits`` made (``wrapper.module`` when there are none)."""
     if not edits:
         return wrapper.module
-    positions = wrapper.resolve(PositionProvider)
-    wanted: dict[tuple[str, tuple[int, int, int, int] | tuple[int, int]], list[Edit]] = {}
-    for e in edits:
-        wanted.setdefault(_key(e), []).append(e)
+    index = NodeIndex(wrapper)
     found: dict[cst.CSTNode, list[Edit]] = {}
-    for node, pos in positions.items():
-        span = (pos.start.line, pos.start.column, pos.end.line, pos.end.column)
-        if isinstance(node, cst.Call):
-            key: tuple = ("call", span)
-        elif isinstance(node, cst.CompFor):  # found by its iterable (a generator's own parentheses
-            it = positions[node.iter]        # are the call's: ast and LibCST place them differently)
-            key = ("iter", (it.start.line, it.start.column, it.end.line, it.end.column))
-        elif isinstance(node, (cst.For, cst.SimpleStatementLine)):
-            key = ("statement", span[:2])
+    for e in edits:
+        if isinstance(e, ReplaceCall):
+            node = index.find(e.span, (cst.Call,))
+        elif isinstance(e, SetCompIter):
+            node = index.comp_for(e.span)
         else:
-            continue
-        if key in wanted:
-            found[node] = wanted.pop(key)  # type: ignore[arg-type]
-    if wanted:
-        kind, where = next(iter(wanted))
-        raise EditError(f"planned edit not found: {kind} at line {where[0]}, column {where[1]}")
-    return wrapper.module.visit(_Editor(found, positions))
-
-
-def _key(e: Edit) -> tuple:
-    s: Span = e.span
-    if isinstance(e, ReplaceCall):
-        return ("call", (s.line, s.col, s.end_line, s.end_col))
-    if isinstance(e, SetCompIter):
-        return ("iter", (s.line, s.col, s.end_line, s.end_col))
-    return ("statement", (s.line, s.col))
+            node = index.starting(e.span, (cst.For, cst.SimpleStatementLine))
+        found.setdefault(node, []).append(e)
+    return wrapper.module.visit(_Editor(found, index.positions))
 
 
 class _Editor(cst.CSTTransformer):

@@ -43,7 +43,7 @@ from libcst.metadata import PositionProvider
 from flaskfix.codemods.ast_facts import HANDLER_TEXT, AstFacts
 from flaskfix.codemods import detection
 from flaskfix.codemods.base import FlaskfixCodemod, quote_style, string_literal
-from flaskfix.codemods.edits import EditError
+from flaskfix.codemods.edits import EditError, NodeIndex
 from flaskfix.codemods.flask_model import FlaskObject, Handler
 from flaskfix.codemods.plan.error_handler import EXCEPTIONS, WrapSite, Wrapping
 
@@ -209,31 +209,17 @@ def handle_client_input_error(error):
             return tree
         wrapping: Wrapping = plan.edits[0].data
         model = self.flask
-        nodes: dict[tuple, cst.CSTNode] = {}
-        kinds = {cst.BinaryOperation: "binop", cst.AugAssign: "augassign", cst.Call: "call", cst.Subscript: "subscript"}
-        for node, pos in self.context.wrapper.resolve(PositionProvider).items():  # type: ignore[union-attr]
-            span = (pos.start.line, pos.start.column, pos.end.line, pos.end.column)
-            if type(node) in kinds:
-                nodes[(kinds[type(node)], span)] = node
-            elif isinstance(node, cst.SimpleStatementLine):
-                nodes[("statement", span[:2])] = node
-            elif isinstance(node, cst.FunctionDef):
-                nodes[("def", (span[0], node.name.value))] = node
+        index = NodeIndex(self.context.wrapper)  # type: ignore[arg-type]
+        kinds = {"binop": cst.BinaryOperation, "augassign": cst.AugAssign, "call": cst.Call, "subscript": cst.Subscript}
         made: dict[WrapSite, Site] = {}
-
-        def find(key: tuple) -> Any:
-            if key not in nodes:
-                raise EditError(f"planned {key[0]} not found at {key[1]}")
-            return nodes[key]
 
         def site(ws: WrapSite) -> Site:
             if ws not in made:
-                s = ws.span
-                node = find((ws.kind, (s.line, s.col, s.end_line, s.end_col)))
-                view = model.handler(find(("def", ws.view)))
+                node = index.find(ws.span, (kinds[ws.kind],))
+                view = model.handler(index.function(*ws.view))
                 if view is None:
-                    raise EditError(f"planned view {ws.view[1]}() at line {ws.view[0]} not found")
-                made[ws] = Site(ws.exc, node, ws.what, view, ((node, find(("def", ws.holder))),))
+                    raise EditError(f"planned edit not found: view {ws.view[1]}() at line {ws.view[0]}")
+                made[ws] = Site(ws.exc, node, ws.what, view, ((node, index.function(*ws.holder)),))
             return made[ws]
 
         plans = []
@@ -244,11 +230,10 @@ def handle_client_input_error(error):
             plans.append((owner, exc, sites))
         wraps: dict[cst.SimpleStatementLine, dict[str, list[Site]]] = {}
         for span, by_exc in wrapping.statements:
-            stmt = find(("statement", (span.line, span.col)))
+            stmt = index.starting(span, (cst.SimpleStatementLine,))
             wraps[stmt] = {exc: [site(ws) for ws in group] for exc, group in by_exc}
         messages = {**DEFAULT_MESSAGES, **dict(wrapping.messages)}
         return self._apply(tree, plans, wraps, wrapping.status, messages)
-
 
     @classmethod
     def config_problems(cls, config: Mapping[str, Any]) -> list[str]:

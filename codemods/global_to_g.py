@@ -23,7 +23,7 @@ from libcst.metadata import PositionProvider
 from flaskfix.codemods.ast_facts import HANDLER_TEXT, AstFacts
 from flaskfix.codemods import detection
 from flaskfix.codemods.base import FlaskfixCodemod, quote_style, string_literal
-from flaskfix.codemods.edits import EditError
+from flaskfix.codemods.edits import NodeIndex, line_holding
 from flaskfix.codemods.flask_model import is_docstring
 from flaskfix.codemods.plan.global_to_g import Moves
 
@@ -99,38 +99,21 @@ def store_data():
         if not plan.edits:
             return tree
         moves: Moves = plan.edits[0].data
-        nodes: dict[tuple, cst.CSTNode] = {}
-        for node, pos in self.context.wrapper.resolve(PositionProvider).items():  # type: ignore[union-attr]
-            span = (pos.start.line, pos.start.column, pos.end.line, pos.end.column)
-            if isinstance(node, (cst.Assign, cst.AnnAssign, cst.Subscript)):
-                nodes[(type(node).__name__ if not isinstance(node, cst.Subscript) else "subscript", span)] = node
-            elif isinstance(node, cst.FunctionDef):
-                nodes[("def", (span[0], node.name.value))] = node
-
-        def find(*key: object) -> cst.CSTNode:
-            if key not in nodes:
-                raise EditError(f"planned {key[0]} not found at {key[1]}")
-            return nodes[key]
-
+        index = NodeIndex(self.context.wrapper)  # type: ignore[arg-type]
         quote = quote_style(tree)
         replacements: dict[cst.CSTNode, cst.CSTNode] = {}
         removals: dict[cst.CSTNode, cst.BaseSmallStatement] = {}
         prologues: dict[cst.CSTNode, list[cst.SimpleStatementLine]] = {}
         for move in moves.moves:
-            s = move.statement
-            where = (s.line, s.col, s.end_line, s.end_col)
-            small = nodes.get(("Assign", where)) or find("AnnAssign", where)
-            line = next((st for st in tree.body if isinstance(st, cst.SimpleStatementLine) and any(x is small for x in st.body)), None)
-            if line is None:
-                raise EditError(f"planned statement of `{move.name}` not found at line {s.line}")
-            removals[line] = small  # type: ignore[assignment]
+            small = index.find(move.statement, (cst.Assign, cst.AnnAssign))
+            removals[line_holding(tree, small)] = small
             for span, key in move.subscripts:
-                sub = find("subscript", (span.line, span.col, span.end_line, span.end_col))
+                sub = index.find(span, (cst.Subscript,))
                 replacements[sub] = cst.Attribute(value=cst.parse_expression(moves.g_expr), attr=cst.Name(key))
             empty = {"dict": "{}", "list": "[]", "set": "set()"}[move.kind]
             text = f"{move.name} = {moves.g_expr}.setdefault({string_literal(move.namespace, quote)}, {empty})\n"
             for def_line, name in move.handlers:
-                prologues.setdefault(find("def", (def_line, name)), []).append(cst.parse_statement(text))  # type: ignore[arg-type]
+                prologues.setdefault(index.function(def_line, name), []).append(cst.parse_statement(text))  # type: ignore[arg-type]
         for module, name, asname in plan.imports:
             self.add_import(module, name, asname)
         return tree.visit(_Rewriter(replacements, removals, prologues))

@@ -37,7 +37,7 @@ from libcst.metadata import PositionProvider
 from flaskfix.codemods.ast_facts import HANDLER_TEXT, AstFacts, dotted
 from flaskfix.codemods import detection
 from flaskfix.codemods.base import FlaskfixCodemod, quote_style, string_literal
-from flaskfix.codemods.edits import EditError
+from flaskfix.codemods.edits import NodeIndex, line_holding
 from flaskfix.codemods.flask_model import dotted_name, is_docstring
 from flaskfix.codemods.plan import Span
 
@@ -379,32 +379,17 @@ def count():
 
     def _counters(self, tree: cst.Module, planned: tuple) -> list[Counter]:  # type: ignore[type-arg]
         """The plan's counters, with the LibCST nodes of their statements and uses."""
-        by_span: dict[tuple[int, int, int, int], list[cst.CSTNode]] = {}
-        defs: dict[tuple[int, str], cst.FunctionDef] = {}
-        for node, pos in self.context.wrapper.resolve(PositionProvider).items():  # type: ignore[union-attr]
-            by_span.setdefault((pos.start.line, pos.start.column, pos.end.line, pos.end.column), []).append(node)
-            if isinstance(node, cst.FunctionDef):
-                defs[(pos.start.line, node.name.value)] = node
+        index = NodeIndex(self.context.wrapper)  # type: ignore[arg-type]
 
         def find(span: Span | None, kinds: tuple[type, ...]) -> Any:
-            if span is None:
-                return None
-            found = [n for n in by_span.get((span.line, span.col, span.end_line, span.end_col), []) if isinstance(n, kinds)]
-            if not found:
-                raise EditError(f"planned {kinds[0].__name__} not found at line {span.line}, column {span.col}")
-            return found[0]
+            return None if span is None else index.find(span, kinds)
 
         out = []
         for pc in planned:
             small = find(pc.statement, (cst.Assign, cst.AnnAssign))
-            line = next((st for st in tree.body if isinstance(st, cst.SimpleStatementLine) and any(x is small for x in st.body)), None)
-            if line is None:
-                raise EditError(f"planned statement of `{pc.name}` not found at line {pc.statement.line}")
-            counter = Counter(pc.name, line, small, find(pc.target, (cst.Name,)), find(pc.value, (cst.BaseExpression,)), pc.initial)
+            counter = Counter(pc.name, line_holding(tree, small), small, find(pc.target, (cst.Name,)), find(pc.value, (cst.BaseExpression,)), pc.initial)
             for pu in pc.uses:
-                func = defs.get(pu.func) if pu.func is not None else None
-                if pu.func is not None and func is None:
-                    raise EditError(f"planned function {pu.func[1]}() not found at line {pu.func[0]}")
+                func = index.function(*pu.func) if pu.func is not None else None
                 counter.uses.append(Use(find(pu.span, (cst.Name,)), pu.kind, func, None,  # type: ignore[arg-type]
                                         find(pu.small, (cst.AugAssign, cst.Assign)), pu.method,
                                         find(pu.amount, (cst.BaseExpression,))))
