@@ -98,13 +98,20 @@ class Project:
 
     def text(self, path: str) -> str | None:
         if path not in self._text:
-            from flaskfix.codemods.engine.source import SourceError, read_source  # (engine imports us)
+            import hashlib
+
+            from flaskfix.codemods.engine.source import SourceError, decode_source, read_bytes  # (engine imports us)
 
             try:
-                source = read_source(path, self.max_file_size)
-                self._text[path], self._digests[path] = source.text, source.digest
+                data = read_bytes(path, self.max_file_size)
             except SourceError:
                 self._text[path], self._digests[path] = None, UNREADABLE
+            else:
+                self._digests[path] = hashlib.sha256(data).hexdigest()  # (the bytes: see note_bytes)
+                try:
+                    self._text[path] = decode_source(path, data).text
+                except SourceError:
+                    self._text[path] = None
         self.read[path] = self._digests[path]
         return self._text[path]
 
@@ -115,6 +122,14 @@ class Project:
             self.text(path)
             self.read = recorded
         return self._digests[path]
+
+    def note_bytes(self, path: str, data: bytes) -> None:
+        """The engine read ``path`` (absolute) for a cache lookup: its digest need not be
+        read again (checking a result that depends on the whole project digests every file)."""
+        if path not in self._digests and len(data) <= self.max_file_size:
+            import hashlib
+
+            self._digests[path] = hashlib.sha256(data).hexdigest()
 
     def content_digest(self) -> str:
         """One digest of every project file's path and content (the file list included)."""

@@ -165,3 +165,45 @@ def test_a_module_every_result_reads_is_a_dependency_of_each(tmp_path: Path, mon
     views = [r for r in second if "views_" in r[0]]
     assert [r[1] for r in views] == [None, None]  # int ids against a string key: refused now
     assert all("holds strings" in r[3][0].message for r in views)
+
+
+def test_entries_are_committed_in_batches_and_all_kept(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Filling the cache commits every BATCH entries and at the end: with a batch of 4 and
+    6 files, the second run is served entirely from the cache."""
+    from flaskfix.codemods.engine import cache
+
+    monkeypatch.setattr(cache, "BATCH", 4)
+    first, s1 = run(project)
+    second, s2 = run(project)
+    assert s2 == {"cache_hits": 6, "cache_misses": 0} and first == second
+
+
+def test_a_run_killed_before_its_last_commit_leaves_a_usable_cache(project: Path, tmp_path: Path) -> None:
+    """A process that dies mid-batch (SIGKILL: no close, no commit) loses only that batch's
+    entries; the next run reads the cache without error and recomputes the rest."""
+    import subprocess
+    import sys
+    import textwrap
+
+    run(project)
+    (project / "util1.py").write_text("def f1():\n    return 'new'\n")
+    killed = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(f"""
+            import os, signal
+            from flaskfix.codemods.engine import cache
+            from flaskfix.codemods.engine.run import execute, plan
+            cache.BATCH = 100
+            it = execute(plan([{str(project)!r}]), jobs=1)
+            for r in it:
+                if r.path.endswith("util4.py"):
+                    os.kill(os.getpid(), signal.SIGKILL)
+        """)],
+        check=False, env={**__import__("os").environ},
+    )
+    assert killed.returncode == -9
+    results, stats = run(project)
+    # the killed run's new entries (util1, changed, and app.py, whose result depends on
+    # every file of the project) were never committed: recomputed now
+    assert stats == {"cache_hits": 4, "cache_misses": 2}
+    again, stats = run(project)
+    assert stats == {"cache_hits": 6, "cache_misses": 0} and again == results

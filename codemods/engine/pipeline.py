@@ -18,7 +18,6 @@ The engine knows nothing of any particular codemod's rules.
 from __future__ import annotations
 
 import ast
-import hashlib
 import os
 import re
 import sys
@@ -36,7 +35,7 @@ from flaskfix.codemods.engine.diff import unified_diff
 from flaskfix.codemods.engine import suppress
 from flaskfix.codemods.engine.linemap import LineMap
 from flaskfix.codemods.engine.discovery import Discovered, discover
-from flaskfix.codemods.engine.source import Source, SourceError, read_source, too_large
+from flaskfix.codemods.engine.source import Source, SourceError, decode_source, read_source, too_large
 from flaskfix.codemods.project import Project
 
 if TYPE_CHECKING:
@@ -304,9 +303,11 @@ class Engine:
                 continue
             if cache is not None:
                 data = _read_bytes(f.path, self.config.max_file_size)
+                if data is not None:
+                    self.project.note_bytes(os.path.abspath(f.path), data)
                 value = cache.get(f.path, data) if data is not None else None
                 if value is not None and data is not None:
-                    value["_digest"] = hashlib.sha256(data).hexdigest()
+                    value["_data"] = data  # the bytes the entry is for: the result shows them
                     hits[i] = value
                     continue
             todo.append(f.path)
@@ -357,13 +358,12 @@ class Engine:
             pool.shutdown()
 
     def _from_cache(self, path: str, value: dict) -> FileResult:
-        """Rebuild a cached result; if the file changed since it was looked up, process it."""
+        """Rebuild a cached result from the bytes it was looked up with (read once: a file
+        changed since then is caught where it matters, when `apply` writes)."""
         try:
-            source = read_source(path)
+            source = decode_source(path, value["_data"])
         except SourceError as exc:
             return FileResult(path, error=str(exc))
-        if source.digest != value["_digest"]:  # changed since the lookup: do the real work
-            return self.process_source(source)
         changes, findings, suppressed = decode_changes(value)
         result = FileResult(
             path,

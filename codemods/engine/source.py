@@ -46,6 +46,11 @@ class Source:
 def read_source(path: str, max_size: int | None = None) -> Source:
     """The file's bytes and text. A file over ``max_size`` bytes is refused before a byte
     of it is read (a 50 MB generated module once cost 66 s and 9 GB before being refused)."""
+    return decode_source(path, read_bytes(path, max_size))
+
+
+def read_bytes(path: str, max_size: int | None = None) -> bytes:
+    """The bytes of a regular file of at most ``max_size`` bytes, else ``SourceError``."""
     try:
         # O_NONBLOCK: a FIFO that replaced a file since discovery must not hang the run
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
@@ -64,7 +69,7 @@ def read_source(path: str, max_size: int | None = None) -> Source:
         raise SourceError("file not found (deleted during the run?)") from None
     except OSError as exc:
         raise SourceError(f"cannot read: {exc.strerror or exc}") from None
-    return decode_source(path, data)
+    return data
 
 
 def too_large(size: int, limit: int) -> str:
