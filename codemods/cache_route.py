@@ -83,10 +83,12 @@ class CacheRoute(FlaskfixCodemod):
         query string when the view reads request.args; GET and HEAD share an entry. Only
         2xx responses are stored (a response_filter helper is added once per module);
         errors, redirects and aborts are recomputed every time. When flaskfix creates the
-        cache it uses CACHE_TYPE "SimpleCache": a per-process, in-memory cache, so each
-        worker process has its own copy and entries are lost on restart; switch the
-        generated config to a shared backend (e.g. RedisCache) for multi-process
-        deployments. An existing flask_caching.Cache is reused with its own backend.
+        cache it sets a default, `app.config.setdefault("CACHE_TYPE", "SimpleCache")`, never
+        a constructor `config` (Flask-Caching lays that over app.config, so it would replace
+        the project's own CACHE_TYPE). SimpleCache is a per-process, in-memory cache: each
+        worker process has its own copy and entries are lost on restart; set CACHE_TYPE in
+        the app's config (e.g. RedisCache) for multi-process deployments. An existing
+        flask_caching.Cache is reused with its own backend.
         Functions the view calls from third-party packages, and methods called on
         objects, cannot be followed: flaskfix assumes they do not read per-user request
         state.
@@ -151,7 +153,8 @@ from flask import Flask, make_response
 from flask_caching import Cache
 
 app = Flask(__name__)
-flask_cache = Cache(app, config={"CACHE_TYPE": "SimpleCache"})
+app.config.setdefault("CACHE_TYPE", "SimpleCache")
+flask_cache = Cache(app)
 cache = {}
 
 
@@ -445,11 +448,11 @@ def expensive_operation():
                 class_decorators[handler.view_class] = expr
             else:
                 decorated[handler.func] = cst.Decorator(decorator=expr)
-        new_cache: cst.SimpleStatementLine | None = None
+        new_cache: list[cst.SimpleStatementLine] | None = None
         cache_import_slot: tuple[str, cst.CSTNode] | None = None
         cache_import: cst.BaseStatement | None = None
         init_after: cst.CSTNode | None = None
-        init_stmt: cst.SimpleStatementLine | None = None
+        init_stmt: list[cst.SimpleStatementLine] | None = None
         cache_after: cst.CSTNode | None = None
         if plan.app is not None:
             cache_cls = model.expression_for("flask_caching.Cache")
@@ -461,21 +464,25 @@ def expensive_operation():
                     self.add_import("flask_caching", "Cache", asname)
                 else:
                     cache_import = cst.parse_statement(f"from flask_caching import Cache{f' as {asname}' if asname else ''}\n")
-            config = f"{{{quote}CACHE_TYPE{quote}: {quote}SimpleCache{quote}}}"
+            # a default, never Cache(config=...): Flask-Caching lays a constructor's config over
+            # app.config, which would replace a CACHE_TYPE the project sets (NullCache in tests,
+            # Redis in production); setdefault keeps it
             app = plan.app
+            default = (f"{app.name}.config.setdefault({quote}CACHE_TYPE{quote}, {quote}SimpleCache{quote})\n")
+            backend = "SimpleCache unless the app's config sets CACHE_TYPE"
             if isinstance(app.scope_node, cst.Module):
-                new_cache = cst.parse_statement(f"{cache} = {cache_cls}({app.name}, config={config})\n")  # type: ignore[assignment]
-                cache_after = app.statement
-                self.add_change(app.statement, f"created `{cache}` (Flask-Caching, SimpleCache) for the app `{app.name}`"
+                new_cache = [cst.parse_statement(default), cst.parse_statement(f"{cache} = {cache_cls}({app.name})\n")]  # type: ignore[assignment]
+                cache_after = _after_config(tree, model, app, [t[0].func for t in plan.targets])
+                self.add_change(app.statement, f"created `{cache}` (Flask-Caching, {backend}) for the app `{app.name}`"
                                 + self.install_note("flask_caching", "Flask-Caching"))  # type: ignore[arg-type]
             else:
                 factory = app.scope_node
                 assert isinstance(factory, cst.FunctionDef)
-                new_cache = cst.parse_statement(f"{cache} = {cache_cls}(config={config})\n")  # type: ignore[assignment]
-                new_cache = new_cache.with_changes(leading_lines=[cst.EmptyLine(indent=False)])
+                new_cache = [cst.parse_statement(f"{cache} = {cache_cls}()\n").with_changes(  # type: ignore[assignment]
+                    leading_lines=[cst.EmptyLine(indent=False)])]
                 body = _body(factory)
                 last = body[-1] if body else None
-                init_stmt = cst.parse_statement(f"{cache}.init_app({app.name})\n")  # type: ignore[assignment]
+                init_stmt = [cst.parse_statement(default), cst.parse_statement(f"{cache}.init_app({app.name})\n")]  # type: ignore[assignment]
                 if (
                     isinstance(last, cst.SimpleStatementLine)
                     and isinstance(last.body[0], cst.Return)
@@ -485,7 +492,7 @@ def expensive_operation():
                     init_after = ("before", last)  # type: ignore[assignment]
                 else:
                     init_after = ("after", app.statement)  # type: ignore[assignment]
-                self.add_change(app.statement, f"created `{cache}` (Flask-Caching, SimpleCache), initialised in `{factory.name.value}()`"
+                self.add_change(app.statement, f"created `{cache}` (Flask-Caching, {backend}), initialised in `{factory.name.value}()`"
                                 + self.install_note("flask_caching", "Flask-Caching"))  # type: ignore[arg-type]
         helper_before = None
         if new_helper is not None:
@@ -497,7 +504,7 @@ def expensive_operation():
         tree = tree.visit(rewriter)
         out: list[cst.BaseStatement] = []
         if new_cache is not None and import_end == 0:
-            out.append(new_cache)
+            out.extend(new_cache)
         for index, (orig, new) in enumerate(zip(original, tree.body)):
             if cache_import is not None and cache_import_slot == ("before", orig):
                 out.append(cache_import.with_changes(leading_lines=new.leading_lines))
@@ -509,9 +516,9 @@ def expensive_operation():
             if cache_import is not None and cache_import_slot == ("after", orig):
                 out.append(cache_import)
             if new_cache is not None and cache_after is not None and orig is cache_after:
-                out.append(new_cache)
+                out.extend(new_cache)
             if new_cache is not None and import_end and index == import_end - 1:
-                out.append(new_cache)
+                out.extend(new_cache)
         return tree.with_changes(body=out)
 
     def _free(self, name: str) -> bool:
@@ -558,11 +565,13 @@ class _Rewriter(cst.CSTTransformer):
             return updated_node
         body = list(updated_node.body)
         i = list(original_node.body).index(anchor)
+        stmts = list(self.init_stmt)
         if where == "before":
             body[i] = body[i].with_changes(leading_lines=[])
-            body.insert(i, self.init_stmt.with_changes(leading_lines=anchor.leading_lines))
+            stmts[0] = stmts[0].with_changes(leading_lines=anchor.leading_lines)
+            body[i:i] = stmts
         else:
-            body.insert(i + 1, self.init_stmt)
+            body[i + 1:i + 1] = stmts
         return updated_node.with_changes(body=body)
 
     def leave_ClassDef(self, original_node: cst.ClassDef, updated_node: cst.ClassDef) -> cst.ClassDef:
@@ -592,6 +601,23 @@ class _Rewriter(cst.CSTTransformer):
                 body[at] = body[at].with_changes(leading_lines=[cst.EmptyLine(indent=False), *body[at].leading_lines])
             body.insert(at, new_stmt)
         return updated_node.with_changes(body=updated_node.body.with_changes(body=body))
+
+
+def _after_config(tree: cst.Module, model, app: FlaskObject, views: list[cst.CSTNode]) -> cst.CSTNode:  # type: ignore[no-untyped-def]
+    """Where a module-level ``Cache(app)`` goes: after the last module statement that sets
+    ``app.config`` before the first cached view (``Cache(app)`` reads the config when it
+    runs, so CACHE_TYPE set below it would be ignored), else after the app's creation."""
+    body = list(tree.body)
+    start = body.index(app.statement) if app.statement in body else None
+    if start is None:
+        return app.statement
+    end = min(_top_index(tree, model, v) for v in views)
+    anchor = app.statement
+    needle = f"{app.name}.config"
+    for stmt in body[start + 1:end]:
+        if needle in tree.code_for_node(stmt):
+            anchor = stmt
+    return anchor
 
 
 def _at_least_two_blank_lines(lines: Iterable[cst.EmptyLine]) -> list[cst.EmptyLine]:

@@ -245,6 +245,43 @@ def test_a_factory_app_works(tmp_path: Path) -> None:
     assert compute.calls == 2
 
 
+FACTORY_WITH_SETTINGS = """
+from flask import Flask
+
+
+def create_app(settings=None):
+    app = Flask(__name__)
+    app.config.from_mapping(settings or {})
+
+    @app.route("/report")
+    def report():
+        return {"report": compute_report()}
+
+    return app
+"""
+
+
+@pytest.mark.parametrize(
+    ("settings", "runs"),
+    [(None, 1), ({"CACHE_TYPE": "NullCache"}, 3), ({"CACHE_TYPE": "SimpleCache", "CACHE_DEFAULT_TIMEOUT": 1}, 1)],
+    ids=["no-setting-caches", "project-nullcache-kept", "project-simplecache"],
+)
+def test_the_projects_cache_settings_win(tmp_path: Path, settings: dict | None, runs: int) -> None:
+    """The generated cache sets CACHE_TYPE only as a default: a project that configures
+    NullCache (as test settings often do) keeps it, and the view runs on every request.
+    (A generated `Cache(config={"CACHE_TYPE": "SimpleCache"})` would override it: Flask-
+    Caching lays constructor config over app.config.)"""
+    result = rewrite(FACTORY_WITH_SETTINGS)
+    assert 'app.config.setdefault("CACHE_TYPE", "SimpleCache")' in result.new_text
+    assert "config=" not in result.new_text
+    compute = Counter()
+    module = load(result.new_text, {"compute_report": compute}, tmp_path)
+    client = module.create_app(settings).test_client()
+    for _ in range(3):
+        assert client.get("/report").status_code == 200
+    assert compute.calls == runs
+
+
 def test_a_method_view_is_cached_through_decorators(tmp_path: Path) -> None:
     source = """
     from flask import Flask
