@@ -20,7 +20,13 @@ Paths
               "changes": [{"codemod": "global-to-g", "line": 10, "message": "..."}],
               "findings": [{"codemod": "...", "line": 14, "message": "..."}],  # not rewritten, and why
               "error": null,                   # or the one-line reason the file failed
-              "patch": "--- a/app.py\\n+++ b/app.py\\n..."  # unified diff (git apply), or null
+              "patch": "--- a/app.py\\n+++ b/app.py\\n...", # unified diff (git apply), or null
+              "needs": ["requirements.txt"]    # only when its changes need a manifest line
+            },
+            {                                  # a supporting edit (a manifest line): written
+              "path": "requirements.txt",      #   only with the files it supports
+              "changes": [], "findings": [], "error": null, "patch": "...",
+              "supports": ["app.py"]
             }
           ],
           "summary": {
@@ -131,20 +137,35 @@ def render_json(
     results: list[FileResult], summary: Summary, codemods: list[type[FlaskfixCodemod]], version: str
 ) -> str:
     files = []
+    supporting = _supporting(results)
+    by_path = {r.path: r for r in results}
     for r in results:
         if not _says_something(r):
             continue
-        files.append(
-            {
-                "path": display_path(r),
-                "changes": [{"codemod": c.codemod, "line": c.line, "message": c.message} for c in r.changes],
-                "findings": [{"codemod": f.codemod, "line": f.line, "message": f.message} for f in r.findings],
-                "error": r.error,
-                "patch": r.diff() if r.changed else None,
-            }
-        )
+        entry: dict[str, Any] = {
+            "path": display_path(r),
+            "changes": [{"codemod": c.codemod, "line": c.line, "message": c.message} for c in r.changes],
+            "findings": [{"codemod": f.codemod, "line": f.line, "message": f.message} for f in r.findings],
+            "error": r.error,
+            "patch": r.diff() if r.changed else None,
+        }
+        if r.changed and supporting.get(r.path):
+            entry["needs"] = [display_path(m) for m in supporting[r.path]]
+        if r.supports is not None:
+            entry["supports"] = [display_path(by_path[p]) if p in by_path else p for p in r.supports]
+        files.append(entry)
     doc = {"version": version, "files": files, "summary": _summary(summary, codemods)}
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+def _supporting(results: Iterable[FileResult]) -> dict[str, list[FileResult]]:
+    """path of a changed file -> the supporting results (manifests) its changes need."""
+    out: dict[str, list[FileResult]] = {}
+    for r in results:
+        for path in r.supports or ():
+            if r.changed:
+                out.setdefault(path, []).append(r)
+    return out
 
 
 def _summary(s: Summary, codemods: list[type[FlaskfixCodemod]]) -> dict[str, Any]:
@@ -173,6 +194,7 @@ def render_sarif(
     rule_index = {c.ID: i for i, c in enumerate(codemods)}
     sarif_results: list[dict[str, Any]] = []
     notifications: list[dict[str, Any]] = []
+    supporting = _supporting(results)
     for r in results:
         location = _artifact_location(r)
         if r.error is not None:
@@ -183,7 +205,7 @@ def render_sarif(
                     "locations": [{"physicalLocation": {"artifactLocation": location}}],
                 }
             )
-        fix = _fix(r, location) if r.changed and r.changes else None
+        fix = _fix(r, location, supporting.get(r.path, [])) if r.changed and r.changes else None
         for c in r.changes:
             result = _result(c.codemod, rule_index, "warning", c.message, location, c.line)
             if fix is not None:
@@ -269,14 +291,18 @@ def _result(
     return result
 
 
-def _fix(r: FileResult, location: dict[str, Any]) -> dict[str, Any]:
+def _fix(r: FileResult, location: dict[str, Any], needs: list[FileResult] = []) -> dict[str, Any]:
+    """The file's rewrite, and the manifest lines it needs (one fix: its files go together)."""
     assert r.source is not None and r.new_text is not None
     n = len(r.changes)
     what = "this change" if n == 1 else f"all {n} flaskfix changes in this file (they depend on each other)"
-    return {
-        "description": {"text": f"Apply {what}"},
-        "artifactChanges": [{"artifactLocation": location, "replacements": replacements(r.source.text, r.new_text)}],
-    }
+    changes = [{"artifactLocation": location, "replacements": replacements(r.source.text, r.new_text)}]
+    for m in needs:
+        assert m.source is not None and m.new_text is not None
+        changes.append({"artifactLocation": _artifact_location(m), "replacements": replacements(m.source.text, m.new_text)})
+    if needs:
+        what += f", with the requirement it needs in {', '.join(display_path(m) for m in needs)}"
+    return {"description": {"text": f"Apply {what}"}, "artifactChanges": changes}
 
 
 def replacements(old: str, new: str) -> list[dict[str, Any]]:
@@ -325,6 +351,10 @@ def render_github(results: Iterable[FileResult]) -> str:
         path = _escape_property(display_path(r))
         if r.error is not None:
             out.append(f"::error file={path}::{_escape_data(r.error)}")
+        if r.supports is not None and r.changed:
+            added = [ln[1:] for ln in r.diff().splitlines() if ln.startswith("+") and not ln.startswith("+++")]
+            text = f"adds {', '.join(added)}, needed by the changes in {', '.join(r.supports)}"
+            out.append(f"::notice file={path},title={_escape_property('flaskfix requirement')}::{_escape_data(text)}")
         for kind, items in (("warning", r.changes), ("notice", r.findings)):
             for item in items:
                 props = f"file={path}"

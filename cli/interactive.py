@@ -7,7 +7,10 @@ order, each on the text accepted so far, so every accepted step is a complete, p
 codemod output whatever was refused before it.
 
 Answers: y (apply), n (skip), a (apply this and every remaining change), q (stop; write
-what was accepted). A file is written once, atomically, after its last question.
+what was accepted). A file is written once, atomically, after its last question. A file
+whose accepted changes need a requirement in a manifest is written at the end, after the
+manifest, which gets the lines the accepted changes need and no other (no question: it
+goes with them); if the manifest cannot be written, neither are they.
 """
 
 from __future__ import annotations
@@ -45,10 +48,14 @@ def run(p: Plan, changed: list[FileResult], project: Project, color: bool) -> Ou
     engines = {cm.ID: Engine([cm], p.config, project) for cm in p.codemods}
     outcome = Outcome()
     apply_all = False
+    waiting: list[tuple[FileResult, str, list]] = []  # files that need a manifest line: written last
     for result in changed:
+        if result.supports is not None:
+            continue  # a manifest: re-planned below from the changes accepted
         source = result.source
         assert source is not None
         text = source.text
+        requires: list = []
         ids = [cm.ID for cm in p.codemods if any(c.codemod == cm.ID for c in result.changes)]
         for cid in ids:
             step = engines[cid].process_source(Source(source.path, source.encode(text), text, source.encoding, source.bom))
@@ -71,14 +78,40 @@ def run(p: Plan, changed: list[FileResult], project: Project, color: bool) -> Ou
                     continue
                 apply_all = answer == "a"
             text = step.new_text
-        if text != source.text:
-            try:
-                write_atomic(source, text)
-                outcome.written.append(result.path)
-            except ChangedOnDisk as exc:
-                render.err(f"{result.path}: not written: {exc}; run flaskfix again")
-                outcome.not_written.append(result.path)
-                outcome.failed = True
+            requires += [q for q in step.requires if q not in requires]
+        if text != source.text and requires:
+            waiting.append((result, text, requires))
+        elif text != source.text:
+            _write(outcome, result.path, source, text)
         if outcome.quit:
             break
+    if waiting:
+        from flaskfix.codemods.engine.supporting import manifest_results
+
+        manifests = manifest_results([(r.path, reqs) for r, _, reqs in waiting], p.config.root)
+        for m in manifests:
+            if m.error is None and m.changed:
+                assert m.source is not None and m.new_text is not None
+                render.err(f"{m.path}: adds the requirement the accepted changes need")
+                _write(outcome, m.path, m.source, m.new_text)
+        for r, text, reqs in waiting:
+            missing = [m for m in manifests if r.path in (m.supports or ()) and m.path not in outcome.written]
+            if missing:
+                render.err(f"{r.path}: not written: the requirement its changes need could not be added to "
+                           f"{', '.join(m.path for m in missing)}" + "".join(f" ({m.error})" for m in missing if m.error))
+                outcome.not_written.append(r.path)
+                outcome.failed = True
+                continue
+            assert r.source is not None
+            _write(outcome, r.path, r.source, text)
     return outcome
+
+
+def _write(outcome: Outcome, path: str, source: Source, text: str) -> None:
+    try:
+        write_atomic(source, text)
+        outcome.written.append(path)
+    except (ChangedOnDisk, OSError) as exc:
+        render.err(f"{path}: not written: {exc}; run flaskfix again")
+        outcome.not_written.append(path)
+        outcome.failed = True

@@ -213,6 +213,12 @@ def apply(
                 render.err(f"{r.path}: not written: it has uncommitted changes (commit them, or pass --allow-dirty)")
                 failed = True
         changed = [r for r in changed if r.path not in dirty]
+    from flaskfix.cli import changeset
+
+    changed, unsupported = changeset.with_support(changed)
+    for line in unsupported:
+        render.err(line)
+        failed = True
     if not changed:
         raise typer.Exit(EXIT_ERROR if failed else EXIT_CLEAN)
     if interactive:
@@ -246,8 +252,14 @@ def apply(
 
     written: list[str] = []
     try:
-        for r in changed:
+        # a manifest before the files that need its line; if it cannot be written they are
+        # not either, and if none of them is written it is put back
+        for r in changeset.write_order(changed):
             assert r.source is not None and r.new_text is not None
+            if r.supports is None and any(m.path not in written for m in changeset.needed(r, changed)):
+                render.err(f"{r.path}: not written: the requirement its changes need was not written")
+                failed = True
+                continue
             with deferred():  # a Ctrl-C here is raised after the file is written and recorded
                 try:
                     write_atomic(r.source, r.new_text)
@@ -259,6 +271,12 @@ def apply(
                 except OSError as exc:
                     render.err(f"{r.path}: not written: {exc.strerror or exc}")
                     failed = True
+        for m in changed:
+            if m.supports is not None and m.path in written and not any(p in written for p in m.supports):
+                with deferred():
+                    changeset.restore(m)
+                    written.remove(m.path)
+                    render.err(f"{m.path}: put back as it was: no change that needs it was written")
     except KeyboardInterrupt:
         rest = [r.path for r in changed if r.path not in written]
         exit_interrupted(

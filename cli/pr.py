@@ -497,6 +497,7 @@ class Workflow:
             raise PrError(str(exc), EXIT_USAGE) from None
         fixes = Fixes()
         summary = Summary()
+        changed: list[tuple[FileResult, str]] = []
         from flaskfix.cli.interrupt import check
 
         for r in execute(p, opts.jobs):
@@ -509,11 +510,22 @@ class Workflow:
             for f in r.findings:
                 fixes.findings.append((rel, f.line, f.codemod, f.message))
             if r.changed:
+                changed.append((r, rel))
+        check()
+        # a file goes in only with the manifest lines its changes need (changeset)
+        from flaskfix.cli import changeset
+
+        kept, dropped = changeset.with_support([r for r, _ in changed])
+        for line in dropped:
+            path, _, why = line.partition(": ")
+            fixes.errors.append((os.path.relpath(os.path.realpath(path), real_tree), why))
+            self.say(line)
+        for r, rel in changed:
+            if any(r is k for k in kept):
                 self.write(r, rel)
                 fixes.files.append(rel)
                 for c in r.changes:
                     fixes.changes[c.codemod].setdefault(rel, []).append(c.line)
-        check()
         summary.finish()
         self.say(
             f"flaskfix: {summary.total_changes} change(s) in {summary.changed_files} file(s), "

@@ -18,6 +18,7 @@ import functools
 import re
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, ClassVar, Iterator, Mapping
 
 import libcst as cst
@@ -26,7 +27,7 @@ from libcst.codemod.visitors import AddImportsVisitor
 from libcst.metadata import MetadataWrapper, PositionProvider, ScopeProvider
 
 from flaskfix.codemods.ast_facts import AstFacts
-from flaskfix.codemods.changes import Change, Finding
+from flaskfix.codemods.changes import Change, Finding, Requirement
 from flaskfix.codemods.flask_model import FlaskModel
 from flaskfix.codemods.project import Project
 
@@ -90,6 +91,8 @@ class FlaskfixCodemod(CodemodCommand):
         self.project = self.run.project
         self.changes: list[Change] = []
         self.findings: list[Finding] = []
+        #: requirements this rewrite adds to a manifest (``dependency_note``)
+        self.requires: list[Requirement] = []
         self._flask: FlaskModel | None = None
         self._imports: list[tuple[str, str, str | None]] = []
         #: lines of sites left alone because of a suppression comment
@@ -107,25 +110,52 @@ class FlaskfixCodemod(CodemodCommand):
 
     def missing_dependency(self, package: str, distribution: str) -> str | None:
         """Why a rewrite must not add ``import <package>``: the project has runtime manifests
-        (requirements, pyproject, setup.cfg...) that do not declare ``distribution``, and no
-        runtime module imports it already, so the rewritten app would stop importing where
-        it is deployed. None when the import may be added: declared, already imported, or a
-        project with no manifest at all (the change then says what to install)."""
+        (requirements, pyproject, setup.cfg...) that do not declare ``distribution``, no
+        runtime module imports it already, and flaskfix cannot add it to the manifest the
+        project uses (a lock or hash file would go stale, setup.py, ``edit-manifests =
+        false``: the reason names the command to run). None when the import may be added:
+        declared, already imported, a manifest flaskfix adds it to (``dependency_note``), or
+        a project with no manifest at all (the change then says what to install)."""
+        from flaskfix.codemods import manifest_edits
+
+        t = self._manifest_target(package, distribution)
+        if not isinstance(t, str):
+            if t is not None:
+                try:  # the edit the engine will make, tried now: a refusal, never a broken manifest
+                    manifest_edits.add(Path(self.project.root), t, [distribution])
+                except manifest_edits.ManifestEditError as exc:
+                    return f"the project does not depend on {distribution} and flaskfix cannot add it to {t.file} safely ({exc})"
+            return None
+        files = ", ".join(self.project.manifests().files)
+        return (f"the project does not depend on {distribution} ({files} does not declare it, and no module imports "
+                f"{package}), and {t}")
+
+    def _manifest_target(self, package: str, distribution: str):  # type: ignore[no-untyped-def]
+        """None (nothing to add), the manifest to add ``distribution`` to, or why not."""
+        from flaskfix.codemods import manifest_edits
+
         project = self.project
         if not project.root or str(project.root) == ".":
             return None  # a lone string (tests, tools): no project to check
         manifests = project.manifests()
-        if manifests.declares(distribution) or project.imports_package(package):
+        if manifests.declares(distribution) or project.imports_package(package) or not manifests.any:
             return None
-        if not manifests.any:
-            return None
-        files = ", ".join(manifests.files)
-        return (f"the project does not depend on {distribution} ({files} does not declare it, and no module imports "
-                f"{package}); add `{distribution}` to {manifests.files[0]} (and install it), then run flaskfix again")
+        return manifest_edits.target(manifests, distribution, getattr(project, "edit_manifests", True))
 
-    def install_note(self, package: str, distribution: str) -> str:
-        """What a change that adds ``import <package>`` says when the project has no manifest."""
+    def dependency_note(self, package: str, distribution: str) -> str:
+        """What a change that adds ``import <package>`` says about the dependency, and the
+        requirement it adds to the manifest (recorded in ``requires``): nothing when the
+        project already depends on it."""
+        from flaskfix.codemods import manifest_edits
+
         project = self.project
+        t = self._manifest_target(package, distribution)
+        if t is not None and not isinstance(t, str):
+            req = manifest_edits.requirement_text(distribution)
+            requirement = Requirement(t.file, distribution, req, self.ID)
+            if requirement not in self.requires:
+                self.requires.append(requirement)
+            return f"; adds `{req}` to {t.file} (the project did not declare {distribution})"
         if str(project.root) != "." and not project.manifests().any and not project.imports_package(package):
             return f"; needs {distribution} (pip install {distribution}), which the project does not declare anywhere"
         return ""

@@ -474,7 +474,7 @@ def expensive_operation():
                 new_cache = [cst.parse_statement(default), cst.parse_statement(f"{cache} = {cache_cls}({app.name})\n")]  # type: ignore[assignment]
                 cache_after = _after_config(tree, model, app, [t[0].func for t in plan.targets])
                 self.add_change(app.statement, f"created `{cache}` (Flask-Caching, {backend}) for the app `{app.name}`"
-                                + self.install_note("flask_caching", "Flask-Caching"))  # type: ignore[arg-type]
+                                + self.dependency_note("flask_caching", "Flask-Caching"))  # type: ignore[arg-type]
             else:
                 factory = app.scope_node
                 assert isinstance(factory, cst.FunctionDef)
@@ -493,7 +493,7 @@ def expensive_operation():
                 else:
                     init_after = ("after", app.statement)  # type: ignore[assignment]
                 self.add_change(app.statement, f"created `{cache}` (Flask-Caching, {backend}), initialised in `{factory.name.value}()`"
-                                + self.install_note("flask_caching", "Flask-Caching"))  # type: ignore[arg-type]
+                                + self.dependency_note("flask_caching", "Flask-Caching"))  # type: ignore[arg-type]
         helper_before = None
         if new_helper is not None:
             first = min(plan.targets, key=lambda t: _top_index(tree, model, t[0].func))[0]

@@ -25,3 +25,16 @@ class Finding:
     line: int
     codemod: str
     message: str
+
+
+@dataclass(frozen=True, order=True)
+class Requirement:
+    """A package a codemod's rewrite of a file imports and the project does not declare:
+    the supporting edit that adds ``requirement`` (``Flask-Caching>=2.0``) to ``manifest``
+    (relative to the project root). One manifest line serves every change that needs it;
+    it is written only with them."""
+
+    manifest: str
+    distribution: str
+    requirement: str
+    codemod: str

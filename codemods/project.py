@@ -45,10 +45,13 @@ class Project:
     """
 
     def __init__(
-        self, root: Path, files: tuple[str, ...] | Callable[[], tuple[str, ...]], max_file_size: int = 2_000_000
+        self, root: Path, files: tuple[str, ...] | Callable[[], tuple[str, ...]], max_file_size: int = 2_000_000,
+        edit_manifests: bool = True,
     ) -> None:
         self.root = root
         self.max_file_size = max_file_size  # larger files are not read (as if unreadable)
+        #: ``[tool.flaskfix] edit-manifests``: may a change add a requirement to a manifest
+        self.edit_manifests = edit_manifests
         # absolute paths of every Python file of the project; a callable is called (the
         # project walked) only when a codemod first asks, so a run whose files hold no
         # candidate never walks the project

@@ -1,7 +1,10 @@
 """No rewrite adds an import of a package the project does not depend on (on one real
 app, an added `from flask_caching import Cache` stopped it importing and failed all 59 of
 its tests). Declared (any runtime manifest), already imported by a runtime module, or no
-manifest at all (the change then says what to install): the rewrite goes ahead."""
+manifest at all (the change then says what to install): the rewrite goes ahead. Otherwise
+the change adds the requirement to the manifest the project uses (a supporting edit,
+written only with it), or is refused, naming the package and the command to run, when
+that manifest cannot be edited safely."""
 
 from __future__ import annotations
 
@@ -54,13 +57,32 @@ def project(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def test_undeclared_packages_are_refused_with_the_package_named(project: Path) -> None:
+def test_undeclared_packages_are_added_to_the_manifest_with_the_change(project: Path) -> None:
     (project / "requirements.txt").write_text("flask>=3\n")
+    out = flaskfix(project, "--exit-zero")
+    assert "+from flask_caching import Cache" in out.stdout and "+from redis import Redis" in out.stdout, out.stderr
+    assert out.stdout.count("--- a/requirements.txt") == 1  # one manifest diff for both changes
+    assert " flask>=3\n+Flask-Caching>=2.0\n+redis>=4.0\n" in out.stdout
+    assert "adds `Flask-Caching>=2.0` to requirements.txt (the project did not declare Flask-Caching)" in out.stderr
+    assert "adds `redis>=4.0` to requirements.txt (the project did not declare redis)" in out.stderr
+
+
+@pytest.mark.parametrize(("files", "says"), [
+    ({"requirements.txt": "flask>=3\n", "pyproject.toml": '[tool.flaskfix]\nedit-manifests = false\n'
+      '[tool.flaskfix.cache-route]\nexpensive = ["compute_report"]\n'},
+     "[tool.flaskfix] edit-manifests is false: add `Flask-Caching>=2.0` to requirements.txt yourself"),
+    ({"pyproject.toml": '[tool.poetry.dependencies]\nflask = "*"\n[tool.flaskfix.cache-route]\n'
+      'expensive = ["compute_report"]\n', "poetry.lock": ""},
+     "adding `Flask-Caching>=2.0` to pyproject.toml would leave poetry.lock stale: run `poetry add 'Flask-Caching>=2.0'`"),
+], ids=["edit-manifests-off", "poetry-lock"])
+def test_a_manifest_flaskfix_cannot_edit_is_a_refusal_naming_the_package(project: Path, files: dict, says: str) -> None:
+    for name, text in files.items():
+        (project / name).write_text(text)
     out = flaskfix(project)
-    assert out.returncode == 0 and out.stdout == "", out.stderr  # nothing rewritten
+    assert out.returncode == 0 and out.stdout == "", out.stderr  # nothing rewritten, no manifest touched
     assert ("app.py:7: cache-route: not fixed: `report()` not cached: the project does not depend on Flask-Caching "
-            "(requirements.txt does not declare it, and no module imports flask_caching); add `Flask-Caching` to "
-            "requirements.txt") in out.stderr
+            "(") in out.stderr
+    assert says in out.stderr and "then run flaskfix again" in out.stderr
     assert "counter.py:4: redis-counter: not fixed: `hits` not moved to Redis: the project does not depend on redis" in out.stderr
 
 
@@ -82,8 +104,9 @@ def test_a_package_some_runtime_module_imports_counts_as_a_dependency(project: P
     (project / "tests").mkdir()
     (project / "tests" / "test_x.py").write_text("import flask_caching\n")  # a test's import does not count
     out = flaskfix(project, "--exit-zero")
-    assert "+from redis import Redis" in out.stdout
-    assert "flask_caching" not in out.stdout and "does not depend on Flask-Caching" in out.stderr
+    assert "+from redis import Redis" in out.stdout and "+redis>=" not in out.stdout  # imported: a dependency already
+    # a test module's import is no dependency: Flask-Caching is added to the manifest
+    assert "+Flask-Caching>=2.0" in out.stdout
 
 
 def test_no_manifest_at_all_says_what_to_install(project: Path) -> None:
@@ -94,9 +117,11 @@ def test_no_manifest_at_all_says_what_to_install(project: Path) -> None:
 
 
 def test_declaring_the_package_later_is_seen_by_a_cached_run(project: Path, tmp_path_factory, monkeypatch) -> None:
-    """The refusal read requirements.txt: a cached result must not outlive its edit."""
+    """The change read requirements.txt: a cached result must not outlive its edit."""
     monkeypatch.setenv("FLASKFIX_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
     (project / "requirements.txt").write_text("flask>=3\n")
-    assert flaskfix(project).stdout == ""
+    assert "+Flask-Caching>=2.0" in flaskfix(project, "--exit-zero").stdout
     (project / "requirements.txt").write_text("flask>=3\nflask-caching\nredis\n")
-    assert "+from flask_caching import Cache" in flaskfix(project, "--exit-zero").stdout
+    again = flaskfix(project, "--exit-zero")
+    assert "+from flask_caching import Cache" in again.stdout and "requirements.txt" not in again.stdout
+    assert "adds `" not in again.stderr

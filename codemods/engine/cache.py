@@ -25,9 +25,9 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from flaskfix.codemods.changes import Change, Finding
+from flaskfix.codemods.changes import Change, Finding, Requirement
 
-SCHEMA = 3
+SCHEMA = 4
 
 #: entries per commit, and the longest a commit waits, when filling the cache
 BATCH = 256
@@ -191,6 +191,7 @@ def encode_result(r: Any) -> dict[str, Any]:
         "error": r.error,
         "prefiltered_out": r.prefiltered_out,
         "skipped_by_comment": r.skipped_by_comment,
+        "requires": [asdict(q) for q in r.requires],
     }
 
 
@@ -200,3 +201,7 @@ def decode_changes(value: dict[str, Any]) -> tuple[list[Change], list[Finding], 
         [Finding(**f) for f in value["findings"]],
         [Finding(**f) for f in value["suppressed"]],
     )
+
+
+def decode_requires(value: dict[str, Any]) -> list[Requirement]:
+    return [Requirement(**q) for q in value.get("requires", [])]

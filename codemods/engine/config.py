@@ -5,6 +5,7 @@
 exclude = ["migrations/", "legacy_*.py"]   # gitignore-style patterns
 select = ["global-to-g", "bulk-query"]     # default: every codemod
 ignore = []
+edit-manifests = true                      # add a package a fix imports to requirements/pyproject
 
 [tool.flaskfix.cache-route]                # one table per codemod id
 timeout = 300
@@ -47,6 +48,9 @@ class Config:
     #: files larger than this (bytes) that hold a candidate are reported, not rewritten:
     #: LibCST needs minutes and gigabytes for a 10 MB module
     max_file_size: int = 2_000_000
+    #: a change that imports an undeclared package adds it to the project's manifest
+    #: (false: such changes are refused with a finding that says what to add)
+    edit_manifests: bool = True
     #: gitignore-style pattern -> codemod ids not run on matching files ("ALL": none run)
     per_file_ignores: dict[str, list[str]] = field(default_factory=dict)
 
@@ -78,7 +82,8 @@ class Config:
 
         return json.dumps(
             {"exclude": self.exclude, "select": self.select, "ignore": self.ignore, "codemods": self.codemods,
-             "per_file_ignores": self.per_file_ignores, "max_file_size": self.max_file_size},
+             "per_file_ignores": self.per_file_ignores, "max_file_size": self.max_file_size,
+             "edit_manifests": self.edit_manifests},
             sort_keys=True,
             default=str,
         )
@@ -96,7 +101,7 @@ def find_root(start: Path) -> Path:
     return folder
 
 
-TOP_LEVEL_KEYS = ("exclude", "select", "ignore", "max-file-size", "per-file-ignores")
+TOP_LEVEL_KEYS = ("exclude", "select", "ignore", "max-file-size", "per-file-ignores", "edit-manifests")
 
 
 def load_config(
@@ -135,6 +140,10 @@ def load_config(
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ConfigError(f"{pyproject}: [tool.flaskfix] max-file-size must be a positive number of bytes")
             cfg.max_file_size = value
+        elif key == "edit-manifests":
+            if not isinstance(value, bool):
+                raise ConfigError(f"{pyproject}: [tool.flaskfix] edit-manifests must be true or false, not {value!r}")
+            cfg.edit_manifests = value
         elif key == "per-file-ignores":
             if not isinstance(value, dict):
                 raise ConfigError(f"{pyproject}: [tool.flaskfix] per-file-ignores must be a table of pattern = [ids]")

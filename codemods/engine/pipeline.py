@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 from flaskfix import codemods as registry
 from flaskfix.codemods.ast_facts import AstFacts
-from flaskfix.codemods.changes import Change, Finding
-from flaskfix.codemods.engine.cache import ResultCache, decode_changes, encode_result
+from flaskfix.codemods.changes import Change, Finding, Requirement
+from flaskfix.codemods.engine.cache import ResultCache, decode_changes, decode_requires, encode_result
 from flaskfix.codemods.engine.config import Config
 from flaskfix.codemods.engine.diff import unified_diff
 from flaskfix.codemods.engine import suppress
@@ -65,6 +65,12 @@ class FileResult:
     suppressed: list[Finding] = field(default_factory=list)
     #: the file says ``# flaskfix: skip-file``
     skipped_by_comment: bool = False
+    #: packages the rewrite imports that the project does not declare: each a line added
+    #: to a manifest (the supporting edit, a result of its own: ``supporting``)
+    requires: list[Requirement] = field(default_factory=list)
+    #: a supporting edit (a manifest), not a scanned file: the paths of the results whose
+    #: changes need it (written with them, never without them)
+    supports: list[str] | None = None
 
     @property
     def old_text(self) -> str | None:
@@ -216,8 +222,11 @@ class Engine:
             except SyntaxError as exc:
                 result.error = f"internal error: the rewrite does not parse ({exc.msg}, line {exc.lineno}); file left unchanged"
                 result.changes = []
+                result.requires = []
                 return result
             result.new_text = new_text
+        else:
+            result.requires = []
         result.changes.sort()
         result.findings.sort()
         return result
@@ -286,6 +295,9 @@ class Engine:
             if plan is not None:  # its changes were collected from the plan: none was made
                 result.changes = [c for c in result.changes if c.codemod != codemod_cls.ID]
             return module, False
+        for requirement in codemod.requires:
+            if requirement not in result.requires:
+                result.requires.append(requirement)
         # a planned codemod's transform may still report (cache-route: which cache to use)
         self._collect(result, codemod_cls.ID, codemod.changes, codemod.findings, codemod.suppressed_lines, to_original)
         return new_module, bool(codemod.changes) or (plan is not None and bool(plan.changes))
@@ -376,6 +388,7 @@ class Engine:
             cached=True,
             suppressed=suppressed,
             skipped_by_comment=value["skipped_by_comment"],
+            requires=decode_requires(value),
         )
         result.diff_path = self._diff_path(path)
         return result
@@ -437,7 +450,8 @@ def _init_worker(ids: list[str], config: Config, root: Path, files: tuple[str, .
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it ends the workers
     global _WORKER
-    _WORKER = Engine([registry.spec(i) for i in ids], config, Project(root, files, config.max_file_size))
+    _WORKER = Engine([registry.spec(i) for i in ids], config, Project(root, files, config.max_file_size,
+                                                                     edit_manifests=config.edit_manifests))
 
 
 def _work(path: str) -> FileResult:

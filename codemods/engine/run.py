@@ -18,6 +18,7 @@ from flaskfix.codemods.engine.discovery import Discovered, discover
 from flaskfix.codemods.engine.formatting import format_changed_regions
 from flaskfix.codemods.engine.pipeline import Engine, FileResult, project_files
 from flaskfix.codemods.engine.source import clean_stale_temp_files
+from flaskfix.codemods.engine.supporting import manifest_results
 from flaskfix.codemods.project import Project
 
 if TYPE_CHECKING:
@@ -75,6 +76,7 @@ def execute(p: Plan, jobs: int | None = None, use_cache: bool = True, stats: dic
         p.config.root,
         p.project_files if p.project_files is not None else lambda: project_files(p.config),
         p.config.max_file_size,
+        edit_manifests=p.config.edit_manifests,
     )
     engine = Engine(p.codemods, p.config, project)
     jobs = jobs if jobs and jobs > 0 else (os.cpu_count() or 1)
@@ -82,12 +84,17 @@ def execute(p: Plan, jobs: int | None = None, use_cache: bool = True, stats: dic
     if use_cache:
         salt = "\0".join([code_fingerprint(), p.config.fingerprint(), ",".join(c.ID for c in p.codemods)])
         cache = ResultCache(p.config.root, salt, project)
+    needs: list[tuple[str, list]] = []
     try:
         for result in engine.run(p.files, jobs=jobs, cache=cache):
             if p.black and result.changed:
                 assert result.source is not None and result.new_text is not None
                 result.new_text = format_changed_regions(result.source.text, result.new_text, p.config.black)
+            if result.changed and result.requires and result.error is None:
+                needs.append((result.path, result.requires))
             yield result
+        # the supporting edits the changes need (a manifest line), after every file
+        yield from manifest_results(needs, p.config.root)
     finally:
         if cache is not None:
             if stats is not None:
@@ -110,6 +117,10 @@ class Summary:
     seconds: float = 0.0
 
     def add(self, r: FileResult) -> None:
+        if r.supports is not None:  # a manifest a change needs: not a scanned file
+            self.changed_files += r.changed
+            self.failed += r.error is not None
+            return
         self.files += 1
         self.prefiltered_out += r.prefiltered_out
         self.libcst_parsed += r.libcst_parsed
