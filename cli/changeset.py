@@ -37,6 +37,34 @@ def write_order(changed: list[FileResult]) -> list[FileResult]:
     return [r for r in changed if r.supports is not None] + [r for r in changed if r.supports is None]
 
 
+def settle(m: FileResult, written: list[FileResult], root) -> str | None:  # type: ignore[no-untyped-def]
+    """After writing: the manifest ``m`` keeps only the lines that the written files need
+    (put back as it was when none of them was written). What was done, or None."""
+    from pathlib import Path
+
+    from flaskfix.codemods import manifest_edits
+    from flaskfix.codemods.engine.source import Source, write_atomic
+
+    assert m.source is not None and m.new_text is not None and m.supports is not None
+    src = m.source
+    mine = [q for r in written if r.path in m.supports for q in r.requires
+            if Path(root, q.manifest).resolve() == Path(src.path).resolve()]
+    if not mine:
+        restore(m)
+        m.new_text = src.text
+        return f"{m.path}: put back as it was: no change that needs it was written"
+    t = manifest_edits.Target(mine[0].manifest, manifest_edits._kind(Path(root), mine[0].manifest))
+    try:
+        wanted = manifest_edits.add(Path(root), t, sorted({q.distribution for q in mine}), text=src.text)[1]
+    except manifest_edits.ManifestEditError:
+        return None  # (it was made from these bytes once already; keep what is written)
+    if wanted == m.new_text:
+        return None
+    write_atomic(Source(src.path, src.encode(m.new_text), m.new_text, src.encoding, src.bom), wanted)
+    m.new_text = wanted
+    return f"{m.path}: only the lines the written changes need were kept"
+
+
 def restore(r: FileResult) -> None:
     """Put back the bytes ``r`` was read with, over the text flaskfix wrote."""
     from flaskfix.codemods.engine.source import Source, write_atomic

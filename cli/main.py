@@ -272,11 +272,13 @@ def apply(
                     render.err(f"{r.path}: not written: {exc.strerror or exc}")
                     failed = True
         for m in changed:
-            if m.supports is not None and m.path in written and not any(p in written for p in m.supports):
-                with deferred():
-                    changeset.restore(m)
-                    written.remove(m.path)
-                    render.err(f"{m.path}: put back as it was: no change that needs it was written")
+            if m.supports is not None and m.path in written:
+                with deferred():  # only the lines the written files need stay
+                    said = changeset.settle(m, [r for r in changed if r.path in written], p.config.root)
+                    if said is not None:
+                        render.err(said)
+                    if m.new_text == m.old_text:
+                        written.remove(m.path)
     except KeyboardInterrupt:
         rest = [r.path for r in changed if r.path not in written]
         exit_interrupted(

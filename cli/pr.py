@@ -253,6 +253,13 @@ class Fixes:
     findings: list[tuple[str, int, str, str]] = field(default_factory=list)  # file, line, id, message
     errors: list[tuple[str, str]] = field(default_factory=list)  # file, error
     files: list[str] = field(default_factory=list)  # changed files
+    #: manifests given a requirement the changes need: (file, the lines added)
+    requirements: list[tuple[str, list[str]]] = field(default_factory=list)
+
+    @property
+    def rewritten(self) -> int:
+        """Changed files that hold a rewrite (the manifests are not counted)."""
+        return len(self.files) - len(self.requirements)
 
     @property
     def total(self) -> int:
@@ -275,7 +282,7 @@ def _code(path: str) -> str:
 
 
 def default_title(fixes: Fixes) -> str:
-    n, m = fixes.total, len(fixes.files)
+    n, m = fixes.total, fixes.rewritten
     return f"flaskfix: fix {n} Flask anti-pattern{'s' if n != 1 else ''} in {m} file{'s' if m != 1 else ''}"
 
 
@@ -317,7 +324,7 @@ def _rows(items: list[str], cap: int | None, what: str) -> list[str]:
 
 
 def _render_body(fixes: Fixes, base: str, reproduce: str, cap: int | None) -> str:
-    n, m = fixes.total, len(fixes.files)
+    n, m = fixes.total, fixes.rewritten
     out = [
         MARKER,
         f"flaskfix rewrote {n} Flask performance or reliability anti-pattern{'s' if n != 1 else ''} "
@@ -331,6 +338,12 @@ def _render_body(fixes: Fixes, base: str, reproduce: str, cap: int | None) -> st
         out += [f"### `{cid}`: {_cell(cm.SUMMARY) if cm else ''}", "", "| File | Changes | Lines |", "|---|---:|---|"]
         rows = [f"| {_code(f)} | {len(lines)} | {', '.join(map(str, sorted(lines)))} |" for f, lines in sorted(per_file.items())]
         out += _rows(rows, cap, "files")
+        out.append("")
+    if fixes.requirements:
+        out += ["### Requirements added", "",
+                "Packages the rewrites import that the project did not declare, added where it declares Flask:", "",
+                "| File | Added |", "|---|---|"]
+        out += [f"| {_code(f)} | {', '.join(_code(x) for x in added)} |" for f, added in fixes.requirements]
         out.append("")
     if fixes.findings:
         out += ["### Not fixed", "",
@@ -524,6 +537,9 @@ class Workflow:
             if any(r is k for k in kept):
                 self.write(r, rel)
                 fixes.files.append(rel)
+                if r.supports is not None:
+                    added = [ln[1:] for ln in r.diff().splitlines() if ln.startswith("+") and not ln.startswith("+++")]
+                    fixes.requirements.append((rel, added))
                 for c in r.changes:
                     fixes.changes[c.codemod].setdefault(rel, []).append(c.line)
         summary.finish()

@@ -28,7 +28,7 @@ from libcst.metadata import MetadataWrapper, PositionProvider, ScopeProvider
 
 from flaskfix.codemods.ast_facts import AstFacts
 from flaskfix.codemods.changes import Change, Finding, Requirement
-from flaskfix.codemods.flask_model import FlaskModel
+from flaskfix.codemods.flask_model import FlaskModel, is_docstring
 from flaskfix.codemods.project import Project
 
 
@@ -231,6 +231,8 @@ class FlaskfixCodemod(CodemodCommand):
             extended = extend_from_import(tree, module, name, asname)
             if extended is not None:
                 tree = extended
+            elif module.startswith("."):  # relative: a line after the module's last top-level import
+                tree = _insert_import(tree, f"from {module} import {name}{f' as {asname}' if asname else ''}\n")
             else:
                 AddImportsVisitor.add_needed_import(self.context, module, name, asname)
         return tree
@@ -364,6 +366,22 @@ def string_literal(text: str, quote: str) -> str:
     return quote + text.replace("\\", "\\\\").replace(quote, "\\" + quote).replace("\n", "\\n") + quote
 
 
+def _insert_import(tree: cst.Module, text: str) -> cst.Module:
+    """``text`` (one import line) after the last top-level import of the module's head
+    (after its docstring and ``__future__`` imports when it has no other)."""
+    body = list(tree.body)
+    at = 0
+    for i, stmt in enumerate(body):
+        if isinstance(stmt, cst.SimpleStatementLine) and all(isinstance(s, (cst.Import, cst.ImportFrom)) for s in stmt.body):
+            at = i + 1
+        elif isinstance(stmt, cst.SimpleStatementLine) and i == 0 and is_docstring(stmt):
+            at = 1
+        elif at or not (isinstance(stmt, cst.SimpleStatementLine) and is_docstring(stmt)):
+            break
+    body.insert(at, cst.parse_statement(text, config=tree.config_for_parsing))
+    return tree.with_changes(body=body)
+
+
 def extend_from_import(tree: cst.Module, module: str, name: str, asname: str | None) -> cst.Module | None:
     """Append ``name`` to the first top-level ``from module import a, b`` of ``tree``.
 
@@ -373,9 +391,10 @@ def extend_from_import(tree: cst.Module, module: str, name: str, asname: str | N
         if not isinstance(stmt, cst.SimpleStatementLine):
             continue
         for j, small in enumerate(stmt.body):
-            if not (isinstance(small, cst.ImportFrom) and not small.relative and small.module is not None):
+            if not isinstance(small, cst.ImportFrom) or (small.module is None and not small.relative):
                 continue
-            if isinstance(small.names, cst.ImportStar) or _dotted(small.module) != module:
+            spelled = "." * len(small.relative) + (_dotted(small.module) or "" if small.module is not None else "")
+            if isinstance(small.names, cst.ImportStar) or spelled != module:
                 continue
             names = list(small.names)
             for alias in names:

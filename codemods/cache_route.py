@@ -39,7 +39,7 @@ from flaskfix.codemods import detection
 from flaskfix.codemods.base import FlaskfixCodemod, quote_style
 from flaskfix.codemods.edits import EditError
 from flaskfix.codemods.flask_model import FlaskObject, Handler, call_arg, dotted_name, is_docstring
-from flaskfix.codemods.plan.cache_route import CACHE_CLASSES, project_cache
+from flaskfix.codemods.plan.cache_route import CACHE_CLASSES, Reuse, project_cache, reusable_cache
 
 HELPER_BASE = "is_successful"
 
@@ -279,8 +279,18 @@ def expensive_operation():
             kept = []
             for h, facts in targets:
                 app = self._app_for(h)
+                if isinstance(app, Reuse):
+                    if plan.app is not None or (plan.reuse is not None and plan.reuse != app):
+                        self.add_finding(h.func, f"`{self._view_label(h)}` not cached: no cache to use: the module's views are served by different apps")
+                        continue
+                    plan.reuse = app
+                    kept.append((h, facts))
+                    continue
                 if isinstance(app, str):
                     self.add_finding(h.func, f"`{self._view_label(h)}` not cached: no cache to use: {app}")
+                    continue
+                if plan.reuse is not None:
+                    self.add_finding(h.func, f"`{self._view_label(h)}` not cached: no cache to use: the module's views are served by different apps")
                     continue
                 if plan.app is not None and app is not plan.app:
                     self.add_finding(h.func, f"`{self._view_label(h)}` not cached: no cache to use: the module has several apps")
@@ -295,7 +305,10 @@ def expensive_operation():
             if not kept:
                 return None
             plan.targets = kept
-            plan.cache_name = next((n for n in ("cache", "flask_cache", "view_cache") if self._free(n)), None) or model.free_name("cache", self._taken)
+            if plan.reuse is not None and self._free(plan.reuse.name):
+                plan.cache_name = plan.reuse.name
+            else:
+                plan.cache_name = next((n for n in ("cache", "flask_cache", "view_cache") if self._free(n)), None) or model.free_name("cache", self._taken)
         return plan
 
     def _existing_caches(self, tree: cst.Module) -> list[tuple[str, int]]:
@@ -365,13 +378,12 @@ def expensive_operation():
         if owner.kind == "blueprint":
             apps = [a for a in model.apps if a.imported_from is None and a.call is not None and self._registers(a, owner)]
             if len(apps) != 1:
-                return (
-                    f"the blueprint `{owner.name}` is not registered on an app created in this module "
-                    "(create the Cache in your extensions module and flaskfix will reuse it)"
-                )
+                # registered elsewhere (a factory in another module): the project's own Cache
+                return reusable_cache(self.project, self.run.path, owner.name)  # type: ignore[return-value]
             owner = apps[0]
         if owner.imported_from is not None or owner.call is None:
-            return f"the app `{owner.name}` is created in another module (create the Cache there or in an extensions module and flaskfix will reuse it)"
+            return (f"the app `{owner.name}` is created in another module: flaskfix creates a Cache only in the module "
+                    "that creates the app, and reuses the project's Cache only for blueprint views")
         if isinstance(owner.scope_node, cst.Module):
             if not isinstance(owner.statement, cst.SimpleStatementLine) or owner.statement not in model.module.body:
                 return f"the app `{owner.name}` is not created by a plain module-level statement"
@@ -432,6 +444,11 @@ def expensive_operation():
             new_helper = cst.parse_statement(HELPER_TEMPLATE.format(name=helper, make_response=make_response))  # type: ignore[assignment]
         decorated: dict[cst.FunctionDef, cst.Decorator] = {}
         class_decorators: dict[cst.ClassDef, cst.BaseExpression] = {}
+        reused = ""
+        if plan.reuse is not None:
+            r = plan.reuse
+            self.add_import(r.module, r.name, None if cache == r.name else cache)
+            reused = f"the project's Cache `{r.name}` from {r.path}, CACHE_TYPE {r.backend}; "
         for handler, facts in plan.targets:
             args = f"timeout={self.config['timeout']}"
             if facts.reads_args:
@@ -441,7 +458,7 @@ def expensive_operation():
             what = "query string in the key, " if facts.reads_args else ""
             self.add_change(
                 handler.func,
-                f"cached `{self._view_label(handler)}` with `{cache}.cached` ({what}timeout {self.config['timeout']}s, 2xx only): "
+                f"cached `{self._view_label(handler)}` with `{cache}.cached` ({reused}{what}timeout {self.config['timeout']}s, 2xx only): "
                 f"it calls {facts.expensive[0]}",
             )
             if handler.view_class is not None:
@@ -543,6 +560,8 @@ class _Plan:
     cache_name: str | None = None
     #: the app to attach a new Cache to (None: reuse an existing Cache)
     app: FlaskObject | None = None
+    #: the project's Cache, imported from another module (a blueprint registered elsewhere)
+    reuse: Reuse | None = None
 
 
 class _Rewriter(cst.CSTTransformer):

@@ -654,3 +654,35 @@ def test_pre_commit_hooks() -> None:
     assert hooks["flaskfix-check"]["entry"].startswith("flaskfix diff")
     for h in hooks.values():
         assert h["language"] == "python" and h["types"] == ["python"]
+
+
+REPORT_SITE = '''from flask import Flask
+
+app = Flask(__name__)
+
+
+@app.route("/report")
+def report():
+    return {"total": compute_report()}
+
+
+def compute_report():
+    return sum(range(10))
+'''
+
+
+def test_a_change_and_the_manifest_line_it_needs_are_one_commit(tmp_path, httpserver, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A change that imports Flask-Caching in a project whose requirements.txt does not
+    declare it: the pull request's one commit holds the rewrite and the added requirement."""
+    w = _make_world(tmp_path, httpserver, monkeypatch, {
+        "app.py": REPORT_SITE, "requirements.txt": "flask>=3\n",
+        "pyproject.toml": '[tool.flaskfix.cache-route]\nexpensive = ["compute_report"]\n'})
+    data = out(w.run())
+    head = data["head_sha"]
+    main = w.remote_sha("refs/heads/main")
+    assert git(w.remote, "diff", "--name-only", main, head).split() == ["app.py", "requirements.txt"]
+    assert w.show(head, "requirements.txt") == "flask>=3\nFlask-Caching>=2.0\n"
+    assert "from flask_caching import Cache" in w.show(head, "app.py")
+    body = w.fake.pulls[1]["body"]
+    assert "### Requirements added" in body and "| `requirements.txt` | `Flask-Caching>=2.0` |" in body
+    assert w.fake.pulls[1]["title"] == "flaskfix: fix 2 Flask anti-patterns in 1 file"

@@ -845,3 +845,156 @@ def _class_of(name: str, classes: set[str], alias: tuple[str, str] | None) -> st
     if name in classes:
         return name
     return alias[1] if alias is not None and alias[0] == name else None
+
+
+# -- a Cache the project already has, for a blueprint view -------------------------------------
+
+#: CACHE_TYPE values that cache nothing
+NULL_CACHES = frozenset({"null", "NullCache", "flask_caching.backends.NullCache", "flask_caching.backends.nullcache.NullCache"})
+
+
+@dataclass(frozen=True)
+class Reuse:
+    """The project's one Cache, to import into a view module: ``from <module> import <name>``."""
+
+    module: str  # as the view module should spell it: ``..extensions`` or ``shop.extensions``
+    name: str
+    path: str  # the module that creates it (relative to the root, for messages)
+    backend: str  # the CACHE_TYPE the project sets
+
+
+def _runtime(project: Any, path: str) -> bool:
+    parts = project.relpath(path).replace(os.sep, "/").split("/")
+    return not (any(p in ("tests", "test", "testing") for p in parts[:-1]) or parts[-1].startswith(("test_", "conftest")))
+
+
+def cache_backends(project: Any) -> list[str]:
+    """The CACHE_TYPE values runtime modules of the project set, as string literals
+    (``CACHE_TYPE = "x"``, ``config["CACHE_TYPE"] = "x"``, ``{"CACHE_TYPE": "x"}``,
+    ``CACHE_TYPE="x"``, ``setdefault("CACHE_TYPE", "x")``, ``environ.get("CACHE_TYPE", "x")``)."""
+    values = []
+    for path in project.files_mentioning("CACHE_TYPE"):
+        tree = project.tree(path) if _runtime(project, path) else None
+        for node in ast.walk(tree) if tree is not None else ():
+            pairs: list[tuple[ast.AST, ast.AST]] = []
+            if isinstance(node, ast.Assign):
+                pairs += [(t, node.value) for t in node.targets]
+            elif isinstance(node, ast.AnnAssign) and node.value is not None:
+                pairs.append((node.target, node.value))
+            elif isinstance(node, ast.Dict):
+                pairs += [(k, v) for k, v in zip(node.keys, node.values) if k is not None]
+            elif isinstance(node, ast.Call):
+                pairs += [(ast.Name(k.arg), k.value) for k in node.keywords if k.arg]
+                if len(node.args) >= 2:
+                    pairs.append((node.args[0], node.args[1]))
+            for key, value in pairs:
+                if isinstance(key, ast.Subscript):
+                    key = key.slice
+                named = (isinstance(key, ast.Name) and key.id == "CACHE_TYPE") or (
+                    isinstance(key, ast.Constant) and key.value == "CACHE_TYPE")
+                if named and isinstance(value, ast.Constant) and isinstance(value.value, str):
+                    values.append(value.value)
+    return values
+
+
+def reusable_cache(project: Any, view_path: str, blueprint: str) -> Reuse | str:
+    """The project's Cache that serves ``blueprint`` (a module-level name of ``view_path``),
+    or why there is none to use: exactly one module-level ``Cache()`` in a runtime module,
+    initialised (``init_app``) in the function or module that registers the blueprint, on
+    the app it registers it on, with a CACHE_TYPE set somewhere that caches (the default,
+    NullCache, caches nothing), in a module the view module can import without a cycle."""
+    indexed = project.indexed(view_path)
+    if indexed is None:
+        return "flaskfix cannot read the project's modules"
+    index, facts = indexed
+    caches = [e for e in index.extensions("cache") if e.scope == "" and _runtime(project, index._module_path.get(e.module) or
+                                                                                  _path_of(index, e.module))]
+    where = f"the blueprint `{blueprint}` is not registered on an app created in this module"
+    if not caches:
+        return (f"{where} and the project has no Cache to reuse: create one in your extensions module "
+                "(`cache = Cache()`, and `cache.init_app(app)` where the app is created) and flaskfix will use it")
+    if len(caches) > 1:
+        return f"{where} and the project has several Cache instances ({', '.join(f'{e.module}.{e.name}' for e in caches)}); flaskfix cannot tell which one serves it"
+    ext = caches[0]
+    ext_path = _path_of(index, ext.module)
+    shown = project.relpath(ext_path).replace(os.sep, "/")
+    inits = [(m, s, c) for m, s, c in index.init_app_calls(ext)]
+    regs = [r for r in index.blueprint_registrations() if r.blueprint == (facts.module, blueprint)]
+    if not regs:
+        return f"{where}, and flaskfix cannot find where it is registered"
+    for r in regs:
+        if not any(m == r.module and s == r.scope and c.args[:1] == (f"name:{r.receiver}",) for m, s, c in inits):
+            return (f"the project's Cache `{ext.name}` ({shown}) is not initialised (`{ext.name}.init_app({r.receiver})`) "
+                    f"where the blueprint `{blueprint}` is registered on `{r.receiver}` ({r.module}, line {r.line})")
+    backends = cache_backends(project)
+    real = [b for b in backends if b not in NULL_CACHES]
+    if not real:
+        said = f"sets only {', '.join(sorted(set(backends)))}" if backends else "sets no CACHE_TYPE in its code"
+        return (f"the project's Cache `{ext.name}` ({shown}) would cache nothing: the project {said}, and Flask-Caching's "
+                "default is NullCache; set CACHE_TYPE (e.g. SimpleCache or RedisCache) in the app's config and flaskfix will use it")
+    spelled = _import_spelling(project, view_path, ext_path)
+    if spelled is None:
+        return f"flaskfix cannot tell how {project.relpath(view_path)} would import {shown} (it is not in the same package)"
+    if _imports_at_load(project, index, ext.module, facts.module):
+        return f"{shown} imports {project.relpath(view_path)}: importing its Cache there would be a cycle"
+    return Reuse(spelled, ext.name, shown, real[0])
+
+
+def _path_of(index: Any, module: str) -> str:
+    for path, name in index._path_module.items():
+        if name == module:
+            return path
+    return ""
+
+
+def _imports_at_load(project: Any, index: Any, module: str, target: str) -> bool:
+    """Does ``module`` import ``target`` when it is loaded (an import outside functions)?"""
+    facts = index.modules.get(module) if module in index.modules else None
+    tree = project.tree(_path_of(index, module)) if facts is not None else None
+    if tree is None:
+        return True  # cannot tell: say yes (a refusal, never a cycle)
+    parts = module.split(".")
+    package = parts if facts.is_package else parts[:-1]
+    stack = list(tree.body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            continue
+        if isinstance(node, ast.Import) and any(a.name == target or target.startswith(a.name + ".") or
+                                                 a.name.startswith(target + ".") for a in node.names):
+            return True
+        if isinstance(node, ast.ImportFrom):
+            base = ".".join(package[: len(package) - (node.level - 1)] if node.level else [])
+            full = ".".join(p for p in (base, node.module or "") if p) if node.level else (node.module or "")
+            if full == target or any(f"{full}.{a.name}" == target for a in node.names):
+                return True
+        stack.extend(ast.iter_child_nodes(node))
+    return False
+
+
+def _import_spelling(project: Any, importer: str, target: str) -> str | None:
+    """How module ``importer`` imports module ``target``: relative within one package tree
+    (``..extensions``), absolute from the root when both sit at the root, else None."""
+    imp_dir = os.path.dirname(os.path.abspath(importer))
+    tgt = os.path.abspath(target)
+    tgt_parts = ([] if os.path.basename(tgt) == "__init__.py" else [os.path.basename(tgt)[:-3]])
+    tgt_dir = os.path.dirname(tgt)
+    root = os.path.abspath(project.root)
+    if imp_dir == root and tgt_dir == root and tgt_parts:
+        return tgt_parts[0]
+    if not os.path.isfile(os.path.join(imp_dir, "__init__.py")):
+        return None
+    # walk up from the importer's package to the target's folder, every step a package
+    up, here = 1, imp_dir
+    while not (tgt_dir == here or tgt_dir.startswith(here + os.sep)):
+        parent = os.path.dirname(here)
+        if parent == here or not os.path.isfile(os.path.join(parent, "__init__.py")):
+            return None
+        here, up = parent, up + 1
+    below = os.path.relpath(tgt_dir, here).split(os.sep) if tgt_dir != here else []
+    folder = here
+    for part in below:
+        folder = os.path.join(folder, part)
+        if not os.path.isfile(os.path.join(folder, "__init__.py")) or not part.isidentifier():
+            return None
+    return "." * up + ".".join(below + tgt_parts)  # (``.`` alone: the package's own __init__)
