@@ -20,7 +20,9 @@ The rewrite puts ``@<cache>.cached(...)`` innermost (directly above ``def``, ben
 route and auth decorators, which keep running on every request), adds
 ``query_string=True`` when the view reads ``request.args`` and a ``response_filter`` that
 stores 2xx responses only. It reuses an existing ``flask_caching.Cache`` (also one
-imported from another project module) or creates one next to the app.
+imported from another project module), imports the project's one Cache into a blueprint
+module whose blueprint is registered elsewhere (``plan/cache_route.reusable_cache``), or
+creates one next to the app.
 """
 
 from __future__ import annotations
@@ -127,8 +129,11 @@ class CacheRoute(FlaskfixCodemod):
         "or its URL rule is not a literal",
         "the view function is used elsewhere (called directly, or imported by another module)",
         "no cache to use: several Cache instances exist, an existing Cache is never initialised, or there is "
-        "no app in this module to attach a new one to (e.g. a blueprint module: create the Cache in your "
-        "extensions module and flaskfix will reuse it)",
+        "no app in this module to attach a new one to; for a blueprint registered in another module, the "
+        "project's Cache is reused only when it is the only one, is initialised on the app the blueprint is "
+        "registered on (followed through helpers such as register_extensions(app)), has a CACHE_TYPE set in "
+        "the project's code that caches (the default, NullCache, caches nothing), and can be imported "
+        "without a cycle; creating a Cache in another module is not done yet",
         "MethodView: the class answers other methods than GET, overrides dispatch_request, inherits from "
         "another view class without its own `decorators` list, or its `decorators` is not a list/tuple literal",
         "a function the view calls (in this module or another project module) breaks one of these rules",

@@ -413,7 +413,13 @@ class _Walker:
             callee = ("(query)." if is_query else "(...).") + node.func.attr
         # arguments are kept only where a question reads them (the call graph needs only
         # the callee and the line; origins re-reads the caller's arguments from its tree)
-        call = _call(node) if callee.rsplit(".", 1)[-1] in _ARGUMENTS_READ else Call(callee, node.lineno)
+        if callee.rsplit(".", 1)[-1] in _ARGUMENTS_READ:
+            call = _call(node)
+        elif node.args and callee and "." not in callee and any(isinstance(a, ast.Name) for a in node.args):
+            # a call of a plain function with names: which app a helper is given (app_sites)
+            call = Call(callee, node.lineno, tuple(f"name:{a.id}" if isinstance(a, ast.Name) else None for a in node.args))
+        else:
+            call = Call(callee, node.lineno)
         (self.func_stack[-1]["calls"] if self.func_stack else self.module_calls).append(call)
         method = call.callee.rsplit(".", 1)[-1]
         if method == "register_error_handler" and "." in call.callee and node.args:
@@ -781,7 +787,10 @@ class Index:
                     name = arg[5:]
                     head, _, rest = name.partition(".")
                     target, attr = self.resolve(mod, head)
-                    if rest and not attr:  # ``views.bp``
+                    if rest and not attr:  # ``views.bp``, ``user.views.blueprint``: submodules first
+                        while "." in rest and f"{target}.{rest.split('.')[0]}" in self.modules:
+                            step, _, rest = rest.partition(".")
+                            target = f"{target}.{step}"
                         target, attr = self.resolve(target, rest) if target in self.modules else (target, rest)
                     bp = (target, attr or head)
                 out.append(BlueprintRegistration(mod, receiver, bp, c.kwarg("url_prefix"), c.line, scope))
@@ -861,6 +870,27 @@ class Index:
                     out.append((mod, scope, c))
                 elif "." not in receiver and self.resolve(mod, receiver) == (ext.module, ext.name):
                     out.append((mod, scope, c))
+        return out
+
+    def app_sites(self, module: str, scope: str, name: str, _depth: int = 0) -> set[tuple[str, str, str]]:
+        """Where the app that ``name`` holds in function ``scope`` of ``module`` is bound:
+        (module, scope, name) itself, or, when ``name`` is a parameter of that function
+        (``register_blueprints(app)``), the sites of the argument each caller passes, in
+        every caller; ``{("?", "", "")}`` when a caller passes something else."""
+        facts = self.modules.get(module)
+        func = facts.functions.get(scope) if facts is not None and scope else None
+        if func is None or name not in func.params or _depth > 5:
+            return {(module, scope, name)}
+        position = func.params.index(name)
+        out: set[tuple[str, str, str]] = set()
+        callers = self.callers(module, scope) if "." not in scope else []
+        if not callers:
+            return {("?", "", "")}
+        for mod, caller_scope, call in callers:
+            arg = call.args[position] if position < len(call.args) else call.kwarg(name)
+            if not (isinstance(arg, str) and arg.startswith("name:") and "." not in arg[5:]):
+                return {("?", "", "")}
+            out |= self.app_sites(mod, caller_scope, arg[5:], _depth + 1)
         return out
 
     def models(self) -> dict[str, list[tuple[str, Model]]]:

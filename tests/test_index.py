@@ -210,3 +210,43 @@ def test_call_graph_across_modules(tmp_path: Path) -> None:
 def test_a_file_that_does_not_parse_contributes_nothing() -> None:
     facts = module_facts("bad.py", "bad", "def (:\n")
     assert not facts.parsed and facts.functions == {} and facts.handlers == []
+
+
+def test_blueprints_through_submodule_chains_and_apps_through_helpers(tmp_path: Path) -> None:
+    """``app.register_blueprint(user.views.blueprint)`` in ``register_blueprints(app)`` and
+    ``cache.init_app(app)`` in ``register_extensions(app)``, both called by the factory
+    with its app: one app site, the factory's."""
+    idx = project(tmp_path, {
+        "conduit/__init__.py": "",
+        "conduit/user/__init__.py": "from . import views\n",
+        "conduit/user/views.py": "from flask import Blueprint\nblueprint = Blueprint('user', __name__)\n",
+        "conduit/extensions.py": "from flask_caching import Cache\ncache = Cache()\n",
+        "conduit/app.py": """
+            from flask import Flask
+            from conduit import user
+            from conduit.extensions import cache
+
+            def create_app():
+                app = Flask(__name__)
+                register_extensions(app)
+                register_blueprints(app)
+                return app
+
+            def other():
+                register_blueprints(make())
+
+            def register_extensions(app):
+                cache.init_app(app)
+
+            def register_blueprints(app):
+                app.register_blueprint(user.views.blueprint)
+        """,
+    })
+    [reg] = idx.blueprint_registrations()
+    assert reg.blueprint == ("conduit.user.views", "blueprint") and reg.scope == "register_blueprints"
+    [ext] = idx.extensions("cache")
+    [(module, scope, call)] = idx.init_app_calls(ext)
+    assert idx.app_sites(module, scope, "app") == {("conduit.app", "create_app", "app")}
+    # register_blueprints is also given something that is not a name: not one known app
+    assert idx.app_sites("conduit.app", "register_blueprints", "app") == {("?", "", "")}
+    assert idx.app_sites("conduit.app", "create_app", "app") == {("conduit.app", "create_app", "app")}

@@ -922,10 +922,23 @@ def reusable_cache(project: Any, view_path: str, blueprint: str) -> Reuse | str:
     regs = [r for r in index.blueprint_registrations() if r.blueprint == (facts.module, blueprint)]
     if not regs:
         return f"{where}, and flaskfix cannot find where it is registered"
+    # the apps the Cache is initialised on, and those the blueprint is registered on, each
+    # followed through helper functions' parameters (``register_extensions(app)``)
+    initialised: set[tuple[str, str, str]] = set()
+    for m, sc, c in inits:
+        arg = c.args[0] if c.args else c.kwarg("app")
+        if isinstance(arg, str) and arg.startswith("name:") and "." not in arg[5:]:
+            initialised |= index.app_sites(m, sc, arg[5:])
+    if not ext.call.args and ext.call.kwarg("app") is None and not inits:
+        return f"the project's Cache `{ext.name}` ({shown}) is never initialised with an app (`{ext.name}.init_app(app)`)"
+    if isinstance(ext.call.args[:1] and ext.call.args[0], str) and str(ext.call.args[0]).startswith("name:"):
+        initialised |= index.app_sites(ext.module, ext.scope, str(ext.call.args[0])[5:])
+    initialised.discard(("?", "", ""))
     for r in regs:
-        if not any(m == r.module and s == r.scope and c.args[:1] == (f"name:{r.receiver}",) for m, s, c in inits):
-            return (f"the project's Cache `{ext.name}` ({shown}) is not initialised (`{ext.name}.init_app({r.receiver})`) "
-                    f"where the blueprint `{blueprint}` is registered on `{r.receiver}` ({r.module}, line {r.line})")
+        served = index.app_sites(r.module, r.scope, r.receiver) if "." not in r.receiver else {("?", "", "")}
+        if not served or not served <= initialised:
+            return (f"flaskfix cannot tell that the project's Cache `{ext.name}` ({shown}) is initialised on the app "
+                    f"the blueprint `{blueprint}` is registered on (`{r.receiver}.register_blueprint`, {r.module} line {r.line})")
     backends = cache_backends(project)
     real = [b for b in backends if b not in NULL_CACHES]
     if not real:
