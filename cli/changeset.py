@@ -20,12 +20,12 @@ def with_support(changed: list[FileResult]) -> tuple[list[FileResult], list[str]
     kept_paths = {r.path for r in changed}
     out = []
     for r in changed:
-        if r.supports is None and r.requires:
-            manifests = {q.manifest for q in r.requires}
+        if r.supports is None and (r.requires or r.code_supports):
+            wanted = {q.manifest for q in r.requires} | {s.path for s in r.code_supports}
             have = [m for m in changed if m.supports is not None and r.path in m.supports]
-            if len(have) < len(manifests):
-                lines.append(f"{r.path}: not written: its changes need a requirement added to "
-                             f"{', '.join(sorted(manifests))}, which is not written")
+            if len(have) < len(wanted):
+                lines.append(f"{r.path}: not written: its changes need edits of {', '.join(sorted(wanted))}, "
+                             "which are not all written")
                 kept_paths.discard(r.path)
                 continue
         out.append(r)
@@ -47,12 +47,14 @@ def settle(m: FileResult, written: list[FileResult], root) -> str | None:  # typ
 
     assert m.source is not None and m.new_text is not None and m.supports is not None
     src = m.source
-    mine = [q for r in written if r.path in m.supports for q in r.requires
-            if Path(root, q.manifest).resolve() == Path(src.path).resolve()]
-    if not mine:
+    if not any(r.path in m.supports for r in written):
         restore(m)
         m.new_text = src.text
         return f"{m.path}: put back as it was: no change that needs it was written"
+    mine = [q for r in written if r.path in m.supports for q in r.requires
+            if Path(root, q.manifest).resolve() == Path(src.path).resolve()]
+    if not mine:
+        return None  # a module edit (a Cache): kept whole while a change that needs it is
     t = manifest_edits.Target(mine[0].manifest, manifest_edits._kind(Path(root), mine[0].manifest))
     try:
         wanted = manifest_edits.add(Path(root), t, sorted({q.distribution for q in mine}), text=src.text)[1]

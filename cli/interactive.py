@@ -48,7 +48,7 @@ def run(p: Plan, changed: list[FileResult], project: Project, color: bool) -> Ou
     engines = {cm.ID: Engine([cm], p.config, project) for cm in p.codemods}
     outcome = Outcome()
     apply_all = False
-    waiting: list[tuple[FileResult, str, list]] = []  # files that need a manifest line: written last
+    waiting: list[tuple[FileResult, str, list, list]] = []  # files that need other edits: written last
     for result in changed:
         if result.supports is not None:
             continue  # a manifest: re-planned below from the changes accepted
@@ -56,6 +56,7 @@ def run(p: Plan, changed: list[FileResult], project: Project, color: bool) -> Ou
         assert source is not None
         text = source.text
         requires: list = []
+        code: list = []
         ids = [cm.ID for cm in p.codemods if any(c.codemod == cm.ID for c in result.changes)]
         for cid in ids:
             step = engines[cid].process_source(Source(source.path, source.encode(text), text, source.encoding, source.bom))
@@ -79,25 +80,28 @@ def run(p: Plan, changed: list[FileResult], project: Project, color: bool) -> Ou
                 apply_all = answer == "a"
             text = step.new_text
             requires += [q for q in step.requires if q not in requires]
-        if text != source.text and requires:
-            waiting.append((result, text, requires))
+            code += [q for q in step.code_supports if q not in code]
+        if text != source.text and (requires or code):
+            waiting.append((result, text, requires, code))
         elif text != source.text:
             _write(outcome, result.path, source, text)
         if outcome.quit:
             break
     if waiting:
-        from flaskfix.codemods.engine.supporting import manifest_results
+        from flaskfix.codemods.engine.supporting import code_results, manifest_results
 
-        manifests = manifest_results([(r.path, reqs) for r, _, reqs in waiting], p.config.root)
-        for m in manifests:
+        # (read now: a module written above after its own questions gets the edit on top)
+        supporting = code_results([(r.path, c) for r, _, _, c in waiting if c], p.config.root)
+        supporting += manifest_results([(r.path, q) for r, _, q, _ in waiting if q], p.config.root)
+        for m in supporting:
             if m.error is None and m.changed:
                 assert m.source is not None and m.new_text is not None
-                render.err(f"{m.path}: adds the requirement the accepted changes need")
+                render.err(f"{m.path}: the edit the accepted changes need (in {', '.join(m.supports or [])})")
                 _write(outcome, m.path, m.source, m.new_text)
-        for r, text, reqs in waiting:
-            missing = [m for m in manifests if r.path in (m.supports or ()) and m.path not in outcome.written]
+        for r, text, _reqs, _code in waiting:
+            missing = [m for m in supporting if r.path in (m.supports or ()) and m.path not in outcome.written]
             if missing:
-                render.err(f"{r.path}: not written: the requirement its changes need could not be added to "
+                render.err(f"{r.path}: not written: the edits its changes need could not be made in "
                            f"{', '.join(m.path for m in missing)}" + "".join(f" ({m.error})" for m in missing if m.error))
                 outcome.not_written.append(r.path)
                 outcome.failed = True

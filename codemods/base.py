@@ -27,7 +27,7 @@ from libcst.codemod.visitors import AddImportsVisitor
 from libcst.metadata import MetadataWrapper, PositionProvider, ScopeProvider
 
 from flaskfix.codemods.ast_facts import AstFacts
-from flaskfix.codemods.changes import Change, Finding, Requirement
+from flaskfix.codemods.changes import Change, CodeSupport, Finding, Requirement
 from flaskfix.codemods.flask_model import FlaskModel, is_docstring
 from flaskfix.codemods.project import Project
 
@@ -93,6 +93,8 @@ class FlaskfixCodemod(CodemodCommand):
         self.findings: list[Finding] = []
         #: requirements this rewrite adds to a manifest (``dependency_note``)
         self.requires: list[Requirement] = []
+        #: edits of other modules this rewrite needs (``CodeSupport``)
+        self.code_supports: list[CodeSupport] = []
         self._flask: FlaskModel | None = None
         self._imports: list[tuple[str, str, str | None]] = []
         #: lines of sites left alone because of a suppression comment

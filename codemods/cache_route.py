@@ -39,9 +39,10 @@ from libcst.metadata.scope_provider import ImportAssignment
 from flaskfix.codemods.ast_facts import HANDLER_TEXT, AstFacts
 from flaskfix.codemods import detection
 from flaskfix.codemods.base import FlaskfixCodemod, quote_style
+from flaskfix.codemods.changes import CodeSupport
 from flaskfix.codemods.edits import EditError
 from flaskfix.codemods.flask_model import FlaskObject, Handler, call_arg, dotted_name, is_docstring
-from flaskfix.codemods.plan.cache_route import CACHE_CLASSES, Reuse, project_cache, reusable_cache
+from flaskfix.codemods.plan.cache_route import CACHE_CLASSES, Create, Reuse, creatable_cache, project_cache, reusable_cache
 
 HELPER_BASE = "is_successful"
 
@@ -229,7 +230,8 @@ def expensive_operation():
         cache_plan = self._plan(tree, targets)
         if cache_plan is None:
             return tree
-        if cache_plan.app is not None and self.flask.expression_for("flask_caching.Cache") is None:
+        creates = cache_plan.app is not None or isinstance(cache_plan.reuse, Create)
+        if creates and self.flask.expression_for("flask_caching.Cache") is None:
             missing = self.missing_dependency("flask_caching", "Flask-Caching")
             if missing is not None:
                 for h, _ in cache_plan.targets:
@@ -284,7 +286,7 @@ def expensive_operation():
             kept = []
             for h, facts in targets:
                 app = self._app_for(h)
-                if isinstance(app, Reuse):
+                if isinstance(app, (Reuse, Create)):
                     if plan.app is not None or (plan.reuse is not None and plan.reuse != app):
                         self.add_finding(h.func, f"`{self._view_label(h)}` not cached: no cache to use: the module's views are served by different apps")
                         continue
@@ -383,8 +385,12 @@ def expensive_operation():
         if owner.kind == "blueprint":
             apps = [a for a in model.apps if a.imported_from is None and a.call is not None and self._registers(a, owner)]
             if len(apps) != 1:
-                # registered elsewhere (a factory in another module): the project's own Cache
-                return reusable_cache(self.project, self.run.path, owner.name)  # type: ignore[return-value]
+                # registered elsewhere (a factory in another module): the project's own Cache,
+                # or a new one in its extensions module, initialised in the factory
+                reuse = reusable_cache(self.project, self.run.path, owner.name)
+                if isinstance(reuse, str):
+                    return creatable_cache(self.project, self.run.path, owner.name, reuse)  # type: ignore[return-value]
+                return reuse  # type: ignore[return-value]
             owner = apps[0]
         if owner.imported_from is not None or owner.call is None:
             return (f"the app `{owner.name}` is created in another module: flaskfix creates a Cache only in the module "
@@ -450,10 +456,20 @@ def expensive_operation():
         decorated: dict[cst.FunctionDef, cst.Decorator] = {}
         class_decorators: dict[cst.ClassDef, cst.BaseExpression] = {}
         reused = ""
-        if plan.reuse is not None:
+        if isinstance(plan.reuse, Reuse):
             r = plan.reuse
             self.add_import(r.module, r.name, None if cache == r.name else cache)
             reused = f"the project's Cache `{r.name}` from {r.path}, CACHE_TYPE {r.backend}; "
+        elif isinstance(plan.reuse, Create):
+            c = plan.reuse
+            self.add_import(c.module, c.name, None if cache == c.name else cache)
+            self.code_supports.append(CodeSupport(c.define, "cache-define", (c.name,), self.ID))
+            self.code_supports.append(CodeSupport(c.factory_path, "cache-init", (c.factory, c.app, c.name, c.factory_import), self.ID))
+            first = min(plan.targets, key=lambda t: self.line_of(t[0].func))[0]
+            self.add_change(first.func, f"created `{c.name}` (Flask-Caching, SimpleCache unless the app's config sets CACHE_TYPE) "
+                            f"in {c.define}, initialised in `{c.factory}()` ({c.factory_path}), for the views of this module"
+                            + self.dependency_note("flask_caching", "Flask-Caching"))
+            reused = f"the new Cache `{c.name}` from {c.define}; "
         for handler, facts in plan.targets:
             args = f"timeout={self.config['timeout']}"
             if facts.reads_args:
@@ -565,8 +581,9 @@ class _Plan:
     cache_name: str | None = None
     #: the app to attach a new Cache to (None: reuse an existing Cache)
     app: FlaskObject | None = None
-    #: the project's Cache, imported from another module (a blueprint registered elsewhere)
-    reuse: Reuse | None = None
+    #: the project's Cache, imported from another module (a blueprint registered elsewhere),
+    #: or a Cache to create in another module (``Create``: supporting edits of two modules)
+    reuse: "Reuse | Create | None" = None
 
 
 class _Rewriter(cst.CSTTransformer):

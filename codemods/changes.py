@@ -38,3 +38,16 @@ class Requirement:
     distribution: str
     requirement: str
     codemod: str
+
+
+@dataclass(frozen=True, order=True)
+class CodeSupport:
+    """An edit of another project module that a codemod's rewrite of a file needs (the
+    Cache a cached view imports: ``cache-define`` in the extensions module, ``cache-init``
+    in the factory). Shared like a manifest line: made once for every change that needs
+    it, written only with them."""
+
+    path: str  # relative to the project root, "/"-separated
+    kind: str  # cache-define | cache-init
+    args: tuple[str, ...]
+    codemod: str

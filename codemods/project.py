@@ -52,6 +52,9 @@ class Project:
         self.max_file_size = max_file_size  # larger files are not read (as if unreadable)
         #: ``[tool.flaskfix] edit-manifests``: may a change add a requirement to a manifest
         self.edit_manifests = edit_manifests
+        #: modules this run rewrites, which another file's change must not edit again
+        #: (set while such a change is planned a second time; real paths)
+        self.blocked: set[str] = set()
         # absolute paths of every Python file of the project; a callable is called (the
         # project walked) only when a codemod first asks, so a run whose files hold no
         # candidate never walks the project

@@ -1,6 +1,7 @@
 """cache-route in a factory + blueprint app: the project's one Cache is reused (imported
-into the view module) only when it provably serves the blueprint's app and caches;
-otherwise a finding that says which condition fails."""
+into the view module) only when it provably serves the blueprint's app and caches; with no
+Cache at all, one is created in the extensions module (else the factory's) and initialised
+in the factory; otherwise a finding that says which condition fails."""
 
 from __future__ import annotations
 
@@ -44,16 +45,22 @@ VIEWS = """
 """
 
 
-def run(tmp_path: Path, changes: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+def run(tmp_path: Path, changes: dict[str, str] | None = None, select: str = '"cache-route"'):  # type: ignore[no-untyped-def]
     files = {"requirements.txt": "flask\nflask-caching\n", "shop/__init__.py": FACTORY,
              "shop/extensions.py": EXTENSIONS, "shop/views.py": VIEWS}
     files.update(changes or {})
     for name, text in files.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text(textwrap.dedent(text))
-    (tmp_path / "pyproject.toml").write_text('[tool.flaskfix]\nselect = ["cache-route"]\n')
-    results = {Path(r.path).relative_to(tmp_path).as_posix(): r for r in execute(plan([str(tmp_path)]), jobs=1, use_cache=False)}
-    return results["shop/views.py"]
+    (tmp_path / "pyproject.toml").write_text(f'[tool.flaskfix]\nselect = [{select}]\n')
+    return run_all(tmp_path)["shop/views.py"]
+
+
+def run_all(tmp_path: Path):  # type: ignore[no-untyped-def]
+    out = {}
+    for r in execute(plan([str(tmp_path)]), jobs=1, use_cache=False):
+        out[Path(r.path).resolve().relative_to(tmp_path.resolve()).as_posix() + ("+" if r.supports is not None else "")] = r
+    return out
 
 
 def test_the_projects_cache_is_imported_and_used(tmp_path: Path) -> None:
@@ -99,14 +106,50 @@ def test_helpers_that_receive_the_factorys_app_count(tmp_path: Path) -> None:
      "cannot tell that the project's Cache `cache` (shop/extensions.py) is initialised on the app the blueprint `bp` is registered on"),
     ({"shop/extensions.py": EXTENSIONS + "other = Cache()\n"},
      "the project has several Cache instances (shop.extensions.cache, shop.extensions.other)"),
-    ({"shop/extensions.py": "x = 1\n",
-      "shop/__init__.py": FACTORY.replace("from shop.extensions import cache\n", "").replace("        cache.init_app(app)\n", "")},
-     "the project has no Cache to reuse: create one in your extensions module"),
     ({"shop/extensions.py": EXTENSIONS + "from shop import views\n"},
      "shop/extensions.py imports shop/views.py: importing its Cache there would be a cycle"),
-], ids=["null-cache", "no-cache-type", "initialised-on-another-app", "two-caches", "no-cache", "cycle"])
+], ids=["null-cache", "no-cache-type", "initialised-on-another-app", "two-caches", "cycle"])
 def test_refusals_say_which_condition_fails(tmp_path: Path, change: dict, says: str) -> None:
     r = run(tmp_path, change)
     assert not r.changed
     [finding] = r.findings
     assert says in finding.message, finding.message
+
+
+NO_CACHE_FACTORY = FACTORY.replace("from shop.extensions import cache\n", "from shop.extensions import db\n").replace(
+    "        cache.init_app(app)\n", "        db.init_app(app)\n")
+SQLA = "from flask_sqlalchemy import SQLAlchemy\n\ndb = SQLAlchemy()\n"
+
+
+def test_no_cache_anywhere_one_is_created_in_the_extensions_module(tmp_path: Path) -> None:
+    r = run(tmp_path, {"shop/__init__.py": NO_CACHE_FACTORY, "shop/extensions.py": SQLA})
+    assert r.findings == [] and "from .extensions import cache\n" in r.new_text
+    assert sorted(s.kind for s in r.code_supports) == ["cache-define", "cache-init"]
+    every = run_all(tmp_path)
+    ext, factory = every["shop/extensions.py+"], every["shop/__init__.py+"]
+    assert ext.new_text == "from flask_sqlalchemy import SQLAlchemy\nfrom flask_caching import Cache\n\ndb = SQLAlchemy()\ncache = Cache()\n"
+    assert ext.supports == factory.supports == [r.path]
+    assert "from shop.extensions import cache\n" in factory.new_text
+    assert '    app.config.setdefault("CACHE_TYPE", "SimpleCache")\n    cache.init_app(app)\n    return app\n' in factory.new_text
+
+
+def test_no_extensions_module_the_cache_goes_in_the_factorys_module(tmp_path: Path) -> None:
+    factory = NO_CACHE_FACTORY.replace("from shop.extensions import db\n", "").replace("        db.init_app(app)\n", "")
+    r = run(tmp_path, {"shop/__init__.py": factory, "shop/extensions.py": "x = 1\n"})
+    assert r.findings == [] and "from . import cache\n" in r.new_text
+    made = run_all(tmp_path)["shop/__init__.py+"].new_text
+    assert "from flask_caching import Cache\n" in made and "\ncache = Cache()\n" in made and "cache.init_app(app)" in made
+
+
+def test_a_module_this_run_rewrites_is_not_edited_again(tmp_path: Path) -> None:
+    """The factory's module has a rewrite of its own (a global used as request scratch):
+    the Cache is not created there in the same run; the view is left alone and says why."""
+    factory = NO_CACHE_FACTORY.replace("from flask import Flask", "from flask import Blueprint, Flask") + (
+        "\n\n    admin = Blueprint('admin', __name__)\n    scratch = {}\n\n\n    @admin.route('/r/<k>')\n"
+        "    def remember(k):\n        scratch['k'] = k\n        return scratch['k']\n")
+    r = run(tmp_path, {"shop/__init__.py": factory, "shop/extensions.py": SQLA}, select='"cache-route", "global-to-g"')
+    every = run_all(tmp_path)
+    assert every["shop/__init__.py"].changed and "shop/__init__.py+" not in every  # its own rewrite, nothing more
+    assert not r.changed
+    [finding] = r.findings
+    assert "which this run also rewrites: apply that first, then run flaskfix again" in finding.message

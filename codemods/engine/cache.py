@@ -25,7 +25,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from flaskfix.codemods.changes import Change, Finding, Requirement
+from flaskfix.codemods.changes import Change, CodeSupport, Finding, Requirement
 
 SCHEMA = 4
 
@@ -192,6 +192,7 @@ def encode_result(r: Any) -> dict[str, Any]:
         "prefiltered_out": r.prefiltered_out,
         "skipped_by_comment": r.skipped_by_comment,
         "requires": [asdict(q) for q in r.requires],
+        "code_supports": [asdict(q) for q in r.code_supports],
     }
 
 
@@ -205,3 +206,7 @@ def decode_changes(value: dict[str, Any]) -> tuple[list[Change], list[Finding], 
 
 def decode_requires(value: dict[str, Any]) -> list[Requirement]:
     return [Requirement(**q) for q in value.get("requires", [])]
+
+
+def decode_code_supports(value: dict[str, Any]) -> list[CodeSupport]:
+    return [CodeSupport(q["path"], q["kind"], tuple(q["args"]), q["codemod"]) for q in value.get("code_supports", [])]

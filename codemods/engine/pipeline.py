@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 from flaskfix import codemods as registry
 from flaskfix.codemods.ast_facts import AstFacts
-from flaskfix.codemods.changes import Change, Finding, Requirement
-from flaskfix.codemods.engine.cache import ResultCache, decode_changes, decode_requires, encode_result
+from flaskfix.codemods.changes import Change, CodeSupport, Finding, Requirement
+from flaskfix.codemods.engine.cache import ResultCache, decode_changes, decode_code_supports, decode_requires, encode_result
 from flaskfix.codemods.engine.config import Config
 from flaskfix.codemods.engine.diff import unified_diff
 from flaskfix.codemods.engine import suppress
@@ -68,6 +68,8 @@ class FileResult:
     #: packages the rewrite imports that the project does not declare: each a line added
     #: to a manifest (the supporting edit, a result of its own: ``supporting``)
     requires: list[Requirement] = field(default_factory=list)
+    #: edits of other modules the rewrite needs (a Cache defined and initialised there)
+    code_supports: list[CodeSupport] = field(default_factory=list)
     #: a supporting edit (a manifest), not a scanned file: the paths of the results whose
     #: changes need it (written with them, never without them)
     supports: list[str] | None = None
@@ -223,10 +225,12 @@ class Engine:
                 result.error = f"internal error: the rewrite does not parse ({exc.msg}, line {exc.lineno}); file left unchanged"
                 result.changes = []
                 result.requires = []
+                result.code_supports = []
                 return result
             result.new_text = new_text
         else:
             result.requires = []
+            result.code_supports = []
         result.changes.sort()
         result.findings.sort()
         return result
@@ -298,6 +302,9 @@ class Engine:
         for requirement in codemod.requires:
             if requirement not in result.requires:
                 result.requires.append(requirement)
+        for support in codemod.code_supports:
+            if support not in result.code_supports:
+                result.code_supports.append(support)
         # a planned codemod's transform may still report (cache-route: which cache to use)
         self._collect(result, codemod_cls.ID, codemod.changes, codemod.findings, codemod.suppressed_lines, to_original)
         return new_module, bool(codemod.changes) or (plan is not None and bool(plan.changes))
@@ -389,6 +396,7 @@ class Engine:
             suppressed=suppressed,
             skipped_by_comment=value["skipped_by_comment"],
             requires=decode_requires(value),
+            code_supports=decode_code_supports(value),
         )
         result.diff_path = self._diff_path(path)
         return result

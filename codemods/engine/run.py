@@ -18,7 +18,7 @@ from flaskfix.codemods.engine.discovery import Discovered, discover
 from flaskfix.codemods.engine.formatting import format_changed_regions
 from flaskfix.codemods.engine.pipeline import Engine, FileResult, project_files
 from flaskfix.codemods.engine.source import clean_stale_temp_files
-from flaskfix.codemods.engine.supporting import manifest_results
+from flaskfix.codemods.engine.supporting import code_results, manifest_results
 from flaskfix.codemods.project import Project
 
 if TYPE_CHECKING:
@@ -67,7 +67,8 @@ def plan(
 
 
 def execute(p: Plan, jobs: int | None = None, use_cache: bool = True, stats: dict | None = None) -> Iterator[FileResult]:
-    """Results in file order (identical for any ``jobs``), streamed.
+    """Results in file order (identical for any ``jobs``), streamed; then the results whose
+    changes need edits of other modules, then those supporting edits (modules, manifests).
 
     ``stats``, when given, receives ``cache_hits``/``cache_misses`` at the end."""
     for folder in sorted({os.path.dirname(os.path.abspath(f.path)) for f in p.files if f.error is None}):
@@ -85,15 +86,41 @@ def execute(p: Plan, jobs: int | None = None, use_cache: bool = True, stats: dic
         salt = "\0".join([code_fingerprint(), p.config.fingerprint(), ",".join(c.ID for c in p.codemods)])
         cache = ResultCache(p.config.root, salt, project)
     needs: list[tuple[str, list]] = []
+    held: list = []  # results whose changes need edits of other modules: out after every file
+    changed: set[str] = set()
     try:
         for result in engine.run(p.files, jobs=jobs, cache=cache):
             if p.black and result.changed:
                 assert result.source is not None and result.new_text is not None
                 result.new_text = format_changed_regions(result.source.text, result.new_text, p.config.black)
+            if result.changed:
+                changed.add(os.path.realpath(result.path))
+            if result.changed and result.code_supports and result.error is None:
+                held.append(result)
+                continue
             if result.changed and result.requires and result.error is None:
                 needs.append((result.path, result.requires))
             yield result
-        # the supporting edits the changes need (a manifest line), after every file
+        # a module this run rewrites is not edited a second time for another file's change:
+        # such a change is planned again without it (a finding says why)
+        code_needs = []
+        for result in held:
+            targets = {os.path.realpath(os.path.join(p.config.root, s.path)) for s in result.code_supports}
+            if targets & changed:
+                project.blocked = targets & changed
+                again = engine.process_path(result.path)
+                if p.black and again.changed:
+                    assert again.source is not None and again.new_text is not None
+                    again.new_text = format_changed_regions(again.source.text, again.new_text, p.config.black)
+                project.blocked = set()
+                result = again
+            if result.changed and result.code_supports and result.error is None:
+                code_needs.append((result.path, result.code_supports))
+            if result.changed and result.requires and result.error is None:
+                needs.append((result.path, result.requires))
+            yield result
+        # the supporting edits the changes need (modules, a manifest line), after every file
+        yield from code_results(code_needs, p.config.root)
         yield from manifest_results(needs, p.config.root)
     finally:
         if cache is not None:

@@ -1,10 +1,14 @@
 """Supporting edits: what a run's changes need outside the files they change.
 
-Today that is a requirement line in a manifest (``codemods/manifest_edits.py``): a change
-that imports Flask-Caching or redis in a project that does not declare it records a
-``Requirement``; after every file's result, one result per manifest adds the requirements
-that the changed files need, once each however many changes need them. A manifest result
-lists the files it ``supports``: ``apply`` writes it with them and never without them.
+* a requirement line in a manifest (``codemods/manifest_edits.py``): a change that imports
+  Flask-Caching or redis in a project that does not declare it records a ``Requirement``;
+* an edit of another module (``CodeSupport``): the ``cache = Cache()`` a cached blueprint
+  view imports, in the extensions module, and its ``init_app`` in the factory.
+
+After every file's result, one result per file to edit adds what the changed files need,
+once however many changes need it. Such a result lists the files it ``supports``: ``apply``
+writes it with them and never without them. A module that this run also rewrites is not
+edited a second time: the changes that would need it are dropped (``conflicts``) and say so.
 """
 
 from __future__ import annotations
@@ -14,7 +18,10 @@ from pathlib import Path
 from typing import Iterable
 
 from flaskfix.codemods import manifest_edits
-from flaskfix.codemods.changes import Requirement
+import ast
+import re
+
+from flaskfix.codemods.changes import CodeSupport, Finding, Requirement
 from flaskfix.codemods.engine.pipeline import FileResult
 from flaskfix.codemods.engine.source import SourceError, read_source
 
@@ -58,3 +65,127 @@ def manifest_results(needs: Iterable[tuple[str, list[Requirement]]], root: Path)
         result.diff_path = os.path.relpath(full, Path(root).resolve()) if os.path.isabs(path) else None
         out.append(result)
     return out
+
+
+class SupportError(Exception):
+    """A supporting edit of a module cannot be made; ``str()`` says why."""
+
+
+def code_results(needs: Iterable[tuple[str, list[CodeSupport]]], root: Path) -> list[FileResult]:
+    """One result per module that kept changes need an edit in (``CodeSupport``)."""
+    by_path: dict[str, tuple[set[CodeSupport], set[str]]] = {}
+    for path, supports in needs:
+        for s in supports:
+            edits, paths = by_path.setdefault(s.path, (set(), set()))
+            edits.add(s)
+            paths.add(path)
+    out = []
+    for rel, (edits, paths) in sorted(by_path.items()):
+        full = Path(root) / rel
+        supports = sorted(paths)
+        try:
+            source = read_source(str(full))
+            new = apply_code_supports(source.text, sorted(edits, key=lambda e: (e.kind != "cache-define", e)))
+        except (SourceError, SupportError) as exc:
+            out.append(FileResult(shown(full), error=f"cannot make the edit the changes in {', '.join(supports)} need: {exc}",
+                                  supports=supports))
+            continue
+        result = FileResult(shown(full), source=source, new_text=new, supports=supports)
+        out.append(result)
+    return out
+
+
+def apply_code_supports(text: str, edits: list[CodeSupport]) -> str:
+    for e in edits:
+        if e.kind == "cache-define":
+            text = _define_cache(text, *e.args)
+        elif e.kind == "cache-init":
+            text = _init_cache(text, *e.args)
+        else:
+            raise SupportError(f"unknown edit {e.kind}")
+    try:
+        ast.parse(text)
+    except SyntaxError as exc:
+        raise SupportError(f"the edited module does not parse ({exc.msg}, line {exc.lineno})") from None
+    return text
+
+
+def _lines(text: str) -> tuple[list[str], str]:
+    newline = "\r\n" if "\r\n" in text else "\n"
+    lines = text.splitlines(keepends=True)
+    if lines and not lines[-1].endswith(("\n", "\r")):
+        lines[-1] += newline
+    return lines, newline
+
+
+def _after_imports(tree: ast.Module) -> int:
+    """The 0-based line index after the module's head of imports (docstring included)."""
+    end = 0
+    for i, node in enumerate(tree.body):
+        if isinstance(node, (ast.Import, ast.ImportFrom)) or (
+                i == 0 and isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)):
+            end = node.end_lineno or node.lineno
+        else:
+            break
+    return end
+
+
+def _add_import(text: str, line: str) -> str:
+    tree = ast.parse(text)
+    lines, newline = _lines(text)
+    at = _after_imports(tree)
+    lines.insert(at, line + newline)
+    return "".join(lines)
+
+
+def _quote(text: str) -> str:
+    return "'" if len(re.findall(r"'[^'\n]*'", text)) > len(re.findall(r'"[^"\n]*"', text)) else '"'
+
+
+def _define_cache(text: str, name: str) -> str:
+    tree = ast.parse(text)
+    bound = {n.id for node in tree.body for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    imported = {a.asname or a.name for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom)) for a in node.names}
+    if name in bound or name in imported:
+        raise SupportError(f"`{name}` is already bound there")
+    has_cache = any(isinstance(n, ast.ImportFrom) and n.module == "flask_caching" and any(a.name == "Cache" and not a.asname for a in n.names)
+                    for n in tree.body)
+    if not has_cache:
+        if "Cache" in bound or "Cache" in imported:
+            raise SupportError("the name `Cache` is taken there")
+        text = _add_import(text, "from flask_caching import Cache")
+        tree = ast.parse(text)
+    lines, newline = _lines(text)
+    # after the last module-level ``x = Something()`` before the first def/class, else the imports
+    at, blank = _after_imports(tree), True
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            break
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
+            at, blank = node.end_lineno or node.lineno, False
+    new = [f"{name} = Cache(){newline}"]
+    if blank:
+        new = [newline] + new
+        if at < len(lines) and lines[at].strip():
+            new.append(newline)
+    lines[at:at] = new
+    return "".join(lines)
+
+
+def _init_cache(text: str, factory: str, app: str, name: str, import_from: str) -> str:
+    if import_from:
+        text = _add_import(text, f"from {import_from} import {name}")
+    tree = ast.parse(text)
+    func = next((n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == factory), None)
+    if func is None or not isinstance(func.body[-1], ast.Return):
+        raise SupportError(f"`{factory}()` does not end with `return {app}`")
+    ret = func.body[-1]
+    lines, newline = _lines(text)
+    indent = lines[ret.lineno - 1][: ret.col_offset]
+    if indent.strip():
+        raise SupportError(f"`return {app}` of `{factory}()` shares its line")
+    q = _quote(text)
+    new = [f"{indent}{app}.config.setdefault({q}CACHE_TYPE{q}, {q}SimpleCache{q}){newline}",
+           f"{indent}{name}.init_app({app}){newline}"]
+    lines[ret.lineno - 1: ret.lineno - 1] = new
+    return "".join(lines)

@@ -1011,3 +1011,97 @@ def _import_spelling(project: Any, importer: str, target: str) -> str | None:
         if not os.path.isfile(os.path.join(folder, "__init__.py")) or not part.isidentifier():
             return None
     return "." * up + ".".join(below + tgt_parts)  # (``.`` alone: the package's own __init__)
+
+
+# -- no Cache yet: create one in the extensions module, initialise it in the factory ----------
+
+
+@dataclass(frozen=True)
+class Create:
+    """A new Cache for a blueprint registered by a factory in another module: defined as
+    ``<name> = Cache()`` in ``define`` (the extensions module, else the factory's module),
+    initialised in ``factory()`` of ``factory_path`` (``<app>.config.setdefault("CACHE_TYPE",
+    "SimpleCache")``, ``<name>.init_app(<app>)`` before its ``return <app>``), imported
+    into the view module as ``from <module> import <name>``."""
+
+    module: str  # the view module's spelling of ``define``
+    name: str
+    define: str  # relative to the root
+    factory_path: str  # relative to the root
+    factory: str  # the factory function's name
+    app: str
+    factory_import: str  # the factory module's spelling of ``define`` ("" when it is that module)
+
+
+def creatable_cache(project: Any, view_path: str, blueprint: str, why_not_reuse: str) -> Create | str:
+    """Where a new Cache for ``blueprint`` goes, or why flaskfix cannot place one (the
+    reason says what the project lacks). Only when the project has no Cache at all, the
+    blueprint is registered in exactly one factory (followed through helpers) that ends
+    with ``return <app>``, and every import it needs is spelled without a cycle."""
+    indexed = project.indexed(view_path)
+    if indexed is None:
+        return why_not_reuse
+    index, facts = indexed
+    if index.extensions("cache"):
+        return why_not_reuse  # there is a Cache: reuse it or say why not, never a second one
+    regs = [r for r in index.blueprint_registrations() if r.blueprint == (facts.module, blueprint)]
+    sites: set[tuple[str, str, str]] = set()
+    for r in regs:
+        sites |= index.app_sites(r.module, r.scope, r.receiver) if "." not in r.receiver else {("?", "", "")}
+    if not regs:
+        return (f"the blueprint `{blueprint}` is not registered on an app created in this module, nor on any app "
+                "flaskfix can find in the project")
+    where = f"the blueprint `{blueprint}` is registered in another module"
+    if len(sites) != 1 or ("?", "", "") in sites:
+        return f"{where}, and flaskfix cannot tell which one app (factory) it is registered on"
+    module, factory, app = next(iter(sites))
+    ffacts = index.modules.get(module)
+    func = ffacts.functions.get(factory) if ffacts is not None and factory and "." not in factory else None
+    factory_path = _path_of(index, module)
+    tree = project.tree(factory_path) if func is not None else None
+    node = next((n for n in (tree.body if tree is not None else []) if isinstance(n, FUNCTIONS) and n.name == factory), None)
+    if node is None:
+        return f"{where} on `{app}`, which is not created by a module-level factory function flaskfix can edit"
+    last = node.body[-1]
+    if not (isinstance(last, ast.Return) and isinstance(last.value, ast.Name) and last.value.id == app):
+        return f"{where}: its factory `{factory}()` does not end with `return {app}`, where flaskfix would initialise a Cache"
+    if not any(isinstance(n, ast.Assign) and any(isinstance(t, ast.Name) and t.id == app for t in n.targets)
+               and isinstance(n.value, ast.Call) for n in node.body):
+        return f"{where}: `{app}` is not created in `{factory}()` itself"
+    # the module that holds the project's other extensions (db = SQLAlchemy()...), if one does
+    holders = sorted({e.module for e in index.extensions() if e.scope == ""})
+    define_module = holders[0] if len(holders) == 1 else module
+    define_path = _path_of(index, define_module)
+    dfacts = index.modules.get(define_module)
+    name = "cache"
+    if dfacts is None or name in dfacts.globals or name in dfacts.imports or (
+            define_module != module and (name in ffacts.globals or name in ffacts.imports)):
+        return f"{where}: the name `{name}` is taken in {project.relpath(define_path)}, where flaskfix would create the Cache"
+    spelled = _import_spelling(project, view_path, define_path)
+    if spelled is None:
+        return f"{where}: flaskfix cannot tell how {project.relpath(view_path)} would import {project.relpath(define_path)}"
+    factory_import = ""
+    if define_module != module:
+        factory_import = _existing_spelling(project, factory_path, define_module) or _import_spelling(project, factory_path, define_path) or ""
+        if not factory_import:
+            return f"{where}: flaskfix cannot tell how {project.relpath(factory_path)} would import {project.relpath(define_path)}"
+        if _imports_at_load(project, index, define_module, module):
+            return f"{project.relpath(define_path)} imports {project.relpath(factory_path)}: importing its Cache there would be a cycle"
+    if _imports_at_load(project, index, define_module, facts.module):
+        return f"{project.relpath(define_path)} imports {project.relpath(view_path)}: importing its Cache there would be a cycle"
+    rel = lambda p: project.relpath(p).replace(os.sep, "/")  # noqa: E731
+    busy = [p for p in (define_path, factory_path) if os.path.realpath(p) in getattr(project, "blocked", ())]
+    if busy:
+        return (f"{where}; a Cache would be created in {', '.join(sorted({rel(p) for p in busy}))}, which this run also "
+                "rewrites: apply that first, then run flaskfix again")
+    return Create(spelled, name, rel(define_path), rel(factory_path), factory, app, factory_import)
+
+
+def _existing_spelling(project: Any, importer: str, module: str) -> str | None:
+    """How ``importer`` already writes an import from ``module`` (``from shop.extensions
+    import db``): the same spelling for one more name."""
+    tree = project.tree(importer)
+    for node in tree.body if tree is not None else []:
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module == module:
+            return module
+    return None

@@ -133,3 +133,38 @@ def test_a_new_cache_comes_with_its_requirement_and_the_app_still_imports(tmp_pa
     (root / "requirements.txt").write_text("flask>=3\n")
     broken = declared_only(root, code)
     assert broken.returncode != 0 and "No module named 'flask_caching'" in broken.stderr
+
+
+NO_CACHE = {
+    **FACTORY,
+    "requirements.txt": "flask>=3\nflask-sqlalchemy>=3\n",
+    "shop/__init__.py": FACTORY["shop/__init__.py"].replace("from shop.extensions import cache", "from shop.extensions import db")
+    .replace('app.config.from_mapping(CACHE_TYPE="SimpleCache")', 'app.config.from_mapping(SQLALCHEMY_DATABASE_URI="sqlite://")')
+    .replace("cache.init_app(app)", "db.init_app(app)"),
+    "shop/extensions.py": """
+        from flask_sqlalchemy import SQLAlchemy
+
+        db = SQLAlchemy()
+    """,
+}
+
+
+def test_a_factory_blueprint_app_without_a_cache_gets_one_across_four_files(tmp_path: Path) -> None:
+    """The standard layout with no Cache: `apply` creates it in the extensions module,
+    initialises it in the factory, imports it in the view module and declares Flask-Caching;
+    the app, run with only its declared dependencies, runs the view once for three GETs."""
+    root = write(tmp_path, NO_CACHE)
+    code = COUNT_REQUESTS.format(module="shop", views="shop.views")
+    assert declared_only(root, code).stdout.strip() == "3"
+    out = apply(root)
+    assert out.returncode == 0, out.stderr
+    assert "wrote 4 of 4 file(s)" in out.stderr
+    assert (root / "requirements.txt").read_text() == "flask>=3\nflask-sqlalchemy>=3\nFlask-Caching>=2.0\n"
+    assert "cache = Cache()" in (root / "shop" / "extensions.py").read_text()
+    assert "cache.init_app(app)" in (root / "shop" / "__init__.py").read_text()
+    after = declared_only(root, code)
+    assert after.returncode == 0 and after.stdout.strip() == "1", after.stderr
+    # a second run changes nothing
+    again = subprocess.run([sys.executable, "-m", "flaskfix", "diff", "--no-cache", "."], cwd=root, capture_output=True,
+                           text=True, timeout=120)
+    assert again.returncode == 0 and again.stdout == "", again.stdout
