@@ -387,3 +387,32 @@ def test_sarif_edge_locations_stay_valid() -> None:
     jsonschema.Draft4Validator(json.loads(SCHEMA.read_text())).validate(doc)
     (result,) = doc["runs"][0]["results"]
     assert result["locations"] == [{"physicalLocation": {"artifactLocation": {"uri": "file:///elsewhere/my%20app.py"}}}]
+
+
+def test_a_change_that_spans_files_in_every_format(tmp_path: Path) -> None:
+    """A cached view whose Flask-Caching line goes into requirements.txt: json says which
+    file needs which, the SARIF fix carries both files, github adds a notice for the line."""
+    (tmp_path / "requirements.txt").write_text("flask>=3\n")
+    (tmp_path / "pyproject.toml").write_text('[tool.flaskfix]\nselect = ["cache-route"]\n')
+    (tmp_path / "app.py").write_text(registry.get("cache-route").EXAMPLE_BEFORE)
+    p = plan([str(tmp_path)])
+    summary = Summary()
+    results = []
+    for r in execute(p, jobs=1, use_cache=False):
+        summary.add(r)
+        results.append(r)
+    summary.finish()
+    assert summary.files == 1 and summary.changed_files == 2
+    doc = json.loads(render("json", results, summary, p.codemods, "0"))
+    app, manifest = doc["files"]
+    assert app["needs"] == ["requirements.txt"] and manifest["supports"] == ["app.py"]
+    assert manifest["changes"] == [] and "+Flask-Caching>=2.0" in manifest["patch"]
+    log = json.loads(render("sarif", results, summary, p.codemods, "0"))
+    jsonschema.Draft4Validator(json.loads(SCHEMA.read_text())).validate(log)
+    fixes = [res["fixes"][0] for res in log["runs"][0]["results"] if "fixes" in res]
+    assert fixes and all([c["artifactLocation"]["uri"] for c in f["artifactChanges"]] == ["app.py", "requirements.txt"]
+                         for f in fixes)
+    assert "with the requirement it needs in requirements.txt" in fixes[0]["description"]["text"]
+    github = render("github", results, summary, p.codemods, "0")
+    assert ("::notice file=requirements.txt,title=flaskfix requirement::adds Flask-Caching>=2.0, needed by the changes in "
+            in github)

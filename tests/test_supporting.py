@@ -141,3 +141,24 @@ def test_declining_every_change_leaves_the_manifest_alone(project: Path) -> None
     child.expect(pexpect.EOF)
     child.close()
     assert snapshot(project) == before
+
+
+def test_sigkill_after_the_first_write_leaves_no_file_without_what_it_needs(project: Path) -> None:
+    """Supporting edits are written first: killed after the first write, the manifest may
+    hold its new line, but no rewritten file imports a package the manifest lacks."""
+    import signal
+    import subprocess
+
+    before = snapshot(project)
+    proc = subprocess.Popen([sys.executable, "-m", "flaskfix", "apply", "--yes", "--no-cache", "--allow-dirty"],
+                            cwd=project, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True, env={**os.environ, "NO_COLOR": "1", "FLASKFIX_PAUSE_AT": "written"})
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if "paused at written" in line:
+            break
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    after = snapshot(project)
+    assert after["requirements.txt"] == b"flask>=3\nFlask-Caching>=2.0\nredis>=4.0\n"  # whole, new
+    assert after["report.py"] == before["report.py"] and after["counter.py"] == before["counter.py"]  # whole, old
