@@ -21,6 +21,7 @@ from flaskfix.cli import github as gh
 from flaskfix.cli import pr as prmod
 from flaskfix.cli.main import app
 from tests.github_fake import FakeGitHub
+from tests.test_dependencies import CACHED
 
 TOKEN = "ghs_Fake7oken4f1c9eDoNotLeak"
 OWNER, NAME = "octo", "shop"
@@ -656,19 +657,7 @@ def test_pre_commit_hooks() -> None:
         assert h["language"] == "python" and h["types"] == ["python"]
 
 
-REPORT_SITE = '''from flask import Flask
-
-app = Flask(__name__)
-
-
-@app.route("/report")
-def report():
-    return {"total": compute_report()}
-
-
-def compute_report():
-    return sum(range(10))
-'''
+REPORT_SITE = CACHED
 
 
 def test_a_change_and_the_manifest_line_it_needs_are_one_commit(tmp_path, httpserver, monkeypatch) -> None:  # type: ignore[no-untyped-def]

@@ -16,34 +16,11 @@ import pytest
 from typer.testing import CliRunner
 
 from flaskfix.cli import main
+from tests.test_dependencies import CACHED, COUNTER
 
-REPORT = '''\
-from flask import Flask
-
-app = Flask(__name__)
-
-
-@app.route("/report")
-def report():
-    return {"total": compute_report()}
-
-
-def compute_report():
-    return sum(range(10))
-'''
-COUNTER = '''\
-from flask import Flask
-
-app = Flask(__name__)
-hits = 0
-
-
-@app.route("/")
-def index():
-    global hits
-    hits += 1
-    return str(hits)
-'''
+# a view cache-route rewrites (compute_report is named expensive in CONFIG) and a counter
+# redis-counter rewrites: both need a package requirements.txt does not declare
+REPORT, COUNTER = CACHED, COUNTER
 CONFIG = '[tool.flaskfix]\nselect = ["cache-route", "redis-counter"]\n[tool.flaskfix.cache-route]\nexpensive = ["compute_report"]\n'
 
 

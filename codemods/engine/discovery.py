@@ -66,7 +66,8 @@ def _read_gitignore(folder: Path | str) -> pathspec.PathSpec | None:
     return _spec(lines) if lines else None
 
 
-def _display(path: Path) -> str:
+def display(path: Path | str) -> str:
+    """A path as runs show it: relative to the working folder when below it, else as given."""
     try:
         rel = os.path.relpath(path)
     except ValueError:
@@ -87,7 +88,7 @@ def discover(paths: list[str], root: Path, exclude: list[str]) -> list[Discovere
             out[str(p)] = Discovered(str(p), "no such file or directory")
             continue
         if not p.is_dir():
-            out[_display(p)] = Discovered(_display(p), None if p.is_file() else NOT_REGULAR)
+            out[display(p)] = Discovered(display(p), None if p.is_file() else NOT_REGULAR)
             continue
         for found in _walk(p, root, exclude_spec):
             out.setdefault(found.path, found)
@@ -132,7 +133,7 @@ def _walk(top: Path, root: Path, exclude_spec: pathspec.PathSpec | None):
     stack_base = _ignore_stack_for(top_resolved, root) if top_resolved != root else []
     if exclude_spec is not None:
         stack_base = stack_base + [(str(root), exclude_spec)]
-    shown_top = _display(top)
+    shown_top = display(top)
     pending = [(str(top_resolved), "", stack_base)]  # (folder, its path below top, the specs above it)
     while pending:
         folder, below, parent_stack = pending.pop()

@@ -23,16 +23,8 @@ import re
 
 from flaskfix.codemods.changes import CodeSupport, Finding, Requirement
 from flaskfix.codemods.engine.pipeline import FileResult
+from flaskfix.codemods.engine.discovery import display as shown
 from flaskfix.codemods.engine.source import SourceError, read_source
-
-
-def shown(path: Path) -> str:
-    """A path as results show them: relative to the working folder when below it."""
-    try:
-        rel = os.path.relpath(path)
-    except ValueError:
-        return str(path)
-    return str(path) if rel.startswith("..") else rel
 
 
 def manifest_results(needs: Iterable[tuple[str, list[Requirement]]], root: Path) -> list[FileResult]:
