@@ -97,7 +97,7 @@ class CacheRoute(FlaskfixCodemod):
         state.
     """
     REFUSES = (
-        "a new Cache would be needed but the project does not depend on Flask-Caching: its runtime manifests (requirements*.txt, pyproject, setup.cfg, setup.py, Pipfile) do not declare it and no runtime module imports flask_caching (the app would stop importing where it is deployed); a project with no manifest at all gets the change, which says what to install",
+        "a new Cache would be needed, the project does not depend on Flask-Caching (its runtime manifests do not declare it and no runtime module imports flask_caching), and flaskfix cannot add `Flask-Caching>=2.0` to the manifest that declares Flask: a lock or hash file would go stale (the finding names the command: poetry add, pdm add, uv add, pipenv install, pip-compile --generate-hashes), the manifest is setup.py, or [tool.flaskfix] edit-manifests = false. Otherwise the change adds the requirement itself; a project with no manifest at all gets the change, which says what to install",
         "the route is not expensive: it calls nothing named in `expensive` and matches no heuristic "
         "(call names containing one of `heuristics`: expensive, calculat, compute, aggregate, report, "
         "summar, stats; whole-table queries `X.query.all()`, `X.query.count()`, `session.query(X).all()`); "
@@ -134,7 +134,13 @@ class CacheRoute(FlaskfixCodemod):
         "project's Cache is reused only when it is the only one, is initialised on the app the blueprint is "
         "registered on (followed through helpers such as register_extensions(app)), has a CACHE_TYPE set in "
         "the project's code that caches (the default, NullCache, caches nothing), and can be imported "
-        "without a cycle; creating a Cache in another module is not done yet",
+        "without a cycle; with no Cache in the project, one is created in the module holding the other "
+        "extensions (else the factory's) and initialised before the factory's `return app`, unless the "
+        "blueprint's app is not one factory flaskfix can follow, the factory does not end with "
+        "`return app`, the name `cache` is taken there, an import would be a cycle, or this run also "
+        "rewrites that module",
+        "unknown code: the view calls a function imported from a project module where flaskfix cannot find its "
+        "definition (a re-export is followed to its definition)",
         "MethodView: the class answers other methods than GET, overrides dispatch_request, inherits from "
         "another view class without its own `decorators` list, or its `decorators` is not a list/tuple literal",
         "a function the view calls (in this module or another project module) breaks one of these rules",

@@ -127,7 +127,7 @@ class RedisCounter(FlaskfixCodemod):
         integers: a count beyond that range raises an error instead of growing.
     """
     REFUSES = (
-        "a Redis client would be needed but the project does not depend on redis: its runtime manifests do not declare it and no runtime module imports it (a project with no manifest at all gets the change, which says what to install)",
+        "a Redis client would be needed, the project does not depend on redis (its runtime manifests do not declare it and no runtime module imports it), and flaskfix cannot add `redis>=4.0` to the manifest that declares Flask (a lock or hash file would go stale, setup.py, or edit-manifests = false; the finding names the command). Otherwise the change adds the requirement itself; a project with no manifest at all gets the change, which says what to install",
         "the counter is reset, deleted or assigned anything but itself plus or minus an amount (`hits = 0`)",
         "compound logic: a handler reads the counter before bumping it (`if hits > 10: ...`), or where "
         "its bump may not have run (another branch, after a loop, in except/finally)",

@@ -708,6 +708,29 @@ class _Scanner:
                 if fdef is not None:
                     self.helpers.append((other, fdef, anchor, target.name))
                     break
+            else:
+                self._follow_reexport(node, imp, target, anchor)
+
+    def _follow_reexport(self, node: ast.Call, imp: ast.ImportFrom, target: ast.alias, anchor: int | None) -> None:
+        """A function imported from a project module that does not define it: re-exported
+        (``from .constants import f`` in a package's ``__init__``): followed through the
+        index to its definition; one that cannot be found is not assumed harmless."""
+        project = self.planner.project
+        indexed = project.indexed(self.info.path)
+        if indexed is None:
+            return
+        index, facts = indexed
+        module, name = index.resolve(facts.module, target.asname or target.name)
+        if module not in index.modules or not name:
+            return  # not the project's: a third-party function (documented as not followed)
+        path = index._module_path.get(module) or _path_of(index, module)
+        other = module_view(project, path) if path else None
+        fdef = other.top_function(name) if other is not None else None
+        if fdef is not None and other is not None:
+            self.helpers.append((other, fdef, anchor, name))
+            return
+        self.problem(node, f"unknown code: it calls `{target.asname or target.name}()`, imported from the project's "
+                           f"module `{module}`, where flaskfix cannot find its definition")
 
 
 # -- small helpers ----------------------------------------------------------------------------
