@@ -257,6 +257,8 @@ class _Planner(Planner):
         if method == "get" and isinstance(base, ast.Attribute) and base.attr == "session" and isinstance(base.value, ast.Name):
             if n_args < 2 or not call.args or not isinstance(call.args[0], ast.Name):
                 return None
+            if any(isinstance(b, ast.arg) for b in self._binders_of(base.value)):
+                return None  # ``self.session.get(url, params=...)``: an object's session (requests), not db.session
             if n_args != 2 or not plain or call.keywords:
                 self._loop_finding(call, "`session.get()` with options (populate_existing, with_for_update...): a prefetched object would not honour them")
                 return None
