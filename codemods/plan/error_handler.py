@@ -1084,9 +1084,9 @@ class _Planner(Planner):  # noqa: PLR0904 (the codemod's rules, one method each)
                 continue
             culprit = self._may_raise(node, exc)
             if culprit is not None:
-                return (f"`{self.code(culprit)}` in the same statement may also raise {exc} for reasons flaskfix cannot tie "
-                        "to the request; `try` around the statement would answer those 400 too (move the operation "
-                        "to its own statement)")
+                return (f"`{self.code(culprit)}` in the same statement may also raise {exc}, and flaskfix does not take "
+                        "it for a request-input site; `try` around the statement would answer that 400 too (move the "
+                        "operation to its own statement)")
         return None
 
     def _may_raise(self, node: ast.AST, exc: str) -> ast.AST | None:
@@ -1110,6 +1110,8 @@ class _Planner(Planner):  # noqa: PLR0904 (the codemod's rules, one method each)
         if isinstance(node, ast.Subscript):
             if exc == "KeyError" and self._stored(node):
                 return None  # ``d[k] = v`` sets a key, it never looks one up
+            if exc == "KeyError" and self._key_checked(node, self.scopes.enclosing_function(node)):
+                return None  # only reached when ``"k" in d`` (or ``d.get("k")``): the key is there
             return node if exc in ("KeyError", "TypeError") else None
         if isinstance(node, (ast.UnaryOp, ast.Compare)):
             return node if exc == "TypeError" else None
