@@ -112,6 +112,9 @@ class ErrorHandler(FlaskfixCodemod):
         before class handlers, and the blueprint's before the app's), and no other error
         can reach it. A handler the app registered for the class itself or a base class
         (ArithmeticError, LookupError...) means the app already answers it: left alone.
+        An app that registers its own handler for 400 (or BadRequest) gets no handler
+        from flaskfix: the client-input classes are BadRequest subclasses, so its 400
+        page answers them like every other 400 of the app.
     """
     REFUSES = (
         "another expression in the same statement may raise the class (a call other than the request's accessors, jsonify and a few built-ins; another division, subscript or format spec): `try` around the statement would answer it 400 too",
@@ -233,7 +236,7 @@ def handle_client_input_error(error):
             stmt = index.starting(span, (cst.SimpleStatementLine,))
             wraps[stmt] = {exc: [site(ws) for ws in group] for exc, group in by_exc}
         messages = {**DEFAULT_MESSAGES, **dict(wrapping.messages)}
-        return self._apply(tree, plans, wraps, wrapping.status, messages)
+        return self._apply(tree, plans, wraps, wrapping.status, messages, wrapping.project_400)
 
     @classmethod
     def config_problems(cls, config: Mapping[str, Any]) -> list[str]:
@@ -284,12 +287,12 @@ def handle_client_input_error(error):
         wraps: dict[cst.SimpleStatementLine, dict[str, list[Site]]],
         status: int,
         messages: dict[str, str],
+        project_400: str | None = None,
     ) -> cst.Module:
         model = self.flask
         q = quote_style(tree)
         indent = tree.default_indent
-        current_app = self._flask_name("current_app")
-        request = self._flask_name("request")
+        current_app = request = ""  # imported only when a handler is written
         bad_request = self._import_name("werkzeug.exceptions", "BadRequest")
         taken: set[str] = set()
         base = model.free_name("ClientInputError", taken)
@@ -301,7 +304,8 @@ def handle_client_input_error(error):
                 taken.add(classes[exc])
         # the classes, after the imports: one base every handler is registered for, and a
         # subclass per built-in class that still is one (``except ValueError`` keeps catching it)
-        doc = "Bad input in the request, at an operation flaskfix wrapped: answered 400 below."
+        doc = ("Bad input in the request, at an operation flaskfix wrapped: a 400 the app's own 400 handler answers."
+               if project_400 is not None else "Bad input in the request, at an operation flaskfix wrapped: answered 400 below.")
         defs = [f'class {base}({bad_request}):\n{indent}"""{doc}"""\n']
         for exc, name in classes.items():
             defs.append(f'class {name}({base}, {exc}):\n{indent}"""{CLIENT_CLASSES[exc][1]}"""\n')
@@ -323,7 +327,11 @@ def handle_client_input_error(error):
             where = self._placement(owner)
             assert not isinstance(where, str)
             anchor, factory = where
+            if project_400 is not None:
+                handler_for[key] = ""  # the project's own 400 handler answers the classes
             if key not in handler_for:
+                if not request:
+                    current_app, request = self._flask_name("current_app"), self._flask_name("request")
                 name = model.free_name("handle_client_input_error", taken)
                 taken.add(name)
                 handler_for[key] = name
@@ -348,8 +356,11 @@ def handle_client_input_error(error):
                         reg = reg.with_changes(leading_lines=[cst.EmptyLine(indent=False)])
                     after.setdefault(anchor, []).append(reg)
             name = handler_for[key]
-            how = (f"`@{owner.name}.errorhandler({base})` `{name}()`" if factory is None else
-                   f"`{owner.name}.register_error_handler({base}, {name})` in `{factory.name.value}()`")  # type: ignore[union-attr]
+            if project_400 is not None:
+                how = project_400
+            else:
+                how = (f"`@{owner.name}.errorhandler({base})` `{name}()`" if factory is None else
+                       f"`{owner.name}.register_error_handler({base}, {name})` in `{factory.name.value}()`")  # type: ignore[union-attr]
             first = min(group, key=lambda s: self.line_of(s.node))
             views = sorted({s.view.name for s in group})
             count = len({id(self.flask.statement_of(s.node)) for s in group})

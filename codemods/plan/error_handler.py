@@ -11,6 +11,7 @@ client-input classes, the handlers and the ``try`` statements.
 from __future__ import annotations
 
 import ast
+import os
 import builtins
 import re
 from dataclasses import dataclass, field
@@ -89,6 +90,9 @@ class Wrapping:
     statements: tuple[tuple[Span, tuple[tuple[str, tuple[WrapSite, ...]], ...]], ...]
     status: int
     messages: tuple[tuple[str, str], ...]
+    #: the project's own handler for 400 (``routes/__init__.py:27 handle_bad_request()``):
+    #: it answers the client-input classes (BadRequest subclasses), so none is added
+    project_400: str | None = None
 
 
 @dataclass(eq=False)
@@ -204,8 +208,28 @@ class _Planner(Planner):  # noqa: PLR0904 (the codemod's rules, one method each)
                       for stmt, by_exc in wraps.items()),
                 status,
                 tuple(sorted(messages.items())),
+                self._project_400() if status == 400 else None,
             )))
         return self.out
+
+    def _project_400(self) -> str | None:
+        """An app-wide handler the project registers for 400 or BadRequest: it answers the
+        client-input classes (BadRequest subclasses) as it answers every 400, so flaskfix
+        adds none of its own (which would bypass the project's 400 page). A handler for
+        every HTTPException is not taken for one: flaskfix keeps answering with its own."""
+        if not self.project.files:
+            return None
+        index = self.project.index()
+        for h in index.error_handlers():
+            if not h.app_wide:
+                continue
+            for kind, value in h.registration.keys:
+                last = str(value).rsplit(".", 1)[-1]
+                if (kind == "code" and value == 400) or (kind == "class" and last == "BadRequest"):
+                    path = self.project.relpath(index.modules[h.module].path).replace(os.sep, "/")
+                    name = h.registration.handler.rsplit(".", 1)[-1] if h.registration.handler else "its handler"
+                    return f"the project's own handler for {last if kind == 'class' else 400}, `{name}()` ({path}:{h.registration.line})"
+        return None
 
     def _wrap_site(self, site: Site) -> WrapSite:
         node = site.node

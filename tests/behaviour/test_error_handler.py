@@ -492,16 +492,19 @@ def test_only_the_wrapped_sites_change_whatever_handlers_the_app_has(tmp_path, c
         finally:
             got_request_exception.disconnect(record, module.app)
     assert outcomes[0] == outcomes[1], "an exception that was not raised at a wrapped site changed its outcome"
+    # the app's own 400 handler answers the client-input classes (BadRequest subclasses):
+    # flaskfix adds no handler there, and the body is the app's
+    key = "bad" if config == "app handler for a code 400" else "error"
     if config == "app handler for the same class":
         assert after_sites["/api/ratio?b=x"] == before_sites["/api/ratio?b=x"]  # the app answers ValueError itself
         assert "except ValueError" not in text
     else:
-        assert after_sites["/api/ratio?b=x"] == (400, {"error": VALUE})
+        assert after_sites["/api/ratio?b=x"] == (400, {key: VALUE})
     if config == "blueprint handler for a base class":
         assert after_sites["/api/ratio?b=0"] == before_sites["/api/ratio?b=0"]  # ArithmeticError's own answer
         assert "except ZeroDivisionError" not in text
     else:
-        assert after_sites["/api/ratio?b=0"] == (400, {"error": DIVISION})
+        assert after_sites["/api/ratio?b=0"] == (400, {key: DIVISION})
     assert outcomes[1][1] == after_seen, "a wrapped site reached got_request_exception"
 
 
@@ -518,3 +521,50 @@ def test_a_helper_reached_by_a_view_whose_blueprint_answers_the_class_is_left_al
     for url in ["/share?people=x", "/stats/share?people=x"]:
         assert b.get(url).status_code == 500
         assert (a.get(url).status_code, a.get(url).get_json()) == (400, {"error": VALUE})
+
+
+OWN_400_PAGE = """
+    from flask import Blueprint, Flask, request
+
+    app = Flask(__name__)
+    api = Blueprint("api", __name__)
+
+
+    def handle_bad_request(error):
+        return f"<h1>Bad request</h1><p>{error.description}</p>", 400
+
+
+    app.register_error_handler(400, handle_bad_request)
+
+
+    @api.route("/split")
+    def split():
+        total = int(request.args.get("total", "0"))
+        return {"each": total}
+
+
+    @app.route("/echo", methods=["POST"])
+    def echo():
+        return {"name": request.get_json()["name"]}
+
+
+    app.register_blueprint(api, url_prefix="/api")
+"""
+
+
+def test_the_projects_own_400_page_answers_the_client_input(tmp_path):
+    """An app with its own 400 handler: flaskfix adds the client-input classes and the
+    try/except, and no handler of its own, so bad input gets the project's 400 page (in the
+    app and in a blueprint), like every other 400 of the app."""
+    result = run_codemod("error-handler", textwrap.dedent(OWN_400_PAGE).lstrip("\n"))
+    assert "errorhandler(ClientInputError)" not in result.new_text and "def handle_client_input_error" not in result.new_text
+    assert all("answered 400 by the project's own handler for 400, `handle_bad_request()`" in c.message for c in result.changes)
+    before, after = _versions(tmp_path, OWN_400_PAGE)
+    b, a = before.app.test_client(), after.app.test_client()
+    assert b.get("/api/split?total=x").status_code == 500
+    assert _answer(a, "GET", "/api/split?total=x") == (400, f"<h1>Bad request</h1><p>{VALUE}</p>".encode(), None)
+    assert b.post("/echo", json={}).status_code == 500
+    assert _answer(a, "POST", "/echo", json={}) == (400, f"<h1>Bad request</h1><p>{KEY}</p>".encode(), None)
+    for client in (a, b):  # good input, and the app's other 400s, as before
+        assert client.get("/api/split?total=4").get_json() == {"each": 4}
+        assert client.post("/echo", data="not json", content_type="application/json").status_code == 400
