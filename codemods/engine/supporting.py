@@ -17,7 +17,6 @@ import os
 from pathlib import Path
 from typing import Iterable
 
-from flaskfix.codemods import manifest_edits
 import ast
 import re
 
@@ -30,6 +29,8 @@ from flaskfix.codemods.engine.source import SourceError, read_source
 def manifest_results(needs: Iterable[tuple[str, list[Requirement]]], root: Path) -> list[FileResult]:
     """One result per manifest that a kept change needs a line in. ``needs``: (path of a
     changed file, its requirements), for the changes that are kept."""
+    from flaskfix.codemods import manifest_edits  # (here: packaging is not needed at start-up)
+
     by_manifest: dict[str, dict[str, set[str]]] = {}
     for path, requirements in needs:
         for q in requirements:
