@@ -329,6 +329,29 @@ class Project:
                         callee = dotted(stmt.value.func)
                         if callee and callee.split(".")[-1] in callee_suffixes:
                             return True
+                        # ``app = create_app()``: a factory of this module, or one it imports
+                        if callee and "." not in callee and self._factory_of(tree, callee, callee_suffixes):
+                            return True
+        return False
+
+    def _factory_of(self, tree: ast.Module, func: str, callee_suffixes: tuple[str, ...], depth: int = 0) -> bool:
+        """Is ``func`` (a name in the module ``tree``) a function that creates an object with
+        one of ``callee_suffixes`` and returns it: defined there, or imported from a project
+        module that defines it?"""
+        for stmt in tree.body:
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and stmt.name == func:
+                made = {t.id for n in ast.walk(stmt) if isinstance(n, ast.Assign) and isinstance(n.value, ast.Call)
+                        and (dotted(n.value.func) or "").split(".")[-1] in callee_suffixes
+                        for t in n.targets if isinstance(t, ast.Name)}
+                return any(isinstance(n, ast.Return) and isinstance(n.value, ast.Name) and n.value.id in made
+                           for n in ast.walk(stmt))
+            if isinstance(stmt, ast.ImportFrom) and depth == 0 and any((a.asname or a.name) == func for a in stmt.names):
+                original = next(a.name for a in stmt.names if (a.asname or a.name) == func)
+                stem = (stmt.module or "").split(".")[-1]
+                for path in self.files_mentioning(original):
+                    other = self.tree(path) if stem and _module_stem(path) == stem else None
+                    if other is not None and self._factory_of(other, original, callee_suffixes, depth + 1):
+                        return True
         return False
 
 

@@ -168,3 +168,25 @@ def test_a_factory_blueprint_app_without_a_cache_gets_one_across_four_files(tmp_
     again = subprocess.run([sys.executable, "-m", "flaskfix", "diff", "--no-cache", "."], cwd=root, capture_output=True,
                            text=True, timeout=120)
     assert again.returncode == 0 and again.stdout == "", again.stdout
+
+
+def test_views_on_an_app_a_factory_call_made_in_another_module(tmp_path: Path) -> None:
+    """``app = create_app()`` in the package, ``from server import app`` in the views: the
+    views are seen (they used to get neither a rewrite nor a finding) and the rewritten app
+    answers bad input 400 and good input as before."""
+    import shutil
+
+    root = tmp_path / "project"
+    shutil.copytree(Path(__file__).parents[1] / "fixtures" / "projects" / "app-created-by-factory-call-elsewhere" / "before", root)
+    (root / "requirements.txt").write_text("flask>=3\n")
+    code = """
+from server import app
+client = app.test_client()
+print(client.get("/api/x?n=abc").status_code, client.get("/api/x?n=5").get_json())
+"""
+    before = declared_only(root, code)
+    assert before.returncode == 0 and before.stdout.split()[0] == "500", before.stderr
+    out = apply(root)
+    assert out.returncode == 0 and "wrote 1 of 1 file(s)" in out.stderr, out.stderr
+    after = declared_only(root, code)
+    assert after.returncode == 0 and after.stdout.strip() == "400 {'n': 5}", after.stderr
