@@ -29,6 +29,7 @@ from libcst.metadata import MetadataWrapper, PositionProvider, ScopeProvider
 from flaskfix.codemods.ast_facts import AstFacts
 from flaskfix.codemods.changes import Change, CodeSupport, Finding, Requirement
 from flaskfix.codemods.flask_model import FlaskModel, is_docstring
+from flaskfix.codemods.plan.base import string_literal  # noqa: F401 (codemods import it from here)
 from flaskfix.codemods.project import Project
 
 
@@ -361,11 +362,6 @@ def quote_style(tree: cst.Module) -> str:
 
     tree.visit(V())
     return "'" if counts["'"] > counts['"'] else '"'
-
-
-def string_literal(text: str, quote: str) -> str:
-    """``text`` as Python source in ``quote`` quotes."""
-    return quote + text.replace("\\", "\\\\").replace(quote, "\\" + quote).replace("\n", "\\n") + quote
 
 
 def _insert_import(tree: cst.Module, text: str) -> cst.Module:

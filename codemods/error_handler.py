@@ -43,27 +43,24 @@ from libcst.metadata import PositionProvider
 from flaskfix.codemods.ast_facts import HANDLER_TEXT, AstFacts
 from flaskfix.codemods import detection
 from flaskfix.codemods.base import FlaskfixCodemod, quote_style, string_literal
+from flaskfix.codemods.changes import CodeSupport
 from flaskfix.codemods.edits import EditError, NodeIndex
 from flaskfix.codemods.flask_model import FlaskObject, Handler
-from flaskfix.codemods.plan.error_handler import EXCEPTIONS, WrapSite, Wrapping
+from flaskfix.codemods.plan.error_handler import (
+    BASE_CLASS,
+    CLIENT_CLASSES,
+    DEFAULT_MESSAGES,
+    EXCEPTIONS,
+    HANDLER,
+    MAX_LINE,
+    Shared,
+    WrapSite,
+    Wrapping,
+    _wrapped,
+    class_texts,
+    handler_text,
+)
 
-DEFAULT_MESSAGES = {
-    "ZeroDivisionError": "Division by zero is not allowed.",
-    "ValueError": "A value in the request is not valid.",
-    "KeyError": "A required field is missing from the request.",
-    "TypeError": "The request data does not have the expected shape.",
-}
-
-#: the client-input class raised at each wrapped site: (name, docstring)
-CLIENT_CLASSES = {
-    "ZeroDivisionError": ("ClientZeroDivisionError", "A division by a number from the request that is zero."),
-    "ValueError": ("ClientValueError", "A value from the request that cannot be converted."),
-    "KeyError": ("ClientKeyError", "A key missing from the request's JSON body."),
-    "TypeError": ("ClientTypeError", "The request's JSON body does not have the expected shape."),
-}
-
-#: longest line the generated code may have (black's default)
-MAX_LINE = 88
 
 @dataclass
 class Site:
@@ -236,7 +233,7 @@ def handle_client_input_error(error):
             stmt = index.starting(span, (cst.SimpleStatementLine,))
             wraps[stmt] = {exc: [site(ws) for ws in group] for exc, group in by_exc}
         messages = {**DEFAULT_MESSAGES, **dict(wrapping.messages)}
-        return self._apply(tree, plans, wraps, wrapping.status, messages, wrapping.project_400)
+        return self._apply(tree, plans, wraps, wrapping.status, messages, wrapping.project_400, wrapping.shared)
 
     @classmethod
     def config_problems(cls, config: Mapping[str, Any]) -> list[str]:
@@ -288,16 +285,30 @@ def handle_client_input_error(error):
         status: int,
         messages: dict[str, str],
         project_400: str | None = None,
+        shared: Shared | None = None,
     ) -> cst.Module:
         model = self.flask
         q = quote_style(tree)
         indent = tree.default_indent
         current_app = request = ""  # imported only when a handler is written
+        if shared is not None:
+            # the classes and the handler are written once, in the module that creates the
+            # blueprint (a supporting edit every view module of it shares); imported here
+            used = [exc for exc in EXCEPTIONS if any(exc in by_exc for by_exc in wraps.values())]
+            classes = {exc: CLIENT_CLASSES[exc][0] for exc in used}
+            for name in classes.values():
+                self.add_import(shared.module, name)
+            self.code_supports.append(CodeSupport(shared.path, "client-input-handler",
+                                                  (shared.blueprint, str(status), *used), self.ID))
+            how = (f"`@{shared.blueprint}.errorhandler({BASE_CLASS})` `{HANDLER}()` in {shared.path}, shared by the "
+                   "blueprint's view modules")
+            hows = {_owner_key(owner): how for owner, _exc, _group in plans}
+            return self._wrap_and_report(tree, plans, wraps, classes, messages, hows, status, q, indent, {}, {})
         bad_request = self._import_name("werkzeug.exceptions", "BadRequest")
         taken: set[str] = set()
         base = model.free_name("ClientInputError", taken)
         taken.add(base)
-        classes: dict[str, str] = {}
+        classes: dict[str, str] = {}  # type: ignore[no-redef]
         for exc in EXCEPTIONS:
             if any(exc in by_exc for by_exc in wraps.values()):
                 classes[exc] = model.free_name(CLIENT_CLASSES[exc][0], taken)
@@ -306,9 +317,7 @@ def handle_client_input_error(error):
         # subclass per built-in class that still is one (``except ValueError`` keeps catching it)
         doc = ("Bad input in the request, at an operation flaskfix wrapped: a 400 the app's own 400 handler answers."
                if project_400 is not None else "Bad input in the request, at an operation flaskfix wrapped: answered 400 below.")
-        defs = [f'class {base}({bad_request}):\n{indent}"""{doc}"""\n']
-        for exc, name in classes.items():
-            defs.append(f'class {name}({base}, {exc}):\n{indent}"""{CLIENT_CLASSES[exc][1]}"""\n')
+        defs = class_texts(base, bad_request, classes, indent, doc)
         class_nodes = []
         for text in defs:
             node = cst.parse_statement(text, config=tree.config_for_parsing)
@@ -322,6 +331,7 @@ def handle_client_input_error(error):
             before.setdefault(tree.body[0], []).extend(class_nodes)
         # the handlers: one per app or blueprint, registered for the base class only
         handler_for: dict[object, str] = {}
+        hows: dict[object, str] = {}
         for owner, exc, group in plans:
             key = _owner_key(owner)
             where = self._placement(owner)
@@ -335,17 +345,8 @@ def handle_client_input_error(error):
                 name = model.free_name("handle_client_input_error", taken)
                 taken.add(name)
                 handler_for[key] = name
-                lines = []
-                if factory is None:
-                    lines.append(f"@{owner.name}.errorhandler({base})")
-                lines.append(f"def {name}(error):")
-                # bad client input is not a server error: one WARNING line, no traceback
-                log = string_literal(f"%s %s (view %s): %r, answered {status}", q)
-                args = [log, f"{request}.method", f"{request}.path", f"{request}.endpoint", "error.__cause__"]
-                lines += _wrapped(indent, f"{current_app}.logger.warning(", args, ")")
-                body = f"{{{string_literal('error', q)}: error.description}}"
-                lines.append(f"{indent}return {body}, {status}")
-                func = cst.parse_statement("\n".join(lines) + "\n", config=tree.config_for_parsing)
+                text = handler_text(owner.name if factory is None else None, name, base, current_app, request, status, indent, q)
+                func = cst.parse_statement(text, config=tree.config_for_parsing)
                 func = func.with_changes(leading_lines=[cst.EmptyLine(indent=False), cst.EmptyLine(indent=False)])
                 if factory is None:
                     after.setdefault(anchor, []).append(func)
@@ -357,10 +358,19 @@ def handle_client_input_error(error):
                     after.setdefault(anchor, []).append(reg)
             name = handler_for[key]
             if project_400 is not None:
-                how = project_400
+                hows[key] = project_400
             else:
-                how = (f"`@{owner.name}.errorhandler({base})` `{name}()`" if factory is None else
-                       f"`{owner.name}.register_error_handler({base}, {name})` in `{factory.name.value}()`")  # type: ignore[union-attr]
+                hows[key] = (f"`@{owner.name}.errorhandler({base})` `{name}()`" if factory is None else
+                             f"`{owner.name}.register_error_handler({base}, {name})` in `{factory.name.value}()`")  # type: ignore[union-attr]
+        return self._wrap_and_report(tree, plans, wraps, classes, messages, hows, status, q, indent, after, before)
+
+    def _wrap_and_report(self, tree, plans, wraps, classes, messages, hows, status, q, indent, after, before):  # type: ignore[no-untyped-def]
+        """Report each planned group's change, and put each wrapped statement in
+        ``try``/``except`` re-raising its client-input class (``classes``: exc -> name);
+        ``after``/``before``: statements to insert (the classes, the handlers)."""
+        model = self.flask
+        for owner, exc, group in plans:
+            how = hows[_owner_key(owner)]
             first = min(group, key=lambda s: self.line_of(s.node))
             views = sorted({s.view.name for s in group})
             count = len({id(self.flask.statement_of(s.node)) for s in group})
@@ -568,15 +578,4 @@ def _top_statement(model, node: cst.CSTNode, container: cst.CSTNode) -> cst.CSTN
             return cand
     return None
 
-
-def _wrapped(indent: str, head: str, args: list[str], tail: str, explode: bool = False) -> list[str]:
-    """``head + args + tail`` laid out the way black lays out a call: one line, args on one
-    indented line, or one argument per line with a trailing comma."""
-    one = f"{indent}{head}{', '.join(args)}{tail}"
-    if len(one) <= MAX_LINE and not explode:
-        return [one]
-    inner = f"{indent * 2}{', '.join(args)}"
-    if len(inner) <= MAX_LINE and not explode:
-        return [f"{indent}{head}", inner, f"{indent}{tail}"]
-    return [f"{indent}{head}", *(f"{indent * 2}{a}," for a in args), f"{indent}{tail}"]
 

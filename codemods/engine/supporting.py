@@ -89,7 +89,17 @@ def code_results(needs: Iterable[tuple[str, list[CodeSupport]]], root: Path) -> 
 
 
 def apply_code_supports(text: str, edits: list[CodeSupport]) -> str:
+    # one shared handler per blueprint, with every class any of its view modules raises
+    merged: dict[tuple[str, str], set[str]] = {}
+    others = []
     for e in edits:
+        if e.kind == "client-input-handler":
+            merged.setdefault((e.args[0], e.args[1]), set()).update(e.args[2:])
+        else:
+            others.append(e)
+    for (blueprint, status), excs in sorted(merged.items()):
+        text = _client_input_handler(text, blueprint, int(status), excs)
+    for e in others:
         if e.kind == "cache-define":
             text = _define_cache(text, *e.args)
         elif e.kind == "cache-init":
@@ -182,3 +192,66 @@ def _init_cache(text: str, factory: str, app: str, name: str, import_from: str) 
            f"{indent}{name}.init_app({app}){newline}"]
     lines[ret.lineno - 1: ret.lineno - 1] = new
     return "".join(lines)
+
+
+def _client_input_handler(text: str, blueprint: str, status: int, excs: set[str]) -> str:
+    """The client-input classes and their handler, once for ``blueprint``, right after the
+    statement that creates it (before any later import of its view modules, which import
+    the classes from here)."""
+    from flaskfix.codemods.plan.error_handler import BASE_CLASS, EXCEPTIONS, HANDLER, class_texts, handler_text
+
+    tree = ast.parse(text)
+    created = [n for n in tree.body if isinstance(n, ast.Assign) and len(n.targets) == 1
+               and isinstance(n.targets[0], ast.Name) and n.targets[0].id == blueprint]
+    if len(created) != 1:
+        raise SupportError(f"`{blueprint}` is not created by one module-level statement")
+    names = {(a.asname or a.name): (n.module or "") for n in tree.body if isinstance(n, ast.ImportFrom) for a in n.names}
+    missing: dict[str, list[str]] = {}
+    for name, source in (("BadRequest", "werkzeug.exceptions"), ("current_app", "flask"), ("request", "flask")):
+        if name not in names:
+            missing.setdefault(source, []).append(name)
+        elif names[name] != source:
+            raise SupportError(f"`{name}` is bound to something else there")
+    for source, wanted in missing.items():
+        text = _import_names(text, source, wanted)
+    tree = ast.parse(text)
+    stmt = next(n for n in tree.body if isinstance(n, ast.Assign) and isinstance(n.targets[0], ast.Name)
+                and n.targets[0].id == blueprint)
+    lines, newline = _lines(text)
+    q = _quote(text)
+    classes = {exc: _client_class(exc) for exc in EXCEPTIONS if exc in excs}
+    doc = "Bad input in the request, at an operation flaskfix wrapped: answered 400 below."
+    parts = class_texts(BASE_CLASS, "BadRequest", classes, "    ", doc)
+    parts.append(handler_text(blueprint, HANDLER, BASE_CLASS, "current_app", "request", status, "    ", q))
+    block = "".join(newline + newline + part.replace("\n", newline) for part in parts)
+    at = stmt.end_lineno or stmt.lineno
+    blank = 0
+    while at + blank < len(lines) and not lines[at + blank].strip():
+        blank += 1
+    if at + blank < len(lines):  # two blank lines before the next statement
+        block += newline * max(0, 2 - blank)
+    lines.insert(at, block)
+    return "".join(lines)
+
+
+def _import_names(text: str, module: str, names: list[str]) -> str:
+    """``from module import <names>``: added to the module's one-line ``from module import``
+    when it has one, else a line of its own after its imports."""
+    tree = ast.parse(text)
+    lines, newline = _lines(text)
+    for node in tree.body:
+        if (isinstance(node, ast.ImportFrom) and node.module == module and node.level == 0
+                and node.lineno == node.end_lineno and not any(a.name == "*" for a in node.names)):
+            line = lines[node.lineno - 1]
+            code, hash_, comment = line.rstrip("\r\n").partition("#")
+            if "(" in code or ";" in code:
+                break
+            lines[node.lineno - 1] = code.rstrip() + ", " + ", ".join(names) + (f"  #{comment}" if hash_ else "") + newline
+            return "".join(lines)
+    return _add_import(text, f"from {module} import {', '.join(names)}")
+
+
+def _client_class(exc: str) -> str:
+    from flaskfix.codemods.plan.error_handler import CLIENT_CLASSES
+
+    return CLIENT_CLASSES[exc][0]

@@ -105,3 +105,8 @@ def node_lines(node: Any) -> tuple[int, int]:
 def def_lines(func: Any) -> tuple[int, int]:
     """(first line, ``def`` line) of a function or class: its decorators and its header."""
     return min([d.lineno for d in func.decorator_list] + [func.lineno]), func.lineno
+
+
+def string_literal(text: str, quote: str) -> str:
+    """``text`` as Python source in ``quote`` quotes."""
+    return quote + text.replace("\\", "\\\\").replace(quote, "\\" + quote).replace("\n", "\\n") + quote

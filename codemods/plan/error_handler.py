@@ -21,7 +21,7 @@ from typing import Any
 from flaskfix.codemods.origins import CLIENT, ModuleOrigins, from_client, only_client
 from flaskfix.codemods.plan import CodemodEdit, FilePlan, PlanInput, Span
 from flaskfix.codemods.plan.flask import FlaskObject, Handler, call_arg
-from flaskfix.codemods.plan.base import Planner, def_lines
+from flaskfix.codemods.plan.base import Planner, string_literal, def_lines
 from flaskfix.codemods.plan.scopes import FUNCTIONS, is_generator_function, source_children, source_order
 
 ID = "error-handler"
@@ -93,6 +93,20 @@ class Wrapping:
     #: the project's own handler for 400 (``routes/__init__.py:27 handle_bad_request()``):
     #: it answers the client-input classes (BadRequest subclasses), so none is added
     project_400: str | None = None
+    #: the classes and handler live in the module that creates the blueprint (a supporting
+    #: edit shared by every module with views of it); this module imports the classes
+    shared: "Shared | None" = None
+
+
+@dataclass(frozen=True)
+class Shared:
+    """One set of client-input classes and one handler for a blueprint whose views span
+    several modules: written into ``path`` (the module that creates ``blueprint``) right
+    after the blueprint, imported by each view module as ``from <module> import ...``."""
+
+    module: str  # how this view module spells that module (its import of the blueprint)
+    path: str  # relative to the root, "/"-separated
+    blueprint: str  # the blueprint's name there
 
 
 @dataclass(eq=False)
@@ -208,9 +222,47 @@ class _Planner(Planner):  # noqa: PLR0904 (the codemod's rules, one method each)
                       for stmt, by_exc in wraps.items()),
                 status,
                 tuple(sorted(messages.items())),
-                self._project_400() if status == 400 else None,
+                project_400 := (self._project_400() if status == 400 else None),
+                self._shared([owner for owner, _exc, _group in plans]) if project_400 is None else None,
             )))
         return self.out
+
+    def _shared(self, owners: list[FlaskObject]) -> Shared | None:
+        """Where one handler for the blueprint of these views goes, when the blueprint is
+        imported from the project module that creates it (else None: the classes and the
+        handler are written in this module, as for an app or a blueprint created here).
+        Only when every name the shared code needs is free there and here, and that module
+        is not rewritten by this run."""
+        keys = {_owner_key(o) for o in owners}
+        owner = owners[0] if owners else None
+        if len(keys) != 1 or owner is None or owner.kind != "blueprint" or owner.imported_from is None:
+            return None
+        spelled = None
+        for node in self.tree.body:  # this module's own import of the blueprint
+            if isinstance(node, ast.ImportFrom) and any((a.asname or a.name) == owner.name for a in node.names):
+                spelled = "." * node.level + (node.module or "")
+        indexed = self.project.indexed(self.inp.path) if spelled else None
+        if indexed is None:
+            return None
+        index, facts = indexed
+        module, name = index.resolve(facts.module, owner.name)
+        path = _path_of_module(index, module)
+        if not path or module == facts.module or not name or os.path.realpath(path) in getattr(self.project, "blocked", ()):
+            return None
+        tree = self.project.tree(path)
+        created = [n for n in (tree.body if tree is not None else []) if isinstance(n, ast.Assign) and len(n.targets) == 1
+                   and isinstance(n.targets[0], ast.Name) and n.targets[0].id == name and isinstance(n.value, ast.Call)
+                   and (_dotted_name(n.value.func) or "").rsplit(".", 1)[-1] in ("Blueprint", "APIBlueprint")]
+        if len(created) != 1 or tree is None:
+            return None
+        wanted = {BASE_CLASS, HANDLER, *(c for c, _ in CLIENT_CLASSES.values())}
+        bound_there = _module_names(tree)
+        if wanted & set(bound_there) or wanted & set(_module_names(self.tree)):
+            return None
+        for needed, source in (("BadRequest", "werkzeug.exceptions"), ("current_app", "flask"), ("request", "flask")):
+            if needed in bound_there and bound_there[needed] != source:
+                return None
+        return Shared(spelled, self.project.relpath(path).replace(os.sep, "/"), name)
 
     def _project_400(self) -> str | None:
         """An app-wide handler the project registers for 400 or BadRequest: it answers the
@@ -1226,6 +1278,41 @@ class _Planner(Planner):  # noqa: PLR0904 (the codemod's rules, one method each)
 # -- small helpers -------------------------------------------------------------------------
 
 
+def _path_of_module(index: Any, module: str) -> str:
+    for path, name in index._path_module.items():
+        if name == module:
+            return path
+    return ""
+
+
+def _dotted_name(node: ast.AST) -> str | None:
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        return ".".join([node.id, *reversed(parts)])
+    return None
+
+
+def _module_names(tree: ast.Module) -> dict[str, str]:
+    """Names bound anywhere in the module: name -> the module it is imported from ("" when
+    it is bound otherwise)."""
+    out: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            for a in node.names:
+                out.setdefault(a.asname or a.name, node.module or "")
+        elif isinstance(node, ast.Import):
+            for a in node.names:
+                out.setdefault((a.asname or a.name).split(".")[0], "")
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            out.setdefault(node.name, "")
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            out.setdefault(node.id, "")
+    return out
+
+
 def _owner_key(obj: FlaskObject | None) -> object:
     """Identity of an app/blueprint: the facts make a new object per use of an imported one."""
     if obj is not None and obj.imported_from is not None:
@@ -1375,3 +1462,63 @@ def _ast_observer(tree: ast.Module, word: str) -> tuple[int, str] | None:
                 if any(isinstance(n, ast.Name) and n.id == param for b in node.body for n in ast.walk(b)):
                     return (node.lineno, f"teardown function `{node.name}()` reads the exception it is given; with a handler it would receive None")
     return None
+
+
+# -- the generated code, as text (the transform and the shared handler's supporting edit) --
+
+DEFAULT_MESSAGES = {
+    "ZeroDivisionError": "Division by zero is not allowed.",
+    "ValueError": "A value in the request is not valid.",
+    "KeyError": "A required field is missing from the request.",
+    "TypeError": "The request data does not have the expected shape.",
+}
+
+#: the client-input class raised at each wrapped site: (name, docstring)
+CLIENT_CLASSES = {
+    "ZeroDivisionError": ("ClientZeroDivisionError", "A division by a number from the request that is zero."),
+    "ValueError": ("ClientValueError", "A value from the request that cannot be converted."),
+    "KeyError": ("ClientKeyError", "A key missing from the request's JSON body."),
+    "TypeError": ("ClientTypeError", "The request's JSON body does not have the expected shape."),
+}
+
+#: longest line the generated code may have (black's default)
+MAX_LINE = 88
+BASE_CLASS = "ClientInputError"
+HANDLER = "handle_client_input_error"
+
+
+def class_texts(base: str, bad_request: str, classes: dict[str, str], indent: str, doc: str) -> list[str]:
+    """The client-input base class and one subclass per built-in class (exc -> name)."""
+    defs = [f'class {base}({bad_request}):\n{indent}"""{doc}"""\n']
+    for exc, name in classes.items():
+        defs.append(f'class {name}({base}, {exc}):\n{indent}"""{CLIENT_CLASSES[exc][1]}"""\n')
+    return defs
+
+
+def handler_text(owner: str | None, name: str, base: str, current_app: str, request: str, status: int, indent: str,
+                 q: str) -> str:
+    """The handler for ``base``: decorated with ``@<owner>.errorhandler(base)`` unless
+    ``owner`` is None (registered by a call in the factory). Bad client input is not a
+    server error: one WARNING line, no traceback."""
+    lines = []
+    if owner is not None:
+        lines.append(f"@{owner}.errorhandler({base})")
+    lines.append(f"def {name}(error):")
+    log = string_literal(f"%s %s (view %s): %r, answered {status}", q)
+    args = [log, f"{request}.method", f"{request}.path", f"{request}.endpoint", "error.__cause__"]
+    lines += _wrapped(indent, f"{current_app}.logger.warning(", args, ")")
+    body = f"{{{string_literal('error', q)}: error.description}}"
+    lines.append(f"{indent}return {body}, {status}")
+    return "\n".join(lines) + "\n"
+
+
+def _wrapped(indent: str, head: str, args: list[str], tail: str, explode: bool = False) -> list[str]:
+    """``head + args + tail`` laid out the way black lays out a call: one line, args on one
+    indented line, or one argument per line with a trailing comma."""
+    one = f"{indent}{head}{', '.join(args)}{tail}"
+    if len(one) <= MAX_LINE and not explode:
+        return [one]
+    inner = f"{indent * 2}{', '.join(args)}"
+    if len(inner) <= MAX_LINE and not explode:
+        return [f"{indent}{head}", inner, f"{indent}{tail}"]
+    return [f"{indent}{head}", *(f"{indent * 2}{a}," for a in args), f"{indent}{tail}"]

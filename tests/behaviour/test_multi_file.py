@@ -190,3 +190,32 @@ print(client.get("/api/x?n=abc").status_code, client.get("/api/x?n=5").get_json(
     assert out.returncode == 0 and "wrote 1 of 1 file(s)" in out.stderr, out.stderr
     after = declared_only(root, code)
     assert after.returncode == 0 and after.stdout.strip() == "400 {'n': 5}", after.stderr
+
+
+def test_one_handler_for_a_blueprint_whose_views_span_modules(tmp_path: Path) -> None:
+    """The blueprint is created in shop/__init__.py, its views live in orders.py and
+    reports.py: `apply` writes the classes and one handler next to the blueprint and the view
+    modules import the classes. Bad input answers 400 in both modules; a server fault of the
+    same class (a setting of 0) keeps its 500; good input is unchanged."""
+    import shutil
+
+    root = tmp_path / "project"
+    shutil.copytree(Path(__file__).parents[1] / "fixtures" / "projects" / "error-handler-one-handler-per-blueprint" / "before", root)
+    (root / "requirements.txt").write_text("flask>=3\n")
+    code = """
+from shop import create_app
+c = create_app().test_client()
+print(c.get("/orders?page=x").status_code, c.get("/split?people=0").status_code, c.post("/share", json={}).status_code,
+      c.post("/share", json=[1]).status_code, c.get("/shards").status_code, c.get("/orders?page=3").get_json(),
+      c.get("/split?people=4").get_json(), c.post("/share", json={"name": "a"}).get_json())
+"""
+    before = declared_only(root, code)
+    assert before.returncode == 0 and before.stdout.split()[:5] == ["500"] * 5, before.stderr
+    out = apply(root)
+    assert out.returncode == 0 and "wrote 3 of 3 file(s)" in out.stderr, out.stderr
+    assert (root / "shop" / "__init__.py").read_text().count("def handle_client_input_error") == 1
+    assert "class Client" not in (root / "shop" / "orders.py").read_text() + (root / "shop" / "reports.py").read_text()
+    after = declared_only(root, code)
+    assert after.returncode == 0, after.stderr
+    assert after.stdout.split()[:5] == ["400", "400", "400", "400", "500"]
+    assert after.stdout.split(maxsplit=5)[5] == before.stdout.split(maxsplit=5)[5]  # good input: the same answers
