@@ -259,8 +259,11 @@ class _Planner(Planner):  # noqa: PLR0904 (the codemod's rules, one method each)
         bound_there = _module_names(tree)
         if wanted & set(bound_there) or wanted & set(_module_names(self.tree)):
             return None
+        # the imports the shared code adds go at module level: only module-level bindings clash
+        # (``from .views import request`` inside a function shadows nothing the handler reads)
+        top_there = _module_names(tree, top_only=True)
         for needed, source in (("BadRequest", "werkzeug.exceptions"), ("current_app", "flask"), ("request", "flask")):
-            if needed in bound_there and bound_there[needed] != source:
+            if needed in top_there and top_there[needed] != source:
                 return None
         return Shared(spelled, self.project.relpath(path).replace(os.sep, "/"), name)
 
@@ -1295,11 +1298,19 @@ def _dotted_name(node: ast.AST) -> str | None:
     return None
 
 
-def _module_names(tree: ast.Module) -> dict[str, str]:
-    """Names bound anywhere in the module: name -> the module it is imported from ("" when
-    it is bound otherwise)."""
+def _module_names(tree: ast.Module, top_only: bool = False) -> dict[str, str]:
+    """Names bound anywhere in the module (``top_only``: outside functions and classes):
+    name -> the module it is imported from ("" when it is bound otherwise)."""
     out: dict[str, str] = {}
-    for node in ast.walk(tree):
+    stack: list[ast.AST] = [tree]
+    nodes = []
+    while stack:
+        node = stack.pop()
+        nodes.append(node)
+        if top_only and node is not tree and isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            continue
+        stack.extend(ast.iter_child_nodes(node))
+    for node in nodes:
         if isinstance(node, ast.ImportFrom):
             for a in node.names:
                 out.setdefault(a.asname or a.name, node.module or "")
