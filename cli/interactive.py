@@ -1,10 +1,13 @@
 """``flaskfix apply --interactive``: one change at a time.
 
-A *change* here is one codemod's rewrite of one file: all its sites in that file, because
-they share edits (an import, a created client, a removed global) and only together leave
-valid code. For each changed file the codemods are replayed one by one, in their fixed
-order, each on the text accepted so far, so every accepted step is a complete, parseable
-codemod output whatever was refused before it.
+A question is asked for each *site* a codemod fixes in a file (a global moved, a loop's
+lookups prefetched, a view cached, an operation answered 400). A declined site is held back
+as if it had a ``# flaskfix: ignore[<id>]`` comment and the codemod plans again from the
+sites kept, so what they shared (an import, a created Cache or Redis client, the
+client-input classes) is kept only while a kept site needs it: never text patches replayed.
+For each changed file the codemods are replayed one by one, in their fixed order, each on
+the text accepted so far, so every accepted step is a complete, parseable codemod output
+whatever was refused before it.
 
 Answers: y (apply), n (skip), a (apply this and every remaining change), q (stop; write
 what was accepted). A file is written once, atomically, after its last question. A file
@@ -15,6 +18,7 @@ goes with them); if the manifest cannot be written, neither are they.
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass, field
 
@@ -34,6 +38,59 @@ class Outcome:
     not_written: list[str] = field(default_factory=list)
     failed: bool = False
     quit: bool = False
+    #: "a" was answered: every remaining change is applied without a question
+    all: bool = False
+
+
+def _ask_sites(engine: Engine, cid: str, result: FileResult, source: Source, text: str, color: bool,
+               outcome: Outcome, apply_all: bool) -> FileResult | None:
+    """One codemod's rewrite of ``text``, asked site by site: each declined site is held
+    back (as if it had a ``# flaskfix: ignore[<id>]`` comment) and the codemod plans again
+    from the sites kept, so what it shared among them (an import, a created Cache, the
+    client-input classes) stays only while a kept site needs it. None: nothing to apply."""
+    path = os.path.abspath(source.path)
+    declined: set[int] = set()
+    asked: set[int] = set()  # the lines of the sites asked about (a re-plan may word them anew)
+    try:
+        while True:
+            engine.extra_suppressions = {path: {line: frozenset({cid}) for line in declined}} if declined else {}
+            step = engine.process_source(Source(source.path, source.encode(text), text, source.encoding, source.bom))
+            step.diff_path = result.diff_path
+            sites = [c for c in step.changes if c.role == "site"]
+            if not step.changed or step.error is not None or not sites:
+                return None
+            new = [c for c in sites if c.line not in asked]
+            if apply_all or outcome.all or not new:
+                if declined and not (apply_all or outcome.all):  # what is written, planned again from the kept sites
+                    sys.stdout.write(render.colour_diff(step.diff(), color))
+                    render.err(f"{cid}: the kept changes, planned again without the declined ones")
+                return step
+            sys.stdout.write(render.colour_diff(step.diff(), color))
+            sys.stdout.flush()
+            render.err(f"{cid}: {registry.get(cid).SUMMARY}")
+            for change in step.changes:
+                if change.role != "site":
+                    render.err(f"  line {change.line}: {change.message} (goes with the changes that need it)")
+            render.err("  behaviour: " + " ".join(registry.get(cid).BEHAVIOUR.split()))
+            newly_declined = False
+            for change in new:
+                render.err(f"  line {change.line}: {change.message}")
+                answer = _ask(f"Apply this change to {result.path}? [y,n,a,q]")
+                asked.add(change.line)
+                if answer == "q":
+                    outcome.quit = True
+                    return None
+                if answer == "n":
+                    declined.add(change.line)
+                    newly_declined = True
+                elif answer == "a":
+                    outcome.all = True
+                    break
+            if not newly_declined or outcome.all:
+                if not newly_declined:
+                    return step
+    finally:
+        engine.extra_suppressions = {}
 
 
 def _ask(prompt: str) -> str:
@@ -59,25 +116,13 @@ def run(p: Plan, changed: list[FileResult], project: Project, color: bool) -> Ou
         code: list = []
         ids = [cm.ID for cm in p.codemods if any(c.codemod == cm.ID for c in result.changes)]
         for cid in ids:
-            step = engines[cid].process_source(Source(source.path, source.encode(text), text, source.encoding, source.bom))
-            step.diff_path = result.diff_path
-            if not step.changed or step.error is not None:
+            step = _ask_sites(engines[cid], cid, result, source, text, color, outcome, apply_all)
+            apply_all = apply_all or outcome.all
+            if outcome.quit:
+                break
+            if step is None:
                 continue
             assert step.new_text is not None
-            if not apply_all:
-                sys.stdout.write(render.colour_diff(step.diff(), color))
-                sys.stdout.flush()
-                render.err(f"{cid}: {registry.get(cid).SUMMARY}")
-                for change in step.changes:
-                    render.err(f"  line {change.line}: {change.message}")
-                render.err("  behaviour: " + " ".join(registry.get(cid).BEHAVIOUR.split()))
-                answer = _ask(f"Apply this change to {result.path}? [y,n,a,q]")
-                if answer == "q":
-                    outcome.quit = True
-                    break
-                if answer == "n":
-                    continue
-                apply_all = answer == "a"
             text = step.new_text
             requires += [q for q in step.requires if q not in requires]
             code += [q for q in step.code_supports if q not in code]

@@ -295,9 +295,9 @@ class FlaskfixCodemod(CodemodCommand):
         except KeyError:
             return 0
 
-    def add_change(self, node: cst.CSTNode | int, message: str) -> None:
+    def add_change(self, node: cst.CSTNode | int, message: str, role: str = "site") -> None:
         line = node if isinstance(node, int) else self.line_of(node)
-        self.changes.append(Change(line, self.ID, message))
+        self.changes.append(Change(line, self.ID, message, role))
 
     def add_finding(self, node: cst.CSTNode | int, message: str) -> None:
         line = node if isinstance(node, int) else self.line_of(node)

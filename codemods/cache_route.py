@@ -474,7 +474,7 @@ def expensive_operation():
             first = min(plan.targets, key=lambda t: self.line_of(t[0].func))[0]
             self.add_change(first.func, f"created `{c.name}` (Flask-Caching, SimpleCache unless the app's config sets CACHE_TYPE) "
                             f"in {c.define}, initialised in `{c.factory}()` ({c.factory_path}), for the views of this module"
-                            + self.dependency_note("flask_caching", "Flask-Caching"))
+                            + self.dependency_note("flask_caching", "Flask-Caching"), role="support")
             reused = f"the new Cache `{c.name}` from {c.define}; "
         for handler, facts in plan.targets:
             args = f"timeout={self.config['timeout']}"
@@ -518,7 +518,7 @@ def expensive_operation():
                 new_cache = [cst.parse_statement(default), cst.parse_statement(f"{cache} = {cache_cls}({app.name})\n")]  # type: ignore[assignment]
                 cache_after = _after_config(tree, model, app, [t[0].func for t in plan.targets])
                 self.add_change(app.statement, f"created `{cache}` (Flask-Caching, {backend}) for the app `{app.name}`"
-                                + self.dependency_note("flask_caching", "Flask-Caching"))  # type: ignore[arg-type]
+                                + self.dependency_note("flask_caching", "Flask-Caching"), role="support")  # type: ignore[arg-type]
             else:
                 factory = app.scope_node
                 assert isinstance(factory, cst.FunctionDef)
@@ -537,7 +537,7 @@ def expensive_operation():
                 else:
                     init_after = ("after", app.statement)  # type: ignore[assignment]
                 self.add_change(app.statement, f"created `{cache}` (Flask-Caching, {backend}), initialised in `{factory.name.value}()`"
-                                + self.dependency_note("flask_caching", "Flask-Caching"))  # type: ignore[arg-type]
+                                + self.dependency_note("flask_caching", "Flask-Caching"), role="support")  # type: ignore[arg-type]
         helper_before = None
         if new_helper is not None:
             first = min(plan.targets, key=lambda t: _top_index(tree, model, t[0].func))[0]

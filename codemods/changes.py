@@ -11,11 +11,14 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, order=True)
 class Change:
-    """A rewrite a codemod made: ``codemod`` id, 1-based ``line`` in the input, what it did."""
+    """A rewrite a codemod made: ``codemod`` id, 1-based ``line`` in the input, what it did.
+    ``role``: "site" (an anti-pattern fixed; ``--interactive`` asks about each) or
+    "support" (what the sites need, such as a created Cache: kept while a site needs it)."""
 
     line: int
     codemod: str
     message: str
+    role: str = "site"
 
 
 @dataclass(frozen=True, order=True)

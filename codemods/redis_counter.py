@@ -308,7 +308,7 @@ def count():
         stmt = cst.parse_statement(text + "\n")
         assert isinstance(stmt, cst.SimpleStatementLine)
         self.add_change(counters[0].statement, f"added a module-level Redis client `{name}` (REDIS_URL, default {DEFAULT_URL})"
-                        + self.dependency_note("redis", "redis"))
+                        + self.dependency_note("redis", "redis"), role="support")
         return name, stmt
 
     def _existing_client(self) -> str | None:

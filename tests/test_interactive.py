@@ -64,8 +64,9 @@ def test_yes_no_quit(project: Path) -> None:
     child.expect(r"Apply this change to a\.py\? \[y,n,a,q\]")
     child.sendline("y")
     child.expect(r"error-handler: ")
-    child.expect(r"Apply this change to a\.py\? \[y,n,a,q\]")
-    child.sendline("n")
+    for _ in range(2):  # its two sites in a.py (a division, a conversion): one question each
+        child.expect(r"Apply this change to a\.py\? \[y,n,a,q\]")
+        child.sendline("n")
     child.expect(r"Apply this change to b\.py\? \[y,n,a,q\]")
     child.sendline("q")
     child.expect(pexpect.EOF)
@@ -138,3 +139,66 @@ def test_ctrl_c_during_writes_leaves_whole_files_and_says_which(project: Path, m
     assert (project / "a.py").read_text() != TWO_FIXES
     ast.parse((project / "a.py").read_text())
     assert (project / "b.py").read_text() == ONE_FIX
+
+
+def test_one_site_kept_and_one_declined_is_planned_again(project: Path) -> None:
+    """error-handler has two sites in a.py: keeping one and declining the other writes the
+    rewrite planned from the kept site alone (its class, the handler), not a text patch."""
+    child = spawn(project)
+    child.expect(r"Apply this change to a\.py\? \[y,n,a,q\]")
+    child.sendline("n")  # global-to-g: no
+    answers = iter(["y", "n"])
+    for _ in range(2):
+        child.expect(r"line (\d+): (`[^`]*`)[^\r\n]*can raise (\w+)[^\r\n]*\r\n[^\r\n]*Apply this change to a\.py")
+        child.sendline(next(answers))
+    child.expect(r"the kept changes, planned again without the declined ones")
+    child.expect(r"Apply this change to b\.py\? \[y,n,a,q\]")
+    child.sendline("n")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    a = (project / "a.py").read_text()
+    ast.parse(a)
+    assert "scratch = {}" in a  # global-to-g declined
+    assert a.count("except ") == 1 and "errorhandler(ClientInputError)" in a  # one site kept, its handler with it
+    assert (project / "b.py").read_text() == ONE_FIX
+
+
+TWO_VIEWS = '''\
+from flask import Flask
+
+app = Flask(__name__)
+
+
+@app.route("/report")
+def report():
+    return {"total": compute_report()}
+
+
+@app.route("/summary")
+def summary():
+    return {"total": compute_summary()}
+'''
+
+
+def test_a_declined_view_leaves_the_cache_to_the_kept_one(tmp_path: Path) -> None:
+    """cache-route's two views share one created Cache: declining one view keeps the Cache
+    (it goes with the view that needs it) and caches only the other; declining both writes
+    nothing."""
+    for answers, cached in ((["y", "n"], 1), (["n", "n"], 0)):
+        root = tmp_path / f"p{cached}"
+        root.mkdir()
+        (root / "pyproject.toml").write_text("")
+        (root / "app.py").write_text(TWO_VIEWS)
+        child = pexpect.spawn(sys.executable, ["-m", "flaskfix", "apply", "--interactive", "--select", "cache-route"],
+                              cwd=str(root), env={**os.environ, "NO_COLOR": "1"}, timeout=90, encoding="utf-8")
+        given = iter(answers)
+        while child.expect([r"Apply this change to app\.py\? \[y,n,a,q\]", pexpect.EOF]) == 0:
+            child.sendline(next(given))
+        child.close()
+        assert child.exitstatus == 0
+        text = (root / "app.py").read_text()
+        ast.parse(text)
+        assert text.count(".cached(") == cached
+        assert ("Cache(app)" in text) == bool(cached)
+        assert text == TWO_VIEWS or "@cache.cached(" in text.split("def report")[0]  # the first view is the kept one

@@ -97,10 +97,8 @@ def test_interactive_adds_only_the_lines_the_accepted_changes_need(project: Path
     child = pexpect.spawn(sys.executable, ["-m", "flaskfix", "apply", "--interactive", "--no-cache"], cwd=str(project),
                           env={**os.environ, "NO_COLOR": "1"}, timeout=90, encoding="utf-8")
     answers = {"counter.py": "n", "report.py": "y"}
-    for _ in range(2):
-        child.expect(r"Apply this change to (\S+)\? \[y,n,a,q\]")
+    while child.expect([r"Apply this change to (\S+)\? \[y,n,a,q\]", pexpect.EOF]) == 0:
         child.sendline(answers[child.match.group(1)])
-    child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0, child.before
     assert (project / "requirements.txt").read_text() == "flask>=3\nFlask-Caching>=2.0\n"
@@ -112,10 +110,8 @@ def test_declining_every_change_leaves_the_manifest_alone(project: Path) -> None
     before = snapshot(project)
     child = pexpect.spawn(sys.executable, ["-m", "flaskfix", "apply", "--interactive", "--no-cache"], cwd=str(project),
                           env={**os.environ, "NO_COLOR": "1"}, timeout=90, encoding="utf-8")
-    for _ in range(2):
-        child.expect(r"Apply this change to \S+\? \[y,n,a,q\]")
+    while child.expect([r"Apply this change to \S+\? \[y,n,a,q\]", pexpect.EOF]) == 0:
         child.sendline("n")
-    child.expect(pexpect.EOF)
     child.close()
     assert snapshot(project) == before
 

@@ -27,7 +27,7 @@ from typing import Any
 
 from flaskfix.codemods.changes import Change, CodeSupport, Finding, Requirement
 
-SCHEMA = 4
+SCHEMA = 5
 
 #: entries per commit, and the longest a commit waits, when filling the cache
 BATCH = 256

@@ -127,6 +127,9 @@ class Engine:
         self.project = project if project is not None else Project(config.root, ())
         #: the fast detection pass (off only to test that it never changes a result)
         self.detection = True
+        #: absolute path -> line -> codemod ids held back there, besides the file's own
+        #: ``# flaskfix: ignore`` comments (``--interactive``: the sites the user declined)
+        self.extra_suppressions: dict[str, dict[int, frozenset[str] | None]] = {}
 
     # -- one file ----------------------------------------------------------------------
 
@@ -159,6 +162,12 @@ class Engine:
             result.error = f"cannot parse: {exc}"
             return result
         skip_file, suppressions = suppress.parse(text)
+        extra = self.extra_suppressions.get(os.path.abspath(source.path))
+        if extra:  # sites ``--interactive`` was told not to change: as if they had an ignore comment
+            suppressions = dict(suppressions)
+            for line, ids in extra.items():
+                prev = suppressions.get(line, frozenset())
+                suppressions[line] = None if prev is None or ids is None else prev | ids
         if skip_file:
             result.skipped_by_comment = True
             return result
