@@ -184,7 +184,7 @@ def apply(
     paths: Optional[List[str]] = PathsArg,
     yes: bool = typer.Option(False, "--yes", "-y", help="Apply without asking."),
     interactive: bool = typer.Option(
-        False, "--interactive", "-i", help="Ask for each change (one codemod's rewrite of one file): y, n, a, q."
+        False, "--interactive", "-i", help="Ask for each site a codemod fixes (what sites share comes with them): y, n, a, q."
     ),
     allow_dirty: bool = typer.Option(False, "--allow-dirty", help="Also rewrite files with uncommitted changes."),
     select: Optional[List[str]] = SelectOpt,
