@@ -729,6 +729,9 @@ class _Scanner:
         if fdef is not None and other is not None:
             self.helpers.append((other, fdef, anchor, name))
             return
+        facts_there = index.modules[module]
+        if name in facts_there.classes or name in facts_there.globals or name in facts_there.functions:
+            return  # a class (a model, an exception) or another binding: not followed, as before
         self.problem(node, f"unknown code: it calls `{target.asname or target.name}()`, imported from the project's "
                            f"module `{module}`, where flaskfix cannot find its definition")
 
