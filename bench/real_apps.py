@@ -180,6 +180,9 @@ def app_counts(doc: dict | None, skip_file_comments: int) -> dict:
         "decided": s["files"] - s["prefiltered_out"] - max(skip_file_comments, 0),
         "libcst_parsed": s["libcst_parsed"],
         "changed_files": s["changed_files"],
+        # of those, supporting edits (a manifest line, a Cache in another module), which
+        # LibCST never parses: they are made as text after every file
+        "supporting_files": sum(1 for f in doc.get("files", []) if "supports" in f and f.get("patch")),
         "changes": s["changes"],
         "findings": s["findings"],
         "flaskfix_seconds": s.get("seconds"),
@@ -323,7 +326,8 @@ def main() -> None:
         for cid, v in c["codemods"].items():
             per_codemod[(cid, "changes")] += v["changes"]
             per_codemod[(cid, "findings")] += v["findings"]
-        for k in ("decided", "libcst_parsed", "changed_files", "changes", "findings", "failed", "prefiltered_out"):
+        for k in ("decided", "libcst_parsed", "changed_files", "supporting_files", "changes", "findings", "failed",
+                  "prefiltered_out"):
             sums[k] += c[k]
         print(f"| {app.name} | {len(d['files'])} | {d['lines']:,} | {c['decided']} | {c['libcst_parsed']} | {c['changed_files']} | "
               f"{c['changes']} | {c['findings']} | {c['failed']} | {r['seconds']:.2f} |")
@@ -340,7 +344,8 @@ def main() -> None:
 
     print()
     print(f"files pre-filtered out: {sums['prefiltered_out']} of {len(all_files)}; decided by a codemod on ast: "
-          f"{sums['decided']}; LibCST-parsed: {sums['libcst_parsed']}, of which changed: {sums['changed_files']}")
+          f"{sums['decided']}; LibCST-parsed: {sums['libcst_parsed']}; changed files: {sums['changed_files']} "
+          f"({sums['changed_files'] - sums['supporting_files']} rewritten, {sums['supporting_files']} supporting edits)")
     ratios: dict[str, float] = {}
     for label, _ in plan_runs[: len(jobs_list)]:
         ratios[f"{label} / floor"] = totals[label] / floor_s
