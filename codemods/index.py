@@ -677,6 +677,13 @@ class Index:
         paths = {os.path.abspath(p) for w in words for p in self._files_mentioning(w)}
         return [(m, self.modules[m]) for m in sorted(self._module_path) if self._module_path[m] in paths]
 
+    def path_of(self, module: str) -> str:
+        """The file of project module ``module`` ("" when it is not one)."""
+        found = self._module_path.get(module)
+        if found:
+            return found
+        return next((path for path, name in self._path_module.items() if name == module), "")
+
     def module_of(self, path: str) -> ModuleFacts | None:
         name = self._path_module.get(os.path.abspath(path))
         return self.modules[name] if name is not None and name in self.modules else None

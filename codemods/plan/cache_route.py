@@ -723,7 +723,7 @@ class _Scanner:
         module, name = index.resolve(facts.module, target.asname or target.name)
         if module not in index.modules or not name:
             return  # not the project's: a third-party function (documented as not followed)
-        path = index._module_path.get(module) or _path_of(index, module)
+        path = index.path_of(module)
         other = module_view(project, path) if path else None
         fdef = other.top_function(name) if other is not None else None
         if fdef is not None and other is not None:
@@ -933,8 +933,7 @@ def reusable_cache(project: Any, view_path: str, blueprint: str) -> Reuse | str:
     if indexed is None:
         return "flaskfix cannot read the project's modules"
     index, facts = indexed
-    caches = [e for e in index.extensions("cache") if e.scope == "" and _runtime(project, index._module_path.get(e.module) or
-                                                                                  _path_of(index, e.module))]
+    caches = [e for e in index.extensions("cache") if e.scope == "" and _runtime(project, index.path_of(e.module))]
     where = f"the blueprint `{blueprint}` is not registered on an app created in this module"
     if not caches:
         return (f"{where} and the project has no Cache to reuse: create one in your extensions module "
@@ -942,7 +941,7 @@ def reusable_cache(project: Any, view_path: str, blueprint: str) -> Reuse | str:
     if len(caches) > 1:
         return f"{where} and the project has several Cache instances ({', '.join(f'{e.module}.{e.name}' for e in caches)}); flaskfix cannot tell which one serves it"
     ext = caches[0]
-    ext_path = _path_of(index, ext.module)
+    ext_path = index.path_of(ext.module)
     shown = project.relpath(ext_path).replace(os.sep, "/")
     inits = [(m, s, c) for m, s, c in index.init_app_calls(ext)]
     regs = [r for r in index.blueprint_registrations() if r.blueprint == (facts.module, blueprint)]
@@ -979,17 +978,10 @@ def reusable_cache(project: Any, view_path: str, blueprint: str) -> Reuse | str:
     return Reuse(spelled, ext.name, shown, real[0])
 
 
-def _path_of(index: Any, module: str) -> str:
-    for path, name in index._path_module.items():
-        if name == module:
-            return path
-    return ""
-
-
 def _imports_at_load(project: Any, index: Any, module: str, target: str) -> bool:
     """Does ``module`` import ``target`` when it is loaded (an import outside functions)?"""
     facts = index.modules.get(module) if module in index.modules else None
-    tree = project.tree(_path_of(index, module)) if facts is not None else None
+    tree = project.tree(index.path_of(module)) if facts is not None else None
     if tree is None:
         return True  # cannot tell: say yes (a refusal, never a cycle)
     parts = module.split(".")
@@ -1083,7 +1075,7 @@ def creatable_cache(project: Any, view_path: str, blueprint: str, why_not_reuse:
     module, factory, app = next(iter(sites))
     ffacts = index.modules.get(module)
     func = ffacts.functions.get(factory) if ffacts is not None and factory and "." not in factory else None
-    factory_path = _path_of(index, module)
+    factory_path = index.path_of(module)
     tree = project.tree(factory_path) if func is not None else None
     node = next((n for n in (tree.body if tree is not None else []) if isinstance(n, FUNCTIONS) and n.name == factory), None)
     if node is None:
@@ -1097,7 +1089,7 @@ def creatable_cache(project: Any, view_path: str, blueprint: str, why_not_reuse:
     # the module that holds the project's other extensions (db = SQLAlchemy()...), if one does
     holders = sorted({e.module for e in index.extensions() if e.scope == ""})
     define_module = holders[0] if len(holders) == 1 else module
-    define_path = _path_of(index, define_module)
+    define_path = index.path_of(define_module)
     dfacts = index.modules.get(define_module)
     name = "cache"
     if dfacts is None or name in dfacts.globals or name in dfacts.imports or (

@@ -21,6 +21,7 @@ from typing import Any
 from flaskfix.codemods.origins import CLIENT, ModuleOrigins, from_client, only_client
 from flaskfix.codemods.plan import CodemodEdit, FilePlan, PlanInput, Span
 from flaskfix.codemods.plan.flask import FlaskObject, Handler, call_arg
+from flaskfix.codemods.ast_facts import dotted
 from flaskfix.codemods.plan.base import Planner, string_literal, def_lines
 from flaskfix.codemods.plan.scopes import FUNCTIONS, is_generator_function, source_children, source_order
 
@@ -246,13 +247,13 @@ class _Planner(Planner):  # noqa: PLR0904 (the codemod's rules, one method each)
             return None
         index, facts = indexed
         module, name = index.resolve(facts.module, owner.name)
-        path = _path_of_module(index, module)
+        path = index.path_of(module)
         if not path or module == facts.module or not name or os.path.realpath(path) in getattr(self.project, "blocked", ()):
             return None
         tree = self.project.tree(path)
         created = [n for n in (tree.body if tree is not None else []) if isinstance(n, ast.Assign) and len(n.targets) == 1
                    and isinstance(n.targets[0], ast.Name) and n.targets[0].id == name and isinstance(n.value, ast.Call)
-                   and (_dotted_name(n.value.func) or "").rsplit(".", 1)[-1] in ("Blueprint", "APIBlueprint")]
+                   and (dotted(n.value.func) or "").rsplit(".", 1)[-1] in ("Blueprint", "APIBlueprint")]
         if len(created) != 1 or tree is None:
             return None
         wanted = {BASE_CLASS, HANDLER, *(c for c, _ in CLIENT_CLASSES.values())}
@@ -1279,23 +1280,6 @@ class _Planner(Planner):  # noqa: PLR0904 (the codemod's rules, one method each)
 
 
 # -- small helpers -------------------------------------------------------------------------
-
-
-def _path_of_module(index: Any, module: str) -> str:
-    for path, name in index._path_module.items():
-        if name == module:
-            return path
-    return ""
-
-
-def _dotted_name(node: ast.AST) -> str | None:
-    parts = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name):
-        return ".".join([node.id, *reversed(parts)])
-    return None
 
 
 def _module_names(tree: ast.Module, top_only: bool = False) -> dict[str, str]:
