@@ -475,7 +475,8 @@ class _Planner(Planner):
         if isinstance(loop, ast.AsyncFor):
             raise Refused(site.call, f"{lookup} is in an async for loop")
         if is_generator_function(func):
-            raise Refused(site.call, f"{lookup} is in a generator function: a streamed response runs the loop later, piece by piece")
+            raise Refused(site.call, f"{lookup} is in a generator function: its loop runs piece by piece as the generator is "
+                                     "consumed (a streamed response, a pytest fixture), so flaskfix does not move its lookups")
         for anc in self._ancestors_until(site.call, loop):
             if isinstance(anc, (*FUNCTIONS, ast.Lambda, ast.ClassDef)):
                 raise Refused(site.call, f"{lookup} is inside a nested function or lambda in the loop")
