@@ -111,7 +111,10 @@ class ErrorHandler(FlaskfixCodemod):
         (ArithmeticError, LookupError...) means the app already answers it: left alone.
         An app that registers its own handler for 400 (or BadRequest) gets no handler
         from flaskfix: the client-input classes are BadRequest subclasses, so its 400
-        page answers them like every other 400 of the app.
+        page answers them like every other 400 of the app. A blueprint whose views live
+        in other modules than the one creating it gets its classes and one handler right
+        after its creation there, and the view modules import the classes (when a name is
+        taken there, or the same run rewrites that module: classes and handler per module).
     """
     REFUSES = (
         "another expression in the same statement may raise the class (a call other than the request's accessors, jsonify and a few built-ins; another division, subscript or format spec): `try` around the statement would answer it 400 too",
