@@ -764,11 +764,15 @@ class _Planner(Planner):  # noqa: PLR0904 (the codemod's rules, one method each)
         return self._single_values(name)
 
     def _string_view_arg(self, name: ast.Name, func: Any) -> bool:
-        """Is ``name`` a view parameter, never rebound, that some route rule passes as a str?"""
+        """Is ``name`` a view parameter that some route rule passes as a str, read where it
+        still holds what the URL gave: never rebound, or read in the value of the one
+        statement that rebinds it (``per_page = int(per_page)``, at the top of the body)?"""
         handler = self.flask.handler(func)
         if handler is None or handler.kind != "view":
             return False
         binders = self.scopes.binders(name.id, self.scopes.scope_of(name))
+        if len(binders) == 2 and self._reads_before_its_rebinding(name, binders, func):
+            binders = [b for b in binders if isinstance(b, ast.arg)]
         if len(binders) != 1 or not isinstance(binders[0], ast.arg):
             return False
         if not any(binders[0] is a for a in (*func.args.args, *func.args.posonlyargs, *func.args.kwonlyargs)):
@@ -784,6 +788,18 @@ class _Planner(Planner):  # noqa: PLR0904 (the codemod's rules, one method each)
                 if m.group("name") == name.id and (m.group("conv") or "default") in STRING_CONVERTERS:
                     return True
         return False
+
+    def _reads_before_its_rebinding(self, name: ast.Name, binders: list[ast.AST], func: Any) -> bool:
+        """``name`` is read in the value of the top-level ``name = ...`` of ``func`` that is
+        its only binding besides the parameter: it still holds the parameter there."""
+        params = [b for b in binders if isinstance(b, ast.arg)]
+        targets = [b for b in binders if isinstance(b, ast.Name)]
+        if len(params) != 1 or len(targets) != 1:
+            return False
+        stmt = self.scopes.parent(targets[0])
+        if not (isinstance(stmt, ast.Assign) and any(t is targets[0] for t in stmt.targets) and stmt in func.body):
+            return False
+        return any(n is name for n in ast.walk(stmt.value))
 
     # is it handled already? ---------------------------------------------------------------
 
