@@ -602,6 +602,16 @@ class _Planner(Planner):  # noqa: PLR0904 (the codemod's rules, one method each)
 
     def _conversion_raises(self, arg: ast.AST, func: Any, depth: int = 0) -> list[str]:
         """The exceptions ``int(arg)``/``float(arg)`` raises because of what the request holds."""
+        if (isinstance(arg, ast.BoolOp) and isinstance(arg.op, ast.Or) and len(arg.values) == 2
+                and _numeric_text(arg.values[1])):
+            # ``request.args.get("page") or 1``: an absent or empty value becomes the number,
+            # so only a present, non-numeric one raises (ValueError)
+            first = arg.values[0]
+            if (isinstance(first, ast.Call) and isinstance(first.func, ast.Attribute) and first.func.attr == "get"
+                    and len(first.args) == 1 and not first.keywords
+                    and self._request_attr(first.func.value) in STRING_MULTIDICTS):
+                return ["ValueError"]
+            return []
         if isinstance(arg, ast.Call) and isinstance(arg.func, ast.Attribute) and arg.func.attr == "get":
             container = arg.func.value
             if call_arg(arg, "type") is not None or not (arg.args or arg.keywords):
@@ -1296,6 +1306,15 @@ class _Planner(Planner):  # noqa: PLR0904 (the codemod's rules, one method each)
 
 
 # -- small helpers -------------------------------------------------------------------------
+
+
+def _numeric_text(node: ast.AST) -> bool:
+    """A literal int()/float() accepts: a number (not a bool), or a string of digits."""
+    if not isinstance(node, ast.Constant) or isinstance(node.value, bool):
+        return False
+    if isinstance(node.value, (int, float)):
+        return True
+    return isinstance(node.value, str) and node.value.strip().lstrip("+-").isdigit()
 
 
 def _module_names(tree: ast.Module, top_only: bool = False) -> dict[str, str]:
