@@ -777,11 +777,3 @@ def _flask_import_slot(tree: cst.Module) -> tuple[str, cst.CSTNode] | None:
     if before:
         return "after", before[-1]
     return "before", family[0][1]
-
-
-def _small_statements(tree: cst.Module) -> Iterable[cst.BaseSmallStatement]:
-    for stmt in tree.body:
-        if isinstance(stmt, cst.SimpleStatementLine):
-            yield from stmt.body
-
-

@@ -155,11 +155,6 @@ class FlaskModel:
                 return anc
         return None
 
-    def enclosing_handler(self, node: cst.CSTNode) -> Handler | None:
-        """The request handler whose body holds ``node`` directly (not via a nested def)."""
-        func = self.enclosing_function(node)
-        return self.handlers.get(func) if func is not None else None
-
     def qualified_names(self, node: cst.CSTNode) -> set[str]:
         scope = self.scopes.get(node)
         if scope is None:
@@ -174,15 +169,6 @@ class FlaskModel:
 
     def module_scope(self) -> Scope:
         return self.scopes[self.module]
-
-    def global_references(self, name: str) -> list:
-        """Every access, in any scope, that resolves to module-level ``name``."""
-        scope = self.module_scope()
-        refs = {}
-        for a in scope.assignments[name]:
-            for access in a.references:
-                refs[id(access)] = access
-        return list(refs.values())
 
     def expression_for(self, qualname: str) -> str | None:
         """Text that names ``qualname`` (e.g. ``"flask.g"``) at module level, if an import

@@ -69,8 +69,6 @@ class Use:
     node: cst.Name = field(repr=False)
     kind: UseKind
     func: cst.FunctionDef | None = field(default=None, repr=False)
-    #: what refuses this use outright (a nested scope, module level...), if anything
-    problem: str | None = None
     #: for increments: the small statement, the Redis method and the amount (None: 1)
     small: cst.BaseSmallStatement | None = field(default=None, repr=False)
     method: str = "incr"
@@ -390,7 +388,7 @@ def count():
             counter = Counter(pc.name, line_holding(tree, small), small, find(pc.target, (cst.Name,)), find(pc.value, (cst.BaseExpression,)), pc.initial)
             for pu in pc.uses:
                 func = index.function(*pu.func) if pu.func is not None else None
-                counter.uses.append(Use(find(pu.span, (cst.Name,)), pu.kind, func, None,  # type: ignore[arg-type]
+                counter.uses.append(Use(find(pu.span, (cst.Name,)), pu.kind, func,  # type: ignore[arg-type]
                                         find(pu.small, (cst.AugAssign, cst.Assign)), pu.method,
                                         find(pu.amount, (cst.BaseExpression,))))
             out.append(counter)
