@@ -11,7 +11,6 @@ are resolved lazily from scopes, only for the nodes that need them.
 
 from __future__ import annotations
 
-import builtins
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator, Literal
@@ -19,6 +18,8 @@ from typing import Iterable, Iterator, Literal
 import libcst as cst
 from libcst.metadata import MetadataWrapper, ScopeProvider
 from libcst.metadata.scope_provider import Assignment, Scope
+
+from flaskfix.codemods.plan.base import unused_name
 
 APP_CLASSES = frozenset({"flask.Flask", "flask.app.Flask", "apiflask.APIFlask", "apiflask.app.APIFlask"})
 BLUEPRINT_CLASSES = frozenset(
@@ -197,16 +198,7 @@ class FlaskModel:
         return names
 
     def free_name(self, base: str, taken: set[str] | None = None) -> str:
-        used = self.bound_names() | (taken or set())
-        if base not in used and base not in _BUILTIN_NAMES:
-            return base
-        i = 2
-        while f"{base}_{i}" in used:
-            i += 1
-        return f"{base}_{i}"
-
-
-_BUILTIN_NAMES = frozenset(dir(builtins))
+        return unused_name(base, self.bound_names() | (taken or set()))
 
 
 def _assignments_by_name(scope: Scope) -> list[tuple[str, list[Assignment]]]:

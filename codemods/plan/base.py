@@ -45,13 +45,7 @@ class Planner:
     def free_name(self, base: str, taken: set[str] | frozenset[str] = frozenset()) -> str:
         """``base``, or ``base_2``, ``base_3``...: a name bound nowhere in the module, not a
         builtin and not in ``taken``."""
-        used = self.scopes.bound_names() | set(taken)
-        if base not in used and base not in _BUILTINS:
-            return base
-        i = 2
-        while f"{base}_{i}" in used:
-            i += 1
-        return f"{base}_{i}"
+        return unused_name(base, self.scopes.bound_names() | set(taken))
 
     def module_assignments(self) -> Iterator[tuple[ast.stmt, ast.Name, ast.expr]]:
         """``(statement, name, value)`` for every module-level ``name = value`` and
@@ -110,3 +104,14 @@ def def_lines(func: Any) -> tuple[int, int]:
 def string_literal(text: str, quote: str) -> str:
     """``text`` as Python source in ``quote`` quotes."""
     return quote + text.replace("\\", "\\\\").replace(quote, "\\" + quote).replace("\n", "\\n") + quote
+
+
+def unused_name(base: str, used: set[str] | frozenset[str]) -> str:
+    """``base``, or ``base_2``, ``base_3``...: not in ``used``, and ``base`` itself not a
+    builtin (the planners' and the LibCST model's ``free_name``)."""
+    if base not in used and base not in _BUILTINS:
+        return base
+    i = 2
+    while f"{base}_{i}" in used:
+        i += 1
+    return f"{base}_{i}"
