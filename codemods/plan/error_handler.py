@@ -1319,27 +1319,29 @@ def _numeric_text(node: ast.AST) -> bool:
 
 def _module_names(tree: ast.Module, top_only: bool = False) -> dict[str, str]:
     """Names bound anywhere in the module (``top_only``: outside functions and classes):
-    name -> the module it is imported from ("" when it is bound otherwise)."""
+    name -> the module it is imported from; "" when it is bound otherwise, or imported
+    from more than one module."""
     out: dict[str, str] = {}
+
+    def bind(name: str, source: str) -> None:
+        out[name] = source if out.get(name, source) == source else ""
+
     stack: list[ast.AST] = [tree]
-    nodes = []
     while stack:
         node = stack.pop()
-        nodes.append(node)
+        if isinstance(node, ast.ImportFrom):
+            for a in node.names:
+                bind(a.asname or a.name, node.module or "")
+        elif isinstance(node, ast.Import):
+            for a in node.names:
+                bind((a.asname or a.name).split(".")[0], "")
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bind(node.name, "")
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            bind(node.id, "")
         if top_only and node is not tree and isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
             continue
         stack.extend(ast.iter_child_nodes(node))
-    for node in nodes:
-        if isinstance(node, ast.ImportFrom):
-            for a in node.names:
-                out.setdefault(a.asname or a.name, node.module or "")
-        elif isinstance(node, ast.Import):
-            for a in node.names:
-                out.setdefault((a.asname or a.name).split(".")[0], "")
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            out.setdefault(node.name, "")
-        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-            out.setdefault(node.id, "")
     return out
 
 
