@@ -187,9 +187,7 @@ class Project:
         word = package.split(".")[0]
         pattern = re.compile(rf"^\s*(?:import|from)\s+{re.escape(word)}\b", re.M)
         for path in self.files_mentioning(word):
-            rel = self.relpath(path).replace(os.sep, "/")
-            parts = rel.split("/")
-            if any(p in ("tests", "test", "testing") for p in parts[:-1]) or parts[-1].startswith(("test_", "conftest")):
+            if is_test_module(self.relpath(path)):
                 continue
             if pattern.search(self.text(path) or ""):
                 return path
@@ -353,6 +351,15 @@ class Project:
                     if other is not None and self._factory_of(other, original, callee_suffixes, depth + 1):
                         return True
         return False
+
+
+def is_test_module(relpath: str) -> bool:
+    """A test module by pytest's and unittest's naming (under tests/, test/ or testing/;
+    test_*.py, *_test.py, conftest.py): it never runs in production."""
+    parts = relpath.replace("\\", "/").split("/")
+    name = parts[-1]
+    return (any(p in ("tests", "test", "testing") for p in parts[:-1]) or name.startswith(("test_", "conftest"))
+            or name.endswith("_test.py"))
 
 
 def _module_stem(path: str) -> str:

@@ -22,6 +22,7 @@ from flaskfix.codemods.ast_facts import dotted
 from flaskfix.codemods.plan import CodemodEdit, FilePlan, Lines, PlanInput
 from flaskfix.codemods.plan.flask import VIEW_BASES, Handler, call_arg
 from flaskfix.codemods.plan.base import Planner, def_lines, node_lines
+from flaskfix.codemods.project import is_test_module
 from flaskfix.codemods.plan.scopes import FUNCTIONS, Scopes, is_generator_function, source_children
 
 ID = "cache-route"
@@ -890,8 +891,7 @@ class Reuse:
 
 
 def _runtime(project: Any, path: str) -> bool:
-    parts = project.relpath(path).replace(os.sep, "/").split("/")
-    return not (any(p in ("tests", "test", "testing") for p in parts[:-1]) or parts[-1].startswith(("test_", "conftest")))
+    return not is_test_module(project.relpath(path))
 
 
 def cache_backends(project: Any) -> list[str]:

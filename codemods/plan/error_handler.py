@@ -23,6 +23,7 @@ from flaskfix.codemods.plan import CodemodEdit, FilePlan, PlanInput, Span
 from flaskfix.codemods.plan.flask import FlaskObject, Handler, call_arg
 from flaskfix.codemods.ast_facts import dotted
 from flaskfix.codemods.plan.base import Planner, string_literal, def_lines
+from flaskfix.codemods.project import is_test_module
 from flaskfix.codemods.plan.scopes import FUNCTIONS, is_generator_function, source_children, source_order
 
 ID = "error-handler"
@@ -1034,14 +1035,14 @@ class _Planner(Planner):  # noqa: PLR0904 (the codemod's rules, one method each)
             index = self.project.index()
             for module, line, what in index.exception_observers():
                 path = self.project.relpath(index.modules[module].path)
-                if _test_code(path):
+                if is_test_module(path):
                     continue  # a test that subscribes to see what happens does not run in production
                 return (0, f"{path}:{line}: {what}, which would stop seeing these exceptions (instrumentation added "
                         "outside the code, such as ddtrace-run or opentelemetry-instrument, cannot be seen)")
         for word in sorted(EXCEPTION_SIGNALS | TEARDOWN_HOOKS):
             for path in self.project.files_mentioning(word, exclude=self.inp.path):
                 tree = self.project.tree(path)
-                if tree is None or _test_code(self.project.relpath(path)):
+                if tree is None or is_test_module(self.project.relpath(path)):
                     continue
                 hit = _ast_observer(tree, word)
                 if hit:
@@ -1387,14 +1388,6 @@ def _body_nodes(func: Any) -> list[ast.AST]:
         out.append(node)
         stack.extend(reversed(source_children(node)))
     return out
-
-
-def _test_code(relpath: str) -> bool:
-    """A test module (pytest's and unittest's naming): it never runs in production."""
-    parts = relpath.replace("\\", "/").split("/")
-    name = parts[-1]
-    return (any(p in ("tests", "test", "testing") for p in parts[:-1]) or name.startswith("test_")
-            or name.endswith("_test.py") or name == "conftest.py")
 
 
 def _origin_words(labels: Any) -> list[str]:
