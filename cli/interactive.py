@@ -43,7 +43,7 @@ class Outcome:
 
 
 def _ask_sites(engine: Engine, cid: str, result: FileResult, source: Source, text: str, color: bool,
-               outcome: Outcome, apply_all: bool) -> FileResult | None:
+               outcome: Outcome) -> FileResult | None:
     """One codemod's rewrite of ``text``, asked site by site: each declined site is held
     back (as if it had a ``# flaskfix: ignore[<id>]`` comment) and the codemod plans again
     from the sites kept, so what it shared among them (an import, a created Cache, the
@@ -60,8 +60,8 @@ def _ask_sites(engine: Engine, cid: str, result: FileResult, source: Source, tex
             if not step.changed or step.error is not None or not sites:
                 return None
             new = [c for c in sites if c.line not in asked]
-            if apply_all or outcome.all or not new:
-                if declined and not (apply_all or outcome.all):  # what is written, planned again from the kept sites
+            if outcome.all or not new:
+                if declined and not outcome.all:  # what is written, planned again from the kept sites
                     sys.stdout.write(render.colour_diff(step.diff(), color))
                     render.err(f"{cid}: the kept changes, planned again without the declined ones")
                 return step
@@ -86,9 +86,8 @@ def _ask_sites(engine: Engine, cid: str, result: FileResult, source: Source, tex
                 elif answer == "a":
                     outcome.all = True
                     break
-            if not newly_declined or outcome.all:
-                if not newly_declined:
-                    return step
+            if not newly_declined:
+                return step  # every site asked about was kept: this plan stands
     finally:
         engine.extra_suppressions = {}
 
@@ -104,7 +103,6 @@ def _ask(prompt: str) -> str:
 def run(p: Plan, changed: list[FileResult], project: Project, color: bool) -> Outcome:
     engines = {cm.ID: Engine([cm], p.config, project) for cm in p.codemods}
     outcome = Outcome()
-    apply_all = False
     waiting: list[tuple[FileResult, str, list, list]] = []  # files that need other edits: written last
     for result in changed:
         if result.supports is not None:
@@ -116,8 +114,7 @@ def run(p: Plan, changed: list[FileResult], project: Project, color: bool) -> Ou
         code: list = []
         ids = [cm.ID for cm in p.codemods if any(c.codemod == cm.ID for c in result.changes)]
         for cid in ids:
-            step = _ask_sites(engines[cid], cid, result, source, text, color, outcome, apply_all)
-            apply_all = apply_all or outcome.all
+            step = _ask_sites(engines[cid], cid, result, source, text, color, outcome)
             if outcome.quit:
                 break
             if step is None:
