@@ -56,7 +56,6 @@ from flaskfix.codemods.plan.error_handler import (
     Shared,
     WrapSite,
     Wrapping,
-    _wrapped,
     class_texts,
     handler_text,
 )

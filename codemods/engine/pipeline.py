@@ -24,7 +24,7 @@ import sys
 import traceback
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 from flaskfix import codemods as registry
 from flaskfix.codemods.ast_facts import AstFacts
@@ -37,9 +37,6 @@ from flaskfix.codemods.engine.linemap import LineMap
 from flaskfix.codemods.engine.discovery import Discovered, discover
 from flaskfix.codemods.engine.source import Source, SourceError, decode_source, read_source, too_large
 from flaskfix.codemods.project import Project
-
-if TYPE_CHECKING:
-    from flaskfix.codemods.base import FlaskfixCodemod
 
 
 @dataclass

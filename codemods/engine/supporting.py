@@ -20,7 +20,7 @@ from typing import Iterable
 import ast
 import re
 
-from flaskfix.codemods.changes import CodeSupport, Finding, Requirement
+from flaskfix.codemods.changes import CodeSupport, Requirement
 from flaskfix.codemods.engine.pipeline import FileResult
 from flaskfix.codemods.engine.discovery import display as shown
 from flaskfix.codemods.engine.source import SourceError, read_source
@@ -198,7 +198,8 @@ def _client_input_handler(text: str, blueprint: str, status: int, excs: set[str]
     """The client-input classes and their handler, once for ``blueprint``, right after the
     statement that creates it (before any later import of its view modules, which import
     the classes from here)."""
-    from flaskfix.codemods.plan.error_handler import BASE_CLASS, EXCEPTIONS, HANDLER, class_texts, handler_text
+    from flaskfix.codemods.plan.error_handler import (BASE_CLASS, CLIENT_CLASSES, EXCEPTIONS, HANDLER, class_texts,
+                                                      handler_text)
 
     tree = ast.parse(text)
     created = [n for n in tree.body if isinstance(n, ast.Assign) and len(n.targets) == 1
@@ -219,7 +220,7 @@ def _client_input_handler(text: str, blueprint: str, status: int, excs: set[str]
                 and n.targets[0].id == blueprint)
     lines, newline = _lines(text)
     q = _quote(text)
-    classes = {exc: _client_class(exc) for exc in EXCEPTIONS if exc in excs}
+    classes = {exc: CLIENT_CLASSES[exc][0] for exc in EXCEPTIONS if exc in excs}
     doc = "Bad input in the request, at an operation flaskfix wrapped: answered 400 below."
     parts = class_texts(BASE_CLASS, "BadRequest", classes, "    ", doc)
     parts.append(handler_text(blueprint, HANDLER, BASE_CLASS, "current_app", "request", status, "    ", q))
@@ -249,9 +250,3 @@ def _import_names(text: str, module: str, names: list[str]) -> str:
             lines[node.lineno - 1] = code.rstrip() + ", " + ", ".join(names) + (f"  #{comment}" if hash_ else "") + newline
             return "".join(lines)
     return _add_import(text, f"from {module} import {', '.join(names)}")
-
-
-def _client_class(exc: str) -> str:
-    from flaskfix.codemods.plan.error_handler import CLIENT_CLASSES
-
-    return CLIENT_CLASSES[exc][0]
