@@ -1,5 +1,5 @@
 """The files of a run's changes that go together: a changed file and the supporting edits
-(manifest lines) its changes need. ``apply``, ``--interactive`` and ``pr`` write a file only
+(manifest lines, edits of other modules) its changes need. ``apply``, ``--interactive`` and ``pr`` write a file only
 with the supporting edits it needs, and a supporting edit only with a file that needs it.
 """
 
@@ -9,7 +9,7 @@ from flaskfix.codemods.engine.pipeline import FileResult
 
 
 def needed(r: FileResult, results: list[FileResult]) -> list[FileResult]:
-    """The supporting results (manifest lines) that ``r``'s changes need."""
+    """The supporting results (manifest lines, module edits) that ``r``'s changes need."""
     return [m for m in results if m.supports is not None and r.path in m.supports]
 
 
@@ -22,8 +22,7 @@ def with_support(changed: list[FileResult]) -> tuple[list[FileResult], list[str]
     for r in changed:
         if r.supports is None and (r.requires or r.code_supports):
             wanted = {q.manifest for q in r.requires} | {s.path for s in r.code_supports}
-            have = [m for m in changed if m.supports is not None and r.path in m.supports]
-            if len(have) < len(wanted):
+            if len(needed(r, changed)) < len(wanted):
                 lines.append(f"{r.path}: not written: its changes need edits of {', '.join(sorted(wanted))}, "
                              "which are not all written")
                 kept_paths.discard(r.path)
