@@ -124,9 +124,14 @@ class Project:
     def digest(self, path: str) -> str:
         """The content digest of a project file now (read once per run), recording nothing."""
         if path not in self._digests:
-            recorded = dict(self.read)
-            self.text(path)
-            self.read = recorded
+            import hashlib
+
+            from flaskfix.codemods.engine.source import SourceError, read_bytes  # (engine imports us)
+
+            try:  # the bytes only: decoding is for the files a codemod reads (text())
+                self._digests[path] = hashlib.sha256(read_bytes(path, self.max_file_size)).hexdigest()
+            except SourceError:
+                self._digests[path] = UNREADABLE
         return self._digests[path]
 
     def note_bytes(self, path: str, data: bytes) -> None:

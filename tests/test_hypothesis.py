@@ -370,3 +370,35 @@ def test_hypothesmith_bodies_in_a_handler(generated: str, which: str | None) -> 
 def test_hypothesmith_modules_after_a_flask_app(generated: str) -> None:
     """Whole generated modules appended to a Flask app (module level), all codemods."""
     check(_wrap("pass\n") + "\n" + generated, None)
+
+
+# -- .gitignore matching: the prefiltered spec answers exactly what pathspec answers --------
+
+_SEGMENTS = st.sampled_from(["a", "b", "build", "docs", "x.py", "y.pyc", "__pycache__", "keep.py", "*", "**", "*.py", "[ab]", "?"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["", "!", "/"]), st.lists(_SEGMENTS, min_size=1, max_size=3), st.sampled_from(["", "/"])),
+        min_size=1,
+        max_size=6,
+    ),
+    st.lists(st.lists(st.sampled_from(["a", "b", "build", "docs", "x.py", "y.pyc", "__pycache__", "keep.py", "c.txt"]), min_size=1, max_size=4), min_size=1, max_size=8),
+    st.booleans(),
+)
+def test_gitignore_prefilter_agrees_with_pathspec(patterns, paths, as_dir) -> None:
+    import pathspec
+
+    from flaskfix.codemods.engine.discovery import _Spec
+
+    lines = [prefix + "/".join(parts) + suffix for prefix, parts, suffix in patterns]
+    try:
+        reference = pathspec.GitIgnoreSpec.from_lines(lines)
+    except Exception:
+        assume(False)
+    # the prefilter from the first path, from the third, never (it is built after a count)
+    for ours in (_Spec(lines, prefilter_after=0), _Spec(lines, prefilter_after=2), _Spec(lines, prefilter_after=10**6)):
+        for parts in paths:
+            path = "/".join(parts) + ("/" if as_dir else "")
+            assert ours.match_file(path) == reference.match_file(path), (lines, path)

@@ -11,12 +11,9 @@ deterministic.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    import pathspec
 
 ALWAYS_SKIPPED_DIRS = frozenset(
     {".git", ".hg", ".svn", "__pycache__", "node_modules", ".tox", ".nox", ".venv", "venv", ".mypy_cache",
@@ -51,13 +48,49 @@ class Discovered:
     error: str | None = None  # e.g. a path that does not exist
 
 
-def _spec(lines: list[str]) -> pathspec.PathSpec:
-    import pathspec  # here, not at start-up: only folders with a .gitignore or excludes need it
+class _Spec:
+    """A ``pathspec.GitIgnoreSpec`` with a prefilter: one regex, the alternation of all its
+    patterns, answers "no pattern matches" (most paths) in one search instead of one per
+    pattern; only a path some pattern matches is asked of the spec itself, whose order
+    and negations decide. Compiling that union costs about what matching the patterns one
+    by one costs for as many paths as there are patterns, so it is built only once the spec
+    has answered that many (pattern by pattern was a third of a cached re-run; compiling
+    every union up front cost as much again)."""
 
-    return pathspec.GitIgnoreSpec.from_lines(lines)
+    def __init__(self, lines: list[str], prefilter_after: int | None = None) -> None:
+        import pathspec  # here, not at start-up: only folders with a .gitignore or excludes need it
+
+        self.spec = pathspec.GitIgnoreSpec.from_lines(lines)
+        self._sources = [p.regex.pattern for p in self.spec.patterns if p.include is not None and p.regex is not None]
+        self._countdown = len(self._sources) if prefilter_after is None else prefilter_after
+        self._any: re.Pattern[str] | None = None
+
+    def match_file(self, path: str) -> bool:
+        if not self._sources:
+            return False
+        if self._any is None:
+            self._countdown -= 1
+            if self._countdown >= 0:
+                return self.spec.match_file(path)
+            try:
+                # each pattern names its group ``ps_d``; a name may occur once in one regex
+                self._any = re.compile("|".join(f"(?:{_GROUP.sub('(?:', s)})" for s in self._sources))
+            except re.error:
+                self._any = _EVERYTHING
+        if self._any.search(path) is None:
+            return False
+        return self.spec.match_file(path)
 
 
-def _read_gitignore(folder: Path | str) -> pathspec.PathSpec | None:
+_GROUP = re.compile(r"\(\?P<[A-Za-z_][A-Za-z0-9_]*>")
+_EVERYTHING = re.compile("")
+
+
+def _spec(lines: list[str]) -> _Spec:
+    return _Spec(lines)
+
+
+def _read_gitignore(folder: Path | str) -> _Spec | None:
     try:
         with open(os.path.join(folder, ".gitignore"), encoding="utf-8", errors="replace") as fh:
             lines = fh.read().splitlines()
@@ -96,7 +129,7 @@ def discover(paths: list[str], root: Path, exclude: list[str]) -> list[Discovere
 
 
 #: a stack of .gitignore (and exclude) specs, each with the folder its patterns are relative to
-Stack = list[tuple[str, "pathspec.PathSpec"]]
+Stack = list[tuple[str, _Spec]]
 
 
 def _ignore_stack_for(folder: Path, root: Path) -> Stack:
@@ -126,7 +159,7 @@ def _ignored(path: str, is_dir: bool, stack: Stack) -> bool:
     return False
 
 
-def _walk(top: Path, root: Path, exclude_spec: pathspec.PathSpec | None):
+def _walk(top: Path, root: Path, exclude_spec: _Spec | None):
     """Strings and ``os.scandir`` (its entries know their type without a ``stat``): the
     walk was a fifth of a cached re-run's time with ``pathlib``."""
     top_resolved = top.resolve()

@@ -323,14 +323,23 @@ class Engine:
         """
         hits: dict[int, dict] = {}
         todo: list[str] = []
+        read: dict[int, tuple[str, bytes | None]] = {}
+        if cache is not None:
+            # every file read first: a result that depends on the whole project is checked
+            # against the digest of every file, which then needs no second read
+            for i, f in enumerate(files):
+                if f.error is None:
+                    full = os.path.abspath(f.path)
+                    data = _read_bytes(full, self.config.max_file_size)
+                    read[i] = (full, data)
+                    if data is not None:
+                        self.project.note_bytes(full, data)
         for i, f in enumerate(files):
             if f.error is not None:
                 continue
             if cache is not None:
-                data = _read_bytes(f.path, self.config.max_file_size)
-                if data is not None:
-                    self.project.note_bytes(os.path.abspath(f.path), data)
-                value = cache.get(f.path, data) if data is not None else None
+                full, data = read.pop(i)
+                value = cache.get(full, data) if data is not None else None
                 if value is not None and data is not None:
                     value["_data"] = data  # the bytes the entry is for: the result shows them
                     hits[i] = value
@@ -385,10 +394,12 @@ class Engine:
     def _from_cache(self, path: str, value: dict) -> FileResult:
         """Rebuild a cached result from the bytes it was looked up with (read once: a file
         changed since then is caught where it matters, when `apply` writes)."""
-        try:
-            source = decode_source(path, value["_data"])
-        except SourceError as exc:
-            return FileResult(path, error=str(exc))
+        source = None
+        if value["new_text"] is not None:  # only a change shows or writes the text
+            try:
+                source = decode_source(path, value["_data"])
+            except SourceError as exc:
+                return FileResult(path, error=str(exc))
         changes, findings, suppressed = decode_changes(value)
         result = FileResult(
             path,

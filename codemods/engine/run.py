@@ -71,7 +71,7 @@ def execute(p: Plan, jobs: int | None = None, use_cache: bool = True, stats: dic
     changes need edits of other modules, then those supporting edits (modules, manifests).
 
     ``stats``, when given, receives ``cache_hits``/``cache_misses`` at the end."""
-    for folder in sorted({os.path.dirname(os.path.abspath(f.path)) for f in p.files if f.error is None}):
+    for folder in sorted({os.path.abspath(os.path.dirname(f.path) or ".") for f in p.files if f.error is None}):
         clean_stale_temp_files(folder)
     project = Project(
         p.config.root,

@@ -29,12 +29,14 @@ from flaskfix.codemods.engine.source import SourceError, read_source
 def manifest_results(needs: Iterable[tuple[str, list[Requirement]]], root: Path) -> list[FileResult]:
     """One result per manifest that a kept change needs a line in. ``needs``: (path of a
     changed file, its requirements), for the changes that are kept."""
-    from flaskfix.codemods import manifest_edits  # (here: packaging is not needed at start-up)
-
     by_manifest: dict[str, dict[str, set[str]]] = {}
     for path, requirements in needs:
         for q in requirements:
             by_manifest.setdefault(q.manifest, {}).setdefault(q.distribution, set()).add(path)
+    if not by_manifest:
+        return []
+    from flaskfix.codemods import manifest_edits  # (here: packaging only when a manifest is edited)
+
     out = []
     for file, wanted in sorted(by_manifest.items()):
         full = Path(root) / file
