@@ -206,10 +206,13 @@ class Project:
             self._text[path], self._digests[path] = text, digest
         self._lent = (path, tree) if self._text[path] == text else None
 
-    #: how many stdlib trees of other files one process keeps (least recently used first out);
-    #: few, because every tree kept alive makes each of Python's full garbage collections
-    #: walk all of its nodes (256 kept trees made a run of indico 60% slower)
-    TREE_LIMIT = 32
+    #: how many stdlib trees of other files one process keeps (least recently used first out).
+    #: Every tree kept alive makes each of Python's full garbage collections walk all of its
+    #: nodes: with the collector's default thresholds 256 made indico 60% slower, so it was
+    #: 32, and 850 of 3,717 parses over 17 apps were of trees dropped earlier. The CLI and
+    #: its workers raise the thresholds (pipeline.tune_gc); 256 is then faster on every app
+    #: measured (17 apps as one run: 16.4 s against 18.4 s with 32), for about 30 MB more.
+    TREE_LIMIT = 256
 
     def tree(self, path: str) -> ast.Module | None:
         """The stdlib tree of a project file, parsed once while it is kept. Each call records

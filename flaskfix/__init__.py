@@ -29,6 +29,9 @@ def main() -> None:
         from flaskfix.cli import interrupt
 
         interrupt.OWNS_PROCESS = True
+        from flaskfix.codemods.engine.pipeline import tune_gc
+
+        tune_gc()
         interrupt.install()
         interrupt.pause_point("startup")
         from flaskfix.cli.main import main as cli_main

@@ -470,10 +470,27 @@ POOL_MIN_FILES = 48
 _WORKER: Engine | None = None
 
 
+#: Python's collector thresholds in flaskfix's own processes (default 700, 10, 10). A run
+#: allocates millions of syntax-tree nodes, which hold no reference cycles (refcounting
+#: frees them) yet each full collection walks every live one: with the default, keeping
+#: 256 trees of other modules made indico 60% slower, and a run did 8x more collections
+#: than it needed. With these, one run over 17 apps took 16.4 s instead of 23.3 s and
+#: --jobs 2 went from 1.48x to 1.69x faster than --jobs 1 (bench/real_apps.py).
+GC_THRESHOLDS = (50_000, 20, 100)
+
+
+def tune_gc() -> None:
+    """For a process flaskfix owns (the CLI, a pool worker); a library caller keeps its own."""
+    import gc
+
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 def _init_worker(ids: list[str], config: Config, root: Path, files: tuple[str, ...]) -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it ends the workers
+    tune_gc()
     global _WORKER
     _WORKER = Engine([registry.spec(i) for i in ids], config, Project(root, files, config.max_file_size,
                                                                      edit_manifests=config.edit_manifests))
