@@ -62,6 +62,8 @@ class _Facts:
 
     reads_args: bool = False
     expensive: list[str] = field(default_factory=list)
+    #: other views that may change what it shows (plan/cache_route.writers)
+    writers: tuple[str, ...] = ()
 
 
 class CacheRoute(FlaskfixCodemod):
@@ -80,7 +82,11 @@ class CacheRoute(FlaskfixCodemod):
     BEHAVIOUR = """
         Responses of the rewritten routes are served from the cache for `timeout` seconds
         (default 60): during that time the route does not run, so it returns data up to
-        that old, and side effects of the view (logging, metrics) happen once per expiry
+        that old. The change names the project's views that may make it stale: routed
+        functions that (themselves or through project functions they call) use a model the
+        cached view uses and commit; writes through raw SQL, other processes or code
+        outside the project are not seen, so a change naming none still serves data up to
+        `timeout` seconds old. Side effects of the view (logging, metrics) happen once per expiry
         instead of once per request. Decorators above the cache decorator (route, auth)
         still run on every request. The cache key is the request path, plus the sorted
         query string when the view reads request.args; GET and HEAD share an entry. Only
@@ -231,7 +237,7 @@ def expensive_operation():
             handler = views.get((t.line, t.name))
             if handler is None:
                 raise EditError(f"planned view {t.name}() at line {t.line} not found")
-            targets.append((handler, _Facts(t.reads_args, list(t.expensive))))
+            targets.append((handler, _Facts(t.reads_args, list(t.expensive), t.writers)))
         self._taken: set[str] = set()
         cache_plan = self._plan(tree, targets)
         if cache_plan is None:
@@ -486,7 +492,9 @@ def expensive_operation():
             self.add_change(
                 handler.func,
                 f"cached `{self._view_label(handler)}` with `{cache}.cached` ({reused}{what}timeout {self.config['timeout']}s, 2xx only): "
-                f"it calls {facts.expensive[0]}",
+                f"it calls {facts.expensive[0]}"
+                + (f"; it may answer with data up to {self.config['timeout']}s old after a request to "
+                   + ", ".join(facts.writers) if facts.writers else ""),
             )
             if handler.view_class is not None:
                 class_decorators[handler.view_class] = expr

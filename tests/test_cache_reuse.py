@@ -153,3 +153,84 @@ def test_a_module_this_run_rewrites_is_not_edited_again(tmp_path: Path) -> None:
     assert not r.changed
     [finding] = r.findings
     assert "which this run also rewrites: apply that first, then run flaskfix again" in finding.message
+
+
+# -- the change names the views that may make the cached answer stale ---------------------
+
+MODELS = """
+    from flask_sqlalchemy import SQLAlchemy
+
+    db = SQLAlchemy()
+
+
+    class Post(db.Model):
+        id = db.Column(db.Integer, primary_key=True)
+        title = db.Column(db.String)
+
+
+    class Comment(db.Model):
+        id = db.Column(db.Integer, primary_key=True)
+        body = db.Column(db.String)
+"""
+BLOG = """
+    from flask import Blueprint, request
+
+    from shop.models import Comment, Post, db
+
+    bp = Blueprint("shop", __name__)
+
+
+    @bp.route("/report")
+    def report():
+        return {"titles": [p.title for p in Post.query.all()]}
+
+
+    @bp.route("/posts", methods=["POST"])
+    def create_post():
+        save(Post(title=request.form["title"]))
+        return "", 201
+
+
+    def save(obj):
+        db.session.add(obj)
+        db.session.commit()
+
+
+    @bp.route("/comments", methods=["POST"])
+    def create_comment():
+        db.session.add(Comment(body=request.form["body"]))
+        db.session.commit()
+        return "", 201
+
+
+    @bp.route("/posts/count")
+    def count_posts():
+        return {"n": len(Post.query.all())}
+"""
+TEST_VIEWS = """
+    from shop.models import Post, db
+    from shop.views import bp
+
+
+    @bp.route("/seed", methods=["POST"])
+    def seed():
+        db.session.add(Post(title="x"))
+        db.session.commit()
+        return ""
+"""
+
+
+def test_change_names_the_views_that_write_what_it_reads(tmp_path: Path) -> None:
+    r = run(tmp_path, {"shop/models.py": MODELS, "shop/views.py": BLOG, "tests/test_seed.py": TEST_VIEWS})
+    messages = {c.line: c.message for c in r.changes}
+    report = messages[10]
+    # create_post commits a Post through its helper; create_comment commits only Comments;
+    # count_posts reads Post without committing; a test module's route is not the app's
+    assert report.endswith("; it may answer with data up to 60s old after a request to "
+                           "`create_post()` (shop/views.py:15), which uses `Post` and commits"), report
+    assert "create_comment" not in report and "count_posts" not in report and "seed" not in report
+
+
+def test_change_without_models_names_no_writer(tmp_path: Path) -> None:
+    r = run(tmp_path)  # compute_report() reads no model
+    assert r.changes and all("may answer with data" not in c.message for c in r.changes)

@@ -78,6 +78,8 @@ class Target:
     name: str
     reads_args: bool
     expensive: tuple[str, ...]
+    #: project views that may change what this view shows (``writers``), for the change's message
+    writers: tuple[str, ...] = ()
 
 
 # -- one module, as the scan reads it ---------------------------------------------------------
@@ -251,7 +253,7 @@ class _Planner(Planner):
                 self.add_finding(h.func.lineno, f"`{_view_label(h)}` not cached: names: the module has a star import (`{text}`), which may rebind any name flaskfix would add")
             return self.out
         self.out.edits.append(CodemodEdit(tuple(
-            Target(h.func.lineno, h.func.name, f.reads_args, tuple(f.expensive)) for h, f in targets
+            Target(h.func.lineno, h.func.name, f.reads_args, tuple(f.expensive), self._writers(h)) for h, f in targets
         )))
         return self.out
 
@@ -314,6 +316,18 @@ class _Planner(Planner):
         line, name = handler.func.lineno, handler.func.name
         fn = next((f for f in module.functions.values() if f.line == line and f.name == name), None)
         return fn is None or detection.reaches_expensive(index, module, fn, expensive)
+
+    def _writers(self, handler: Handler) -> tuple[str, ...]:
+        """The project's other views that may change what ``handler`` shows (see ``writers``)."""
+        indexed = self.project.indexed(self.inp.path)
+        if indexed is None:
+            return ()
+        index, module = indexed
+        line, name = handler.func.lineno, handler.func.name
+        fn = next((f for f in module.functions.values() if f.line == line and f.name == name), None)
+        if fn is None:
+            return ()
+        return writers(index, module.module, fn.qualname, self.project.relpath, is_test_module)
 
     def _static_refusal(self, handler: Handler) -> tuple[int, str] | None:
         """Why the view cannot be cached, judged from its route and signature alone."""
@@ -1123,3 +1137,62 @@ def _existing_spelling(project: Any, importer: str, module: str) -> str | None:
         if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module == module:
             return module
     return None
+
+
+# -- who else changes what a cached view shows -------------------------------------------
+
+#: decorators (last name) that make a function a view
+ROUTE_DECORATORS = frozenset({"route", "get", "post", "put", "patch", "delete"})
+#: calls (last name) after which the database holds what a request changed
+COMMITS = frozenset({"commit", "flush"})
+
+
+def models_used(index: Any, reach: Iterable[tuple[str, Any]]) -> set[tuple[str, str]]:
+    """(module, class) of each project model that the functions ``reach`` ((module,
+    index Function) pairs) name in a call: ``Post.query...``, ``Post(...)``, or as an
+    argument (``db.session.query(Post)``, ``select(Post)``)."""
+    models = index.models()
+    out: set[tuple[str, str]] = set()
+    for mod, fn in reach:
+        for call in fn.calls:
+            heads = [call.callee.split(".", 1)[0]] if call.callee else []
+            heads += [a[5:].split(".", 1)[0] for a in call.args if isinstance(a, str) and a.startswith("name:")]
+            for head in heads:
+                if head not in models:
+                    continue
+                where, name = index.resolve(mod, head)
+                if any(m == where for m, _ in models.get(name, [])):
+                    out.add((where, name))
+    return out
+
+
+def writers(index: Any, module: str, qualname: str, relpath: Callable[[str], str],
+            is_test: Callable[[str], bool], limit: int = 3) -> tuple[str, ...]:
+    """The project's other views that may change what the view ``module.qualname`` shows:
+    each is a routed function that, itself or through the project functions it calls,
+    names a model the view's code names and commits (or flushes) a session. Rendered
+    ``create_post() (blog/views.py:30), which uses `Post` and commits``; at most ``limit``,
+    then "and N more". What the cached view may answer stale after; a note, not a
+    decision (views that change the rows through raw SQL or other processes are not seen)."""
+    read = models_used(index, index.reachable(module, qualname))
+    if not read:
+        return ()
+    found = []
+    for mod, fn in index.functions():
+        if (mod, fn.qualname) == (module, qualname):
+            continue
+        if not any(d.rsplit(".", 1)[-1] in ROUTE_DECORATORS for d in fn.decorators):
+            continue
+        path = index.path_of(mod)
+        if not path or is_test(relpath(path)):
+            continue
+        reach = index.reachable(mod, fn.qualname, limit=100)
+        if not any(c.callee.rsplit(".", 1)[-1] in COMMITS for _, f in reach for c in f.calls if c.callee):
+            continue
+        shared = sorted(n for _, n in models_used(index, reach) & read)
+        if shared:
+            names = ", ".join(f"`{n}`" for n in shared)
+            found.append(f"`{fn.qualname}()` ({relpath(path)}:{fn.line}), which uses {names} and commits")
+    if len(found) > limit:
+        found = found[:limit] + [f"and {len(found) - limit} more"]
+    return tuple(found)
