@@ -13,11 +13,13 @@ Paths
     One document (``json.dumps`` with ``indent=2``; keys in the order below, never sorted)::
 
         {
+          "schema_version": 1,                 # the shape's version (cli/json-schema.json)
           "version": "0.1.0",                  # flaskfix's version
           "files": [                           # run order; only files with something to say:
             {                                  #   a change, a finding or an error
               "path": "app.py",
-              "changes": [{"codemod": "global-to-g", "line": 10, "message": "..."}],
+              "changes": [{"codemod": "global-to-g", "line": 10, "message": "...",
+                           "role": "site"}],   # or "support": an edit a site needs
               "findings": [{"codemod": "...", "line": 14, "message": "..."}],  # not rewritten, and why
               "error": null,                   # or the one-line reason the file failed
               "patch": "--- a/app.py\\n+++ b/app.py\\n...", # unified diff (git apply), or null
@@ -32,13 +34,15 @@ Paths
           "summary": {
             "files": 3,                        # files scanned
             "changed_files": 1,
-            "changes": 1,                      # total over all codemods
+            "changes": 1,                      # anti-pattern sites, over all codemods
+            "supporting_edits": 0,             # edits the sites need (a Redis client...)
             "findings": 1,
             "failed": 1,                       # files with an error
             "prefiltered_out": 1,              # files no codemod's pre-filter wanted
             "libcst_parsed": 0,                # files LibCST parsed (to edit them) in this run
             "seconds": 0.12,
-            "codemods": {"global-to-g": {"changes": 1, "findings": 1}, ...}  # every selected codemod
+            "codemods": {"global-to-g": {"changes": 1, "findings": 1}, ...},  # every selected codemod
+            "new_requirements": []             # manifest lines added, services needed
           }
         }
 
@@ -52,13 +56,15 @@ Paths
     rule per selected codemod: ``id``/``name`` the codemod id, ``shortDescription`` its
     SUMMARY, ``fullDescription`` its WHY, ``help`` its BEHAVIOUR and the cases it refuses.
 
-    * each change is a result of level ``warning`` with one ``fix``: the replacements
+    * each anti-pattern site changed is a result of level ``warning``; its supporting
+      edits are named in its message. A file's changes depend on each other (an added
+      import, a removed definition), so the file's one complete ``fix`` (the replacements
       that turn the file on disk into flaskfix's rewrite, one per contiguous changed block
-      of lines. A file's changes depend on each other (an added import, a removed
-      definition), so every change result of a file carries the same complete fix, never a
-      part of it: apply one of them, not several.
-    * each finding (a site recognised and not rewritten; the message says why) is a
-      result of level ``note``, without a fix;
+      of lines, and the manifest lines it needs) is on its first site's result; the others
+      say where it is.
+    * with ``findings=True`` (``--findings``), each finding (a site recognised and not
+      rewritten; the message says why) is a result of level ``note``, without a fix;
+    * every result has ``partialFingerprints`` ``flaskfixSite/v1`` (``_fingerprint``).
     * each failed file is an ``error`` notification in
       ``invocations[0].toolExecutionNotifications``; ``executionSuccessful`` is false then.
 
@@ -72,8 +78,8 @@ Paths
     file, ``::warning`` for a change, ``::notice`` for a finding::
 
         ::error file=bad.py::syntax error at line 3: ...
-        ::warning file=app.py,line=10,title=flaskfix global-to-g::message
-        ::notice file=app.py,line=14,title=flaskfix global-to-g::message
+        ::warning file=app.py,line=10,title=flaskfix global-to-g::would fix: message
+        ::notice file=app.py,line=14,title=flaskfix global-to-g::not fixed: message
 
     Values are escaped as the runner expects (``%``, CR and LF in messages; also ``:`` and
     ``,`` in properties).
@@ -84,6 +90,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import re
 import textwrap
 from pathlib import PurePosixPath, PureWindowsPath
 from typing import TYPE_CHECKING, Any, Iterable
@@ -98,6 +105,11 @@ from flaskfix.codemods.engine.run import Summary
 FORMATS = ("json", "sarif", "github")
 
 SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+#: the version of the JSON document's shape (``cli/json-schema.json``): raised when a
+#: field is removed or changes meaning; adding a field keeps it
+JSON_SCHEMA_VERSION = 1
+#: the ``partialFingerprints`` key of SARIF results (see render_sarif)
+FINGERPRINT_KEY = "flaskfixSite/v1"
 SRCROOT = "%SRCROOT%"
 
 
@@ -107,12 +119,14 @@ def render(
     summary: Summary,
     codemods: list[type[FlaskfixCodemod]],
     version: str,
+    findings: bool = False,
 ) -> str:
-    """The whole stdout text of ``flaskfix diff --format FMT`` (``json``, ``sarif`` or ``github``)."""
+    """The whole stdout text of ``flaskfix diff --format FMT`` (``json``, ``sarif`` or ``github``).
+    ``findings``: SARIF also carries the refusals (as notes)."""
     if fmt == "json":
         return render_json(results, summary, codemods, version)
     if fmt == "sarif":
-        return render_sarif(results, summary, codemods, version)
+        return render_sarif(results, summary, codemods, version, findings)
     if fmt == "github":
         return render_github(results)
     raise ValueError(f"unknown output format {fmt!r}; choose one of {', '.join(FORMATS)}")
@@ -144,7 +158,7 @@ def render_json(
             continue
         entry: dict[str, Any] = {
             "path": display_path(r),
-            "changes": [{"codemod": c.codemod, "line": c.line, "message": c.message} for c in r.changes],
+            "changes": [{"codemod": c.codemod, "line": c.line, "message": c.message, "role": c.role} for c in r.changes],
             "findings": [{"codemod": f.codemod, "line": f.line, "message": f.message} for f in r.findings],
             "error": r.error,
             "patch": r.diff() if r.changed else None,
@@ -154,7 +168,7 @@ def render_json(
         if r.supports is not None:
             entry["supports"] = [display_path(by_path[p]) if p in by_path else p for p in r.supports]
         files.append(entry)
-    doc = {"version": version, "files": files, "summary": _summary(summary, codemods)}
+    doc = {"schema_version": JSON_SCHEMA_VERSION, "version": version, "files": files, "summary": _summary(summary, codemods)}
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 
@@ -176,12 +190,14 @@ def _summary(s: Summary, codemods: list[type[FlaskfixCodemod]]) -> dict[str, Any
         "files": s.files,
         "changed_files": s.changed_files,
         "changes": s.total_changes,
+        "supporting_edits": sum(s.supporting.values()),
         "findings": sum(s.findings.values()),
         "failed": s.failed,
         "prefiltered_out": s.prefiltered_out,
         "libcst_parsed": s.libcst_parsed,
         "seconds": round(s.seconds, 3),
         "codemods": {cid: {"changes": s.changes[cid], "findings": s.findings[cid]} for cid in ids},
+        "new_requirements": s.new_requirements(),
     }
 
 
@@ -189,7 +205,8 @@ def _summary(s: Summary, codemods: list[type[FlaskfixCodemod]]) -> dict[str, Any
 
 
 def render_sarif(
-    results: list[FileResult], summary: Summary, codemods: list[type[FlaskfixCodemod]], version: str
+    results: list[FileResult], summary: Summary, codemods: list[type[FlaskfixCodemod]], version: str,
+    findings: bool = False,
 ) -> str:
     rule_index = {c.ID: i for i, c in enumerate(codemods)}
     sarif_results: list[dict[str, Any]] = []
@@ -205,14 +222,23 @@ def render_sarif(
                     "locations": [{"physicalLocation": {"artifactLocation": location}}],
                 }
             )
-        fix = _fix(r, location, supporting.get(r.path, [])) if r.changed and r.changes else None
-        for c in r.changes:
-            result = _result(c.codemod, rule_index, "warning", c.message, location, c.line)
-            if fix is not None:
+        sites = [c for c in r.changes if c.role == "site"]
+        fix = _fix(r, location, supporting.get(r.path, [])) if r.changed and sites else None
+        seen: dict[str, int] = {}
+        for i, c in enumerate(sites):
+            with_it = [s.message for s in r.changes if s.role != "site" and s.codemod == c.codemod]
+            message = c.message + ("; with it: " + "; ".join(with_it) if with_it else "")
+            if fix is not None and i > 0:
+                message += f" (the file's fix, which this change is part of, is on the result at line {sites[0].line})"
+            result = _result(c.codemod, rule_index, "warning", message, location, c.line)
+            result["partialFingerprints"] = {FINGERPRINT_KEY: _fingerprint(display_path(r), c.codemod, c.message, seen)}
+            if fix is not None and i == 0:
                 result["fixes"] = [fix]
             sarif_results.append(result)
-        for f in r.findings:
-            sarif_results.append(_result(f.codemod, rule_index, "note", f.message, location, f.line))
+        for f in r.findings if findings else ():
+            result = _result(f.codemod, rule_index, "note", f.message, location, f.line)
+            result["partialFingerprints"] = {FINGERPRINT_KEY: _fingerprint(display_path(r), f.codemod, f.message, seen)}
+            sarif_results.append(result)
     run: dict[str, Any] = {
         "tool": {
             "driver": {
@@ -234,6 +260,19 @@ def render_sarif(
     }
     log = {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
     return json.dumps(log, indent=2, ensure_ascii=False) + "\n"
+
+
+def _fingerprint(path: str, codemod: str, message: str, seen: dict[str, int]) -> str:
+    """What code scanning tracks a result by across runs: the file, the codemod and the
+    message with its numbers blanked (messages name the code and the variables, not the
+    line, but may cite another file's line), then the occurrence of that key in the file
+    (``seen`` counts them), so two identical sites stay two results and lines moving
+    above a site do not make it a new one."""
+    import hashlib
+
+    key = hashlib.sha256(f"{codemod}\0{path}\0{re.sub(r'[0-9]+', '#', message)}".encode()).hexdigest()[:32]
+    seen[key] = seen.get(key, 0) + 1
+    return f"{key}:{seen[key]}"
 
 
 def _text(doc: str) -> str:
@@ -355,13 +394,15 @@ def render_github(results: Iterable[FileResult]) -> str:
             added = [ln[1:] for ln in r.diff().splitlines() if ln.startswith("+") and not ln.startswith("+++")]
             text = f"adds {', '.join(added)}, needed by the changes in {', '.join(r.supports)}"
             out.append(f"::notice file={path},title={_escape_property('flaskfix requirement')}::{_escape_data(text)}")
-        for kind, items in (("warning", r.changes), ("notice", r.findings)):
+        for kind, what, items in (("warning", "would fix", [c for c in r.changes if c.role == "site"]),
+                                  ("notice", "with it", [c for c in r.changes if c.role != "site"]),
+                                  ("notice", "not fixed", r.findings)):
             for item in items:
                 props = f"file={path}"
                 if item.line >= 1:
                     props += f",line={item.line}"
                 props += f",title={_escape_property('flaskfix ' + item.codemod)}"
-                out.append(f"::{kind} {props}::{_escape_data(item.message)}")
+                out.append(f"::{kind} {props}::{_escape_data(what + ': ' + item.message)}")
     return "".join(line + "\n" for line in out)
 
 

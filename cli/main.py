@@ -158,6 +158,9 @@ def diff(
         help="text (a unified diff), json, sarif (SARIF 2.1.0), github (workflow annotations).",
         metavar="FORMAT",
     ),
+    findings: bool = typer.Option(
+        False, "--findings", help="SARIF: also report the sites flaskfix did not fix (as notes, with the reason)."
+    ),
 ) -> None:
     """Show the fixes as a unified diff on stdout (findings on stderr). Writes nothing."""
     if fmt not in ("text", "json", "sarif", "github"):
@@ -169,7 +172,7 @@ def diff(
     if kept is not None:
         from flaskfix.cli import formats
 
-        sys.stdout.write(formats.render(fmt, kept, summary, p.codemods, render.version()))
+        sys.stdout.write(formats.render(fmt, kept, summary, p.codemods, render.version(), findings))
     for line in render.summary_lines(summary, [c.ID for c in p.codemods]):
         render.err(line)
     if summary.failed:
@@ -233,13 +236,15 @@ def apply(
             raise typer.Exit(130) from None
         render.err(f"flaskfix: wrote {len(outcome.written)} file(s)" + (" (stopped early)" if outcome.quit else ""))
         raise typer.Exit(EXIT_ERROR if failed or outcome.failed else EXIT_CLEAN)
-    n_changes = sum(len(r.changes) for r in changed)
+    n_changes = sum(1 for r in changed for c in r.changes if c.role == "site")
     if not yes:
         if not sys.stdin.isatty():
             render.err("flaskfix: nothing written: no terminal to confirm on; pass --yes to apply without asking")
             raise typer.Exit(EXIT_ERROR)
         try:
-            confirmed = typer.confirm(f"Apply {n_changes} changes to {len(changed)} files?", default=False, err=True)
+            confirmed = typer.confirm(
+                f"Apply the fixes of {n_changes} anti-pattern site{'s' if n_changes != 1 else ''} "
+                f"({len(changed)} file{'s' if len(changed) != 1 else ''})?", default=False, err=True)
         except typer.Abort as exc:  # Ctrl-C (interrupted) or end of input (a "no") at the prompt
             if isinstance(exc.__context__, KeyboardInterrupt):
                 raise KeyboardInterrupt from None

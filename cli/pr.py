@@ -255,6 +255,8 @@ class Fixes:
     files: list[str] = field(default_factory=list)  # changed files
     #: manifests given a requirement the changes need: (file, the lines added)
     requirements: list[tuple[str, list[str]]] = field(default_factory=list)
+    #: what the changes need that the project did not have (Summary.new_requirements)
+    needs: list[str] = field(default_factory=list)
 
     @property
     def rewritten(self) -> int:
@@ -332,11 +334,13 @@ def _render_body(fixes: Fixes, base: str, reproduce: str, cap: int | None) -> st
         "or changes it only as described under *What changes in behaviour*. Please review before merging.",
         "",
     ]
+    if fixes.needs:
+        out += ["**New requirements:** " + "; ".join(_cell(n) for n in fixes.needs) + ".", ""]
     for cid in sorted(fixes.changes, key=_order):
         per_file = fixes.changes[cid]
         cm = _codemod(cid)
-        out += [f"### `{cid}`: {_cell(cm.SUMMARY) if cm else ''}", "", "| File | Changes | Lines |", "|---|---:|---|"]
-        rows = [f"| {_code(f)} | {len(lines)} | {', '.join(map(str, sorted(lines)))} |" for f, lines in sorted(per_file.items())]
+        out += [f"### `{cid}`: {_cell(cm.SUMMARY) if cm else ''}", "", "| File | Sites fixed | Lines |", "|---|---:|---|"]
+        rows = [f"| {_code(f)} | {len(lines)} | {', '.join(map(str, sorted(set(lines))))} |" for f, lines in sorted(per_file.items())]
         out += _rows(rows, cap, "files")
         out.append("")
     if fixes.requirements:
@@ -541,10 +545,15 @@ class Workflow:
                     added = [ln[1:] for ln in r.diff().splitlines() if ln.startswith("+") and not ln.startswith("+++")]
                     fixes.requirements.append((rel, added))
                 for c in r.changes:
-                    fixes.changes[c.codemod].setdefault(rel, []).append(c.line)
+                    if c.role == "site":
+                        fixes.changes[c.codemod].setdefault(rel, []).append(c.line)
         summary.finish()
+        proposed = Summary()  # what the kept changes need (a dropped one's requirement is not stated)
+        for r in kept:
+            proposed.add(r)
+        fixes.needs = proposed.new_requirements()
         self.say(
-            f"flaskfix: {summary.total_changes} change(s) in {summary.changed_files} file(s), "
+            f"flaskfix: {summary.total_changes} anti-pattern site(s) to fix in {summary.changed_files} file(s), "
             f"{sum(summary.findings.values())} not fixed, {summary.failed} failed; scanned {summary.files} file(s)"
         )
         return fixes, summary

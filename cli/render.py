@@ -45,8 +45,9 @@ def report_lines(r: FileResult) -> list[str]:
     lines = []
     if r.error is not None:
         lines.append(f"{r.path}: error: {r.error}")
-    for c in r.changes:
-        lines.append(f"{r.path}:{c.line}: {c.codemod}: fixed: {c.message}")
+    for c in r.changes:  # nothing is written yet when these are shown (diff, apply's preview)
+        what = "would fix" if c.role == "site" else "with it"
+        lines.append(f"{r.path}:{c.line}: {c.codemod}: {what}: {c.message}")
     for f in r.findings:
         lines.append(f"{r.path}:{f.line}: {f.codemod}: not fixed: {f.message}")
     return lines
@@ -57,14 +58,19 @@ def summary_lines(s: Summary, ids: list[str]) -> list[str]:
     for cid in ids:
         if s.changes[cid] or s.findings[cid] or s.suppressed[cid]:
             lines.append(
-                f"  {cid:<15} {s.changes[cid]} fixed, {s.findings[cid]} not fixed (see findings), "
+                f"  {cid:<15} {s.changes[cid]} to fix, {s.findings[cid]} not fixed (see findings), "
                 f"{s.suppressed[cid]} suppressed"
             )
     skipped = f", {s.skipped_by_comment} skipped by `# flaskfix: skip-file`" if s.skipped_by_comment else ""
+    supporting = sum(s.supporting.values())
+    with_it = f" (with {supporting} supporting edit{'s' if supporting != 1 else ''})" if supporting else ""
     lines.append(
-        f"{s.total_changes} change(s) in {s.changed_files} file(s); scanned {s.files} file(s), "
+        f"{s.total_changes} anti-pattern site(s) to fix in {s.changed_files} file(s){with_it}; scanned {s.files} file(s), "
         f"{s.prefiltered_out} skipped by the pre-filter{skipped}, {s.failed} failed; {s.seconds:.2f}s"
     )
+    needs = s.new_requirements()
+    if needs:
+        lines.append("new requirements: " + "; ".join(needs))
     return lines
 
 

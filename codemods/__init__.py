@@ -43,9 +43,9 @@ class Spec:
     else (docs, creating the codemod) loads the class."""
 
     def __init__(self, cid: str, order: int, module: str, summary: str, prefilter: tuple[str, ...],
-                 default_config: Mapping[str, Any]) -> None:
+                 default_config: Mapping[str, Any], runtime: str = "") -> None:
         self.ID, self.ORDER, self.SUMMARY = cid, order, summary
-        self.PREFILTER, self.DEFAULT_CONFIG = prefilter, default_config
+        self.PREFILTER, self.DEFAULT_CONFIG, self.RUNTIME = prefilter, default_config, runtime
         self._module = module
 
     def __repr__(self) -> str:

@@ -71,6 +71,9 @@ class FlaskfixCodemod(CodemodCommand):
     #: What behaviour changes after the rewrite, on purpose. Shown by ``explain``
     #: and in pull-request bodies.
     BEHAVIOUR: ClassVar[str] = ""
+    #: what the rewritten code needs at run time beyond packages (which the manifest edit
+    #: adds), stated with every run that changes a site: "a Redis server at REDIS_URL"
+    RUNTIME: ClassVar[str] = ""
     #: When it refuses to rewrite (each refusal is reported as a finding).
     REFUSES: ClassVar[tuple[str, ...]] = ()
     #: A before/after example. It is documentation *and* a test: the test suite checks

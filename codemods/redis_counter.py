@@ -94,6 +94,7 @@ class RedisCounter(FlaskfixCodemod):
     ID = "redis-counter"
     ORDER = 20
     SUMMARY = "Module-level counters bumped by request handlers become atomic Redis INCR/DECR"
+    RUNTIME = "a running Redis server for the counters (the client flaskfix adds reads REDIS_URL, default redis://localhost:6379/0)"
     WHY = """
         `global hits; hits += 1` in a request handler reads the shared variable, adds
         and writes it back. Two threads that interleave between the read and the write
@@ -236,11 +237,11 @@ def count():
                     value = self._read(counter, None, client_expr, key, quote)
                     stmt = cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(cst.Name(counter.name))], value)])
                     edits.before.setdefault(first, []).append(stmt)
-                    self.add_change(first, f"`{counter.name}` is now read once from Redis key {key!r}")
+                    self.add_change(first, f"`{counter.name}` is now read once from Redis key {key!r}", role="support")
                     continue
                 for use in func_reads:
                     edits.replace[use.node] = self._read(counter, use, client_expr, key, quote)
-                    self.add_change(use.node, f"`{counter.name}` is now read from Redis key {key!r}")
+                    self.add_change(use.node, f"`{counter.name}` is now read from Redis key {key!r}", role="support")
             for func in {u.func for u in counter.uses if u.func is not None}:
                 for glob in _global_statements(func):
                     if any(n.name.value == counter.name for n in glob.names):
@@ -249,7 +250,8 @@ def count():
             unscoped = "" if self._namespaced else (
                 " (no namespace: set [tool.flaskfix.redis-counter] namespace, or [project] name, if other apps share this Redis)"
             )
-            self.add_change(counter.statement, f"module-level counter `{counter.name}` moved to Redis key {key!r}{unscoped}")
+            self.add_change(counter.statement, f"module-level counter `{counter.name}` moved to Redis key {key!r}{unscoped}",
+                            role="support")
         tree = tree.visit(_Rewriter(edits))
         return self._finish_module(tree, counters, edits.remove, creation)
 

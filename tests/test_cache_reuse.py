@@ -234,3 +234,19 @@ def test_change_names_the_views_that_write_what_it_reads(tmp_path: Path) -> None
 def test_change_without_models_names_no_writer(tmp_path: Path) -> None:
     r = run(tmp_path)  # compute_report() reads no model
     assert r.changes and all("may answer with data" not in c.message for c in r.changes)
+
+
+def test_a_writer_that_commits_through_a_model_method_is_named(tmp_path: Path) -> None:
+    models = MODELS.replace("class Post(db.Model):", """class CRUDMixin:
+        def save(self):
+            db.session.add(self)
+            db.session.commit()
+            return self
+
+
+    class Post(CRUDMixin, db.Model):""")
+    views = BLOG.replace("save(Post(title=request.form[\"title\"]))", "Post(title=request.form[\"title\"]).save()")
+    r = run(tmp_path, {"shop/models.py": models, "shop/views.py": views})
+    report = next(c.message for c in r.changes if "`report()`" in c.message)
+    assert report.endswith("after a request to `create_post()` (shop/views.py:15), which uses `Post` and calls "
+                           "`.save()`, which commits in a project class"), report

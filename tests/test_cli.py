@@ -111,7 +111,7 @@ def test_diff_exit_codes_and_writes_nothing(project: Path) -> None:
     assert out.returncode == 1, out.stderr
     assert out.stdout.startswith("--- a/app.py\n+++ b/app.py\n")
     assert "+    g.data = {\"key\": \"value\"}" in out.stdout
-    assert "app.py:4: global-to-g: fixed:" in out.stderr
+    assert "app.py:4: global-to-g: would fix:" in out.stderr
     assert snapshot(project) == before
     clean = flaskfix("diff", "clean.py", cwd=project)
     assert clean.returncode == 0 and clean.stdout == ""
@@ -298,7 +298,7 @@ def test_apply_asks_on_a_terminal(repo: Path, answer: str, written: bool) -> Non
     child = pexpect.spawn(
         sys.executable, ["-m", "flaskfix", "apply"], cwd=str(repo), env={**os.environ, "NO_COLOR": "1"}, timeout=60, encoding="utf-8"
     )
-    child.expect(r"Apply 1 changes to 1 files\? \[y/N\]")
+    child.expect(r"Apply the fixes of 1 anti-pattern site \(1 file\)\? \[y/N\]")
     child.sendline(answer)
     child.expect(pexpect.EOF)
     child.close()
@@ -408,7 +408,7 @@ def test_per_file_ignores_skip_file_and_suppressed_counts(project: Path) -> None
     assert "+++ b/app.py" in out.stdout
     for untouched in ("legacy/old.py", "skipped.py", "quiet.py"):
         assert f"+++ b/{untouched}" not in out.stdout
-    assert "global-to-g     1 fixed, 0 not fixed (see findings), 1 suppressed" in out.stderr
+    assert "global-to-g     1 to fix, 0 not fixed (see findings), 1 suppressed" in out.stderr
     assert "1 skipped by `# flaskfix: skip-file`" in out.stderr
     (project / "pyproject.toml").write_text('[tool.flaskfix.per-file-ignores]\n"legacy/*.py" = ["no-such-id"]\n')
     bad = flaskfix("diff", cwd=project)

@@ -94,14 +94,14 @@ def test_json(run) -> None:
     text = render("json", results, summary, codemods, "9.8.7")
     assert text.endswith("}\n")
     doc = json.loads(text)
-    assert list(doc) == ["version", "files", "summary"]
+    assert list(doc) == ["schema_version", "version", "files", "summary"] and doc["schema_version"] == 1
     assert doc["version"] == "9.8.7"
     files = doc["files"]
     assert [f["path"] for f in files] == ["app.py", "broken.py", ODD, "crlf.py"]  # clean.py has nothing to say
     for f in files:
         assert list(f) == ["path", "changes", "findings", "error", "patch"]
     app, broken, odd, crlf = files
-    assert app["changes"] == [{"codemod": "global-to-g", "line": 4, "message": CHANGE_MSG}]
+    assert app["changes"] == [{"codemod": "global-to-g", "line": 4, "message": CHANGE_MSG, "role": "site"}]
     assert app["findings"] == [] and app["error"] is None
     assert app["patch"] == results[0].diff()
     assert app["patch"].startswith("--- a/app.py\n+++ b/app.py\n@@ ")
@@ -114,24 +114,28 @@ def test_json(run) -> None:
         "error": None,
         "patch": None,
     }
-    assert crlf["changes"] == [{"codemod": "global-to-g", "line": 4, "message": CRLF_MSG}]
+    assert crlf["changes"] == [{"codemod": "global-to-g", "line": 4, "message": CRLF_MSG, "role": "site"}]
     assert crlf["patch"].endswith("\\ No newline at end of file\n")
     s = doc["summary"]
     assert list(s) == [
         "files",
         "changed_files",
         "changes",
+        "supporting_edits",
         "findings",
         "failed",
         "prefiltered_out",
         "libcst_parsed",
         "seconds",
         "codemods",
+        "new_requirements",
     ]
     assert {k: v for k, v in s.items() if k != "seconds"} == {
         "files": 5,
         "changed_files": 2,
         "changes": 2,
+        "supporting_edits": 0,
+        "new_requirements": [],
         "findings": 1,
         "failed": 1,
         "prefiltered_out": 1,
@@ -165,7 +169,7 @@ def test_json_of_a_clean_run_is_an_empty_file_list(run) -> None:
 @pytest.fixture(scope="module")
 def sarif(run) -> dict:
     results, summary, codemods, _ = run
-    return json.loads(render("sarif", results, summary, codemods, "9.8.7"))
+    return json.loads(render("sarif", results, summary, codemods, "9.8.7", findings=True))
 
 
 def test_sarif_validates_against_the_published_schema(sarif) -> None:
@@ -351,10 +355,10 @@ def test_replacements_turn_any_text_into_any_other(old_lines, old_eol, new_lines
 def test_github(run) -> None:
     results, summary, codemods, _ = run
     assert render("github", results, summary, codemods, "1") == (
-        f"::warning file=app.py,line=4,title=flaskfix global-to-g::{CHANGE_MSG}\n"
+        f"::warning file=app.py,line=4,title=flaskfix global-to-g::would fix: {CHANGE_MSG}\n"
         f"::error file=broken.py::{SYNTAX_MSG}\n"
-        f"::notice file=cache%2C v2%3Ax.py,line=14,title=flaskfix global-to-g::{FINDING_MSG}\n"
-        f"::warning file=crlf.py,line=4,title=flaskfix global-to-g::{CRLF_MSG}\n"
+        f"::notice file=cache%2C v2%3Ax.py,line=14,title=flaskfix global-to-g::not fixed: {FINDING_MSG}\n"
+        f"::warning file=crlf.py,line=4,title=flaskfix global-to-g::would fix: {CRLF_MSG}\n"
     )
 
 
@@ -367,8 +371,8 @@ def test_github_escapes_messages_and_properties() -> None:
     )
     assert render("github", [r], Summary(), [], "1") == (
         "::error file=a%3Ab%2Cc%25d.py::bad%0Athing: 100%25\n"
-        "::warning file=a%3Ab%2Cc%25d.py,line=3,title=flaskfix x-y::50%25 done%0D%0Anext: a, b\n"
-        "::notice file=a%3Ab%2Cc%25d.py,title=flaskfix x-y::no line known\n"
+        "::warning file=a%3Ab%2Cc%25d.py,line=3,title=flaskfix x-y::would fix: 50%25 done%0D%0Anext: a, b\n"
+        "::notice file=a%3Ab%2Cc%25d.py,title=flaskfix x-y::not fixed: no line known\n"
     )
 
 
@@ -383,7 +387,7 @@ def test_sarif_edge_locations_stay_valid() -> None:
     tell (0) gets no region rather than an invalid one."""
     r = FileResult("/elsewhere/my app.py", findings=[Finding(0, "global-to-g", "no line known")])
     codemods = [registry.get("global-to-g")]
-    doc = json.loads(render("sarif", [r], Summary(), codemods, "1"))
+    doc = json.loads(render("sarif", [r], Summary(), codemods, "1", findings=True))
     jsonschema.Draft4Validator(json.loads(SCHEMA.read_text())).validate(doc)
     (result,) = doc["runs"][0]["results"]
     assert result["locations"] == [{"physicalLocation": {"artifactLocation": {"uri": "file:///elsewhere/my%20app.py"}}}]
@@ -416,3 +420,114 @@ def test_a_change_that_spans_files_in_every_format(tmp_path: Path) -> None:
     github = render("github", results, summary, p.codemods, "0")
     assert ("::notice file=requirements.txt,title=flaskfix requirement::adds Flask-Caching>=2.0, needed by the changes in "
             in github)
+
+
+# -- the documented JSON schema; SARIF results per site, tracked across runs -----------------
+
+JSON_SCHEMA = Path(__file__).parent.parent / "cli" / "json-schema.json"
+
+
+def _schema_validator():  # type: ignore[no-untyped-def]
+    schema = json.loads(JSON_SCHEMA.read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+def test_json_validates_against_its_documented_schema(run) -> None:
+    results, summary, codemods, _ = run
+    doc = json.loads(render("json", results, summary, codemods, "9.8.7"))
+    _schema_validator().validate(doc)
+    # not vacuous: a removed field, an unknown one, a wrong role each fail
+    for breaks in (lambda d: d["summary"].pop("changes"), lambda d: d.update(extra=1),
+                   lambda d: d["files"][0]["changes"][0].update(role="helper")):
+        broken = json.loads(json.dumps(doc))
+        breaks(broken)
+        with pytest.raises(jsonschema.ValidationError):
+            _schema_validator().validate(broken)
+
+
+SHOP = Path(__file__).parent.parent / "examples" / "shop"
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory) -> tuple[list[FileResult], Summary, list]:
+    """The bundled example: every codemod, with supporting edits (a Redis client, a Cache)."""
+    import shutil
+
+    root = tmp_path_factory.mktemp("shop") / "shop"
+    shutil.copytree(SHOP, root, ignore=shutil.ignore_patterns("__pycache__"))
+    manifest = root / "pyproject.toml"  # without the two packages the fixes bring: the changes add them
+    manifest.write_text(manifest.read_text().replace('"flask-caching", "redis"', ""))
+    p = plan([str(root)])
+    summary, results = Summary(), []
+    for r in execute(p, jobs=1, use_cache=False):
+        summary.add(r)
+        results.append(r)
+    return results, summary.finish(), p.codemods
+
+
+def test_counts_count_sites_not_supporting_edits(shop) -> None:
+    results, summary, codemods = shop
+    app = next(r for r in results if r.path.endswith("app.py"))
+    sites = [c for c in app.changes if c.role == "site"]
+    support = [c for c in app.changes if c.role == "support"]
+    assert support, "the example's fixes need supporting edits (a Redis client, a Cache)"
+    assert summary.total_changes == len(sites) == 6
+    assert dict(summary.changes) == {"global-to-g": 1, "redis-counter": 1, "bulk-query": 1, "error-handler": 2, "cache-route": 1}
+    assert sum(summary.supporting.values()) == len(support)
+    doc = json.loads(render("json", results, summary, codemods, "0"))
+    _schema_validator().validate(doc)
+    assert doc["summary"]["changes"] == 6 and doc["summary"]["supporting_edits"] == len(support)
+    # what the rewritten app needs that it did not have, stated plainly
+    needs = doc["summary"]["new_requirements"]
+    assert any(n.startswith("`redis>=") and "(added to pyproject.toml)" in n for n in needs), needs
+    assert any(n.startswith("`Flask-Caching>=") for n in needs), needs
+    assert any("Redis server" in n and "REDIS_URL" in n for n in needs), needs
+
+
+def test_sarif_one_result_per_site_one_fix_per_file(shop) -> None:
+    results, summary, codemods = shop
+    log = json.loads(render("sarif", results, summary, codemods, "0"))
+    jsonschema.Draft4Validator(json.loads(SCHEMA.read_text())).validate(log)
+    out = log["runs"][0]["results"]
+    app = next(r for r in results if r.path.endswith("app.py"))
+    assert [(r["ruleId"], r["locations"][0]["physicalLocation"]["region"]["startLine"]) for r in out] == [
+        (c.codemod, c.line) for c in app.changes if c.role == "site"]
+    assert all(r["level"] == "warning" for r in out)  # refusals only with --findings
+    assert [bool(r.get("fixes")) for r in out] == [True] + [False] * (len(out) - 1)
+    first = out[0]["locations"][0]["physicalLocation"]["region"]["startLine"]
+    assert all(f"is on the result at line {first}" in r["message"]["text"] for r in out[1:])
+    # the supporting edits ride with their site's result: the Redis client with the INCR
+    incr = next(r for r in out if r["ruleId"] == "redis-counter")
+    assert "with it: added a module-level Redis client" in incr["message"]["text"]
+    prints = [r["partialFingerprints"]["flaskfixSite/v1"] for r in out]
+    assert len(set(prints)) == len(prints)
+
+
+def test_sarif_fingerprints_survive_lines_moving(tmp_path: Path) -> None:
+    """Code scanning matches results across runs by partialFingerprints: lines added above
+    the sites keep each site's fingerprint; the finding notes come only with findings=True."""
+    body = (FIXTURES / "article" / "input.py").read_text()
+    prints = []
+    for i, text in enumerate([body, "# a comment\n# another\n" + body]):
+        folder = tmp_path / str(i)
+        folder.mkdir()
+        (folder / "app.py").write_text(text)
+        (folder / "pyproject.toml").write_text('[tool.flaskfix]\nselect = ["global-to-g"]\n')
+        p = plan([str(folder)])
+        results = list(execute(p, jobs=1, use_cache=False))
+        log = json.loads(render("sarif", results, Summary(), p.codemods, "0"))
+        ((result,),) = [log["runs"][0]["results"]]
+        prints.append((result["locations"][0]["physicalLocation"]["region"]["startLine"],
+                       result["partialFingerprints"]["flaskfixSite/v1"]))
+    (line_a, print_a), (line_b, print_b) = prints
+    assert line_b == line_a + 2 and print_a == print_b
+
+
+def test_sarif_identical_sites_get_distinct_fingerprints() -> None:
+    same = [Finding(3, "global-to-g", "`x` not moved: because 7"), Finding(9, "global-to-g", "`x` not moved: because 8")]
+    log = json.loads(render("sarif", [FileResult("a.py", findings=same)], Summary(), [registry.get("global-to-g")], "0",
+                            findings=True))
+    a, b = (r["partialFingerprints"]["flaskfixSite/v1"] for r in log["runs"][0]["results"])
+    assert a != b and a.split(":")[0] == b.split(":")[0]  # same key (numbers blanked), occurrences 1 and 2
+    assert json.loads(render("sarif", [FileResult("a.py", findings=same)], Summary(), [], "0"))["runs"][0]["results"] == []

@@ -60,7 +60,7 @@ def wait_for_summary(proc: subprocess.Popen[str]) -> float:
     """Read stderr until the summary line (printed just before the writes start)."""
     assert proc.stderr is not None
     for line in proc.stderr:
-        if "change(s) in" in line:
+        if "site(s) to fix in" in line:
             return time.monotonic()
     return time.monotonic()
 

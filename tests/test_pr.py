@@ -674,4 +674,7 @@ def test_a_change_and_the_manifest_line_it_needs_are_one_commit(tmp_path, httpse
     assert "from flask_caching import Cache" in w.show(head, "app.py")
     body = w.fake.pulls[1]["body"]
     assert "### Requirements added" in body and "| `requirements.txt` | `Flask-Caching>=2.0` |" in body
-    assert w.fake.pulls[1]["title"] == "flaskfix: fix 2 Flask anti-patterns in 1 file"
+    # one site (the cached view); creating the Cache is part of its change, not a second fix
+    assert w.fake.pulls[1]["title"] == "flaskfix: fix 1 Flask anti-pattern in 1 file"
+    assert "**New requirements:** `Flask-Caching>=2.0` (added to requirements.txt)." in body
+    assert body.index("**New requirements:**") < body.index("### `cache-route`")  # at the top, not folded away

@@ -137,11 +137,18 @@ class Summary:
     libcst_parsed: int = 0
     failed: int = 0
     changed_files: int = 0
+    #: anti-pattern sites fixed, per codemod (what the counts and titles count)
     changes: Counter[str] = field(default_factory=Counter)
+    #: edits a site needs (an added client, a created Cache, a counter's reads), per codemod
+    supporting: Counter[str] = field(default_factory=Counter)
     findings: Counter[str] = field(default_factory=Counter)
     suppressed: Counter[str] = field(default_factory=Counter)
     skipped_by_comment: int = 0
     seconds: float = 0.0
+    #: (requirement, manifest) lines the changes add
+    requirements: set[tuple[str, str]] = field(default_factory=set)
+    #: codemods with a site changed (their RUNTIME needs are stated)
+    needs: set[str] = field(default_factory=set)
 
     def add(self, r: FileResult) -> None:
         if r.supports is not None:  # a manifest a change needs: not a scanned file
@@ -154,7 +161,11 @@ class Summary:
         self.failed += r.error is not None
         self.changed_files += r.changed
         for c in r.changes:
-            self.changes[c.codemod] += 1
+            (self.changes if c.role == "site" else self.supporting)[c.codemod] += 1
+        if r.changed and r.error is None:
+            for q in r.requires:
+                self.requirements.add((q.requirement, q.manifest))
+            self.needs.update(c.codemod for c in r.changes if c.role == "site")
         for f in r.findings:
             self.findings[f.codemod] += 1
         for f in r.suppressed:
@@ -167,4 +178,13 @@ class Summary:
 
     @property
     def total_changes(self) -> int:
+        """Anti-pattern sites fixed (supporting edits are part of a site's change, not fixes)."""
         return sum(self.changes.values())
+
+    def new_requirements(self) -> list[str]:
+        """What the changes need that the project did not have, plainly: each manifest line
+        they add, and what a codemod's rewrite needs at run time (a Redis server)."""
+        out = [f"`{req}` (added to {manifest})" for req, manifest in sorted(self.requirements)]
+        runtime = {spec.ID: spec.RUNTIME for spec in registry.specs()}
+        out += [runtime[cid] for cid in sorted(self.needs) if runtime.get(cid)]
+        return out

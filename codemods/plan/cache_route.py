@@ -1177,6 +1177,13 @@ def writers(index: Any, module: str, qualname: str, relpath: Callable[[str], str
     read = models_used(index, index.reachable(module, qualname))
     if not read:
         return ()
+    # methods of project classes that commit (``CRUDMixin.save``): a call ``obj.save()`` on
+    # an object of unknown class is taken to be one of them (what the note then says)
+    committing: set[str] = set()
+    for mod, fn in index.functions():
+        if "." in fn.qualname and any(c.callee.rsplit(".", 1)[-1] in COMMITS
+                                      for _, f in index.reachable(mod, fn.qualname, limit=50) for c in f.calls if c.callee):
+            committing.add(fn.name)
     found = []
     for mod, fn in index.functions():
         if (mod, fn.qualname) == (module, qualname):
@@ -1187,12 +1194,17 @@ def writers(index: Any, module: str, qualname: str, relpath: Callable[[str], str
         if not path or is_test(relpath(path)):
             continue
         reach = index.reachable(mod, fn.qualname, limit=100)
-        if not any(c.callee.rsplit(".", 1)[-1] in COMMITS for _, f in reach for c in f.calls if c.callee):
+        lasts = {c.callee.rsplit(".", 1)[-1] for _, f in reach for c in f.calls if c.callee and "." in c.callee}
+        if lasts & COMMITS:
+            how = "commits"
+        elif lasts & committing:
+            how = "calls " + ", ".join(f"`.{m}()`" for m in sorted(lasts & committing)) + ", which commits in a project class"
+        else:
             continue
         shared = sorted(n for _, n in models_used(index, reach) & read)
         if shared:
             names = ", ".join(f"`{n}`" for n in shared)
-            found.append(f"`{fn.qualname}()` ({relpath(path)}:{fn.line}), which uses {names} and commits")
+            found.append(f"`{fn.qualname}()` ({relpath(path)}:{fn.line}), which uses {names} and {how}")
     if len(found) > limit:
         found = found[:limit] + [f"and {len(found) - limit} more"]
     return tuple(found)
