@@ -97,6 +97,9 @@ class FlaskfixCodemod(CodemodCommand):
         self.findings: list[Finding] = []
         #: requirements this rewrite adds to a manifest (``dependency_note``)
         self.requires: list[Requirement] = []
+        #: distributions the rewrite imports that the project declares nowhere, when it has
+        #: no manifest to add them to (``dependency_note``)
+        self.undeclared: list[str] = []
         #: edits of other modules this rewrite needs (``CodeSupport``)
         self.code_supports: list[CodeSupport] = []
         self._flask: FlaskModel | None = None
@@ -163,6 +166,8 @@ class FlaskfixCodemod(CodemodCommand):
                 self.requires.append(requirement)
             return f"; adds `{req}` to {t.file} (the project did not declare {distribution})"
         if str(project.root) != "." and not project.manifests().any and not project.imports_package(package):
+            if distribution not in self.undeclared:
+                self.undeclared.append(distribution)
             return f"; needs {distribution} (pip install {distribution}), which the project does not declare anywhere"
         return ""
 

@@ -65,6 +65,9 @@ def test_undeclared_packages_are_added_to_the_manifest_with_the_change(project: 
     assert " flask>=3\n+Flask-Caching>=2.0\n+redis>=4.0\n" in out.stdout
     assert "adds `Flask-Caching>=2.0` to requirements.txt (the project did not declare Flask-Caching)" in out.stderr
     assert "adds `redis>=4.0` to requirements.txt (the project did not declare redis)" in out.stderr
+    # and the summary says plainly what the rewritten project needs that it did not have
+    assert ("new requirements: `Flask-Caching>=2.0` (added to requirements.txt); `redis>=4.0` (added to "
+            "requirements.txt); a running Redis server for the counters") in out.stderr
 
 
 @pytest.mark.parametrize(("files", "says"), [
@@ -114,6 +117,9 @@ def test_no_manifest_at_all_says_what_to_install(project: Path) -> None:
     assert "+from flask_caching import Cache" in out.stdout
     assert "needs Flask-Caching (pip install Flask-Caching), which the project does not declare anywhere" in out.stderr
     assert "needs redis (pip install redis)" in out.stderr
+    assert ("new requirements: `Flask-Caching` (pip install Flask-Caching: the project declares no dependencies to "
+            "add it to); `redis` (pip install redis: the project declares no dependencies to add it to); a running "
+            "Redis server") in out.stderr
 
 
 def test_declaring_the_package_later_is_seen_by_a_cached_run(project: Path, tmp_path_factory, monkeypatch) -> None:

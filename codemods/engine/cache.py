@@ -27,7 +27,7 @@ from typing import Any
 
 from flaskfix.codemods.changes import Change, CodeSupport, Finding, Requirement
 
-SCHEMA = 5
+SCHEMA = 6
 
 #: entries per commit, and the longest a commit waits, when filling the cache
 BATCH = 256
@@ -192,6 +192,7 @@ def encode_result(r: Any) -> dict[str, Any]:
         "prefiltered_out": r.prefiltered_out,
         "skipped_by_comment": r.skipped_by_comment,
         "requires": [asdict(q) for q in r.requires],
+        "undeclared": list(r.undeclared),
         "code_supports": [asdict(q) for q in r.code_supports],
     }
 

@@ -67,6 +67,9 @@ class FileResult:
     requires: list[Requirement] = field(default_factory=list)
     #: edits of other modules the rewrite needs (a Cache defined and initialised there)
     code_supports: list[CodeSupport] = field(default_factory=list)
+    #: packages the rewrite imports that the project declares nowhere and that no manifest
+    #: can be given (the project has none): to install by hand, stated with the run
+    undeclared: list[str] = field(default_factory=list)
     #: a supporting edit (a manifest), not a scanned file: the paths of the results whose
     #: changes need it (written with them, never without them)
     supports: list[str] | None = None
@@ -232,11 +235,13 @@ class Engine:
                 result.changes = []
                 result.requires = []
                 result.code_supports = []
+                result.undeclared = []
                 return result
             result.new_text = new_text
         else:
             result.requires = []
             result.code_supports = []
+            result.undeclared = []
         result.changes.sort()
         result.findings.sort()
         return result
@@ -308,6 +313,9 @@ class Engine:
         for requirement in codemod.requires:
             if requirement not in result.requires:
                 result.requires.append(requirement)
+        for distribution in codemod.undeclared:
+            if distribution not in result.undeclared:
+                result.undeclared.append(distribution)
         for support in codemod.code_supports:
             if support not in result.code_supports:
                 result.code_supports.append(support)
@@ -413,6 +421,7 @@ class Engine:
             suppressed=suppressed,
             skipped_by_comment=value["skipped_by_comment"],
             requires=decode_requires(value),
+            undeclared=list(value.get("undeclared", [])),
             code_supports=decode_code_supports(value),
         )
         result.diff_path = self._diff_path(path)

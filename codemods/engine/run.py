@@ -147,6 +147,8 @@ class Summary:
     seconds: float = 0.0
     #: (requirement, manifest) lines the changes add
     requirements: set[tuple[str, str]] = field(default_factory=set)
+    #: packages the changes import that the project declares nowhere (it has no manifest)
+    undeclared: set[str] = field(default_factory=set)
     #: codemods with a site changed (their RUNTIME needs are stated)
     needs: set[str] = field(default_factory=set)
 
@@ -165,6 +167,7 @@ class Summary:
         if r.changed and r.error is None:
             for q in r.requires:
                 self.requirements.add((q.requirement, q.manifest))
+            self.undeclared.update(r.undeclared)
             self.needs.update(c.codemod for c in r.changes if c.role == "site")
         for f in r.findings:
             self.findings[f.codemod] += 1
@@ -185,6 +188,7 @@ class Summary:
         """What the changes need that the project did not have, plainly: each manifest line
         they add, and what a codemod's rewrite needs at run time (a Redis server)."""
         out = [f"`{req}` (added to {manifest})" for req, manifest in sorted(self.requirements)]
+        out += [f"`{d}` (pip install {d}: the project declares no dependencies to add it to)" for d in sorted(self.undeclared)]
         runtime = {spec.ID: spec.RUNTIME for spec in registry.specs()}
         out += [runtime[cid] for cid in sorted(self.needs) if runtime.get(cid)]
         return out
