@@ -95,7 +95,7 @@ def _plan(paths, select, ignore, black) -> Plan:  # type: ignore[no-untyped-def]
 
 
 def _run(
-    p: Plan, jobs: int, color: bool, no_cache: bool, keep: list[FileResult] | None = None
+    p: Plan, jobs: int, color: bool, no_cache: bool, keep: list[FileResult] | None = None, stdin: bytes | None = None
 ) -> tuple[list[FileResult], Summary]:
     """Run; print each diff to stdout as it arrives (unless ``keep`` collects every result
     for a machine-readable format) and each file's lines to stderr."""
@@ -105,7 +105,7 @@ def _run(
     summary = Summary()
     changed: list[FileResult] = []
     progress = render.progress(len(p.files))
-    for result in render.track(progress, execute(p, jobs, use_cache=not no_cache)):
+    for result in render.track(progress, execute(p, jobs, use_cache=not no_cache, stdin=stdin)):
         check()  # a Ctrl-C that code in between swallowed (see interrupt.install)
         summary.add(result)
         if keep is not None:
@@ -161,14 +161,36 @@ def diff(
     findings: bool = typer.Option(
         False, "--findings", help="SARIF: also report the sites flaskfix did not fix (as notes, with the reason)."
     ),
+    stdin_filename: Optional[str] = typer.Option(
+        None, "--stdin-filename", metavar="PATH",
+        help="With `-`: the path the code read from stdin stands for (its project, configuration and diff headers).",
+    ),
 ) -> None:
-    """Show the fixes as a unified diff on stdout (findings on stderr). Writes nothing."""
+    """Show the fixes as a unified diff on stdout (findings on stderr). Writes nothing.
+    `flaskfix diff - --stdin-filename app.py` reads the code from stdin (editors)."""
     if fmt not in ("text", "json", "sarif", "github"):
         render.err(f"flaskfix: error: unknown format {fmt!r}; use text, json, sarif or github")
         raise typer.Exit(EXIT_ERROR)
-    p = _plan(paths, select, ignore, black)
+    stdin: bytes | None = None
+    if paths and "-" in paths:
+        if len(paths) > 1:
+            render.err("flaskfix: error: `-` (read stdin) cannot be combined with other paths")
+            raise typer.Exit(EXIT_ERROR)
+        from flaskfix.codemods.engine.run import UsageError, plan_stdin
+
+        try:
+            p = plan_stdin(stdin_filename or "stdin.py", _ids(select), _ids(ignore), black)
+        except UsageError as exc:
+            render.err(f"flaskfix: error: {exc}")
+            raise typer.Exit(EXIT_ERROR) from None
+        stdin = sys.stdin.buffer.read()
+    elif stdin_filename is not None:
+        render.err("flaskfix: error: --stdin-filename needs `-` as the path (the code is read from stdin)")
+        raise typer.Exit(EXIT_ERROR)
+    else:
+        p = _plan(paths, select, ignore, black)
     kept: list[FileResult] | None = [] if fmt != "text" else None
-    _changed, summary = _run(p, jobs, render.use_color(sys.stdout, no_color), no_cache, kept)
+    _changed, summary = _run(p, jobs, render.use_color(sys.stdout, no_color), no_cache, kept, stdin)
     if kept is not None:
         from flaskfix.cli import formats
 

@@ -73,6 +73,19 @@ class Project:
         self.read: dict[str, str] = {}
         self.whole = False
 
+    def use_text(self, path: str, data: bytes) -> None:
+        """``path`` (absolute) holds ``data``, whatever the disk says: the buffer an editor
+        sends on stdin (``flaskfix diff -``) is what every question about that file reads."""
+        import hashlib
+
+        from flaskfix.codemods.engine.source import SourceError, decode_source  # (engine imports us)
+
+        self._digests[path] = hashlib.sha256(data).hexdigest()
+        try:
+            self._text[path] = decode_source(path, data).text
+        except SourceError:
+            self._text[path] = None
+
     def begin(self) -> None:
         """Start recording what the next result depends on."""
         self.read = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import stat
@@ -413,3 +414,60 @@ def test_per_file_ignores_skip_file_and_suppressed_counts(project: Path) -> None
     (project / "pyproject.toml").write_text('[tool.flaskfix.per-file-ignores]\n"legacy/*.py" = ["no-such-id"]\n')
     bad = flaskfix("diff", cwd=project)
     assert bad.returncode == 2 and "unknown codemod ids" in bad.stderr
+
+
+# -- `flaskfix diff -`: the code comes from stdin (editor integrations) ---------------------
+
+STDIN_APP = (Path(__file__).parent / "fixtures" / "global-to-g" / "article" / "input.py").read_text()
+
+
+def test_diff_of_stdin_reads_the_buffer_not_the_disk(tmp_path: Path) -> None:
+    (tmp_path / "pkg").mkdir()
+    on_disk = "from flask import Flask\n\napp = Flask(__name__)\n"
+    (tmp_path / "pkg" / "app.py").write_text(on_disk)
+    (tmp_path / "pyproject.toml").write_text('[tool.flaskfix]\nselect = ["global-to-g"]\n')
+    buffer = "# unsaved edit\n" + STDIN_APP
+    out = flaskfix("diff", "-", "--stdin-filename", "pkg/app.py", cwd=tmp_path, stdin=buffer)
+    assert out.returncode == 1, out.stderr
+    assert out.stdout.startswith("--- a/pkg/app.py\n+++ b/pkg/app.py\n")
+    assert " # unsaved edit\n-from flask import Flask\n+from flask import Flask, g\n" in out.stdout
+    assert "pkg/app.py:5: global-to-g: would fix:" in out.stderr  # lines of the buffer
+    assert (tmp_path / "pkg" / "app.py").read_text() == on_disk  # nothing written
+    # the patch applies to the buffer and gives what `apply` would write for it
+    doc = json.loads(flaskfix("diff", "-", "--stdin-filename", "pkg/app.py", "--format", "json", "--exit-zero",
+                              cwd=tmp_path, stdin=buffer).stdout)
+    assert [f["path"] for f in doc["files"]] == ["pkg/app.py"] and doc["summary"]["changes"] == 1
+
+
+def test_diff_of_stdin_sees_the_rest_of_the_project(tmp_path: Path) -> None:
+    """The buffer is a module of its project: a view in it reuses the Cache another module defines."""
+    (tmp_path / "requirements.txt").write_text("flask\nflask-caching\n")
+    (tmp_path / "ext.py").write_text("from flask_caching import Cache\n\ncache = Cache()\n")
+    (tmp_path / "app.py").write_text("")  # the editor's buffer is newer than the disk
+    buffer = ("from flask import Flask\n\nfrom ext import cache\n\napp = Flask(__name__)\n"
+              "app.config['CACHE_TYPE'] = 'SimpleCache'\ncache.init_app(app)\n\n\n"
+              "@app.route('/report')\ndef report():\n    return {'total': compute_report()}\n\n\n"
+              "def compute_report():\n    return sum(range(10))\n")
+    out = flaskfix("diff", "-", "--stdin-filename", "app.py", "--select", "cache-route", cwd=tmp_path, stdin=buffer)
+    assert out.returncode == 1, out.stderr
+    assert "+@cache.cached(timeout=60" in out.stdout and "--- a/ext.py" not in out.stdout
+    assert "supporting edit" not in out.stderr  # ext.py's Cache is used, none is created
+    # what ext.py holds decides it: with a dict there, the buffer gets a Cache of its own
+    (tmp_path / "ext.py").write_text("cache = {}\n")
+    out = flaskfix("diff", "-", "--stdin-filename", "app.py", "--select", "cache-route", cwd=tmp_path, stdin=buffer)
+    assert "+@flask_cache.cached(timeout=60" in out.stdout and "with 1 supporting edit" in out.stderr
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (["diff", "-", "app.py"], "`-` (read stdin) cannot be combined with other paths"),
+    (["diff", "--stdin-filename", "app.py"], "--stdin-filename needs `-` as the path"),
+    (["diff", "-", "--stdin-filename", "nowhere/app.py"], "no such folder nowhere"),
+])
+def test_diff_of_stdin_usage_errors(tmp_path: Path, args: list[str], says: str) -> None:
+    out = flaskfix(*args, cwd=tmp_path, stdin=STDIN_APP)
+    assert out.returncode == 2 and says in out.stderr and out.stdout == ""
+
+
+def test_diff_of_stdin_that_does_not_parse(tmp_path: Path) -> None:
+    out = flaskfix("diff", "-", "--stdin-filename", "app.py", cwd=tmp_path, stdin="def f(:\n")
+    assert out.returncode == 2 and "app.py: error: syntax error at line 1" in out.stderr and out.stdout == ""

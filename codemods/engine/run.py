@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Iterator
 from flaskfix import codemods as registry
 from flaskfix.codemods.engine.cache import ResultCache, code_fingerprint
 from flaskfix.codemods.engine.config import Config, load_config
-from flaskfix.codemods.engine.discovery import Discovered, discover
+from flaskfix.codemods.engine.discovery import Discovered, discover, display
 from flaskfix.codemods.engine.formatting import format_changed_regions
 from flaskfix.codemods.engine.pipeline import Engine, FileResult, project_files
-from flaskfix.codemods.engine.source import clean_stale_temp_files
+from flaskfix.codemods.engine.source import SourceError, clean_stale_temp_files, decode_source
 from flaskfix.codemods.engine.supporting import code_results, manifest_results
 from flaskfix.codemods.project import Project
 
@@ -47,9 +47,19 @@ def plan(
     black: bool | None = None,
 ) -> Plan:
     """Resolve configuration, the codemods to run and the files to look at."""
+    paths = paths or ["."]
+    config, chosen, use_black = _configure(paths, select, ignore, black)
+    files = discover(paths, config.root, config.exclude)
+    whole = None
+    if len(paths) == 1 and os.path.isdir(paths[0]) and os.path.realpath(paths[0]) == os.path.realpath(config.root):
+        whole = tuple(os.path.abspath(d.path) for d in files if d.error is None)
+    return Plan(config, chosen, files, use_black, whole)
+
+
+def _configure(paths: list[str], select: list[str] | None, ignore: list[str] | None,
+               black: bool | None) -> tuple[Config, list[Spec], bool]:
     from flaskfix.codemods.engine.config import ConfigError
 
-    paths = paths or ["."]
     try:
         config = load_config(paths, {c.ID: c.DEFAULT_CONFIG for c in registry.specs()}, registry.config_problems)
     except ConfigError as exc:
@@ -58,19 +68,27 @@ def plan(
         chosen = registry.select(select if select else config.select, (ignore or []) + config.ignore)
     except KeyError as exc:
         raise UsageError(registry.unknown_id(exc.args[0])) from None
-    files = discover(paths, config.root, config.exclude)
-    use_black = black if black is not None else config.black is not None
-    whole = None
-    if len(paths) == 1 and os.path.isdir(paths[0]) and os.path.realpath(paths[0]) == os.path.realpath(config.root):
-        whole = tuple(os.path.abspath(d.path) for d in files if d.error is None)
-    return Plan(config, chosen, files, use_black, whole)
+    return config, chosen, black if black is not None else config.black is not None
 
 
-def execute(p: Plan, jobs: int | None = None, use_cache: bool = True, stats: dict | None = None) -> Iterator[FileResult]:
+def plan_stdin(filename: str, select: list[str] | None = None, ignore: list[str] | None = None,
+               black: bool | None = None) -> Plan:
+    """A plan for one buffer read from stdin that stands for ``filename`` (which need not
+    exist): the configuration and project are those of the folder it would be in."""
+    folder = os.path.dirname(filename) or "."
+    if not os.path.isdir(folder):
+        raise UsageError(f"--stdin-filename {filename}: no such folder {folder}")
+    config, chosen, use_black = _configure([folder], select, ignore, black)
+    return Plan(config, chosen, [Discovered(display(filename))], use_black)
+
+
+def execute(p: Plan, jobs: int | None = None, use_cache: bool = True, stats: dict | None = None,
+            stdin: bytes | None = None) -> Iterator[FileResult]:
     """Results in file order (identical for any ``jobs``), streamed; then the results whose
     changes need edits of other modules, then those supporting edits (modules, manifests).
 
-    ``stats``, when given, receives ``cache_hits``/``cache_misses`` at the end."""
+    ``stats``, when given, receives ``cache_hits``/``cache_misses`` at the end. ``stdin``:
+    the content of the plan's one file (``plan_stdin``), read instead of the disk; no cache."""
     for folder in sorted({os.path.abspath(os.path.dirname(f.path) or ".") for f in p.files if f.error is None}):
         clean_stale_temp_files(folder)
     project = Project(
@@ -82,6 +100,10 @@ def execute(p: Plan, jobs: int | None = None, use_cache: bool = True, stats: dic
     engine = Engine(p.codemods, p.config, project)
     jobs = jobs if jobs and jobs > 0 else (os.cpu_count() or 1)
     cache = None
+    if stdin is not None:
+        (only,) = p.files
+        project.use_text(os.path.abspath(only.path), stdin)
+        use_cache = False
     if use_cache:
         salt = "\0".join([code_fingerprint(), p.config.fingerprint(), ",".join(c.ID for c in p.codemods)])
         cache = ResultCache(p.config.root, salt, project)
@@ -89,7 +111,14 @@ def execute(p: Plan, jobs: int | None = None, use_cache: bool = True, stats: dic
     held: list = []  # results whose changes need edits of other modules: out after every file
     changed: set[str] = set()
     try:
-        for result in engine.run(p.files, jobs=jobs, cache=cache):
+        if stdin is not None:
+            try:
+                stream: Iterator[FileResult] = iter([engine.process_source(decode_source(p.files[0].path, stdin))])
+            except SourceError as exc:
+                stream = iter([FileResult(p.files[0].path, error=str(exc))])
+        else:
+            stream = engine.run(p.files, jobs=jobs, cache=cache)
+        for result in stream:
             if p.black and result.changed:
                 assert result.source is not None and result.new_text is not None
                 result.new_text = format_changed_regions(result.source.text, result.new_text, p.config.black)
