@@ -101,7 +101,7 @@ def _ask(prompt: str) -> str:
 
 
 def run(p: Plan, changed: list[FileResult], project: Project, color: bool) -> Outcome:
-    engines = {cm.ID: Engine([cm], p.config, project) for cm in p.codemods}
+    engines = {cm.ID: Engine([cm], p.config, project, tidy=p.black) for cm in p.codemods}
     outcome = Outcome()
     waiting: list[tuple[FileResult, str, list, list]] = []  # files that need other edits: written last
     for result in changed:

@@ -59,7 +59,8 @@ NoCacheOpt = typer.Option(False, "--no-cache", help="Do not read or write the re
 BlackOpt = typer.Option(
     None,
     "--black/--no-black",
-    help="Format the changed lines with black (default: on when the project configures [tool.black]).",
+    help="Format the lines flaskfix changes with black (the project's [tool.black], else its ruff settings) and "
+    "sort the imports it adds where the file's imports were sorted (isort). On by default.",
 )
 
 

@@ -127,9 +127,10 @@ def test_no_cache_anywhere_one_is_created_in_the_extensions_module(tmp_path: Pat
     assert sorted(s.kind for s in r.code_supports) == ["cache-define", "cache-init"]
     every = run_all(tmp_path)
     ext, factory = every["shop/extensions.py+"], every["shop/__init__.py+"]
-    assert ext.new_text == "from flask_sqlalchemy import SQLAlchemy\nfrom flask_caching import Cache\n\ndb = SQLAlchemy()\ncache = Cache()\n"
+    # the added import sorted among the module's own (they were sorted): isort order
+    assert ext.new_text == "from flask_caching import Cache\nfrom flask_sqlalchemy import SQLAlchemy\n\ndb = SQLAlchemy()\ncache = Cache()\n"
     assert ext.supports == factory.supports == [r.path]
-    assert "from shop.extensions import cache\n" in factory.new_text
+    assert "from shop.extensions import cache, db\n" in factory.new_text  # merged into its import, sorted
     assert '    app.config.setdefault("CACHE_TYPE", "SimpleCache")\n    cache.init_app(app)\n    return app\n' in factory.new_text
 
 

@@ -45,6 +45,8 @@ class Config:
     codemods: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: the raw [tool.black] table of the target project, if any
     black: dict[str, Any] | None = None
+    #: the raw [tool.ruff] table (or ruff.toml / .ruff.toml at the root), if any
+    ruff: dict[str, Any] | None = None
     #: files larger than this (bytes) that hold a candidate are reported, not rewritten:
     #: LibCST needs minutes and gigabytes for a 10 MB module
     max_file_size: int = 2_000_000
@@ -78,15 +80,27 @@ class Config:
         return dict(self.codemods.get(codemod_id, {}))
 
     def fingerprint(self) -> str:
+        import hashlib
         import json
 
+        # the files whose settings shape the output's style (black, ruff, isort read them)
+        style = hashlib.sha256()
+        for name in STYLE_FILES:
+            try:
+                style.update(name.encode() + b"\0" + (self.root / name).read_bytes() + b"\0")
+            except OSError:
+                continue
         return json.dumps(
             {"exclude": self.exclude, "select": self.select, "ignore": self.ignore, "codemods": self.codemods,
              "per_file_ignores": self.per_file_ignores, "max_file_size": self.max_file_size,
-             "edit_manifests": self.edit_manifests},
+             "edit_manifests": self.edit_manifests, "style": style.hexdigest()},
             sort_keys=True,
             default=str,
         )
+
+
+#: files at the project root whose settings shape how a rewrite is formatted
+STYLE_FILES = ("pyproject.toml", "ruff.toml", ".ruff.toml", ".isort.cfg", "setup.cfg", "tox.ini", ".editorconfig")
 
 
 def find_root(start: Path) -> Path:
@@ -118,7 +132,7 @@ def load_config(
     root = find_root(start)
     pyproject = root / "pyproject.toml"
     if not pyproject.is_file():
-        return Config(root=root)
+        return Config(root=root, ruff=_ruff_toml(root))
     try:
         with open(pyproject, "rb") as fh:
             data = tomllib.load(fh)
@@ -128,7 +142,8 @@ def load_config(
     table = tool.get("flaskfix", {})
     if not isinstance(table, dict):
         raise ConfigError(f"{pyproject}: [tool.flaskfix] must be a table")
-    cfg = Config(root=root, pyproject=pyproject, black=tool.get("black") if isinstance(tool.get("black"), dict) else None)
+    cfg = Config(root=root, pyproject=pyproject, black=tool.get("black") if isinstance(tool.get("black"), dict) else None,
+                 ruff=_ruff_toml(root) or (tool.get("ruff") if isinstance(tool.get("ruff"), dict) else None))
     for key, value in table.items():
         if key == "exclude":
             cfg.exclude = _str_list(pyproject, key, value)
@@ -199,3 +214,15 @@ def _str_list(pyproject: Path, key: str, value: Any) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ConfigError(f"{pyproject}: [tool.flaskfix] {key} must be a list of strings")
     return list(value)
+
+
+def _ruff_toml(root: Path) -> dict[str, Any] | None:
+    """ruff's own configuration file at the root (it wins over [tool.ruff]), if readable."""
+    for name in ("ruff.toml", ".ruff.toml"):
+        try:
+            with open(root / name, "rb") as fh:
+                data = tomllib.load(fh)
+        except (OSError, tomllib.TOMLDecodeError):
+            continue
+        return data if isinstance(data, dict) else None
+    return None

@@ -121,9 +121,13 @@ class Engine:
         codemods: Sequence[Any],  # codemod classes, or registry Specs that load them when needed
         config: Config,
         project: Project | None = None,
+        tidy: bool = False,
     ) -> None:
         self.codemods = list(codemods)
         self.config = config
+        #: format the changed lines and sort the imports a rewrite adds (formatting.tidy),
+        #: here so that workers do it in parallel and the cache keeps the result
+        self.tidy = tidy
         self.project = project if project is not None else Project(config.root, ())
         #: the fast detection pass (off only to test that it never changes a result)
         self.detection = True
@@ -237,6 +241,11 @@ class Engine:
                 result.code_supports = []
                 result.undeclared = []
                 return result
+            if self.tidy:
+                from flaskfix.codemods.engine.formatting import tidy
+
+                c = self.config
+                new_text = tidy(text, new_text, c.black, c.ruff, c.root)
             result.new_text = new_text
         else:
             result.requires = []
@@ -380,7 +389,7 @@ class Engine:
             return
         from concurrent.futures import ProcessPoolExecutor
 
-        init = ([c.ID for c in self.codemods], self.config, self.project.root, self.project._files)
+        init = ([c.ID for c in self.codemods], self.config, self.project.root, self.project._files, self.tidy)
         pool = ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker, initargs=init)
         try:
             # small chunks: candidates cluster (views/, api/), and big chunks of them on one
@@ -495,14 +504,14 @@ def tune_gc() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
-def _init_worker(ids: list[str], config: Config, root: Path, files: tuple[str, ...]) -> None:
+def _init_worker(ids: list[str], config: Config, root: Path, files: tuple[str, ...], tidy: bool = False) -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it ends the workers
     tune_gc()
     global _WORKER
     _WORKER = Engine([registry.spec(i) for i in ids], config, Project(root, files, config.max_file_size,
-                                                                     edit_manifests=config.edit_manifests))
+                                                                     edit_manifests=config.edit_manifests), tidy)
 
 
 def _work(path: str) -> FileResult:

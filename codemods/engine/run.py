@@ -15,7 +15,7 @@ from flaskfix import codemods as registry
 from flaskfix.codemods.engine.cache import ResultCache, code_fingerprint
 from flaskfix.codemods.engine.config import Config, load_config
 from flaskfix.codemods.engine.discovery import Discovered, discover, display
-from flaskfix.codemods.engine.formatting import format_changed_regions
+from flaskfix.codemods.engine.formatting import tidy
 from flaskfix.codemods.engine.pipeline import Engine, FileResult, project_files
 from flaskfix.codemods.engine.source import SourceError, clean_stale_temp_files, decode_source
 from flaskfix.codemods.engine.supporting import code_results, manifest_results
@@ -68,7 +68,7 @@ def _configure(paths: list[str], select: list[str] | None, ignore: list[str] | N
         chosen = registry.select(select if select else config.select, (ignore or []) + config.ignore)
     except KeyError as exc:
         raise UsageError(registry.unknown_id(exc.args[0])) from None
-    return config, chosen, black if black is not None else config.black is not None
+    return config, chosen, black if black is not None else True
 
 
 def plan_stdin(filename: str, select: list[str] | None = None, ignore: list[str] | None = None,
@@ -97,7 +97,7 @@ def execute(p: Plan, jobs: int | None = None, use_cache: bool = True, stats: dic
         p.config.max_file_size,
         edit_manifests=p.config.edit_manifests,
     )
-    engine = Engine(p.codemods, p.config, project)
+    engine = Engine(p.codemods, p.config, project, tidy=p.black)
     jobs = jobs if jobs and jobs > 0 else (os.cpu_count() or 1)
     cache = None
     if stdin is not None:
@@ -105,7 +105,7 @@ def execute(p: Plan, jobs: int | None = None, use_cache: bool = True, stats: dic
         project.use_text(os.path.abspath(only.path), stdin)
         use_cache = False
     if use_cache:
-        salt = "\0".join([code_fingerprint(), p.config.fingerprint(), ",".join(c.ID for c in p.codemods)])
+        salt = "\0".join([code_fingerprint(), p.config.fingerprint(), ",".join(c.ID for c in p.codemods), f"tidy={p.black}"])
         cache = ResultCache(p.config.root, salt, project)
     needs: list[tuple[str, list]] = []
     held: list = []  # results whose changes need edits of other modules: out after every file
@@ -119,9 +119,6 @@ def execute(p: Plan, jobs: int | None = None, use_cache: bool = True, stats: dic
         else:
             stream = engine.run(p.files, jobs=jobs, cache=cache)
         for result in stream:
-            if p.black and result.changed:
-                assert result.source is not None and result.new_text is not None
-                result.new_text = format_changed_regions(result.source.text, result.new_text, p.config.black)
             if result.changed:
                 changed.add(os.path.realpath(result.path))
             if result.changed and result.code_supports and result.error is None:
@@ -138,9 +135,6 @@ def execute(p: Plan, jobs: int | None = None, use_cache: bool = True, stats: dic
             if targets & changed:
                 project.blocked = targets & changed
                 again = engine.process_path(result.path)
-                if p.black and again.changed:
-                    assert again.source is not None and again.new_text is not None
-                    again.new_text = format_changed_regions(again.source.text, again.new_text, p.config.black)
                 project.blocked = set()
                 result = again
             if result.changed and result.code_supports and result.error is None:
@@ -149,7 +143,11 @@ def execute(p: Plan, jobs: int | None = None, use_cache: bool = True, stats: dic
                 needs.append((result.path, result.requires))
             yield result
         # the supporting edits the changes need (modules, a manifest line), after every file
-        yield from code_results(code_needs, p.config.root)
+        for support in code_results(code_needs, p.config.root):
+            if p.black and support.changed:  # a module edit (a Cache defined, initialised): tidied too
+                assert support.source is not None and support.new_text is not None
+                support.new_text = tidy(support.source.text, support.new_text, p.config.black, p.config.ruff, p.config.root)
+            yield support
         yield from manifest_results(needs, p.config.root)
     finally:
         if cache is not None:
