@@ -678,3 +678,16 @@ def test_a_change_and_the_manifest_line_it_needs_are_one_commit(tmp_path, httpse
     assert w.fake.pulls[1]["title"] == "flaskfix: fix 1 Flask anti-pattern in 1 file"
     assert "**New requirements:** `Flask-Caching>=2.0` (added to requirements.txt)." in body
     assert body.index("**New requirements:**") < body.index("### `cache-route`")  # at the top, not folded away
+
+
+def test_body_counts_sites_and_lists_each_line_once() -> None:
+    """Two sites on one line (a KeyError and a TypeError at one JSON subscript) are two
+    fixes, shown as one line number: "2 | 69", not "69, 69"."""
+    fixes = prmod.Fixes()
+    fixes.changes["error-handler"]["app.py"] = [69, 69, 71]
+    fixes.files.append("app.py")
+    fixes.needs = ["`redis>=4.0` (added to requirements.txt)"]
+    body = prmod.build_body(fixes, "main", "flaskfix diff")
+    assert "| `app.py` | 3 | 69, 71 |" in body
+    assert "**New requirements:** `redis>=4.0` (added to requirements.txt)." in body
+    assert prmod.default_title(fixes) == "flaskfix: fix 3 Flask anti-patterns in 1 file"
