@@ -610,23 +610,23 @@ class _Planner(Planner):  # noqa: PLR0904 (the codemod's rules, one method each)
             first = arg.values[0]
             if (isinstance(first, ast.Call) and isinstance(first.func, ast.Attribute) and first.func.attr == "get"
                     and len(first.args) == 1 and not first.keywords
-                    and self._request_attr(first.func.value) in STRING_MULTIDICTS):
+                    and self._request_part(first.func.value, func) in STRING_MULTIDICTS):
                 return ["ValueError"]
             return []
         if isinstance(arg, ast.Call) and isinstance(arg.func, ast.Attribute) and arg.func.attr == "get":
             container = arg.func.value
             if call_arg(arg, "type") is not None or not (arg.args or arg.keywords):
                 return []
-            if self._request_attr(container) in STRING_MULTIDICTS:
+            if self._request_part(container, func) in STRING_MULTIDICTS:
                 default = call_arg(arg, "default", 1)
                 if default is None or (isinstance(default, ast.Constant) and default.value is None):
                     return ["ValueError", "TypeError"]  # int(None) when the key is absent
                 return ["ValueError"]
-            if self._is_json_body(container, func):
+            if self._is_json_value(container, func):
                 return ["ValueError", "TypeError"]
             return []
         if isinstance(arg, ast.Subscript):
-            if self._request_attr(arg.value) in STRING_MULTIDICTS:
+            if self._request_part(arg.value, func) in STRING_MULTIDICTS:
                 return ["ValueError"]  # a missing key is already werkzeug's 400
             if self._is_json_body(arg.value, func) or self._json_index(arg, func):
                 return ["ValueError", "TypeError"]
@@ -667,6 +667,17 @@ class _Planner(Planner):  # noqa: PLR0904 (the codemod's rules, one method each)
             return expr.attr
         return None
 
+    def _request_part(self, expr: ast.AST, func: Any) -> str | None:
+        """``_request_attr``, also through a local bound only to that part of the request
+        (``form = request.form``; the request's multidicts are immutable)."""
+        attr = self._request_attr(expr)
+        if attr is None and isinstance(expr, ast.Name) and func is not None:
+            values = self._local_values(expr, func)
+            parts = {self._request_attr(v) for v in values}
+            if values and len(parts) == 1:
+                attr = parts.pop()
+        return attr
+
     def _is_request(self, expr: ast.AST) -> bool:
         return isinstance(expr, (ast.Name, ast.Attribute)) and self.scopes.refers_to(expr, "flask.request")
 
@@ -681,17 +692,28 @@ class _Planner(Planner):  # noqa: PLR0904 (the codemod's rules, one method each)
             return bool(values) and all(self._is_json_body(v, func, depth + 1) for v in values)
         return False
 
+    def _is_json_value(self, expr: ast.AST, func: Any, depth: int = 0) -> bool:
+        """The request's JSON body or a value read out of it by subscripts (``body["data"]``),
+        or a local bound only to such values (``data = body["data"]``): whatever the client
+        sent there (a mapping, a list, a string, a number, null)."""
+        if self._is_json_body(expr, func):
+            return True
+        if isinstance(expr, ast.Subscript):
+            return self._is_json_value(expr.value, func, depth)
+        if isinstance(expr, ast.Name) and depth < 3 and func is not None:
+            values = self._local_values(expr, func)
+            return bool(values) and all(self._is_json_value(v, func, depth + 1) for v in values)
+        return False
+
     def _json_index(self, node: ast.Subscript, func: Any) -> bool:
-        """A load of ``body[k]`` (or ``body[a][b]``) where body is the request's JSON."""
+        """A load of ``body[k]`` (or ``body[a][b]``) where body is the request's JSON, or a
+        value read out of it and kept in a local (``_is_json_value``)."""
         if not isinstance(node.ctx, ast.Load):
             return False
         parent = self.scopes.parent(node)
         if isinstance(parent, (ast.Tuple, ast.List, ast.Starred)):
             return False  # possibly an unpacking target: not followed
-        value = node.value
-        while isinstance(value, ast.Subscript):
-            value = value.value
-        return self._is_json_body(value, func)
+        return self._is_json_value(node.value, func)
 
     def _key_checked(self, node: ast.Subscript, func: Any) -> str | None:
         """``data["k"]`` only reached when ``"k" in data`` ("in") or ``data.get("k")`` ("get")."""

@@ -214,6 +214,49 @@ def test_json_body_key_and_shape_errors_become_400_and_werkzeug_400_is_untouched
     assert _answer(a, "GET", "/orders") == _answer(b, "GET", "/orders")  # 405
 
 
+NESTED_JSON_APP = """
+    from flask import Flask, jsonify, request
+
+    app = Flask(__name__)
+    PROFILES = {"alice": {"otp": False}}
+
+
+    @app.route("/otp", methods=["POST"])
+    def otp():
+        body = request.get_json()
+        data = body["data"]
+        enable = data["enable_otp"]
+        return jsonify(enable=enable, known=PROFILES[enable])
+
+
+    @app.route("/order", methods=["POST"])
+    def order():
+        form = request.form
+        return jsonify(qty=int(form["qty"]))
+"""
+
+
+def test_a_json_value_kept_in_a_local_and_an_aliased_form_answer_400(tmp_path):
+    """``data = body["data"]; data["enable_otp"]`` and ``form = request.form; int(form["qty"])``:
+    the client's bad input answers 400; a server lookup in the same view (PROFILES) keeps its 500."""
+    before, after = _versions(tmp_path, NESTED_JSON_APP)
+    b, a = before.app.test_client(), after.app.test_client()
+    for body, message in [({}, KEY), ({"data": {}}, KEY), ({"data": "x"}, SHAPE), ({"data": [1]}, SHAPE)]:
+        assert b.post("/otp", json=body).status_code == 500, body
+        resp = a.post("/otp", json=body)
+        assert (resp.status_code, resp.get_json()) == (400, {"error": message}), body
+    # a KeyError of the server's own lookup, outside the wrapped statements: still a 500
+    assert b.post("/otp", json={"data": {"enable_otp": "bob"}}).status_code == 500
+    assert a.post("/otp", json={"data": {"enable_otp": "bob"}}).status_code == 500
+    assert _answer(a, "POST", "/otp", json={"data": {"enable_otp": "alice"}}) == _answer(
+        b, "POST", "/otp", json={"data": {"enable_otp": "alice"}})
+    assert b.post("/order", data={"qty": "many"}).status_code == 500
+    resp = a.post("/order", data={"qty": "many"})
+    assert (resp.status_code, resp.get_json()) == (400, {"error": VALUE})
+    assert _answer(a, "POST", "/order", data={}) == _answer(b, "POST", "/order", data={})  # werkzeug's 400
+    assert _answer(a, "POST", "/order", data={"qty": "2"}) == _answer(b, "POST", "/order", data={"qty": "2"})
+
+
 BLUEPRINT_APP = """
     from flask import Blueprint, Flask, request
 
