@@ -21,9 +21,16 @@ spec...): otherwise a finding says which expression, and to move the operation t
 statement. Sites in the header of ``if``/``for``/``while``/``with``, in generator
 expressions that run later, or in helpers other modules also use are refused the same way.
 
-A site is a candidate only when the shared origin analysis (``origins.py``) says its
-operand comes from the request or the URL (possibly mixed with literals) and from nothing
-else; an enclosing ``try`` that catches it, a handler the app registered for the class or
+The operations: a division (``/``, ``//``, ``%``, ``divmod``) by a request value;
+``int()``/``float()`` of one, also of the pieces of a request string
+(``[int(v) for v in request.args["ids"].split(",")]``); the parsers that raise ValueError
+for a bad string (``datetime.strptime``, ``fromisoformat``, ``uuid.UUID``,
+``ipaddress.ip_address``, ``json.loads``, also of ``request.data``); a subscript of the
+JSON body or of a value read out of it, also kept in a local (``data = body["data"];
+data["enable_otp"]``). A request part may be reached through a local alias (``form =
+request.form``). A site is a candidate only when the shared origin analysis
+(``origins.py``) says its operand comes from the request or the URL (possibly mixed with
+literals) and from nothing else; an enclosing ``try`` that catches it, a handler the app registered for the class or
 a base class (other than ``Exception``), an unidentifiable registration, or code that
 observes unhandled exceptions (signals, Sentry and similar integrations, teardown
 functions reading the exception) make it refuse with a finding or leave it alone.

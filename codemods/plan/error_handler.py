@@ -40,6 +40,11 @@ ALL_COVERING = frozenset().union(*COVERING.values())
 ANSWERING: dict[str, frozenset[str]] = {name: names - {"Exception", "BaseException"} for name, names in COVERING.items()}
 #: request attributes holding MultiDicts of strings
 STRING_MULTIDICTS = frozenset({"args", "form", "values", "headers", "cookies"})
+#: parsers that raise ValueError for a bad string (TypeError for None), like int() and float()
+PARSERS = frozenset({
+    "datetime.datetime.strptime", "datetime.datetime.fromisoformat", "datetime.date.fromisoformat",
+    "datetime.time.fromisoformat", "uuid.UUID", "json.loads", "ipaddress.ip_address", "ipaddress.ip_network",
+})
 #: URL converters whose value reaches the view as a str
 STRING_CONVERTERS = frozenset({"string", "path", "default"})
 REGISTER_METHODS = frozenset({"errorhandler", "app_errorhandler", "register_error_handler"})
@@ -414,7 +419,23 @@ class _Planner(Planner):  # noqa: PLR0904 (the codemod's rules, one method each)
                 helper = self._helper(call.func)
                 if helper is not None and id(helper) not in seen:
                     out.extend(self._sites(helper, view, here, seen))
+        if isinstance(call.func, (ast.Name, ast.Attribute)) and call.args and not isinstance(call.args[0], ast.Starred):
+            parser = sorted(self.scopes.qualified_names(call.func) & PARSERS)
+            if parser:
+                arg = call.args[0]
+                if parser[0] == "json.loads" and self._raw_body(arg):
+                    raises = ["ValueError"]  # not JSON (or not UTF-8): JSONDecodeError, UnicodeDecodeError
+                else:
+                    raises = self._conversion_raises(arg, func)
+                out += [Site(exc, call, f"`{self.code(call)}`", view, here) for exc in raises]
         return out
+
+    def _raw_body(self, expr: ast.AST) -> bool:
+        """``request.data`` or ``request.get_data()`` (bytes, whatever the client sent)."""
+        if self._request_attr(expr) == "data":
+            return True
+        return (isinstance(expr, ast.Call) and self._request_attr(expr.func) == "get_data"
+                and not expr.args and not expr.keywords)
 
     def _sole_binding(self, name: ast.Name) -> ast.AST | None:
         """The node that binds ``name`` when exactly one does."""
@@ -653,13 +674,14 @@ class _Planner(Planner):  # noqa: PLR0904 (the codemod's rules, one method each)
         if not isinstance(loop, (ast.For, ast.AsyncFor, ast.comprehension)) or loop.target is not binders[0]:
             return False
         it = loop.iter
-        return (
-            isinstance(it, ast.Call)
-            and isinstance(it.func, ast.Attribute)
-            and it.func.attr == "getlist"
-            and call_arg(it, "type") is None
-            and self._request_attr(it.func.value) in STRING_MULTIDICTS
-        )
+        if not (isinstance(it, ast.Call) and isinstance(it.func, ast.Attribute)):
+            return False
+        if it.func.attr == "getlist":
+            return call_arg(it, "type") is None and self._request_attr(it.func.value) in STRING_MULTIDICTS
+        # the pieces of a request string: ``for v in request.args["ids"].split(",")``
+        text = it.func.value
+        return (it.func.attr in ("split", "rsplit") and isinstance(text, ast.Subscript)
+                and self._request_attr(text.value) in STRING_MULTIDICTS)
 
     def _request_attr(self, expr: ast.AST) -> str | None:
         """``"args"`` for ``request.args`` (through any alias of flask.request), else None."""
@@ -1295,6 +1317,12 @@ class _Planner(Planner):  # noqa: PLR0904 (the codemod's rules, one method each)
         if (isinstance(func, ast.Attribute) and func.attr == "get" and exc != "TypeError"
                 and isinstance(func.value, ast.Name) and self._json_name(func.value)):
             return True
+        # a request string split on a non-empty literal separator (``request.args["ids"].split(",")``):
+        # a str method that raises none of these (a missing key is werkzeug's own 400)
+        if (isinstance(func, ast.Attribute) and func.attr in ("split", "rsplit") and isinstance(func.value, ast.Subscript)
+                and self._request_attr(func.value.value) in STRING_MULTIDICTS and not call.keywords and len(call.args) <= 1
+                and all(isinstance(a, ast.Constant) and isinstance(a.value, str) and a.value for a in call.args)):
+            return exc != "KeyError"
         return False
 
     def _json_name(self, name: ast.Name) -> bool:

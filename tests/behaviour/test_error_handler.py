@@ -257,6 +257,25 @@ def test_a_json_value_kept_in_a_local_and_an_aliased_form_answer_400(tmp_path):
     assert _answer(a, "POST", "/order", data={"qty": "2"}) == _answer(b, "POST", "/order", data={"qty": "2"})
 
 
+def test_parsers_of_request_strings_and_split_pieces_answer_400(tmp_path):
+    """``datetime.strptime`` and ``json.loads`` of what the client sent, and ``int()`` of the
+    pieces of a request string: 400 for bad input; the same parser of a config value, and
+    werkzeug's own 400 for a missing key, keep their outcome."""
+    source = (Path(__file__).parent.parent / "fixtures" / "error-handler" / "parsers-and-split-pieces" / "input.py").read_text()
+    before, after = _versions(tmp_path, source)
+    b, a = before.app.test_client(), after.app.test_client()
+    for method, url, kwargs in [("GET", "/day?d=yesterday", {}), ("POST", "/raw", {"data": b"{not json"}),
+                                ("POST", "/raw", {"data": b"\xff"}), ("GET", "/sum?ids=1,x", {})]:
+        assert _answer(b, method, url, **kwargs)[0] == 500, url
+        resp = a.open(url, method=method, **kwargs)
+        assert (resp.status_code, resp.get_json()) == (400, {"error": VALUE}), url
+    for method, url, kwargs in [("GET", "/day?d=2024-02-29", {}), ("POST", "/raw", {"data": b"[1, 2]"}),
+                                ("GET", "/sum?ids=1,2", {}), ("GET", "/sum", {}), ("GET", "/day", {})]:
+        assert _answer(a, method, url, **kwargs) == _answer(b, method, url, **kwargs), url
+    before.app.config["LAUNCH"] = after.app.config["LAUNCH"] = "soon"  # a server value: still a 500
+    assert _answer(b, "GET", "/server")[0] == _answer(a, "GET", "/server")[0] == 500
+
+
 BLUEPRINT_APP = """
     from flask import Blueprint, Flask, request
 
