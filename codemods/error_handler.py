@@ -23,7 +23,8 @@ expressions that run later, or in helpers other modules also use are refused the
 
 The operations: a division (``/``, ``//``, ``%``, ``divmod``) by a request value;
 ``int()``/``float()`` of one, also of the pieces of a request string
-(``[int(v) for v in request.args["ids"].split(",")]``); the parsers that raise ValueError
+(``[int(v) for v in request.args["ids"].split(",")]``) and in a ``map`` that the
+statement consumes (``list(map(int, request.args.getlist("id")))``); the parsers that raise ValueError
 for a bad string (``datetime.strptime``, ``fromisoformat``, ``uuid.UUID``,
 ``ipaddress.ip_address``, ``json.loads``, also of ``request.data``); a subscript of the
 JSON body or of a value read out of it, also kept in a local (``data = body["data"];

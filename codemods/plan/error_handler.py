@@ -56,9 +56,10 @@ SERVER_ERROR_NAMES = frozenset({"werkzeug.exceptions.InternalServerError", "werk
 _NO_RAISE = frozenset({"len", "str", "bool", "abs", "sum", "list", "tuple", "set", "isinstance", "enumerate", "zip",
                        "repr", "any", "all", "reversed", "sorted"})
 SAFE_BUILTINS: dict[str, frozenset[str]] = {
-    "ZeroDivisionError": _NO_RAISE | {"dict", "range", "round", "min", "max", "int", "float"},
-    "KeyError": _NO_RAISE | {"range", "round", "min", "max", "int", "float"},
-    "ValueError": _NO_RAISE,
+    # map/filter/zip only make a lazy iterator: what they run, runs where it is consumed
+    "ZeroDivisionError": _NO_RAISE | {"dict", "range", "round", "min", "max", "int", "float", "map", "filter", "zip"},
+    "KeyError": _NO_RAISE | {"range", "round", "min", "max", "int", "float", "map", "filter", "zip"},
+    "ValueError": _NO_RAISE | {"map", "filter", "zip"},
     "TypeError": frozenset(),
 }
 COMPOUND_WORDS = {"If": "if", "For": "for", "AsyncFor": "for", "While": "while", "With": "with", "AsyncWith": "with",
@@ -419,6 +420,16 @@ class _Planner(Planner):  # noqa: PLR0904 (the codemod's rules, one method each)
                 helper = self._helper(call.func)
                 if helper is not None and id(helper) not in seen:
                     out.extend(self._sites(helper, view, here, seen))
+        if isinstance(call.func, ast.Name) and len(call.args) == 1 and not call.keywords and any(
+                self.scopes.is_builtin(call.func, n) for n in CONSUMERS):
+            # ``list(map(int, request.args["ids"].split(",")))``: map converts lazily, so the
+            # ValueError comes out of the call that consumes it, in this statement
+            m = call.args[0]
+            if (isinstance(m, ast.Call) and isinstance(m.func, ast.Name) and self.scopes.is_builtin(m.func, "map")
+                    and len(m.args) == 2 and not m.keywords and isinstance(m.args[0], ast.Name)
+                    and any(self.scopes.is_builtin(m.args[0], n) for n in ("int", "float"))
+                    and self._request_strings(m.args[1])):
+                out.append(Site("ValueError", call, f"`{self.code(call)}`", view, here))
         if isinstance(call.func, (ast.Name, ast.Attribute)) and call.args and not isinstance(call.args[0], ast.Starred):
             parser = sorted(self.scopes.qualified_names(call.func) & PARSERS)
             if parser:
@@ -673,12 +684,15 @@ class _Planner(Planner):  # noqa: PLR0904 (the codemod's rules, one method each)
         loop = self.scopes.parent(binders[0])
         if not isinstance(loop, (ast.For, ast.AsyncFor, ast.comprehension)) or loop.target is not binders[0]:
             return False
-        it = loop.iter
+        return self._request_strings(loop.iter)
+
+    def _request_strings(self, it: ast.AST) -> bool:
+        """Strings the client sent, one by one: ``request.args.getlist("v")`` (no ``type``),
+        or the pieces of a request string (``request.args["ids"].split(",")``)."""
         if not (isinstance(it, ast.Call) and isinstance(it.func, ast.Attribute)):
             return False
         if it.func.attr == "getlist":
             return call_arg(it, "type") is None and self._request_attr(it.func.value) in STRING_MULTIDICTS
-        # the pieces of a request string: ``for v in request.args["ids"].split(",")``
         text = it.func.value
         return (it.func.attr in ("split", "rsplit") and isinstance(text, ast.Subscript)
                 and self._request_attr(text.value) in STRING_MULTIDICTS)

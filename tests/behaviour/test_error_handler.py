@@ -276,6 +276,21 @@ def test_parsers_of_request_strings_and_split_pieces_answer_400(tmp_path):
     assert _answer(b, "GET", "/server")[0] == _answer(a, "GET", "/server")[0] == 500
 
 
+def test_a_map_consumed_in_its_statement_answers_400(tmp_path):
+    """``list(map(float, request.args.getlist("v")))`` raises in the statement that consumes
+    the map: that statement answers 400; a map consumed later (``/lazy``) is left alone."""
+    source = (Path(__file__).parent.parent / "fixtures" / "error-handler" / "map-consumed-in-the-statement" / "input.py").read_text()
+    before, after = _versions(tmp_path, source)
+    b, a = before.app.test_client(), after.app.test_client()
+    for url in ["/mean?v=x&ids=1", "/mean?v=1&ids=1,y"]:
+        assert _answer(b, "GET", url)[0] == 500, url
+        resp = a.get(url)
+        assert (resp.status_code, resp.get_json()) == (400, {"error": VALUE}), url
+    for url in ["/mean?v=1&v=2&ids=3,4", "/mean?v=1", "/lazy?v=3", "/lazy"]:
+        assert _answer(a, "GET", url) == _answer(b, "GET", url), url
+    assert _answer(a, "GET", "/lazy?v=x")[0] == _answer(b, "GET", "/lazy?v=x")[0] == 500
+
+
 BLUEPRINT_APP = """
     from flask import Blueprint, Flask, request
 
