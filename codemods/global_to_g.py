@@ -7,8 +7,9 @@ when the request's app context ends.
 
 The rewrite is only safe when no request can observe what an earlier request stored.
 So the codemod proves, for every handler, that each read of the container reads a
-constant key that the same handler wrote earlier, unconditionally, in straight-line
-code. A read of anything else (``k in CACHE``, ``len(items)``, ``CACHE.get(k)``, passing
+key that the same handler wrote earlier, unconditionally, in straight-line code: a
+constant, or a local of the handler bound exactly once (``key = f"sq-{n}"; results[key] =
+compute(n); return results[key]``), which holds one value all request long. A read of anything else (``k in CACHE``, ``len(items)``, ``CACHE.get(k)``, passing
 the container along, iterating it) may see another request's data: that is a
 cross-request cache or a bug whose output would change, and it is refused with a
 finding.

@@ -40,6 +40,18 @@ _NO_KEY = object()
 
 
 @dataclass(frozen=True)
+class LocalKey:
+    """A key that is a local of the handler bound exactly once (``key = f"sq-{n}"``, or a
+    parameter never rebound): the same value at every use in one request, so a write of it
+    followed by a read of it is request-scoped, like a constant key."""
+
+    name: str
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True)
 class Move:
     """One container the transform moves: its assignment, and either the subscripts that
     become ``g.<key>`` ("attr") or the handlers that bind it from ``g`` ("container")."""
@@ -226,7 +238,7 @@ class _Planner(Planner):
         use = Use(node, "whole")
         if isinstance(parent, ast.Subscript) and parent.value is node:
             use.subscript = parent
-            use.key = _const_key(parent)
+            use.key = self._key(parent.slice) if not isinstance(parent.slice, (ast.Slice, ast.Tuple)) else _NO_KEY
             grand = self.scopes.parent(parent)
             if isinstance(grand, (ast.Tuple, ast.List, ast.Set, ast.Starred)):
                 use.kind = "whole"  # unpacking targets and the like: not followed
@@ -253,13 +265,23 @@ class _Planner(Planner):
                     use.kind = "write"
                     return use
                 if kind == "dict" and method in KEYED_METHODS and (call.args or call.keywords):
-                    use.key = _const_arg(call.args[0]) if call.args else _NO_KEY
+                    use.key = self._key(call.args[0]) if call.args else _NO_KEY
                     if method == "pop" and len(call.args) + len(call.keywords) == 1:
                         use.kind = "delete"
                     else:
                         use.kind = KEYED_METHODS[method]  # type: ignore[assignment]
                     return use
         return use
+
+    def _key(self, expr: ast.AST) -> object:
+        """A constant key, a ``LocalKey``, or ``_NO_KEY`` (computed at run time)."""
+        key = _const_arg(expr)
+        if key is _NO_KEY and isinstance(expr, ast.Name):
+            scope = self.scopes.scope_of(expr)
+            if isinstance(scope, FUNCTIONS) and self.scopes.resolve(expr.id, scope) is scope \
+                    and len(self.scopes.binders(expr.id, scope)) == 1:
+                return LocalKey(expr.id)
+        return key
 
     def _check_handler(self, cand: Candidate, func: Any, uses: list[Use]) -> tuple[int, str] | None:
         fname = func.name
@@ -384,12 +406,6 @@ def _lines_of(func: Any) -> list[list[ast.stmt]]:
         else:
             groups.append([stmt])
     return groups
-
-
-def _const_key(sub: ast.Subscript) -> object:
-    if isinstance(sub.slice, (ast.Slice, ast.Tuple)):
-        return _NO_KEY
-    return _const_arg(sub.slice)
 
 
 def _const_arg(expr: ast.AST) -> object:

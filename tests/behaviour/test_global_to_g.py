@@ -13,6 +13,7 @@ import gc
 import hashlib
 import tracemalloc
 from collections import Counter
+from pathlib import Path
 
 from tests.behaviour.shop import EXAMPLE, load_module, rewritten_copy
 
@@ -59,3 +60,25 @@ def test_container_no_longer_grows_and_responses_are_identical(tmp_path):
     # and every response is the same
     assert before_digest == after_digest
     assert before_statuses == after_statuses == Counter({200: 2 * N})
+
+
+LOCAL_KEY_APP = (Path(__file__).parent.parent / "fixtures" / "global-to-g" / "local_key_written_then_read" / "input.py")
+
+
+def test_a_key_written_then_read_in_one_request_moves_and_answers_the_same(tmp_path):
+    """``results[key] = compute(n); return jsonify(value=results[key])`` with ``key`` bound once:
+    after the rewrite the module keeps nothing between requests, and every answer is the same."""
+    from tests.harness import run_codemod
+
+    source = LOCAL_KEY_APP.read_text()
+    result = run_codemod("global-to-g", source)
+    assert result.error is None and result.changed
+    (tmp_path / "before.py").write_text(source)
+    (tmp_path / "after.py").write_text(result.new_text)
+    before, after = load_module(tmp_path / "before.py"), load_module(tmp_path / "after.py")
+    b, a = before.app.test_client(), after.app.test_client()
+    for n in range(300):
+        rb, ra = b.get(f"/square/{n}"), a.get(f"/square/{n}")
+        assert (rb.status_code, rb.get_data()) == (ra.status_code, ra.get_data()) == (200, ra.get_data())
+    assert len(before.results) == 300  # one entry per request, for ever
+    assert not hasattr(after, "results")  # nothing at module level any more
