@@ -381,16 +381,14 @@ def handle_client_input_error(error):
         model = self.flask
         for owner, exc, group in plans:
             how = hows[_owner_key(owner)]
-            first = min(group, key=lambda s: self.line_of(s.node))
-            views = sorted({s.view.name for s in group})
-            count = len({id(self.flask.statement_of(s.node)) for s in group})
-            where = "its statement now re-raises it" if count == 1 else f"the {count} statements holding such operations now re-raise it"
-            self.add_change(
-                first.node,
-                f"{first.what} in `{'()`, `'.join(views)}()` can raise {exc}, answered 500: {where} as {classes[exc]} "
-                f"(a 400 Bad Request that is still a {exc}), answered {status} by {how}; "
-                f"{exc} raised anywhere else keeps its outcome",
-            )
+            # one change per site (an operation and the class it raises): what the counts count
+            for site in sorted(group, key=lambda s: (self.line_of(s.node), s.what)):
+                self.add_change(
+                    site.node,
+                    f"{site.what} in `{site.view.name}()` can raise {exc}, answered 500: its statement now re-raises it "
+                    f"as {classes[exc]} (a 400 Bad Request that is still a {exc}), answered {status} by {how}; "
+                    f"{exc} raised anywhere else keeps its outcome",
+                )
         # the sites: each statement in try/except, re-raising the client-input class; next
         # statements of one block that need the same except clauses share one try
         replace: dict[cst.CSTNode, cst.BaseStatement] = {}

@@ -64,7 +64,7 @@ def test_yes_no_quit(project: Path) -> None:
     child.expect(r"Apply this change to a\.py\? \[y,n,a,q\]")
     child.sendline("y")
     child.expect(r"error-handler: ")
-    for _ in range(2):  # its two sites in a.py (a division, a conversion): one question each
+    for _ in range(3):  # its three sites in a.py (two conversions, a division): one question each
         child.expect(r"Apply this change to a\.py\? \[y,n,a,q\]")
         child.sendline("n")
     child.expect(r"Apply this change to b\.py\? \[y,n,a,q\]")
@@ -147,10 +147,12 @@ def test_one_site_kept_and_one_declined_is_planned_again(project: Path) -> None:
     child = spawn(project)
     child.expect(r"Apply this change to a\.py\? \[y,n,a,q\]")
     child.sendline("n")  # global-to-g: no
-    answers = iter(["y", "n"])
+    # the conversion on line 9 kept; the conversion and the division on line 10 declined
+    child.expect(r"line 9: (`[^`]*`)[^\r\n]*can raise ValueError[^\r\n]*\r\n[^\r\n]*Apply this change to a\.py")
+    child.sendline("y")
     for _ in range(2):
-        child.expect(r"line (\d+): (`[^`]*`)[^\r\n]*can raise (\w+)[^\r\n]*\r\n[^\r\n]*Apply this change to a\.py")
-        child.sendline(next(answers))
+        child.expect(r"line 10: (`[^`]*`)[^\r\n]*can raise (\w+)[^\r\n]*\r\n[^\r\n]*Apply this change to a\.py")
+        child.sendline("n")
     child.expect(r"the kept changes, planned again without the declined ones")
     child.expect(r"Apply this change to b\.py\? \[y,n,a,q\]")
     child.sendline("n")
