@@ -21,7 +21,9 @@ by primary key (no query at all when there are no ids); each lookup reads the di
 Why a dict answer is the per-id call's answer. A hit is the very object the call would
 return: the query put it in the session's identity map under the same primary key,
 and ``get``/``filter_by(pk=...).first()`` (or ``filter(Model.pk == ...).first()``, the
-same query written with ``filter``) answer with that object. A miss is ``None``
+same query written with ``filter``; ``.one_or_none()`` and ``.scalar()`` alike) answer
+with that object. For ``.one()`` a miss always runs the original call, which raises
+``NoResultFound`` as before. A miss is ``None``
 (or the 404 of ``get_or_404``, raised in the same iteration) only when the id is in a
 form for which the database's comparison and Python's agree: the IN query was given
 that id and returned every row ``pk = id`` would return, so when none of them has the

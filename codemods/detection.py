@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from flaskfix.codemods.ast_facts import AstFacts
+from flaskfix.codemods.ast_facts import LOOP_LOOKUPS, AstFacts
 
 
 # -- global-to-g ------------------------------------------------------------------------
@@ -46,10 +46,10 @@ def redis_counter(facts: AstFacts) -> bool:
 
 
 def bulk_query(facts: AstFacts) -> bool:
-    """A loop or comprehension calling get/get_or_404/first/one_or_none on something
-    that looks like a query or a session (or db.get_or_404)."""
+    """A loop or comprehension calling a lookup method (``LOOP_LOOKUPS``: get, first,
+    one...) on something that looks like a query or a session (or db.get_or_404)."""
     return any(
-        attr in ("get", "get_or_404", "first", "one_or_none")
+        attr in LOOP_LOOKUPS
         and ("query" in receiver or "session" in receiver or attr == "get_or_404")
         for attr, receiver in facts.loop_calls
     )

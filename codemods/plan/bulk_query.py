@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-from flaskfix.codemods.ast_facts import dotted
+from flaskfix.codemods.ast_facts import LOOP_LOOKUPS, dotted
 from flaskfix.codemods.changes import Change
 from flaskfix.codemods.plan import FilePlan, InsertBefore, PlanInput, ReplaceCall, SetCompIter
 from flaskfix.codemods.plan.base import Planner, def_lines, node_lines
@@ -55,7 +55,7 @@ CONSUMING_BUILTINS = frozenset({"list", "tuple", "set", "frozenset", "sorted", "
 #: calls that may appear in a comprehension's statement besides the ones around it
 PURE_CALLS = frozenset({f"builtins.{n}" for n in ("len", "str", "int", "bool", "list", "tuple", "set", "dict", "sorted")})
 #: lookups ending a query chain
-LOOKUP_METHODS = frozenset({"get", "get_or_404", "first", "one_or_none"})
+LOOKUP_METHODS = LOOP_LOOKUPS  # the detection pass looks for the same ones
 
 _TRY = tuple(t for t in (getattr(ast, "Try", None), getattr(ast, "TryStar", None)) if t is not None)
 _LOOPS = (ast.For, ast.AsyncFor)
@@ -75,6 +75,7 @@ class Site:
     description: ast.expr | None = None  # get_or_404's description argument
     keyword: str | None = None  # filter_by's column
     session: ast.expr | None = None  # session.query(Model).get(x): the receiver
+    must_exist: bool = False  # ``.one()``: a missing row raises NoResultFound (the original call, on a miss)
 
     @property
     def aborts(self) -> bool:
@@ -206,8 +207,8 @@ class _Planner(Planner):
         base = func.value
         plain = _plain_args(call)
         n_args = len(call.args) + len(call.keywords)
-        # Model.query.filter_by(pk=x).first() / .one_or_none()
-        if method in ("first", "one_or_none"):
+        # Model.query.filter_by(pk=x).first() / .one_or_none() / .scalar() / .one()
+        if method in ("first", "one_or_none", "scalar", "one"):
             inner = base
             compared = _filter_equals(inner)
             if compared is not None:  # Model.query.filter(Model.col == x).first(): filter_by(col=x)
@@ -216,7 +217,7 @@ class _Planner(Planner):
                     return None
                 site = self._site_with_arg(call, "query.filter_by", model_name, value, None)
                 if site is not None:
-                    site.keyword = column
+                    site.keyword, site.must_exist = column, method == "one"
                 return site
             if not (
                 isinstance(inner, ast.Call)
@@ -232,7 +233,7 @@ class _Planner(Planner):
                 return None
             site = self._site_with_arg(call, "query.filter_by", model_name, inner.keywords[0].value, None)
             if site is not None:
-                site.keyword = inner.keywords[0].arg
+                site.keyword, site.must_exist = inner.keywords[0].arg, method == "one"
             return site
         # Model.query.get(x) / Model.query.get_or_404(x[, description])
         if _is_model_query(base):
@@ -951,9 +952,9 @@ class _Planner(Planner):
         miss = self._not_found(pre, site) if site.aborts and pre.mode != "fallback" else None
         parts: tuple[str, str, str] | None
         if pre.mode == "exact":
-            text = hit if not site.aborts else f"{hit} or {miss or original}"
+            text = hit if not (site.aborts or site.must_exist) else f"{hit} or {miss or original}"
             parts = None
-        elif pre.mode in ("canonical", "converted") and (miss is not None or not site.aborts):
+        elif pre.mode in ("canonical", "converted") and (miss is not None or not site.aborts) and not site.must_exist:
             first = f"({hit} or {miss})" if site.aborts else hit
             cond = _prefetched_condition(pre.mode, x)
             text = f"{first} if {cond} else {original}"

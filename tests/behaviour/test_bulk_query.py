@@ -147,6 +147,7 @@ def test_example_responses_are_identical(shop, ids) -> None:  # type: ignore[no-
 FORMS = '''\
 from flask import Flask, jsonify, request
 from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy.exc import NoResultFound
 
 app = Flask(__name__)
 app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite://"
@@ -244,6 +245,28 @@ def strict_str():
     return jsonify(out)
 
 
+@app.route("/scalar")
+def scalar():
+    names = []
+    for i in request.args.getlist("id", type=int):
+        author = Author.query.filter_by(id=i).scalar()
+        names.append(author.name if author else None)
+    return jsonify(names)
+
+
+@app.errorhandler(NoResultFound)
+def no_row(error):
+    return "no such row", 404
+
+
+@app.route("/one")
+def one():
+    names = []
+    for i in request.args.getlist("id", type=int):
+        names.append(Author.query.filter(Author.id == i).one().name)  # NoResultFound when missing
+    return jsonify(names)
+
+
 @app.route("/tags")
 def tags():
     labels = {}
@@ -271,7 +294,7 @@ def forms(tmp_path_factory):  # type: ignore[no-untyped-def]
 
 def test_every_form_was_rewritten(forms) -> None:  # type: ignore[no-untyped-def]
     _, _, new_src = forms
-    assert new_src.count(".in_(") == 11
+    assert new_src.count(".in_(") == 13
     assert "Author.query.get(" not in new_src.replace("else Author.query.get(", "")
     assert "db.session.scalars(db.select(Author)" in new_src
 
@@ -308,7 +331,19 @@ def test_missing_rows_still_404(forms, url) -> None:  # type: ignore[no-untyped-
         assert a[2] == 1  # the IN query answered for the missing id: no second query
 
 
-INT_ROUTES = ["/range", "/ints", "/strict", "/strict2", "/legacy", "/helper", "/joined", "/filtered"]
+INT_ROUTES = ["/range", "/ints", "/strict", "/strict2", "/legacy", "/helper", "/joined", "/filtered", "/scalar"]
+
+
+@pytest.mark.parametrize("kind", ["duplicates", "missing", "unsorted", "strings", "empty"])
+def test_one_still_raises_for_a_missing_row(forms, kind) -> None:  # type: ignore[no-untyped-def]
+    """``.one()`` raises NoResultFound for a missing row: after the rewrite the prefetch
+    answers the rows that exist and the original call runs (and raises) for a missing one."""
+    before, after, _ = forms
+    url = "/one?" + "&".join(f"id={i}" for i in ID_LISTS[kind])
+    b, a = before.get(url), after.get(url)
+    assert b[:2] == a[:2]
+    assert (b[0] == 404) == (kind == "missing")
+    assert a[2] <= (2 if kind == "missing" else 1)
 STR_ROUTES = ["/first", "/strict-str"]
 ID_LISTS = {
     "duplicates": ["5", "3", "5", "1", "3"],
