@@ -1177,6 +1177,23 @@ def writers(index: Any, module: str, qualname: str, relpath: Callable[[str], str
     read = models_used(index, index.reachable(module, qualname))
     if not read:
         return ()
+    found = []
+    for mod, name, label, how, models in _committing_views(index, relpath, is_test):
+        shared = sorted(n for _, n in models & read)
+        if (mod, name) != (module, qualname) and shared:
+            found.append(f"{label}, which uses {', '.join(f'`{n}`' for n in shared)} and {how}")
+    if len(found) > limit:
+        found = found[:limit] + [f"and {len(found) - limit} more"]
+    return tuple(found)
+
+
+def _committing_views(index: Any, relpath: Callable[[str], str], is_test: Callable[[str], bool]) -> list:
+    """(module, qualname, label, how it commits, the models it uses) of every routed
+    function outside test modules that commits: computed once per index (every cached view
+    of the run asks), kept in ``index.derived``."""
+    key = ("cache-route", "committing views")
+    if key in index.derived:
+        return index.derived[key]  # type: ignore[no-any-return]
     # methods of project classes that commit (``CRUDMixin.save``): a call ``obj.save()`` on
     # an object of unknown class is taken to be one of them (what the note then says)
     committing: set[str] = set()
@@ -1184,10 +1201,8 @@ def writers(index: Any, module: str, qualname: str, relpath: Callable[[str], str
         if "." in fn.qualname and any(c.callee.rsplit(".", 1)[-1] in COMMITS
                                       for _, f in index.reachable(mod, fn.qualname, limit=50) for c in f.calls if c.callee):
             committing.add(fn.name)
-    found = []
+    out = []
     for mod, fn in index.functions():
-        if (mod, fn.qualname) == (module, qualname):
-            continue
         if not any(d.rsplit(".", 1)[-1] in ROUTE_DECORATORS for d in fn.decorators):
             continue
         path = index.path_of(mod)
@@ -1201,10 +1216,6 @@ def writers(index: Any, module: str, qualname: str, relpath: Callable[[str], str
             how = "calls " + ", ".join(f"`.{m}()`" for m in sorted(lasts & committing)) + ", which commits in a project class"
         else:
             continue
-        shared = sorted(n for _, n in models_used(index, reach) & read)
-        if shared:
-            names = ", ".join(f"`{n}`" for n in shared)
-            found.append(f"`{fn.qualname}()` ({relpath(path)}:{fn.line}), which uses {names} and {how}")
-    if len(found) > limit:
-        found = found[:limit] + [f"and {len(found) - limit} more"]
-    return tuple(found)
+        out.append((mod, fn.qualname, f"`{fn.qualname}()` ({relpath(path)}:{fn.line})", how, models_used(index, reach)))
+    index.derived[key] = out
+    return out
