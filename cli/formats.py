@@ -96,11 +96,13 @@ from pathlib import PurePosixPath, PureWindowsPath
 from typing import TYPE_CHECKING, Any, Iterable
 from urllib.parse import quote
 
-if TYPE_CHECKING:  # json and github output need only ids: a cached run loads no codemod
-    from flaskfix.codemods.base import FlaskfixCodemod
+from flaskfix.cli.render import SAYS
 from flaskfix.codemods.engine.diff import split_lines
 from flaskfix.codemods.engine.pipeline import FileResult
 from flaskfix.codemods.engine.run import Summary
+
+if TYPE_CHECKING:  # json and github output need only ids: a cached run loads no codemod
+    from flaskfix.codemods.base import FlaskfixCodemod
 
 FORMATS = ("json", "sarif", "github")
 
@@ -394,9 +396,9 @@ def render_github(results: Iterable[FileResult]) -> str:
             added = [ln[1:] for ln in r.diff().splitlines() if ln.startswith("+") and not ln.startswith("+++")]
             text = f"adds {', '.join(added)}, needed by the changes in {', '.join(r.supports)}"
             out.append(f"::notice file={path},title={_escape_property('flaskfix requirement')}::{_escape_data(text)}")
-        for kind, what, items in (("warning", "would fix", [c for c in r.changes if c.role == "site"]),
-                                  ("notice", "with it", [c for c in r.changes if c.role != "site"]),
-                                  ("notice", "not fixed", r.findings)):
+        for kind, what, items in (("warning", SAYS["site"], [c for c in r.changes if c.role == "site"]),
+                                  ("notice", SAYS["support"], [c for c in r.changes if c.role != "site"]),
+                                  ("notice", SAYS["finding"], r.findings)):
             for item in items:
                 props = f"file={path}"
                 if item.line >= 1:

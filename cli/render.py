@@ -40,16 +40,19 @@ def colour_diff(diff: str, color: bool) -> str:
     return "".join(out)
 
 
+#: what a line says of a change by its role, and of a finding (stderr lines, annotations)
+SAYS = {"site": "would fix", "support": "with it", "finding": "not fixed"}
+
+
 def report_lines(r: FileResult) -> list[str]:
     """One line per error, change and finding of a file, for stderr."""
     lines = []
     if r.error is not None:
         lines.append(f"{r.path}: error: {r.error}")
     for c in r.changes:  # nothing is written yet when these are shown (diff, apply's preview)
-        what = "would fix" if c.role == "site" else "with it"
-        lines.append(f"{r.path}:{c.line}: {c.codemod}: {what}: {c.message}")
+        lines.append(f"{r.path}:{c.line}: {c.codemod}: {SAYS[c.role]}: {c.message}")
     for f in r.findings:
-        lines.append(f"{r.path}:{f.line}: {f.codemod}: not fixed: {f.message}")
+        lines.append(f"{r.path}:{f.line}: {f.codemod}: {SAYS['finding']}: {f.message}")
     return lines
 
 

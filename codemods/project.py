@@ -76,6 +76,10 @@ class Project:
     def use_text(self, path: str, data: bytes) -> None:
         """``path`` (absolute) holds ``data``, whatever the disk says: the buffer an editor
         sends on stdin (``flaskfix diff -``) is what every question about that file reads."""
+        self._remember(path, data)
+
+    def _remember(self, path: str, data: bytes) -> None:
+        """The digest of ``data`` (the bytes: see note_bytes) and its text, as ``path``'s."""
         import hashlib
 
         from flaskfix.codemods.engine.source import SourceError, decode_source  # (engine imports us)
@@ -117,20 +121,14 @@ class Project:
 
     def text(self, path: str) -> str | None:
         if path not in self._text:
-            import hashlib
-
-            from flaskfix.codemods.engine.source import SourceError, decode_source, read_bytes  # (engine imports us)
+            from flaskfix.codemods.engine.source import SourceError, read_bytes  # (engine imports us)
 
             try:
                 data = read_bytes(path, self.max_file_size)
             except SourceError:
                 self._text[path], self._digests[path] = None, UNREADABLE
             else:
-                self._digests[path] = hashlib.sha256(data).hexdigest()  # (the bytes: see note_bytes)
-                try:
-                    self._text[path] = decode_source(path, data).text
-                except SourceError:
-                    self._text[path] = None
+                self._remember(path, data)
         self.read[path] = self._digests[path]
         return self._text[path]
 

@@ -86,17 +86,13 @@ _GROUP = re.compile(r"\(\?P<[A-Za-z_][A-Za-z0-9_]*>")
 _EVERYTHING = re.compile("")
 
 
-def _spec(lines: list[str]) -> _Spec:
-    return _Spec(lines)
-
-
 def _read_gitignore(folder: Path | str) -> _Spec | None:
     try:
         with open(os.path.join(folder, ".gitignore"), encoding="utf-8", errors="replace") as fh:
             lines = fh.read().splitlines()
     except OSError:
         return None
-    return _spec(lines) if lines else None
+    return _Spec(lines) if lines else None
 
 
 def display(path: Path | str) -> str:
@@ -109,7 +105,7 @@ def display(path: Path | str) -> str:
 
 
 def discover(paths: list[str], root: Path, exclude: list[str]) -> list[Discovered]:
-    exclude_spec = _spec(exclude) if exclude else None
+    exclude_spec = _Spec(exclude) if exclude else None
     root = root.resolve()
     out: dict[str, Discovered] = {}
     for given in paths or ["."]:

@@ -92,13 +92,14 @@ def _isort_config(root: str, line_length: int):  # type: ignore[no-untyped-def]
     return _ISORT[key]
 
 
-def tidy(old: str, new: str, black_settings: dict[str, Any] | None, ruff: dict[str, Any] | None, root: Any) -> str:
-    """Sort the imports flaskfix added, then format the lines it changed (module docstring)."""
-    settings = style(black_settings, ruff)
+def tidy(old: str, new: str, config: Any) -> str:
+    """Sort the imports flaskfix added, then format the lines it changed (module docstring);
+    ``config``: the run's ``Config`` (its black and ruff tables, its root)."""
+    settings = style(config.black, config.ruff)
     import black
 
     line_length = int({k.replace("-", "_"): v for k, v in settings.items()}.get("line_length", black.DEFAULT_LINE_LENGTH))
-    return format_changed_regions(old, sort_imports(old, new, root, line_length), settings)
+    return format_changed_regions(old, sort_imports(old, new, config.root, line_length), settings)
 
 
 def changed_line_ranges(old: str, new: str) -> list[tuple[int, int]]:

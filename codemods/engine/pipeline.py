@@ -74,6 +74,10 @@ class FileResult:
     #: changes need it (written with them, never without them)
     supports: list[str] | None = None
 
+    def drop_needs(self) -> None:
+        """No rewrite is kept: nothing outside the file is needed for it either."""
+        self.requires, self.code_supports, self.undeclared = [], [], []
+
     @property
     def old_text(self) -> str | None:
         return self.source.text if self.source else None
@@ -237,20 +241,15 @@ class Engine:
             except SyntaxError as exc:
                 result.error = f"internal error: the rewrite does not parse ({exc.msg}, line {exc.lineno}); file left unchanged"
                 result.changes = []
-                result.requires = []
-                result.code_supports = []
-                result.undeclared = []
+                result.drop_needs()
                 return result
             if self.tidy:
                 from flaskfix.codemods.engine.formatting import tidy
 
-                c = self.config
-                new_text = tidy(text, new_text, c.black, c.ruff, c.root)
+                new_text = tidy(text, new_text, self.config)
             result.new_text = new_text
         else:
-            result.requires = []
-            result.code_supports = []
-            result.undeclared = []
+            result.drop_needs()
         result.changes.sort()
         result.findings.sort()
         return result

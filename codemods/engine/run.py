@@ -146,7 +146,7 @@ def execute(p: Plan, jobs: int | None = None, use_cache: bool = True, stats: dic
         for support in code_results(code_needs, p.config.root):
             if p.black and support.changed:  # a module edit (a Cache defined, initialised): tidied too
                 assert support.source is not None and support.new_text is not None
-                support.new_text = tidy(support.source.text, support.new_text, p.config.black, p.config.ruff, p.config.root)
+                support.new_text = tidy(support.source.text, support.new_text, p.config)
             yield support
         yield from manifest_results(needs, p.config.root)
     finally:

@@ -660,7 +660,7 @@ class _Planner(Planner):  # noqa: PLR0904 (the codemod's rules, one method each)
         if isinstance(arg, ast.Subscript):
             if self._request_part(arg.value, func) in STRING_MULTIDICTS:
                 return ["ValueError"]  # a missing key is already werkzeug's 400
-            if self._is_json_body(arg.value, func) or self._json_index(arg, func):
+            if self._json_index(arg, func):  # the body's value, or one read out of it
                 return ["ValueError", "TypeError"]
             return []
         if isinstance(arg, ast.Name) and depth == 0:
@@ -693,9 +693,13 @@ class _Planner(Planner):  # noqa: PLR0904 (the codemod's rules, one method each)
             return False
         if it.func.attr == "getlist":
             return call_arg(it, "type") is None and self._request_attr(it.func.value) in STRING_MULTIDICTS
-        text = it.func.value
-        return (it.func.attr in ("split", "rsplit") and isinstance(text, ast.Subscript)
-                and self._request_attr(text.value) in STRING_MULTIDICTS)
+        return self._splits_request_string(it)
+
+    def _splits_request_string(self, call: ast.Call) -> bool:
+        """``request.args["ids"].split(...)`` (or ``rsplit``): the pieces of a request string."""
+        func = call.func
+        return (isinstance(func, ast.Attribute) and func.attr in ("split", "rsplit") and isinstance(func.value, ast.Subscript)
+                and self._request_attr(func.value.value) in STRING_MULTIDICTS)
 
     def _request_attr(self, expr: ast.AST) -> str | None:
         """``"args"`` for ``request.args`` (through any alias of flask.request), else None."""
@@ -1333,8 +1337,7 @@ class _Planner(Planner):  # noqa: PLR0904 (the codemod's rules, one method each)
             return True
         # a request string split on a non-empty literal separator (``request.args["ids"].split(",")``):
         # a str method that raises none of these (a missing key is werkzeug's own 400)
-        if (isinstance(func, ast.Attribute) and func.attr in ("split", "rsplit") and isinstance(func.value, ast.Subscript)
-                and self._request_attr(func.value.value) in STRING_MULTIDICTS and not call.keywords and len(call.args) <= 1
+        if (self._splits_request_string(call) and not call.keywords and len(call.args) <= 1
                 and all(isinstance(a, ast.Constant) and isinstance(a.value, str) and a.value for a in call.args)):
             return exc != "KeyError"
         return False
