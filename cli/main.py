@@ -85,11 +85,11 @@ def _ids(values: Optional[List[str]]) -> list[str] | None:
     return [v.strip() for item in values for v in item.split(",") if v.strip()]
 
 
-def _plan(paths, select, ignore, black) -> Plan:  # type: ignore[no-untyped-def]
+def _plan(paths, select, ignore, black, no_cache: bool) -> Plan:  # type: ignore[no-untyped-def]
     from flaskfix.codemods.engine.run import UsageError, plan
 
     try:
-        return plan(list(paths or []), _ids(select), _ids(ignore), black)
+        return plan(list(paths or []), _ids(select), _ids(ignore), black, use_cache=not no_cache)
     except UsageError as exc:
         render.err(f"flaskfix: error: {exc}")
         raise typer.Exit(EXIT_ERROR) from None
@@ -189,7 +189,7 @@ def diff(
         render.err("flaskfix: error: --stdin-filename needs `-` as the path (the code is read from stdin)")
         raise typer.Exit(EXIT_ERROR)
     else:
-        p = _plan(paths, select, ignore, black)
+        p = _plan(paths, select, ignore, black, no_cache)
     kept: list[FileResult] | None = [] if fmt != "text" else None
     _changed, summary = _run(p, jobs, render.use_color(sys.stdout, no_color), no_cache, kept, stdin)
     if kept is not None:
@@ -224,7 +224,7 @@ def apply(
     if interactive and not sys.stdin.isatty():
         render.err("flaskfix: error: --interactive needs a terminal")
         raise typer.Exit(EXIT_ERROR)
-    p = _plan(paths, select, ignore, black)
+    p = _plan(paths, select, ignore, black, no_cache)
     color = render.use_color(sys.stdout, no_color)
     changed, summary = _run(p, jobs, color, no_cache, keep=[] if interactive else None)
     for line in render.summary_lines(summary, [c.ID for c in p.codemods]):

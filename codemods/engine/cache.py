@@ -106,12 +106,29 @@ class ResultCache:
         return h.hexdigest()
 
     def get(self, path: str, data: bytes) -> dict[str, Any] | None:
-        if self._db is None:
-            return None
-        try:
-            rows = self._db.execute("SELECT depends, value FROM results3 WHERE key = ?", (self.key(path, data),)).fetchall()
-        except sqlite3.Error:
-            rows = []
+        return self.get_many([(path, data)])[0]
+
+    #: keys per SELECT (SQLite's default cap on bound parameters is 999 in older builds)
+    LOOKUP_CHUNK = 500
+
+    def get_many(self, items: list[tuple[str, bytes]]) -> list[dict[str, Any] | None]:
+        """The entries for (path, bytes) pairs, in their order; a few queries for all of
+        them (one query per file was a third of a cached re-run's lookups)."""
+        keys = [self.key(path, data) for path, data in items]
+        rows: dict[str, list[tuple[str, str]]] = {}
+        if self._db is not None:
+            try:
+                for i in range(0, len(keys), self.LOOKUP_CHUNK):
+                    chunk = keys[i:i + self.LOOKUP_CHUNK]
+                    marks = ",".join("?" * len(chunk))
+                    for key, depends, value in self._db.execute(
+                            f"SELECT key, depends, value FROM results3 WHERE key IN ({marks})", chunk):
+                        rows.setdefault(key, []).append((depends, value))
+            except sqlite3.Error:
+                rows = {}
+        return [self._pick(rows.get(key, [])) for key in keys]
+
+    def _pick(self, rows: list[tuple[str, str]]) -> dict[str, Any] | None:
         row = None
         for candidate in rows:
             try:

@@ -350,17 +350,16 @@ class Engine:
                     read[i] = (full, data)
                     if data is not None:
                         self.project.note_bytes(full, data)
-        for i, f in enumerate(files):
-            if f.error is not None:
-                continue
-            if cache is not None:
-                full, data = read.pop(i)
-                value = cache.get(full, data) if data is not None else None
-                if value is not None and data is not None:
-                    value["_data"] = data  # the bytes the entry is for: the result shows them
+            asked = [i for i, (_, data) in read.items() if data is not None]
+            found = cache.get_many([read[i] for i in asked])  # type: ignore[misc]
+            for i, value in zip(asked, found):
+                if value is not None:
+                    value["_data"] = read[i][1]  # the bytes the entry is for: the result shows them
                     hits[i] = value
-                    continue
-            todo.append(f.path)
+            read.clear()
+        for i, f in enumerate(files):
+            if f.error is None and i not in hits:
+                todo.append(f.path)
         results = self._map(todo, jobs)
         for i, f in enumerate(files):
             if f.error is not None:

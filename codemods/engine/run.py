@@ -45,11 +45,13 @@ def plan(
     select: list[str] | None = None,
     ignore: list[str] | None = None,
     black: bool | None = None,
+    use_cache: bool = False,
 ) -> Plan:
-    """Resolve configuration, the codemods to run and the files to look at."""
+    """Resolve configuration, the codemods to run and the files to look at (``use_cache``:
+    a walk of the same folders is reused while none of them changed, see ``WalkMemo``)."""
     paths = paths or ["."]
     config, chosen, use_black = _configure(paths, select, ignore, black)
-    files = discover(paths, config.root, config.exclude)
+    files = discover(paths, config.root, config.exclude, memo=use_cache)
     whole = None
     if len(paths) == 1 and os.path.isdir(paths[0]) and os.path.realpath(paths[0]) == os.path.realpath(config.root):
         whole = tuple(os.path.abspath(d.path) for d in files if d.error is None)
