@@ -438,6 +438,8 @@ class ModelInfo:
     #: the local name of the Flask-SQLAlchemy object in ``class X(<db>.Model)``
     db_name: str = ""
     problem: str | None = None
+    #: every column declared in the class body, with its Python type ("int", "str") or None
+    columns: tuple[tuple[str, str | None], ...] = ()
 
 
 def sqlalchemy_model(tree: ast.Module, class_name: str) -> ModelInfo | None:
@@ -497,7 +499,8 @@ def sqlalchemy_model(tree: ast.Module, class_name: str) -> ModelInfo | None:
     if len(pks) > 1:
         return ModelInfo(class_name, db_name=db_name, problem="its primary key is composite")
     call, annotation = columns[pks[0]]
-    return ModelInfo(class_name, pks[0], _column_python_type(call, annotation), db_name)
+    return ModelInfo(class_name, pks[0], _column_python_type(call, annotation), db_name,
+                     columns=tuple((n, _column_python_type(c, a)) for n, (c, a) in columns.items()))
 
 
 #: class attributes that change how a model is mapped or queried in ways flaskfix does not follow

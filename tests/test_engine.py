@@ -181,7 +181,7 @@ def test_a_file_with_findings_only_is_never_parsed_by_libcst(monkeypatch) -> Non
     monkeypatch.setattr(Engine, "_libcst", staticmethod(lambda text, result: parsed.append(text) or real(text, result)))
     refused = run_codemod("bulk-query", PLANNED)
     assert [f.message for f in refused.findings] == [
-        "the id `uid + 1` is an expression: flaskfix follows only a name the loop binds (`for uid in ...`) or `int()` of one; not rewritten"
+        "the id `uid + 1` is an expression: flaskfix follows a name the loop binds (`for uid in ...`), `int()` of one, or a column of the loop's rows (`o.customer_id`); not rewritten"
     ]
     assert refused.new_text is None and parsed == []
     fixed = run_codemod("bulk-query", PLANNED.replace("uid + 1", "uid"))

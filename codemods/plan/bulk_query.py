@@ -26,11 +26,13 @@ ID = "bulk-query"
 SiteKind = Literal[
     "query.get", "query.get_or_404", "session.get", "db.get_or_404", "session.query.get", "query.filter_by"
 ]
-ElementType = Literal["int", "str"]
+ElementType = Literal["int", "str", "row"]  # row: the loop iterates model rows (ids are their columns)
 Style = Literal["query", "session", "session.query"]
 #: exact: a dict miss is the answer; canonical: only for canonical int strings; fallback:
-#: never; converted: int(x) of string ids, prefetched for the ids int() surely accepts
-Mode = Literal["exact", "canonical", "fallback", "converted"]
+#: never; converted: int(x) of string ids, prefetched for the ids int() surely accepts;
+#: typed: ids read from the loop's rows (``o.customer_id``), prefetched only for values of
+#: the primary key's own type (None and anything else take the original call)
+Mode = Literal["exact", "canonical", "fallback", "converted", "typed"]
 
 #: session / connection methods whose call inside the loop may change what a later
 #: lookup returns (flush order, expiry, deleted rows, a replaced identity map)
@@ -56,6 +58,16 @@ CONSUMING_BUILTINS = frozenset({"list", "tuple", "set", "frozenset", "sorted", "
 PURE_CALLS = frozenset({f"builtins.{n}" for n in ("len", "str", "int", "bool", "list", "tuple", "set", "dict", "sorted")})
 #: lookups ending a query chain
 LOOKUP_METHODS = LOOP_LOOKUPS  # the detection pass looks for the same ones
+#: query methods after which every row is still one instance of the query's model (so a
+#: column read on it is a plain attribute); anything else (with_entities, add_columns,
+#: yield_per, from_self...) is not followed
+ROW_KEEPING_METHODS = frozenset({
+    "filter", "filter_by", "where", "order_by", "limit", "offset", "options", "distinct", "join", "outerjoin",
+    "params", "with_parent", "group_by", "having", "enable_eagerloads", "populate_existing", "execution_options",
+})
+#: ids read from rows are not bounded: the prefetch asks at most this many per IN (...)
+#: (SQLite's old default cap on bound parameters is 999, Oracle's IN list 1,000, SQL Server 2,100)
+CHUNK = 500
 
 _TRY = tuple(t for t in (getattr(ast, "Try", None), getattr(ast, "TryStar", None)) if t is not None)
 _LOOPS = (ast.For, ast.AsyncFor)
@@ -76,6 +88,11 @@ class Site:
     keyword: str | None = None  # filter_by's column
     session: ast.expr | None = None  # session.query(Model).get(x): the receiver
     must_exist: bool = False  # ``.one()``: a missing row raises NoResultFound (the original call, on a miss)
+    item_attr: str | None = None  # the id is ``<arg>.<item_attr>``: a column of the loop's rows
+
+    @property
+    def id_code(self) -> str:
+        return f"{self.arg.id}.{self.item_attr}" if self.item_attr else self.arg.id
 
     @property
     def aborts(self) -> bool:
@@ -94,6 +111,7 @@ class Prefetch:
     sites: list[Site]
     name: str = ""
     keys: str = ""
+    attr: str | None = None  # typed: the rows' column holding the ids
 
     @property
     def key_str(self) -> bool:  # string ids against an integer primary key
@@ -109,6 +127,10 @@ class LoopPlan:
     elem: ElementType
     nonempty: bool
     prefetches: list[Prefetch] = field(default_factory=list)
+    #: the loop iterates rows of this model and the ids are columns of them (typed mode);
+    #: ``hoist_text`` then replaces the hoisted iterable's own text (a query gets ``.all()``)
+    rows: str | None = None
+    hoist_text: str | None = None
 
 
 class Refused(Exception):
@@ -177,17 +199,22 @@ class _Planner(Planner):
         for pre in lp.prefetches:
             for site in pre.sites:
                 self.out.edits.append(self._lookup(pre, site))
-                self.out.changes.append(Change(
-                    site.call.lineno, ID,
-                    f"`{pre.model}` rows for the loop's ids are loaded by one IN (...) query before the loop "
-                    f"(into `{pre.name}`); {rest[pre.mode]}",
-                ))
+                if pre.mode == "typed":
+                    kind = "an int" if pre.info.pk_type == "int" else "a str"
+                    text = (f"`{pre.model}` rows for every `{site.id_code}` of the loop's `{lp.rows}` rows are loaded "
+                            f"before the loop by IN (...) queries of at most {CHUNK} ids (into `{pre.name}`); a value "
+                            f"that is not {kind} (None) takes the original call; rows are loaded for every item, "
+                            "also those a loop that stops early would not reach")
+                else:
+                    text = (f"`{pre.model}` rows for the loop's ids are loaded by one IN (...) query before the loop "
+                            f"(into `{pre.name}`); {rest[pre.mode]}")
+                self.out.changes.append(Change(site.call.lineno, ID, text))
         statement = lp.statement
         indent = self.lines.col(statement.lineno, statement.col_offset)
         statements: list[str] = []
         new_iter = None
         if lp.hoist is not None:
-            statements.append(f"{lp.ids_name} = {self.code(lp.hoist)}\n")
+            statements.append(f"{lp.ids_name} = {lp.hoist_text or self.code(lp.hoist)}\n")
             if isinstance(lp.anchor, _LOOPS):
                 new_iter = lp.ids_name
             else:
@@ -318,7 +345,7 @@ class _Planner(Planner):
         if not (isinstance(stmt, ast.Assign) and any(t is binders[0] for t in stmt.targets)):
             return False
         value = stmt.value.body if isinstance(stmt.value, ast.IfExp) else stmt.value
-        return isinstance(value, ast.DictComp) and ".in_(" in self.code(value.generators[0].iter)
+        return isinstance(value, ast.DictComp) and any(".in_(" in self.code(g.iter) for g in value.generators)
 
     def _carried_options(self, call: ast.Call) -> None:
         """A lookup on ``Model.query.<something>(...)``: options or filters that a
@@ -347,8 +374,10 @@ class _Planner(Planner):
             return Site(call, kind, model, arg.args[0], db, convert=True)
         if isinstance(arg, ast.Constant) and isinstance(arg.value, (int, str, bytes, float)) and not isinstance(arg.value, bool):
             return None  # one constant id, not one lookup per id: not the N+1 this codemod batches
-        self._loop_finding(call, f"the id `{self.shown(arg)}` is an expression: flaskfix follows only a name the loop binds "
-                                 "(`for uid in ...`) or `int()` of one; not rewritten")
+        if isinstance(arg, ast.Attribute) and isinstance(arg.value, ast.Name):
+            return Site(call, kind, model, arg.value, db, item_attr=arg.attr)  # ``o.customer_id``: proven in _plan
+        self._loop_finding(call, f"the id `{self.shown(arg)}` is an expression: flaskfix follows a name the loop binds "
+                                 "(`for uid in ...`), `int()` of one, or a column of the loop's rows (`o.customer_id`); not rewritten")
         return None
 
     def _loop_finding(self, call: ast.Call, message: str) -> None:
@@ -404,10 +433,11 @@ class _Planner(Planner):
         name = site.arg.id
         lookup = f"`{self.shown(site.call)}`"
         binding = self._loop_binding(site, name)
+        the_id = f"the id `{name}`" if site.item_attr is None else f"the id `{site.id_code}`: `{name}`"
         if binding is None:
             if self._unpacked_in_loop(site.call, name):
-                raise Refused(site.call, f"{lookup}: the id `{name}` is unpacked from the loop's items (`for a, b in ...`): not followed")
-            raise Refused(site.call, f"{lookup}: the id `{name}` is not the variable of an enclosing for loop or comprehension")
+                raise Refused(site.call, f"{lookup}: {the_id} is unpacked from the loop's items (`for a, b in ...`): not followed")
+            raise Refused(site.call, f"{lookup}: {the_id} is not the variable of an enclosing for loop or comprehension")
         func = self.scopes.enclosing_function(binding)
         if func is None:
             raise Refused(site.call, f"{lookup} is not in a function")
@@ -434,17 +464,29 @@ class _Planner(Planner):
         if site.kind == "query.filter_by" and site.keyword != info.primary_key:
             raise Refused(site.call, f"{lookup}: `{site.keyword}` is not the primary key of `{model_name}` (`{info.primary_key}`)")
         lp = plans.get(anchor)
+        if lp is not None and (lp.rows is None) != (site.item_attr is None):
+            raise Refused(site.call, f"{lookup}: another lookup in this loop takes the loop's items themselves as ids, this one a column of them: not rewritten together")
         if lp is None:
-            ids_name, hoist, elem, nonempty = self._ids(iterable, anchor, binding, lookup, taken)
-            lp = LoopPlan(anchor, statement, ids_name, hoist, elem, nonempty)
+            if site.item_attr is not None:
+                lp = self._rows_plan(iterable, anchor, statement, binding, lookup, taken)
+            else:
+                ids_name, hoist, elem, nonempty = self._ids(iterable, anchor, binding, lookup, taken)
+                lp = LoopPlan(anchor, statement, ids_name, hoist, elem, nonempty)
         if info.pk_type is None:
             raise Refused(site.call, f"{lookup}: the type of `{model_name}.{info.primary_key}` is not one flaskfix knows (Integer or String columns)")
+        if site.item_attr is not None:
+            self._check_row_column(site, lp, lookup)
         if (lp.elem == "int" or site.convert) and info.pk_type == "str":
             ints = "the lookup is given int(...)" if site.convert else "the ids are ints"
             raise Refused(site.call, f"{lookup}: {ints} but `{model_name}.{info.primary_key}` holds strings")
         self._check_body(anchor, binding, lookup, site)
         mode: Mode
-        if lp.elem == "int":
+        if lp.rows is not None:
+            mode = "typed"
+            shadowed = sorted({"type", "int", "str", "range", "len", "sorted"} & self.scopes.bound_names())
+            if shadowed:
+                raise Refused(site.call, f"{lookup}: the rewrite uses the builtins type/int/str/range/len/sorted, and this module binds `{shadowed[0]}`")
+        elif lp.elem == "int":
             mode = "exact"
         elif site.convert:
             mode = "converted"
@@ -457,17 +499,20 @@ class _Planner(Planner):
             if shadowed:
                 raise Refused(site.call, f"{lookup}: the rewrite tests the ids with the builtins int/str/len, and this module binds `{shadowed[0]}`")
         for pre in lp.prefetches:
-            if (pre.model, pre.style, pre.db, pre.session, pre.mode) == (model_name, style, db_name, session, mode):
+            if (pre.model, pre.style, pre.db, pre.session, pre.mode, pre.attr) == (model_name, style, db_name, session, mode, site.item_attr):
                 pre.sites.append(site)
                 break
         else:
-            pre = Prefetch(model_name, info, style, db_name, session, mode, self._always_true(), [site])
+            pre = Prefetch(model_name, info, style, db_name, session, mode, self._always_true(), [site], attr=site.item_attr)
             pk = info.primary_key
             by = "id" if pk == "id" or pk.endswith("_id") else pk
             pre.name = self.free_name(f"{_snake(model_name)}_by_{by}", taken)
             taken.add(pre.name)
             if mode == "converted":
                 pre.keys = self.free_name(f"{_snake(model_name)}_keys", taken)
+                taken.add(pre.keys)
+            elif mode == "typed":
+                pre.keys = self.free_name(f"{_snake(model_name)}_{by}s" if by != "id" else f"{_snake(model_name)}_ids", taken)
                 taken.add(pre.keys)
             lp.prefetches.append(pre)
         return lp
@@ -743,6 +788,110 @@ class _Planner(Planner):
         if call is None:
             raise Refused(site.call, f"{lookup}: `{name}` is not provably a Flask-SQLAlchemy object")
 
+    # -- ids read from the loop's rows ---------------------------------------------------
+
+    def _rows_plan(self, it: ast.expr, anchor: ast.AST, statement: ast.stmt, binding: ast.AST, lookup: str,
+                   taken: set[str]) -> LoopPlan:
+        """The plan of a loop over model rows whose lookups take a column of each row
+        (``for o in orders: Customer.query.get(o.customer_id)``). The rows are iterated
+        twice (by the prefetch, then by the loop), so they must be a list made once: a
+        local bound once, right before the loop, to ``<query>.all()`` (or ``list()`` /
+        ``sorted()`` of a query), or a pagination's ``.items``; a query written in the loop
+        header itself is bound to a new name with ``.all()`` first (iterating a query is
+        ``.all()``: the same one statement)."""
+        refuse = Refused(it, f"{lookup}: flaskfix cannot tell that the loop iterates rows of a model, made once (it needs "
+                             "`Model.query....all()`, a query iterated in the loop header, or a pagination's `.items`, "
+                             "bound once in the function)")
+        if isinstance(it, ast.Name):
+            value = self._rows_local(it, statement, lookup)
+            model = self._rows_model(value)
+            if model is None:
+                raise refuse
+            return LoopPlan(anchor, statement, it.id, None, "row", False, rows=model.id)
+        if isinstance(it, ast.Attribute) and it.attr == "items" and isinstance(it.value, ast.Name):
+            value = self._rows_local(it.value, statement, lookup, pagination=True)
+            model = self._query_model(value.func.value) if _method_call(value, "paginate") else None  # type: ignore[attr-defined]
+            if model is None:
+                raise refuse
+            return LoopPlan(anchor, statement, self.code(it), None, "row", False, rows=model.id)
+        model = self._rows_model(it) or self._query_model(it)
+        if model is None:
+            raise refuse
+        target = binding.target  # type: ignore[attr-defined]
+        wanted = [f"{target.id}s"] if isinstance(target, ast.Name) and len(target.id) > 1 else []
+        wanted = [w for w in [*wanted, f"{_snake(model.id)}_rows", "rows"] if not keyword.iskeyword(w)]
+        free = [w for w in wanted if self.free_name(w, taken) == w]
+        name = free[0] if free else self.free_name(wanted[-1], taken)
+        taken.add(name)
+        text = self.code(it) if self._rows_model(it) is not None else f"{self.code(it)}.all()"
+        return LoopPlan(anchor, statement, name, it, "row", False, rows=model.id, hoist_text=text)
+
+    def _rows_local(self, name: ast.Name, statement: ast.stmt, lookup: str, pagination: bool = False) -> ast.expr:
+        """The value of local ``name``, bound once by an assignment in the same block as,
+        and before, the statement that gets the prefetch, and not used in between or in
+        the loop (where it could be changed); uses after the loop do not matter."""
+        scope = self.scopes.scope_of(name)
+        where = f"the loop iterates `{name.id}`" + (".items" if pagination else "")
+        if not isinstance(scope, FUNCTIONS) or self.scopes.resolve(name.id, scope) is not scope:
+            raise Refused(statement, f"{lookup}: {where}, which is not a local variable of the function")
+        binders = self.scopes.binders(name.id, scope)
+        if any(isinstance(b, ast.arg) for b in binders):
+            raise Refused(statement, f"{lookup}: {where}, a parameter of the function: flaskfix cannot tell what it holds")
+        if len(binders) != 1:
+            raise Refused(statement, f"{lookup}: {where}, which is assigned more than once")
+        assign = self.scopes.parent(binders[0])
+        if not (isinstance(assign, ast.Assign) and len(assign.targets) == 1 and assign.targets[0] is binders[0]):
+            raise Refused(statement, f"{lookup}: {where}, which is not bound by a plain assignment")
+        block = self.scopes.parent(statement)
+        siblings = _bodies(block) if block is not None else []
+        if not any(s is assign for s in siblings) or assign.lineno > statement.lineno:
+            raise Refused(statement, f"{lookup}: {where}, which is assigned in another block than the loop's")
+        end = statement.end_lineno or statement.lineno
+        for node in self.scopes.references(name.id, scope):
+            if node is name or node.lineno > end:
+                continue
+            raise Refused(statement, f"{lookup}: {where}, which is also used at line {node.lineno}, before the loop "
+                                     "ends (where the rows could change)")
+        return assign.value
+
+    def _query_model(self, node: ast.expr) -> ast.Name | None:
+        """``Model.query`` followed only by methods that keep its rows instances of Model:
+        the Model."""
+        while isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ROW_KEEPING_METHODS:
+            node = node.func.value
+        return node.value if _is_model_query(node) else None  # type: ignore[attr-defined]
+
+    def _rows_model(self, node: ast.expr) -> ast.Name | None:
+        """A list of rows of one model, made once: ``<query>.all()``, ``list(<query>)``,
+        ``sorted(<query>...)`` of such a query."""
+        if _method_call(node, "all") and not node.args and not node.keywords:  # type: ignore[attr-defined]
+            return self._query_model(node.func.value)  # type: ignore[attr-defined]
+        if (isinstance(node, ast.Call) and node.args and not isinstance(node.args[0], ast.Starred)
+                and any(self.scopes.is_builtin(node.func, b) for b in ("list", "sorted"))):
+            inner = node.args[0]
+            return self._rows_model(inner) or self._query_model(inner)
+        return None
+
+    def _check_row_column(self, site: Site, lp: LoopPlan, lookup: str) -> None:
+        """``o.<attr>`` must be a column the rows' model declares (a relationship,
+        property or hybrid could run code or queries when read before the loop)."""
+        assert lp.rows is not None
+        binders = self.scopes.binders(lp.rows, self.scopes.scope_of(lp.anchor))
+        node = binders[0] if len(binders) == 1 else None
+        info: ModelInfo | None = None
+        if isinstance(node, ast.ClassDef) and self.scopes.parent(node) is self.tree:
+            info = sqlalchemy_model(self.tree, lp.rows)
+        elif isinstance(node, ast.alias) and isinstance(self.scopes.parent(node), ast.ImportFrom):
+            where, original = self._imported(node)
+            if where is not None:
+                info = find_model(self.project, where, original)
+        if info is None or info.problem is not None:
+            why = f": {info.problem}" if info is not None and info.problem else ""
+            raise Refused(site.call, f"{lookup}: flaskfix cannot read the columns of the rows' model `{lp.rows}`{why}")
+        if site.item_attr not in dict(info.columns):
+            raise Refused(site.call, f"{lookup}: `{site.item_attr}` is not a column declared in `{lp.rows}`'s body (a "
+                                     "relationship, property or hybrid may run code or queries when read before the loop)")
+
     # -- the ids -------------------------------------------------------------------------
 
     def _ids(self, it: ast.expr, anchor: ast.AST, binding: ast.AST, lookup: str, taken: set[str]) -> tuple[str, ast.expr | None, ElementType, bool]:
@@ -951,7 +1100,14 @@ class _Planner(Planner):
         original = self.code(site.call)
         miss = self._not_found(pre, site) if site.aborts and pre.mode != "fallback" else None
         parts: tuple[str, str, str] | None
-        if pre.mode == "exact":
+        if pre.mode == "typed":
+            x = site.id_code
+            hit = f"{pre.name}.get({x})"
+            cond = f"type({x}) is {pre.info.pk_type}"
+            first = hit if not (site.aborts or site.must_exist) else f"({hit} or {miss or original})"
+            text = f"{first} if {cond} else {original}"
+            parts = (first, f"if {cond}", f"else {original}")
+        elif pre.mode == "exact":
             text = hit if not (site.aborts or site.must_exist) else f"{hit} or {miss or original}"
             parts = None
         elif pre.mode in ("canonical", "converted") and (miss is not None or not site.aborts) and not site.must_exist:
@@ -1007,6 +1163,8 @@ class _Planner(Planner):
         if pre.key_str:
             key = f"str({key})"
         width = int(self.config["line_length"]) - indent
+        if pre.mode == "typed":
+            return _typed_statements(pre, lp, var, width)
         if pre.mode == "converted":
             x = pre.sites[0].arg.id
             keys = f"{pre.keys} = [int({x}) for {x} in {lp.ids_name} if {_prefetched_condition('converted', x)}]"
@@ -1034,6 +1192,34 @@ def _dict_statement(pre: Prefetch, ids: str, nonempty: bool, key: str, var: str,
     else:
         inner = f"{key}: {var}\n    for {var} in {source}"
     return f"{pre.name} = {{\n    {inner}\n}}{guard}\n"
+
+
+def _typed_statements(pre: Prefetch, lp: LoopPlan, var: str, width: int) -> list[str]:
+    """The ids of the rows' column, of the primary key's type, sorted and distinct; then
+    the dict, filled by one IN (...) per CHUNK ids (none when there are none)."""
+    row = pre.sites[0].arg.id
+    col = f"{row}.{pre.attr}"
+    keys = f"{pre.keys} = sorted({{{col} for {row} in {lp.ids_name} if type({col}) is {pre.info.pk_type}}})"
+    if len(keys) > width:
+        keys = f"{pre.keys} = sorted(\n    {{{col} for {row} in {lp.ids_name} if type({col}) is {pre.info.pk_type}}}\n)"
+    model, pk = pre.model, pre.info.primary_key
+    start = next(n for n in ("start", "offset", "i") if n not in (var, pre.keys, model, pre.db, pre.session, row))
+    where = f"{model}.{pk}.in_({pre.keys}[{start} : {start} + {CHUNK}])"
+    if pre.style == "query":
+        source = f"{model}.query.filter({where})"
+    elif pre.style == "session.query":
+        source = f"{pre.session}.query({model}).filter({where})"
+    else:
+        source = f"{pre.db}.session.scalars({pre.db}.select({model}).where({where}))"
+    chunks = f"for {start} in range(0, len({pre.keys}), {CHUNK})"
+    one_line = f"{pre.name} = {{{var}.{pk}: {var} {chunks} for {var} in {source}}}"
+    if len(one_line) <= width:
+        return [keys + "\n", one_line + "\n"]
+    return [keys + "\n", f"{pre.name} = {{\n    {var}.{pk}: {var}\n    {chunks}\n    for {var} in {source}\n}}\n"]
+
+
+def _method_call(node: ast.AST, method: str) -> bool:
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == method
 
 
 def _prefetched_condition(mode: Mode, x: str) -> str:

@@ -618,3 +618,171 @@ def test_more_forms_same_responses_for_any_ids(more, ids) -> None:  # type: igno
         b, a = before.get(f"{path}?{query}"), after.get(f"{path}?{query}")
         assert b[:2] == a[:2], path
         assert a[2] <= (1 if ids else 0) + _unanswered(f"{path}?{query}")
+
+
+# -- ids read from the loop's rows (o.customer_id): the textbook N+1 ------------------------------
+
+ROWS = '''\
+from flask import Flask, jsonify, request
+from flask_sqlalchemy import SQLAlchemy
+
+app = Flask(__name__)
+app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite://"
+db = SQLAlchemy(app)
+
+
+class Customer(db.Model):
+    id = db.Column(db.Integer, primary_key=True)
+    name = db.Column(db.String(40))
+
+
+class Product(db.Model):
+    sku = db.Column(db.String(20), primary_key=True)
+    title = db.Column(db.String(40))
+
+
+class Order(db.Model):
+    id = db.Column(db.Integer, primary_key=True)
+    customer_id = db.Column(db.Integer, nullable=True)  # no foreign key: ids without a row exist
+    product_sku = db.Column(db.String(20), nullable=True)
+
+
+@app.route("/orders")
+def orders():
+    rows = Order.query.order_by(Order.id).limit(request.args.get("limit", type=int)).all()
+    names = []
+    for o in rows:
+        c = Customer.query.get(o.customer_id)
+        names.append(c.name if c else None)
+    return jsonify(names)
+
+
+@app.route("/header")
+def header():
+    out = []
+    for o in Order.query.order_by(Order.id.desc()).limit(request.args.get("limit", type=int)):
+        p = db.session.get(Product, o.product_sku)
+        out.append([o.id, p.title if p else None])
+    return jsonify(out)
+
+
+@app.route("/page")
+def page():
+    per = request.args.get("per", 20, type=int)
+    listing = Order.query.order_by(Order.id).paginate(page=request.args.get("page", 1, type=int), per_page=per, error_out=False)
+    return jsonify([getattr(Customer.query.filter_by(id=o.customer_id).first(), "name", None) for o in listing.items])
+
+
+@app.route("/strict")
+def strict():
+    rows = Order.query.filter(Order.id <= request.args.get("upto", type=int)).order_by(Order.id).all()
+    return jsonify([db.get_or_404(Customer, o.customer_id).name for o in rows])
+
+
+@app.route("/first-three")
+def first_three():
+    rows = Order.query.order_by(Order.id).all()
+    out = []
+    for o in rows:
+        if len(out) == 3:
+            break
+        out.append(Customer.query.get(o.customer_id).name)
+    return jsonify(out)
+'''
+
+N_CUSTOMERS = 1200
+
+
+def _order_customer(i: int) -> int | None:
+    """Order i's customer_id: mostly its own customer, some repeated, some None, some
+    with no row (ids above N_CUSTOMERS)."""
+    if i % 97 == 0:
+        return None
+    if i % 89 == 0:
+        return 5000 + i  # no such customer
+    return i if i <= 1100 else i % 40 + 1
+
+
+def _rows_rows(module):  # type: ignore[no-untyped-def]
+    return (
+        [module.Customer(id=i, name=f"c{i}") for i in range(1, N_CUSTOMERS + 1)]
+        + [module.Product(sku=f"s{i}", title=f"t{i}") for i in range(0, 30, 2)]
+        + [module.Order(id=i, customer_id=_order_customer(i), product_sku=f"s{i % 40}" if i % 7 else None)
+           for i in range(1, 1301)]
+    )
+
+
+@pytest.fixture(scope="module")
+def rows_apps(tmp_path_factory):  # type: ignore[no-untyped-def]
+    result = run_codemod("bulk-query", ROWS)
+    assert result.error is None and result.new_text is not None, [f.message for f in result.findings]
+    assert len(result.changes) == 5 and not result.findings, [c.message for c in result.changes]
+    tmp = tmp_path_factory.mktemp("rows")
+    before_mod = _load(tmp / "before", {"app.py": ROWS})
+    after_mod = _load(tmp / "after", {"app.py": result.new_text})
+    return Counted(before_mod, before_mod.db, _rows_rows), Counted(after_mod, after_mod.db, _rows_rows)
+
+
+def _selects(order_ids) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+    """(before, after): the lookups' SELECTs for these orders' customers. Before: one per
+    lookup (nothing holds a loaded customer, so the session's weak identity map forgets
+    it; a NULL id is asked too, with a warning). After: one IN (...) per 500 distinct int
+    ids, and a NULL id still takes the original call."""
+    ids = [_order_customer(i) for i in order_ids]
+    nulls = ids.count(None)
+    distinct = len({c for c in ids if c is not None})
+    return len(ids), -(-distinct // 500) + nulls
+
+
+@pytest.mark.parametrize("limit", [0, 1, 10, 100, 499, 1000, None])
+def test_rows_same_answers_in_chunks_of_500(rows_apps, limit) -> None:  # type: ignore[no-untyped-def]
+    before, after = rows_apps
+    url = "/orders" if limit is None else f"/orders?limit={limit}"
+    b, a = before.get(url), after.get(url)
+    assert b[:2] == a[:2] and b[0] == 200
+    want_before, want_after = _selects(range(1, (1300 if limit is None else limit) + 1))
+    assert (b[2], a[2]) == (1 + want_before, 1 + want_after)  # the rows, then the lookups
+    if limit is None:
+        assert (b[2], a[2]) == (1 + 1300, 1 + 3 + 13)  # 1,091 distinct ids: 3 chunks; 13 NULLs
+
+
+@pytest.mark.parametrize("limit", [0, 3, 50, None])
+def test_rows_of_a_query_in_the_loop_header(rows_apps, limit) -> None:  # type: ignore[no-untyped-def]
+    before, after = rows_apps
+    url = "/header" if limit is None else f"/header?limit={limit}"
+    b, a = before.get(url), after.get(url)
+    assert b[:2] == a[:2] and b[0] == 200
+    skus = [f"s{i % 40}" if i % 7 else None for i in list(range(1300, 0, -1))[:limit]]
+    distinct = len({s for s in skus if s is not None})
+    assert (b[2], a[2]) == (1 + len(skus), 1 + -(-distinct // 500) + skus.count(None))
+
+
+@pytest.mark.parametrize("page, per", [(1, 20), (3, 50), (60, 20), (1, 600)])
+def test_rows_of_a_pagination(rows_apps, page, per) -> None:  # type: ignore[no-untyped-def]
+    before, after = rows_apps
+    url = f"/page?page={page}&per={per}"
+    b, a = before.get(url), after.get(url)
+    assert b[:2] == a[:2] and b[0] == 200
+    first = (page - 1) * per + 1
+    want_before, want_after = _selects(range(first, min(first + per, 1301)))
+    # the page's count and rows (2), then the lookups
+    assert (b[2], a[2]) == (2 + want_before, 2 + want_after)
+
+
+@pytest.mark.parametrize("upto", [0, 88, 89, 96, 97, 200])
+def test_rows_get_or_404_still_aborts_at_the_same_row(rows_apps, upto) -> None:  # type: ignore[no-untyped-def]
+    """Order 89 has a customer id with no row, order 97 none at all: both answer 404."""
+    before, after = rows_apps
+    b, a = before.get(f"/strict?upto={upto}"), after.get(f"/strict?upto={upto}")
+    assert b[:2] == a[:2]
+    assert b[0] == (404 if upto >= 89 else 200)
+
+
+def test_rows_a_loop_that_stops_early_costs_what_the_change_says(rows_apps) -> None:  # type: ignore[no-untyped-def]
+    """The same answer; the prefetch loads every row's customer, as the change says,
+    though the loop reads three."""
+    before, after = rows_apps
+    b, a = before.get("/first-three"), after.get("/first-three")
+    assert b[:2] == a[:2] and b[0] == 200
+    assert b[2] == 1 + 3
+    assert a[2] == 1 + 3  # 1,091 distinct ids in 3 chunks; the first three rows have no NULL id
