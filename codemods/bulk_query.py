@@ -61,6 +61,31 @@ a ``with`` inside the loop (which may push the context the lookup needs), is ref
 Async code is refused (the session may be an ``AsyncSession``), and so is a session
 flaskfix cannot trace to a Flask-SQLAlchemy object.
 
+Ids read from the loop's rows (the textbook N+1: ``for o in orders:
+Customer.query.get(o.customer_id)``). The rows are iterated twice, by the prefetch and
+then by the loop, so they must be one list made once: a local bound once, in the loop's
+own block and not used before the loop ends, to ``<Model.query...>.all()`` (or
+``list()``/``sorted()`` of a query), a pagination's ``.items``, or a query written in the
+loop header, which is first bound to a new name with ``.all()`` (iterating a query runs
+the same one statement). The id must be a column the rows' model declares in its body (a
+property, hybrid or relationship could run code or queries when read before the loop).
+The prefetch asks for the distinct values of the primary key's own type, in ``IN (...)``
+chunks of 500 (there is no bound on the number of rows, and databases cap bound
+parameters: SQLite 999 in older builds, Oracle 1,000 per IN list, SQL Server 2,100); any
+other value (a NULL column's None) takes the original call:
+
+    customer_ids = sorted({o.customer_id for o in orders if type(o.customer_id) is int})
+    customer_by_id = {
+        customer.id: customer
+        for start in range(0, len(customer_ids), 500)
+        for customer in Customer.query.filter(Customer.id.in_(customer_ids[start : start + 500]))
+    }
+    for o in orders:
+        customer = customer_by_id.get(o.customer_id) if type(o.customer_id) is int else Customer.query.get(o.customer_id)
+
+The cost, said in each change: every row's related object is loaded, also for rows a
+loop that stops early (``break``, an abort) would not have reached.
+
 Comprehensions and generator expressions consumed at once (by ``list()``,
 ``sorted()``, ``"".join()`` ...) get the same treatment: the prefetch is placed before
 the statement that holds them (the iterable, when it is not a plain name, is bound to a

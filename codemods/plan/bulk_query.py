@@ -468,7 +468,7 @@ class _Planner(Planner):
             raise Refused(site.call, f"{lookup}: another lookup in this loop takes the loop's items themselves as ids, this one a column of them: not rewritten together")
         if lp is None:
             if site.item_attr is not None:
-                lp = self._rows_plan(iterable, anchor, statement, binding, lookup, taken)
+                lp = self._rows_plan(site, iterable, anchor, statement, binding, lookup, taken)
             else:
                 ids_name, hoist, elem, nonempty = self._ids(iterable, anchor, binding, lookup, taken)
                 lp = LoopPlan(anchor, statement, ids_name, hoist, elem, nonempty)
@@ -790,7 +790,7 @@ class _Planner(Planner):
 
     # -- ids read from the loop's rows ---------------------------------------------------
 
-    def _rows_plan(self, it: ast.expr, anchor: ast.AST, statement: ast.stmt, binding: ast.AST, lookup: str,
+    def _rows_plan(self, site: Site, it: ast.expr, anchor: ast.AST, statement: ast.stmt, binding: ast.AST, lookup: str,
                    taken: set[str]) -> LoopPlan:
         """The plan of a loop over model rows whose lookups take a column of each row
         (``for o in orders: Customer.query.get(o.customer_id)``). The rows are iterated
@@ -799,17 +799,17 @@ class _Planner(Planner):
         ``sorted()`` of a query), or a pagination's ``.items``; a query written in the loop
         header itself is bound to a new name with ``.all()`` first (iterating a query is
         ``.all()``: the same one statement)."""
-        refuse = Refused(it, f"{lookup}: flaskfix cannot tell that the loop iterates rows of a model, made once (it needs "
+        refuse = Refused(site.call, f"{lookup}: flaskfix cannot tell that the loop iterates rows of a model, made once (it needs "
                              "`Model.query....all()`, a query iterated in the loop header, or a pagination's `.items`, "
                              "bound once in the function)")
         if isinstance(it, ast.Name):
-            value = self._rows_local(it, statement, lookup)
+            value = self._rows_local(site, it, statement, lookup)
             model = self._rows_model(value)
             if model is None:
                 raise refuse
             return LoopPlan(anchor, statement, it.id, None, "row", False, rows=model.id)
         if isinstance(it, ast.Attribute) and it.attr == "items" and isinstance(it.value, ast.Name):
-            value = self._rows_local(it.value, statement, lookup, pagination=True)
+            value = self._rows_local(site, it.value, statement, lookup, pagination=True)
             model = self._query_model(value.func.value) if _method_call(value, "paginate") else None  # type: ignore[attr-defined]
             if model is None:
                 raise refuse
@@ -826,31 +826,31 @@ class _Planner(Planner):
         text = self.code(it) if self._rows_model(it) is not None else f"{self.code(it)}.all()"
         return LoopPlan(anchor, statement, name, it, "row", False, rows=model.id, hoist_text=text)
 
-    def _rows_local(self, name: ast.Name, statement: ast.stmt, lookup: str, pagination: bool = False) -> ast.expr:
+    def _rows_local(self, site: Site, name: ast.Name, statement: ast.stmt, lookup: str, pagination: bool = False) -> ast.expr:
         """The value of local ``name``, bound once by an assignment in the same block as,
         and before, the statement that gets the prefetch, and not used in between or in
         the loop (where it could be changed); uses after the loop do not matter."""
         scope = self.scopes.scope_of(name)
         where = f"the loop iterates `{name.id}`" + (".items" if pagination else "")
         if not isinstance(scope, FUNCTIONS) or self.scopes.resolve(name.id, scope) is not scope:
-            raise Refused(statement, f"{lookup}: {where}, which is not a local variable of the function")
+            raise Refused(site.call, f"{lookup}: {where}, which is not a local variable of the function")
         binders = self.scopes.binders(name.id, scope)
         if any(isinstance(b, ast.arg) for b in binders):
-            raise Refused(statement, f"{lookup}: {where}, a parameter of the function: flaskfix cannot tell what it holds")
+            raise Refused(site.call, f"{lookup}: {where}, a parameter of the function: flaskfix cannot tell what it holds")
         if len(binders) != 1:
-            raise Refused(statement, f"{lookup}: {where}, which is assigned more than once")
+            raise Refused(site.call, f"{lookup}: {where}, which is assigned more than once")
         assign = self.scopes.parent(binders[0])
         if not (isinstance(assign, ast.Assign) and len(assign.targets) == 1 and assign.targets[0] is binders[0]):
-            raise Refused(statement, f"{lookup}: {where}, which is not bound by a plain assignment")
+            raise Refused(site.call, f"{lookup}: {where}, which is not bound by a plain assignment")
         block = self.scopes.parent(statement)
         siblings = _bodies(block) if block is not None else []
         if not any(s is assign for s in siblings) or assign.lineno > statement.lineno:
-            raise Refused(statement, f"{lookup}: {where}, which is assigned in another block than the loop's")
+            raise Refused(site.call, f"{lookup}: {where}, which is assigned in another block than the loop's")
         end = statement.end_lineno or statement.lineno
         for node in self.scopes.references(name.id, scope):
             if node is name or node.lineno > end:
                 continue
-            raise Refused(statement, f"{lookup}: {where}, which is also used at line {node.lineno}, before the loop "
+            raise Refused(site.call, f"{lookup}: {where}, which is also used at line {node.lineno}, before the loop "
                                      "ends (where the rows could change)")
         return assign.value
 
