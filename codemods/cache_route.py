@@ -11,10 +11,26 @@ timeout.
 So the codemod only touches routes it can prove both *expensive* (they call something
 that the documented heuristics or the ``expensive`` setting name) and *cacheable* (GET
 only, the response depends on nothing but the URL: no per-user state, no request data
-outside the path and query string, no writes, no cookies, no flashes, no templates unless
-declared safe, no randomness or clock). Functions the view calls are followed when they
+outside the path and query string, no writes, no cookies, no flashes, no per-user
+templates, no randomness or clock). Functions the view calls are followed when they
 are defined in this module or another module of the project, and checked by the same
 rules. Every refused candidate gets a finding naming the rule that refused it.
+
+Templates are read with Jinja2's own parser (``codemods/templates.py``), found as Flask's
+loader finds them (the app's template folder, then each blueprint's), following
+``extends``, ``include``, ``import`` and ``from ... import``. A template is per-user when
+it, or one it reaches, reads ``session``, ``g``, ``current_user``, ``request``, flashed
+messages, ``csrf_token()``, translations (``_``/``gettext``: the locale may follow the
+request), ``lipsum()`` or an external ``url_for``; when it includes a template chosen at
+run time; or when flaskfix cannot find or parse it. A name the view does not pass is
+looked up among the project's context processors and Jinja globals, and a filter or test
+that is not Jinja's own among the project's ``template_filter``s: the function that
+provides it is checked like a function the view calls (a context processor returning
+``current_user`` makes every template that reads its name per-user). A name or filter
+nobody in the project provides (an extension's, such as Flask-Moment's ``moment``) is
+refused: flaskfix cannot tell what it reads. A name read only inside macros imported
+without context is still counted (conservative). ``safe_templates`` lists templates to
+take as safe without reading them.
 
 The rewrite puts ``@<cache>.cached(...)`` innermost (directly above ``def``, beneath the
 route and auth decorators, which keep running on every request), adds
@@ -119,8 +135,12 @@ class CacheRoute(FlaskfixCodemod):
         "cookies: it calls set_cookie()/delete_cookie()",
         "writes: it commits or writes (database session add/commit/delete, file writes, open() for writing, "
         "mutating module-level objects, `global`/`nonlocal`)",
-        "templates: it renders a template not listed in `safe_templates` (templates can read session, g and "
-        "current_user), or renders/streams a template string",
+        "templates: a template it renders (or one that template extends, includes or imports) reads per-user "
+        "or request state (session, g, current_user, request, flashed messages, csrf_token, translations, "
+        "lipsum, an external url_for), or a name or filter that a project context processor, Jinja global or "
+        "template filter provides and that reads such state, or one nobody in the project provides; or "
+        "flaskfix cannot find, parse or name it (a computed template name, a dynamic include); or it "
+        "renders/streams a template string. `safe_templates` lists templates taken as safe unread",
         "streaming: it streams or sends a file (send_file, send_from_directory, stream_with_context), "
         "or is a generator or async",
         "clock or randomness: it calls random/secrets/uuid1/uuid4/os.urandom or reads the current time",
@@ -131,7 +151,7 @@ class CacheRoute(FlaskfixCodemod):
         "outweighs this)",
         "file or process state: it reads a file with open() (any mode), or calls os.listdir/scandir/walk/stat, "
         "os.path.*, glob, shutil.disk_usage, psutil.* and the like, whose answers change while the app runs "
-        "(templates read through Jinja are judged by `safe_templates` instead)",
+        "(templates are judged with Jinja's parser instead: see `templates`)",
         "parameters: the view takes parameters that are not variables of its URL rule (or *args/**kwargs), "
         "or its URL rule is not a literal",
         "the view function is used elsewhere (called directly, or imported by another module)",

@@ -207,3 +207,25 @@ def test_a_run_killed_before_its_last_commit_leaves_a_usable_cache(project: Path
     assert stats == {"cache_hits": 4, "cache_misses": 2}
     again, stats = run(project)
     assert stats == {"cache_hits": 6, "cache_misses": 0} and again == results
+
+
+def test_a_template_edit_invalidates_a_cached_cache_route_result(tmp_path: Path) -> None:
+    """cache-route reads templates through the project: a result depends on them, so a
+    template that starts reading `session` makes the cached "cache it" answer stale."""
+    import shutil
+
+    fixture = Path(__file__).parent / "fixtures" / "projects" / "cache-route-templates" / "before"
+    root = tmp_path / "proj"
+    shutil.copytree(fixture, root)
+
+    def report_changed() -> tuple[bool, bool]:
+        stats: dict = {}
+        results = list(execute(plan([str(root)]), jobs=1, stats=stats))
+        views = next(r for r in results if r.path.endswith("views.py"))
+        return views.changed, views.cached
+
+    assert report_changed() == (True, False)
+    assert report_changed() == (True, True)  # served from the cache
+    macros = root / "shop" / "templates" / "partials" / "macros.html"
+    macros.write_text(macros.read_text() + "{{ session.get('basket') }}\n")
+    assert report_changed() == (False, False)  # re-planned: report.html imports macros.html

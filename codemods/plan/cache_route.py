@@ -23,6 +23,7 @@ from flaskfix.codemods.plan import CodemodEdit, FilePlan, Lines, PlanInput
 from flaskfix.codemods.plan.flask import VIEW_BASES, Handler, call_arg
 from flaskfix.codemods.plan.base import Planner, def_lines, node_lines
 from flaskfix.codemods.project import is_test_module
+from flaskfix.codemods.templates import Templates
 from flaskfix.codemods.plan.scopes import FUNCTIONS, Scopes, is_generator_function, source_children
 
 ID = "cache-route"
@@ -216,6 +217,7 @@ class _Planner(Planner):
         super().__init__(inp)
         self.current = ModuleView(inp.tree, inp.text, inp.path, True, self.scopes)
         self._own_shared: dict[str, str] | None = None
+        self._templates: Templates | None = None
 
     def run(self) -> FilePlan:
         views = [h for h in self.flask.handlers.values() if h.kind == "view"]
@@ -473,6 +475,17 @@ class _Planner(Planner):
 
     # -- what other modules hold ---------------------------------------------------------
 
+    def templates(self) -> Templates:
+        """This file's template judge. One per planned file, not per run: every template
+        it reads is then read through the project while this file's result is recorded,
+        so the result cache knows the result depends on it."""
+        if self._templates is None:
+            folders: list[str] = []
+            if self.project.files:
+                folders = [f for _o, f in self.project.index().template_folders()]
+            self._templates = Templates(self.project, list(dict.fromkeys(folders)))
+        return self._templates
+
     def shared_state(self, path: str) -> dict[str, str]:
         """``_shared_state`` of a module of the project (this one: as it is being planned)."""
         if os.path.abspath(path) == os.path.abspath(self.inp.path):
@@ -637,9 +650,7 @@ class _Scanner:
         func = node.func
         attr = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
         if qn & TEMPLATES:
-            first = node.args[0] if node.args else None
-            if not (isinstance(first, ast.Constant) and isinstance(first.value, str) and first.value in self.safe_templates):
-                self.problem(node, "templates: it renders a template that is not listed in `safe_templates` (templates can read session, g and current_user)")
+            self._template(node)
         elif qn & TEMPLATE_ALWAYS:
             self.problem(node, "templates: it renders or streams a template string")
         elif qn & STREAMS:
@@ -672,6 +683,46 @@ class _Scanner:
         self._expensive(node, qn)
         if isinstance(func, ast.Name):
             self._follow(node, func)
+
+    def _template(self, node: ast.Call) -> None:
+        """``render_template(name, **context)``: the template is judged with Jinja's parser
+        (``codemods/templates.py``); what it reads from context processors, filters and
+        Jinja globals the project registers is scanned like a function the view calls.
+        ``safe_templates`` lists templates to take as safe without reading them."""
+        first = node.args[0] if node.args else call_arg(node, "template_name_or_list")
+        if not (isinstance(first, ast.Constant) and isinstance(first.value, str)):
+            self.problem(node, "templates: it renders a template whose name is computed at run time")
+            return
+        name = first.value
+        if name in self.safe_templates:
+            return
+        judged = self.planner.templates().judge(name)
+        for reason in judged.problems:
+            self.problem(node, reason)
+        passed_all = any(k.arg is None for k in node.keywords) or len(node.args) > 1
+        free = set() if passed_all else judged.free - {k.arg for k in node.keywords if k.arg}
+        wanted = [("context processor", n) for n in sorted(free)] + [("filter", f) for f in sorted(judged.filters)]
+        providers = self.planner.templates().providers()
+        anchor = self.anchor if not self.info.is_current else node.lineno
+        for kind, what in wanted:
+            matching = [p for p in providers if (p.names is None or what in p.names)
+                        and (p.kind in ("filter", "test") if kind == "filter" else p.kind in ("context processor", "global"))]
+            known = [p for p in matching if p.names is not None]
+            if not matching:
+                noun = "filter or test" if kind == "filter" else "name"
+                source = ("no project `template_filter` registers" if kind == "filter"
+                          else "the view does not pass, and no project context processor or Jinja global provides")
+                self.problem(node, f"templates: `{name}` uses the {noun} `{what}`, which {source}: an extension may "
+                                   "(flaskfix cannot tell what it reads)")
+                continue
+            for p in (known or matching):
+                if p.func is None:
+                    self.problem(node, f"templates: `{name}` reads `{what}`, which a {p.kind} registered at "
+                                       f"{self.planner.project.relpath(p.path)}:{p.line} may provide, and flaskfix cannot tell what runs")
+                    continue
+                view = self.info if p.path == self.info.path else module_view(self.planner.project, p.path)
+                if view is not None:
+                    self.helpers.append((view, p.func, anchor, p.func.name))
 
     def _is_module(self, name: ast.Name) -> bool:
         """``requests`` in ``requests.post()``: a name bound by ``import requests``."""

@@ -331,3 +331,59 @@ def test_the_bundled_example_caches_its_report(tmp_path: Path, monkeypatch: pyte
         assert bodies == [{"total": sum(range(10_000))}] * 3
         counts.append(counter.calls)
     assert counts == [3, 1]
+
+
+# -- templates judged with Jinja's parser (tests/fixtures/projects/cache-route-templates) ------
+
+
+def _load_shop(root: Path):  # type: ignore[no-untyped-def]
+    """Import the fixture's `shop` package from ``root`` as a fresh package."""
+    for name in [m for m in sys.modules if m == "shop" or m.startswith("shop.")]:
+        del sys.modules[name]
+    sys.path.insert(0, str(root))
+    try:
+        import shop  # type: ignore[import-not-found]
+        import shop.views  # type: ignore[import-not-found]
+
+        app = shop.create_app({"CACHE_TYPE": "SimpleCache", "SQLALCHEMY_DATABASE_URI": "sqlite://"})
+        counter = Counter(answers=[[{"name": f"item {i}", "cents": i * 150 + n} for i in range(3)] for n in range(10)])
+        shop.views.compute_rows = counter
+        return app, counter
+    finally:
+        sys.path.remove(str(root))
+        for name in [m for m in sys.modules if m == "shop" or m.startswith("shop.")]:
+            del sys.modules[name]
+
+
+def test_a_view_whose_templates_read_nothing_per_user_is_cached_and_renders_the_same(tmp_path: Path) -> None:
+    """report.html extends base.html (a context processor's shop_name from config),
+    imports a macro and uses the project's `money` filter: nothing per-user, so the view
+    is cached. The first page is byte-identical before and after; after, a second GET is
+    answered from the cache (compute_rows ran once), where before it ran again."""
+    import shutil
+
+    from flaskfix.codemods.engine.run import execute, plan
+
+    fixture = ROOT / "tests" / "fixtures" / "projects" / "cache-route-templates" / "before"
+    before, after = tmp_path / "before", tmp_path / "after"
+    shutil.copytree(fixture, before)
+    shutil.copytree(fixture, after)
+    results = [r for r in execute(plan([str(after)]), jobs=1, use_cache=False) if r.changed]
+    assert [Path(r.path).name for r in results] == ["views.py"]
+    Path(results[0].path).write_text(results[0].new_text or "", encoding="utf-8")
+
+    app_b, count_b = _load_shop(before)
+    app_a, count_a = _load_shop(after)
+    client_b, client_a = app_b.test_client(), app_a.test_client()
+    first_b, first_a = client_b.get("/report"), client_a.get("/report")
+    assert first_b.status_code == first_a.status_code == 200
+    assert first_b.get_data() == first_a.get_data()
+    assert b"item 1: 1.50" in first_b.get_data() and b"<title>Shop</title>" in first_b.get_data()
+    second_b, second_a = client_b.get("/report"), client_a.get("/report")
+    assert second_b.get_data() != first_b.get_data()  # before: recomputed (the counter's next answer)
+    assert second_a.get_data() == first_a.get_data()  # after: the cached page
+    assert (count_b.calls, count_a.calls) == (2, 1)
+    # the refused views still run every time after the rewrite
+    client_a.get("/greeting")
+    client_a.get("/greeting")
+    assert count_a.calls == 3
