@@ -55,7 +55,7 @@ SelectOpt = typer.Option(None, "--select", help="Only these codemod ids (comma-s
 IgnoreOpt = typer.Option(None, "--ignore", help="Skip these codemod ids (comma-separated).", metavar="IDS")
 JobsOpt = typer.Option(0, "--jobs", "-j", help="Worker processes (default: all cores).", show_default=False, metavar="N")
 NoColorOpt = typer.Option(False, "--no-color", help="Never colour the output.")
-NoCacheOpt = typer.Option(False, "--no-cache", help="Do not read or write the result cache.")
+NoCacheOpt = typer.Option(False, "--no-cache", help="Do not read or write the result cache (nor the remembered walk).")
 BlackOpt = typer.Option(
     None,
     "--black/--no-black",
