@@ -166,6 +166,15 @@ def run_flaskfix(app: Path, args: list[str], env: dict[str, str]) -> dict:
     return result
 
 
+def _alternating(settings: list[tuple[str, list[str]]], repeat: int, run) -> list[tuple[str, dict]]:  # type: ignore[no-untyped-def]
+    """(label, fastest result) per setting, the settings run in turn ``repeat`` times."""
+    tries: dict[str, list[dict]] = {label: [] for label, _ in settings}
+    for _ in range(repeat):
+        for label, flags in settings:
+            tries[label].append(run(flags))
+    return [(label, min(found, key=lambda r: r["seconds"])) for label, found in tries.items()]
+
+
 def app_counts(doc: dict | None, skip_file_comments: int) -> dict:
     """What a run's JSON says about one app (``libcst_parsed``: the files LibCST parsed,
     which since the codemods plan on stdlib ast are the files that get an edit)."""
@@ -260,24 +269,33 @@ def main() -> None:
         cached_jobs = str(jobs_list[-1])
         plan_runs += [(f"--jobs {cached_jobs} (fills the cache)", ["--jobs", cached_jobs]),
                       (f"--jobs {cached_jobs} (cached re-run)", ["--jobs", cached_jobs])]
-        runs: dict[str, dict[str, dict]] = {}
+        runs: dict[str, dict[str, dict]] = {label: {} for label, _ in plan_runs}
+        # the --no-cache runs of the --jobs settings take turns, --repeat times, and each
+        # keeps its fastest: this machine's speed drifts by tens of percent over minutes,
+        # and runs of one setting made back to back, then the other's, compared the drift
+        uncached = [(label, flags) for label, flags in plan_runs if "--no-cache" in flags]
+        for app in apps:
+            for label, flags in _alternating(uncached, args.repeat, lambda flags: run_flaskfix(app, flags, env)):
+                runs[label][app.name] = flags
         for label, flags in plan_runs:
-            if "fills the cache" in label:
-                shutil.rmtree(cache_home, ignore_errors=True)
-            runs[label] = {}
-            for app in apps:
-                # the fastest of --repeat runs (a run that fills the cache is made once)
-                tries = [run_flaskfix(app, flags, env) for _ in range(1 if "fills the cache" in label else args.repeat)]
-                runs[label][app.name] = min(tries, key=lambda r: r["seconds"])
+            if "--no-cache" not in flags:
+                if "fills the cache" in label:
+                    shutil.rmtree(cache_home, ignore_errors=True)
+                for app in apps:  # (a run that fills the cache is made once)
+                    tries = [run_flaskfix(app, flags, env) for _ in range(1 if "fills the cache" in label else args.repeat)]
+                    runs[label][app.name] = min(tries, key=lambda r: r["seconds"])
             total = sum(r["seconds"] for r in runs[label].values())
             print(f"  flaskfix diff {label} ... {total:.2f}s", flush=True)
         one: dict[str, dict] = {}
         if args.one_run and args.apps is None:  # (with --apps the corpus folder holds more than is measured)
+            for label, best in _alternating(uncached, args.repeat, lambda flags: run_flaskfix(args.corpus, flags, env)):
+                one[label] = best
             for label, flags in plan_runs:
-                if "fills the cache" in label:
-                    shutil.rmtree(cache_home, ignore_errors=True)
-                tries = [run_flaskfix(args.corpus, flags, env) for _ in range(1 if "fills the cache" in label else args.repeat)]
-                one[label] = min(tries, key=lambda r: r["seconds"])
+                if "--no-cache" not in flags:
+                    if "fills the cache" in label:
+                        shutil.rmtree(cache_home, ignore_errors=True)
+                    tries = [run_flaskfix(args.corpus, flags, env) for _ in range(1 if "fills the cache" in label else args.repeat)]
+                    one[label] = min(tries, key=lambda r: r["seconds"])
                 print(f"  flaskfix diff {label}, the whole corpus in one run ... {one[label]['seconds']:.2f}s", flush=True)
 
     first_label = plan_runs[0][0]
