@@ -13,6 +13,14 @@ compute(n); return results[key]``), which holds one value all request long. A re
 the container along, iterating it) may see another request's data: that is a
 cross-request cache or a bug whose output would change, and it is refused with a
 finding.
+
+A view may also read what a ``before_request`` hook of its own app or blueprint wrote in
+the same request (Flask runs that hook before every view of that object): the hook must
+write the key unconditionally, at the top level of its body, before any ``return`` (a
+hook that returns None early lets the view run without the write). After a list
+``append`` in straight-line code, ``[-1]`` reads what that append added. An
+``after_request`` or teardown hook does not count on a before_request hook's write:
+Flask also calls it when the request ended early, without the write.
 """
 
 from __future__ import annotations
@@ -50,7 +58,9 @@ class GlobalToG(FlaskfixCodemod):
         several requests shares g between them.
     """
     REFUSES = (
-        "a handler reads the container before writing it, or reads it as a whole (a cross-request cache: bound it instead)",
+        "a handler reads the container before writing it (neither it nor a before_request hook of its own app or "
+        "blueprint wrote that key, unconditionally and before any return), or reads it as a whole (a cross-request "
+        "cache: bound it instead)",
         "the container is used outside request handlers (module level, helpers, CLI commands)",
         "another module imports it, or it is listed in __all__",
         "it is rebound (a second assignment or a `global` statement)",

@@ -36,6 +36,10 @@ WRITE_ONLY_METHODS: dict[str, frozenset[str]] = {
 KEYED_METHODS = {"get": "read", "setdefault": "read-write", "pop": "read"}
 #: attributes of flask's g object that a stored key must not shadow
 G_RESERVED = frozenset({"get", "pop", "setdefault"})
+#: hooks Flask runs before the view of the same request, in registration order
+BEFORE_HOOKS = frozenset({"before_request", "before_app_request"})
+#: list methods after which ``[-1]`` is the element this statement added
+APPENDS = frozenset({"append"})
 _NO_KEY = object()
 
 
@@ -77,6 +81,7 @@ class Use:
     kind: UseKind
     key: object = _NO_KEY  # the constant key, or _NO_KEY when not constant
     subscript: ast.Subscript | None = field(default=None, repr=False)  # for plain N[key] uses
+    method: str | None = None  # the container method called (``append``...)
 
 
 @dataclass
@@ -226,12 +231,55 @@ class _Planner(Planner):
         if external:
             e = external[0]
             return (stmt_line, f"used by another module ({e.path}:{e.line}: {e.how})")
+        provided, by_hooks = self._provided_by_hooks(cand, handlers_used)
         for func, uses in handlers_used.values():
-            verdict = self._check_handler(cand, func, uses)
+            verdict = self._check_handler(cand, func, uses, provided.get(id(func), set()), by_hooks)
             if verdict is not None:
                 return verdict
             cand.uses.extend(uses)
         return True
+
+    def _provided_by_hooks(self, cand: Candidate, handlers_used: dict[int, tuple[Any, list[Use]]]
+                           ) -> tuple[dict[int, set[object]], dict[object, tuple[str, bool]]]:
+        """The keys each view finds written in the same request by a ``before_request``
+        hook: one of the view's own app or blueprint (Flask runs it before every view of
+        that object) that writes the key unconditionally, at the top level of its body,
+        before any ``return`` (a hook that returns early without writing, returning
+        None, lets the view run anyway). Also: key -> the hook(s) writing it, for findings."""
+        hooks: list[tuple[Any, set[object]]] = []
+        by_hooks: dict[object, tuple[str, bool]] = {}
+        maybe: dict[object, str] = {}  # written by a hook, but under a condition or after a return
+        for func, uses in handlers_used.values():
+            handler = self.flask.handler(func)
+            if handler is None or handler.kind != "hook" or handler.hook not in BEFORE_HOOKS or handler.owner is None:
+                continue
+            returns = [n.lineno for n in ast.walk(func) if isinstance(n, ast.Return)]
+            first_return = min(returns, default=None)
+            groups = _lines_of(func)
+            keys: set[object] = set()
+            for use in uses:
+                if use.kind not in ("write", "read-write") or use.key is _NO_KEY or isinstance(use.key, LocalKey):
+                    continue
+                group = next((g for g in groups if any(a is s for s in g for a in [use.node, *self.scopes.ancestors(use.node)])), None)
+                if group is None or not self._is_plain(group, use) or (
+                        first_return is not None and first_return <= (group[-1].end_lineno or group[-1].lineno)):
+                    maybe.setdefault(use.key, f"`{func.name}()` (a before_request hook of `{handler.owner.name}`)")
+                    continue
+                keys.add(use.key)
+            if keys:
+                hooks.append((handler.owner, keys))
+                for key in keys:
+                    by_hooks.setdefault(key, (f"`{func.name}()` (a before_request hook of `{handler.owner.name}`)", True))
+        out: dict[int, set[object]] = {}
+        for func, _uses in handlers_used.values():
+            handler = self.flask.handler(func)
+            if handler is not None and handler.kind == "view" and handler.owner is not None:
+                for owner, keys in hooks:
+                    if owner is handler.owner:
+                        out.setdefault(id(func), set()).update(keys)
+        for key, who in maybe.items():
+            by_hooks.setdefault(key, (who, False))
+        return out, by_hooks
 
     def _classify(self, node: ast.Name, kind: ContainerKind) -> Use:
         parent = self.scopes.parent(node)
@@ -262,7 +310,9 @@ class _Planner(Planner):
             if isinstance(call, ast.Call) and call.func is parent:
                 method = parent.attr
                 if method in WRITE_ONLY_METHODS[kind]:
-                    use.kind = "write"
+                    use.kind, use.method = "write", method
+                    if kind == "list" and method in APPENDS and len(call.args) == 1 and not call.keywords:
+                        use.key = -1  # after it, [-1] is what it appended
                     return use
                 if kind == "dict" and method in KEYED_METHODS and (call.args or call.keywords):
                     use.key = self._key(call.args[0]) if call.args else _NO_KEY
@@ -283,7 +333,8 @@ class _Planner(Planner):
                 return LocalKey(expr.id)
         return key
 
-    def _check_handler(self, cand: Candidate, func: Any, uses: list[Use]) -> tuple[int, str] | None:
+    def _check_handler(self, cand: Candidate, func: Any, uses: list[Use], provided: set[object],
+                       by_hooks: dict[object, tuple[str, bool]]) -> tuple[int, str] | None:
         fname = func.name
         if is_generator_function(func):
             return (func.lineno, f"`{fname}()` is a generator: a streamed response may outlive the request")
@@ -304,7 +355,7 @@ class _Planner(Planner):
             if stmt is None:
                 return (use.node.lineno, "used in a way flaskfix cannot follow")
             by_line.setdefault(line_of[id(stmt)], []).append(use)
-        written: set[object] = set()
+        written: set[object] = set(provided)
         for i, group in enumerate(lines):
             line_uses = by_line.get(i, [])
             for use in line_uses:
@@ -316,6 +367,18 @@ class _Planner(Planner):
                             "stored: this is a cross-request cache. Bound it instead (functools.lru_cache, "
                             "cachetools.TTLCache or Flask-Caching)",
                         )
+                    if use.key not in written and use.key in by_hooks:
+                        hook, certain = by_hooks[use.key]
+                        handler = self.flask.handler(func)
+                        if not certain:
+                            why = "writes it only under a condition or after a `return` (one returning None lets the view run without it)"
+                        elif handler is not None and handler.kind == "view":
+                            why = f"writes it, but does not run before `{fname}()` (a view of another app or blueprint)"
+                        else:
+                            why = (f"writes it, but `{fname}()` runs as `{handler.hook if handler is not None else 'a hook'}`, "
+                                   "which Flask also calls when the request ended early (another hook answered or "
+                                   "raised first) without the write")
+                        return (use.node.lineno, f"`{fname}()` reads `{cand.name}[{use.key!r}]`: {hook} {why}")
                     if use.key not in written:
                         return (
                             use.node.lineno,
@@ -411,4 +474,7 @@ def _lines_of(func: Any) -> list[list[ast.stmt]]:
 def _const_arg(expr: ast.AST) -> object:
     if isinstance(expr, ast.Constant) and isinstance(expr.value, (str, bytes, int)) and not isinstance(expr.value, bool):
         return expr.value
+    if (isinstance(expr, ast.UnaryOp) and isinstance(expr.op, ast.USub) and isinstance(expr.operand, ast.Constant)
+            and type(expr.operand.value) is int):
+        return -expr.operand.value  # ``[-1]``: a list's last element
     return _NO_KEY

@@ -82,3 +82,33 @@ def test_a_key_written_then_read_in_one_request_moves_and_answers_the_same(tmp_p
         assert (rb.status_code, rb.get_data()) == (ra.status_code, ra.get_data()) == (200, ra.get_data())
     assert len(before.results) == 300  # one entry per request, for ever
     assert not hasattr(after, "results")  # nothing at module level any more
+
+
+HOOK_APP = (Path(__file__).parent.parent / "fixtures" / "global-to-g" / "before_request_writes_view_reads" / "input.py")
+
+
+def test_keys_a_before_request_hook_writes_for_its_views_move_and_answer_the_same(tmp_path):
+    """A before_request hook fills the containers, its app's and blueprint's views read
+    them (``timings[-1]`` after an append): after the rewrite each request has its own on
+    flask.g, nothing stays at module level, and every answer is the same."""
+    from tests.harness import run_codemod
+
+    source = HOOK_APP.read_text()
+    result = run_codemod("global-to-g", source)
+    assert result.error is None and result.changed and len(result.changes) == 2 and not result.findings
+    (tmp_path / "before.py").write_text(source)
+    (tmp_path / "after.py").write_text(result.new_text)
+    before, after = load_module(tmp_path / "before.py"), load_module(tmp_path / "after.py")
+    b, a = before.app.test_client(), after.app.test_client()
+    for n in range(200):
+        headers = {"User-Agent": f"agent-{n}"}
+        for url in (f"/whoami?n={n}", f"/api/key?key=k{n}"):
+            rb, ra = b.get(url, headers=headers), a.get(url, headers=headers)
+            assert (rb.status_code, rb.get_data()) == (ra.status_code, ra.get_data())
+            assert rb.status_code == 200
+        eb, ea = b.get("/elapsed").get_json(), a.get("/elapsed").get_json()
+        assert 0 <= eb["seconds"] < 5 and 0 <= ea["seconds"] < 5  # this request's own start
+    assert rb.get_json() == {"key": "k199"}
+    assert len(before.timings) == 600  # one entry per request, for ever
+    assert set(before.context) == {"agent", "path", "key"}  # the last requests' values, shared
+    assert not hasattr(after, "timings") and not hasattr(after, "context")
