@@ -72,7 +72,9 @@ property, hybrid or relationship could run code or queries when read before the 
 The prefetch asks for the distinct values of the primary key's own type, in ``IN (...)``
 chunks of 500 (there is no bound on the number of rows, and databases cap bound
 parameters: SQLite 999 in older builds, Oracle 1,000 per IN list, SQL Server 2,100); any
-other value (a NULL column's None) takes the original call:
+other value (a NULL column's None) takes the original call, and so does every miss of a
+String key unless ``exact_string_keys`` (the column's collation may match a row spelled
+otherwise, as for string ids above):
 
     customer_ids = sorted({o.customer_id for o in orders if type(o.customer_id) is int})
     customer_by_id = {

@@ -200,11 +200,15 @@ class _Planner(Planner):
             for site in pre.sites:
                 self.out.edits.append(self._lookup(pre, site))
                 if pre.mode == "typed":
-                    kind = "an int" if pre.info.pk_type == "int" else "a str"
+                    if pre.info.pk_type == "int":
+                        miss = "a value that is not an int (None) takes the original call"
+                    elif self.config["exact_string_keys"]:
+                        miss = "a value that is not a str (None) takes the original call"
+                    else:
+                        miss = "a miss takes the original call (the column's collation may match another spelling)"
                     text = (f"`{pre.model}` rows for every `{site.id_code}` of the loop's `{lp.rows}` rows are loaded "
-                            f"before the loop by IN (...) queries of at most {CHUNK} ids (into `{pre.name}`); a value "
-                            f"that is not {kind} (None) takes the original call; rows are loaded for every item, "
-                            "also those a loop that stops early would not reach")
+                            f"before the loop by IN (...) queries of at most {CHUNK} ids (into `{pre.name}`); {miss}; "
+                            "rows are loaded for every item, also those a loop that stops early would not reach")
                 else:
                     text = (f"`{pre.model}` rows for the loop's ids are loaded by one IN (...) query before the loop "
                             f"(into `{pre.name}`); {rest[pre.mode]}")
@@ -1100,7 +1104,12 @@ class _Planner(Planner):
         original = self.code(site.call)
         miss = self._not_found(pre, site) if site.aborts and pre.mode != "fallback" else None
         parts: tuple[str, str, str] | None
-        if pre.mode == "typed":
+        if pre.mode == "typed" and pre.info.pk_type == "str" and not self.config["exact_string_keys"]:
+            # a String key: the column's collation may match a differently spelled row
+            # (MySQL's and SQL Server's defaults), so every miss asks the original call
+            text = f"{pre.name}.get({site.id_code}) or {original}"
+            parts = None
+        elif pre.mode == "typed":
             x = site.id_code
             hit = f"{pre.name}.get({x})"
             cond = f"type({x}) is {pre.info.pk_type}"

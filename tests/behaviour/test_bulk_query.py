@@ -754,7 +754,10 @@ def test_rows_of_a_query_in_the_loop_header(rows_apps, limit) -> None:  # type: 
     assert b[:2] == a[:2] and b[0] == 200
     skus = [f"s{i % 40}" if i % 7 else None for i in list(range(1300, 0, -1))[:limit]]
     distinct = len({s for s in skus if s is not None})
-    assert (b[2], a[2]) == (1 + len(skus), 1 + -(-distinct // 500) + skus.count(None))
+    # a String key: a miss (no row, or NULL) still asks the original call, whose
+    # answer the column's collation decides
+    misses = sum(1 for s in skus if s is None or int(s[1:]) % 2 or int(s[1:]) >= 30)
+    assert (b[2], a[2]) == (1 + len(skus), 1 + -(-distinct // 500) + misses)
 
 
 @pytest.mark.parametrize("page, per", [(1, 20), (3, 50), (60, 20), (1, 600)])
