@@ -131,6 +131,9 @@ class LoopPlan:
     #: ``hoist_text`` then replaces the hoisted iterable's own text (a query gets ``.all()``)
     rows: str | None = None
     hoist_text: str | None = None
+    #: the ids come from the client (getlist...): no bound on their number, so the
+    #: prefetch asks CHUNK at a time
+    unbounded: bool = False
 
 
 class Refused(Exception):
@@ -153,6 +156,7 @@ class _Planner(Planner):
         self._abort: str | None | bool = False  # False: not decided yet
         self._model_tree: ast.Module | None = None
         self._model_class = ""
+        self._unbounded = False
 
     # -- reporting -----------------------------------------------------------------------
 
@@ -209,6 +213,9 @@ class _Planner(Planner):
                     text = (f"`{pre.model}` rows for every `{site.id_code}` of the loop's `{lp.rows}` rows are loaded "
                             f"before the loop by IN (...) queries of at most {CHUNK} ids (into `{pre.name}`); {miss}; "
                             "rows are loaded for every item, also those a loop that stops early would not reach")
+                elif lp.unbounded:
+                    text = (f"`{pre.model}` rows for the loop's ids are loaded before the loop by IN (...) queries of "
+                            f"at most {CHUNK} ids (the client chooses how many; into `{pre.name}`); {rest[pre.mode]}")
                 else:
                     text = (f"`{pre.model}` rows for the loop's ids are loaded by one IN (...) query before the loop "
                             f"(into `{pre.name}`); {rest[pre.mode]}")
@@ -476,6 +483,7 @@ class _Planner(Planner):
             else:
                 ids_name, hoist, elem, nonempty = self._ids(iterable, anchor, binding, lookup, taken)
                 lp = LoopPlan(anchor, statement, ids_name, hoist, elem, nonempty)
+                lp.unbounded = self._unbounded
         if info.pk_type is None:
             raise Refused(site.call, f"{lookup}: the type of `{model_name}.{info.primary_key}` is not one flaskfix knows (Integer or String columns)")
         if site.item_attr is not None:
@@ -904,8 +912,10 @@ class _Planner(Planner):
         if isinstance(it, ast.Name):
             value = self._single_local_value(it, anchor, lookup)
             elem = self._element_type(value, lookup, anchor)
+            self._unbounded = _from_client(value)
             return it.id, None, elem, _nonempty(value)
         elem = self._element_type(it, lookup, anchor)
+        self._unbounded = _from_client(it)
         target_node = binding.target  # type: ignore[attr-defined]
         target = target_node.id if isinstance(target_node, ast.Name) else "id"
         base = f"{target}s" if len(target) > 2 and not keyword.iskeyword(f"{target}s") else "ids"
@@ -1179,12 +1189,15 @@ class _Planner(Planner):
             keys = f"{pre.keys} = [int({x}) for {x} in {lp.ids_name} if {_prefetched_condition('converted', x)}]"
             if len(keys) > width:
                 keys = f"{pre.keys} = [\n    int({x}) for {x} in {lp.ids_name} if {_prefetched_condition('converted', x)}\n]"
-            return [keys + "\n", _dict_statement(pre, pre.keys, False, key, var, width)]
-        return [_dict_statement(pre, lp.ids_name, lp.nonempty, key, var, width)]
+            return [keys + "\n", _dict_statement(pre, pre.keys, False, key, var, width, lp.unbounded, x)]
+        return [_dict_statement(pre, lp.ids_name, lp.nonempty, key, var, width, lp.unbounded)]
 
 
-def _dict_statement(pre: Prefetch, ids: str, nonempty: bool, key: str, var: str, width: int) -> str:
+def _dict_statement(pre: Prefetch, ids: str, nonempty: bool, key: str, var: str, width: int,
+                    chunked: bool = False, *taken: str) -> str:
     model, pk = pre.model, pre.info.primary_key
+    if chunked:
+        return _chunked_dict(pre, ids, key, var, width, taken)
     where = f"{model}.{pk}.in_({ids})"
     if pre.style == "query":
         source = f"{model}.query.filter({where})"
@@ -1203,6 +1216,33 @@ def _dict_statement(pre: Prefetch, ids: str, nonempty: bool, key: str, var: str,
     return f"{pre.name} = {{\n    {inner}\n}}{guard}\n"
 
 
+def _source(pre: Prefetch, where: str) -> str:
+    model = pre.model
+    if pre.style == "query":
+        return f"{model}.query.filter({where})"
+    if pre.style == "session.query":
+        return f"{pre.session}.query({model}).filter({where})"
+    return f"{pre.db}.session.scalars({pre.db}.select({model}).where({where}))"
+
+
+def _chunked_dict(pre: Prefetch, ids: str, key: str, var: str, width: int, taken: tuple[str, ...] = ()) -> str:
+    """The dict filled by one IN (...) per CHUNK ids (none when there are none): for ids
+    whose number nothing bounds."""
+    model, pk = pre.model, pre.info.primary_key
+    start = next(n for n in ("start", "offset", "i") if n not in (var, ids, model, pre.db, pre.session, *taken))
+    source = _source(pre, f"{model}.{pk}.in_({ids}[{start} : {start} + {CHUNK}])")
+    chunks = f"for {start} in range(0, len({ids}), {CHUNK})"
+    one_line = f"{pre.name} = {{{key}: {var} {chunks} for {var} in {source}}}"
+    if len(one_line) <= width:
+        return one_line + "\n"
+    return f"{pre.name} = {{\n    {key}: {var}\n    {chunks}\n    for {var} in {source}\n}}\n"
+
+
+def _from_client(expr: ast.AST) -> bool:
+    """Ids from the request (``getlist``): their number is the client's choice."""
+    return any(isinstance(n, ast.Attribute) and n.attr == "getlist" for n in ast.walk(expr))
+
+
 def _typed_statements(pre: Prefetch, lp: LoopPlan, var: str, width: int) -> list[str]:
     """The ids of the rows' column, of the primary key's type, sorted and distinct; then
     the dict, filled by one IN (...) per CHUNK ids (none when there are none)."""
@@ -1211,20 +1251,7 @@ def _typed_statements(pre: Prefetch, lp: LoopPlan, var: str, width: int) -> list
     keys = f"{pre.keys} = sorted({{{col} for {row} in {lp.ids_name} if type({col}) is {pre.info.pk_type}}})"
     if len(keys) > width:
         keys = f"{pre.keys} = sorted(\n    {{{col} for {row} in {lp.ids_name} if type({col}) is {pre.info.pk_type}}}\n)"
-    model, pk = pre.model, pre.info.primary_key
-    start = next(n for n in ("start", "offset", "i") if n not in (var, pre.keys, model, pre.db, pre.session, row))
-    where = f"{model}.{pk}.in_({pre.keys}[{start} : {start} + {CHUNK}])"
-    if pre.style == "query":
-        source = f"{model}.query.filter({where})"
-    elif pre.style == "session.query":
-        source = f"{pre.session}.query({model}).filter({where})"
-    else:
-        source = f"{pre.db}.session.scalars({pre.db}.select({model}).where({where}))"
-    chunks = f"for {start} in range(0, len({pre.keys}), {CHUNK})"
-    one_line = f"{pre.name} = {{{var}.{pk}: {var} {chunks} for {var} in {source}}}"
-    if len(one_line) <= width:
-        return [keys + "\n", one_line + "\n"]
-    return [keys + "\n", f"{pre.name} = {{\n    {var}.{pk}: {var}\n    {chunks}\n    for {var} in {source}\n}}\n"]
+    return [keys + "\n", _chunked_dict(pre, pre.keys, f"{var}.{pre.info.primary_key}", var, width, (row,))]
 
 
 def _method_call(node: ast.AST, method: str) -> bool:

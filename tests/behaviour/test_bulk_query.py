@@ -789,3 +789,16 @@ def test_rows_a_loop_that_stops_early_costs_what_the_change_says(rows_apps) -> N
     assert b[:2] == a[:2] and b[0] == 200
     assert b[2] == 1 + 3
     assert a[2] == 1 + 3  # 1,091 distinct ids in 3 chunks; the first three rows have no NULL id
+
+
+@pytest.mark.parametrize("n", [499, 500, 501, 1200])
+def test_ids_the_client_chooses_are_asked_500_at_a_time(more, n) -> None:  # type: ignore[no-untyped-def]
+    """getlist() ids have no bound: one IN (...) with 1,200 parameters fails on SQLite
+    builds capped at 999 (and SQL Server at 2,100) where one lookup per id would not, so
+    the prefetch asks at most 500 per statement."""
+    before, after, new_src = more
+    assert "for start in range(0, len(" in new_src
+    url = "/converted?" + "&".join(f"id={i}" for i in range(1, n + 1))
+    b, a = before.get(url), after.get(url)
+    assert b[:2] == a[:2] and b[0] == 200
+    assert (b[2], a[2]) == (n, -(-n // 500))
