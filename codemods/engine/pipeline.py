@@ -390,9 +390,13 @@ class Engine:
         init = ([c.ID for c in self.codemods], self.config, self.project.root, self.project._files, self.tidy)
         pool = ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker, initargs=init)
         try:
-            # small chunks: candidates cluster (views/, api/), and big chunks of them on one
-            # worker left the other idle; a result is small, so the extra messages cost little
-            chunk = max(1, min(4, len(paths) // (jobs * 16) or 1))
+            # Chunks of neighbouring files (the list is sorted by path): a worker that plans
+            # files of one package reuses the trees and index facts it built for the previous
+            # ones, where chunks of 4 made both workers build the same facts (17 apps as one
+            # run: 21 s of CPU at --jobs 2 against 17 s at --jobs 1; with chunks of about 60,
+            # 17 s and 1.9x the speed). Not so big that a cluster of candidates (views/,
+            # api/) lands on one worker while the other idles: about 24 chunks per worker.
+            chunk = max(1, min(64, len(paths) // (jobs * 24)))
             yield from pool.map(_work, paths, chunksize=chunk)
         except BaseException:
             # Ctrl-C, or the consumer stopped: do not wait for the workers' current files
