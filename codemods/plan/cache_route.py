@@ -675,7 +675,9 @@ class _Scanner:
                 self.problem(node, f"writes: it calls `{dotted(func) or name}()`")
             elif name in NONLOCAL_WRITES:
                 root = _root(func.value)
-                if (root is None or not self._is_local(root)) and not self._read_only_receiver(func.value):
+                if root is not None and self.info.qualified_names(root) & G:
+                    pass  # flask.g lives for one request: reading it is the problem, reported as such
+                elif (root is None or not self._is_local(root)) and not self._read_only_receiver(func.value):
                     if root is not None and root is func.value and self._is_module(root):
                         self.problem(node, f"writes: it calls `{dotted(func) or name}()`, a side effect that a cached answer would skip")
                     else:
