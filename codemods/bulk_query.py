@@ -88,6 +88,16 @@ otherwise, as for string ids above):
 The cost, said in each change: every row's related object is loaded, also for rows a
 loop that stops early (``break``, an abort) would not have reached.
 
+Ids the client sends as JSON (``request.get_json()["ids"]``, ``data.get("ids", [])`` with
+``data`` bound once to the body) may be anything: ints, strings, floats, booleans, null,
+nested lists, or not a list at all. Iterating such a value twice sees the same elements
+(a list, a dict's keys, a string's characters) or raises TypeError at once, as the loop
+would. The prefetch asks only for the ints within 64 bits (SQLite cannot bind a larger
+int, so asking for it would raise where the loop had not yet), 500 at a time; every other
+id takes the original call, whose answer the database decides as before. A loop that uses
+the body itself (and could change its lists while it runs) is refused, and so is
+``int()`` of such ids.
+
 Comprehensions and generator expressions consumed at once (by ``list()``,
 ``sorted()``, ``"".join()`` ...) get the same treatment: the prefetch is placed before
 the statement that holds them (the iterable, when it is not a plain name, is bound to a

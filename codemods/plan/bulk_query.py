@@ -26,7 +26,9 @@ ID = "bulk-query"
 SiteKind = Literal[
     "query.get", "query.get_or_404", "session.get", "db.get_or_404", "session.query.get", "query.filter_by"
 ]
-ElementType = Literal["int", "str", "row"]  # row: the loop iterates model rows (ids are their columns)
+#: row: the loop iterates model rows (ids are their columns); any: a JSON value from the
+#: client, whose elements may be anything
+ElementType = Literal["int", "str", "row", "any"]
 Style = Literal["query", "session", "session.query"]
 #: exact: a dict miss is the answer; canonical: only for canonical int strings; fallback:
 #: never; converted: int(x) of string ids, prefetched for the ids int() surely accepts;
@@ -210,9 +212,16 @@ class _Planner(Planner):
                         miss = "a value that is not a str (None) takes the original call"
                     else:
                         miss = "a miss takes the original call (the column's collation may match another spelling)"
-                    text = (f"`{pre.model}` rows for every `{site.id_code}` of the loop's `{lp.rows}` rows are loaded "
-                            f"before the loop by IN (...) queries of at most {CHUNK} ids (into `{pre.name}`); {miss}; "
-                            "rows are loaded for every item, also those a loop that stops early would not reach")
+                    if pre.attr is None:  # ids from the client's JSON
+                        if pre.info.pk_type == "int":
+                            miss = "an id that is not an int within 64 bits takes the original call"
+                        text = (f"`{pre.model}` rows for the loop's ids (sent by the client as JSON: any type, any "
+                                f"number) are loaded before the loop by IN (...) queries of at most {CHUNK} ids (into "
+                                f"`{pre.name}`); {miss}")
+                    else:
+                        text = (f"`{pre.model}` rows for every `{site.id_code}` of the loop's `{lp.rows}` rows are loaded "
+                                f"before the loop by IN (...) queries of at most {CHUNK} ids (into `{pre.name}`); {miss}; "
+                                "rows are loaded for every item, also those a loop that stops early would not reach")
                 elif lp.unbounded:
                     text = (f"`{pre.model}` rows for the loop's ids are loaded before the loop by IN (...) queries of "
                             f"at most {CHUNK} ids (the client chooses how many; into `{pre.name}`); {rest[pre.mode]}")
@@ -493,11 +502,13 @@ class _Planner(Planner):
             raise Refused(site.call, f"{lookup}: {ints} but `{model_name}.{info.primary_key}` holds strings")
         self._check_body(anchor, binding, lookup, site)
         mode: Mode
-        if lp.rows is not None:
+        if lp.elem == "any" and site.convert:
+            raise Refused(site.call, f"{lookup}: `int()` of ids whose type the client chooses (a JSON value): not rewritten")
+        if lp.rows is not None or lp.elem == "any":
             mode = "typed"
-            shadowed = sorted({"type", "int", "str", "range", "len", "sorted"} & self.scopes.bound_names())
+            shadowed = sorted({"type", "int", "str", "range", "len", "sorted", "abs"} & self.scopes.bound_names())
             if shadowed:
-                raise Refused(site.call, f"{lookup}: the rewrite uses the builtins type/int/str/range/len/sorted, and this module binds `{shadowed[0]}`")
+                raise Refused(site.call, f"{lookup}: the rewrite uses the builtins type/int/str/range/len/sorted/abs, and this module binds `{shadowed[0]}`")
         elif lp.elem == "int":
             mode = "exact"
         elif site.convert:
@@ -911,11 +922,11 @@ class _Planner(Planner):
         element type, whether they are statically known to be non-empty)"""
         if isinstance(it, ast.Name):
             value = self._single_local_value(it, anchor, lookup)
-            elem = self._element_type(value, lookup, anchor)
-            self._unbounded = _from_client(value)
+            elem = self._typed_or_json(value, lookup, anchor)
+            self._unbounded = elem == "any" or _from_client(value)
             return it.id, None, elem, _nonempty(value)
-        elem = self._element_type(it, lookup, anchor)
-        self._unbounded = _from_client(it)
+        elem = self._typed_or_json(it, lookup, anchor)
+        self._unbounded = elem == "any" or _from_client(it)
         target_node = binding.target  # type: ignore[attr-defined]
         target = target_node.id if isinstance(target_node, ast.Name) else "id"
         base = f"{target}s" if len(target) > 2 and not keyword.iskeyword(f"{target}s") else "ids"
@@ -949,6 +960,66 @@ class _Planner(Planner):
                 continue
             raise Refused(loop, f"{lookup}: {where}, which the function also uses in a way that may change it (line {node.lineno})")
         return stmt.value
+
+    def _typed_or_json(self, expr: ast.expr, lookup: str, loop: ast.AST) -> ElementType:
+        """The ids' element type, or "any" for a JSON value the client sent (whose
+        elements may be anything: only those of the key's type are prefetched)."""
+        try:
+            return self._element_type(expr, lookup, loop)
+        except Refused:
+            try:
+                if self._json_value(expr, loop):
+                    return "any"
+            except Refused as why:
+                raise Refused(loop, f"{lookup}: {why.message}") from None
+            raise
+
+    def _json_value(self, expr: ast.expr, loop: ast.AST) -> bool:
+        """Is ``expr`` a part of the request's JSON body (``request.get_json()["ids"]``,
+        ``data.get("ids", [])`` with ``data`` bound once to the body), not reachable from
+        the loop? Whatever the client sent, iterating it twice sees the same elements
+        (a list, a dict's keys, a string's characters) or raises TypeError at once, as
+        the loop itself would."""
+        node = expr
+        while True:
+            if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
+                node = node.value
+            elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get"
+                  and 1 <= len(node.args) <= 2 and not node.keywords and isinstance(node.args[0], ast.Constant)
+                  and (len(node.args) == 1 or _literal(node.args[1]))):
+                node = node.func.value
+            else:
+                break
+        if node is expr:
+            return False
+        if self._json_body(node):
+            return True
+        if not isinstance(node, ast.Name):
+            return False
+        scope = self.scopes.scope_of(node)
+        binders = self.scopes.binders(node.id, scope)
+        if (len(binders) != 1 or self.scopes.resolve(node.id, scope) is not scope or not isinstance(scope, FUNCTIONS)):
+            return False
+        assign = self.scopes.parent(binders[0])
+        if not (isinstance(assign, ast.Assign) and len(assign.targets) == 1 and assign.targets[0] is binders[0]):
+            return False
+        value = assign.value
+        if isinstance(value, ast.BoolOp) and isinstance(value.op, ast.Or) and len(value.values) == 2 and _literal(value.values[1]):
+            value = value.values[0]
+        if not self._json_body(value):
+            return False
+        # the loop could change the body's lists while it runs (ids the prefetch did not see)
+        for ref in self.scopes.references(node.id, scope):
+            if self._inside(ref, loop) and not self._inside(ref, expr):
+                raise Refused(loop, f"the loop uses `{node.id}` (line {ref.lineno}), the JSON body its ids come from, "
+                                    "and could change them while it runs: ids the prefetch did not see")
+        return True
+
+    def _json_body(self, node: ast.AST) -> bool:
+        """``request.json`` or ``request.get_json(...)``."""
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get_json":
+            return self.scopes.refers_to(node.func.value, "flask.request")
+        return isinstance(node, ast.Attribute) and node.attr == "json" and self.scopes.refers_to(node.value, "flask.request")
 
     def _element_type(self, expr: ast.expr, lookup: str, loop: ast.AST, depth: int = 0) -> ElementType:
         refuse = Refused(
@@ -1122,7 +1193,7 @@ class _Planner(Planner):
         elif pre.mode == "typed":
             x = site.id_code
             hit = f"{pre.name}.get({x})"
-            cond = f"type({x}) is {pre.info.pk_type}"
+            cond = _typed_test(pre, x)
             first = hit if not (site.aborts or site.must_exist) else f"({hit} or {miss or original})"
             text = f"{first} if {cond} else {original}"
             parts = (first, f"if {cond}", f"else {original}")
@@ -1247,11 +1318,32 @@ def _typed_statements(pre: Prefetch, lp: LoopPlan, var: str, width: int) -> list
     """The ids of the rows' column, of the primary key's type, sorted and distinct; then
     the dict, filled by one IN (...) per CHUNK ids (none when there are none)."""
     row = pre.sites[0].arg.id
-    col = f"{row}.{pre.attr}"
-    keys = f"{pre.keys} = sorted({{{col} for {row} in {lp.ids_name} if type({col}) is {pre.info.pk_type}}})"
+    col = f"{row}.{pre.attr}" if pre.attr else row
+    test = _typed_test(pre, col)
+    keys = f"{pre.keys} = sorted({{{col} for {row} in {lp.ids_name} if {test}}})"
     if len(keys) > width:
-        keys = f"{pre.keys} = sorted(\n    {{{col} for {row} in {lp.ids_name} if type({col}) is {pre.info.pk_type}}}\n)"
+        keys = f"{pre.keys} = sorted(\n    {{{col} for {row} in {lp.ids_name} if {test}}}\n)"
     return [keys + "\n", _chunked_dict(pre, pre.keys, f"{var}.{pre.info.primary_key}", var, width, (row,))]
+
+
+def _typed_test(pre: Prefetch, x: str) -> str:
+    """The ids the prefetch asks for: of the key's own type and, for ints the client sent
+    (not read from the database), within a 64-bit column's range (SQLite refuses to bind
+    a larger int: the prefetch would raise where the loop would not yet have)."""
+    if pre.info.pk_type == "int" and pre.attr is None:
+        return f"type({x}) is int and abs({x}) < 2**63"
+    return f"type({x}) is {pre.info.pk_type}"
+
+
+def _literal(node: ast.AST) -> bool:
+    """A literal default: a constant, or an empty or constant list/dict/tuple."""
+    if isinstance(node, ast.Constant):
+        return True
+    if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
+        return all(isinstance(e, ast.Constant) for e in node.elts)
+    if isinstance(node, ast.Dict):
+        return all(isinstance(k, ast.Constant) for k in node.keys) and all(isinstance(v, ast.Constant) for v in node.values)
+    return False
 
 
 def _method_call(node: ast.AST, method: str) -> bool:

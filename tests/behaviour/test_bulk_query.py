@@ -802,3 +802,82 @@ def test_ids_the_client_chooses_are_asked_500_at_a_time(more, n) -> None:  # typ
     b, a = before.get(url), after.get(url)
     assert b[:2] == a[:2] and b[0] == 200
     assert (b[2], a[2]) == (n, -(-n // 500))
+
+
+# -- ids the client sends as JSON: any type, any number --------------------------------------------
+
+JSON_IDS = '''\
+from flask import Flask, jsonify, request
+from flask_sqlalchemy import SQLAlchemy
+
+app = Flask(__name__)
+app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite://"
+db = SQLAlchemy(app)
+
+
+class Customer(db.Model):
+    id = db.Column(db.Integer, primary_key=True)
+    name = db.Column(db.String(40))
+
+
+@app.route("/pick", methods=["POST"])
+def pick():
+    wanted = request.get_json(silent=True) or {}
+    return jsonify([getattr(Customer.query.get(i), "name", None) for i in wanted.get("ids", [])])
+
+
+@app.route("/strict", methods=["POST"])
+def strict():
+    ids = request.json["ids"]
+    return jsonify([db.get_or_404(Customer, i).name for i in ids])
+'''
+
+
+@pytest.fixture(scope="module")
+def json_apps(tmp_path_factory):  # type: ignore[no-untyped-def]
+    result = run_codemod("bulk-query", JSON_IDS)
+    assert result.error is None and result.new_text is not None
+    assert len(result.changes) == 2 and not result.findings, [f.message for f in result.findings]
+    tmp = tmp_path_factory.mktemp("json")
+    before_mod = _load(tmp / "before", {"app.py": JSON_IDS})
+    after_mod = _load(tmp / "after", {"app.py": result.new_text})
+
+    def rows(module):  # type: ignore[no-untyped-def]
+        return [module.Customer(id=i, name=f"c{i}") for i in range(1, 700)]
+
+    return Counted(before_mod, before_mod.db, rows), Counted(after_mod, after_mod.db, rows)
+
+
+def _post(app: Counted, url: str, payload) -> tuple[int, bytes, int]:  # type: ignore[no-untyped-def]
+    before = app.selects
+    resp = app.client.post(url, json=payload)
+    return resp.status_code, resp.get_data(), app.selects - before
+
+
+_json_ids = st.one_of(
+    st.integers(min_value=-3, max_value=720), st.integers(min_value=2**62, max_value=2**70), st.none(),
+    st.booleans(), st.floats(allow_nan=False, allow_infinity=False, min_value=-2, max_value=5),
+    st.sampled_from(["1", "07", "x", ""]), st.lists(st.integers(0, 3), max_size=2),
+)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ids=st.one_of(st.lists(_json_ids, max_size=8), st.dictionaries(st.sampled_from(["1", "2", "a"]), st.integers()),
+                     st.text(max_size=4), st.integers(), st.none()))
+def test_json_ids_of_any_type_same_answers(json_apps, ids) -> None:  # type: ignore[no-untyped-def]
+    """Whatever the client sends (ints, strings, floats, booleans, null, huge ints, lists,
+    a dict, a string, a number), both versions answer the same (status and body): only ints
+    within 64 bits are prefetched; anything else takes the original call."""
+    before, after = json_apps
+    for url in ("/pick", "/strict"):
+        b, a = _post(before, url, {"ids": ids}), _post(after, url, {"ids": ids})
+        assert b[:2] == a[:2], (url, ids, b[:2], a[:2])
+
+
+@pytest.mark.parametrize("n", [0, 10, 600])
+def test_json_int_ids_are_prefetched_500_at_a_time(json_apps, n) -> None:  # type: ignore[no-untyped-def]
+    before, after = json_apps
+    ids = list(range(1, n + 1)) + ["3", None]  # two that take the original call
+    b, a = _post(before, "/pick", {"ids": ids}), _post(after, "/pick", {"ids": ids})
+    assert b[:2] == a[:2] and b[0] == 200
+    assert b[2] == n + 2 and a[2] == -(-n // 500) + 2
