@@ -96,7 +96,11 @@ would. The prefetch asks only for the ints within 64 bits (SQLite cannot bind a 
 int, so asking for it would raise where the loop had not yet), 500 at a time; every other
 id takes the original call, whose answer the database decides as before. A loop that uses
 the body itself (and could change its lists while it runs) is refused, and so is
-``int()`` of such ids.
+``int()`` of such ids. A field of the body's items (``for line in lines:
+Product.query.get(line["sku"])``) is prefetched for the items that are dicts holding a
+value of the key's type; the lookup reads ``line["sku"]`` first, so an item without the
+field still raises KeyError in the same iteration. A loop that does anything with its
+item but read fields is refused (it could change the item before the lookup).
 
 Comprehensions and generator expressions consumed at once (by ``list()``,
 ``sorted()``, ``"".join()`` ...) get the same treatment: the prefetch is placed before

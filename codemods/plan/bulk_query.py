@@ -91,9 +91,12 @@ class Site:
     session: ast.expr | None = None  # session.query(Model).get(x): the receiver
     must_exist: bool = False  # ``.one()``: a missing row raises NoResultFound (the original call, on a miss)
     item_attr: str | None = None  # the id is ``<arg>.<item_attr>``: a column of the loop's rows
+    item_key: str | None = None  # the id is ``<arg>["<item_key>"]``: a field of the JSON body's items
 
     @property
     def id_code(self) -> str:
+        if self.item_key is not None:
+            return f'{self.arg.id}["{self.item_key}"]' if '"' not in self.item_key else f"{self.arg.id}[{self.item_key!r}]"
         return f"{self.arg.id}.{self.item_attr}" if self.item_attr else self.arg.id
 
     @property
@@ -215,7 +218,9 @@ class _Planner(Planner):
                     if pre.attr is None:  # ids from the client's JSON
                         if pre.info.pk_type == "int":
                             miss = "an id that is not an int within 64 bits takes the original call"
-                        text = (f"`{pre.model}` rows for the loop's ids (sent by the client as JSON: any type, any "
+                        ids = (f"every `{site.id_code}` of the loop's items" if site.item_key is not None
+                               else "the loop's ids")
+                        text = (f"`{pre.model}` rows for {ids} (sent by the client as JSON: any type, any "
                                 f"number) are loaded before the loop by IN (...) queries of at most {CHUNK} ids (into "
                                 f"`{pre.name}`); {miss}")
                     else:
@@ -396,6 +401,9 @@ class _Planner(Planner):
             return None  # one constant id, not one lookup per id: not the N+1 this codemod batches
         if isinstance(arg, ast.Attribute) and isinstance(arg.value, ast.Name):
             return Site(call, kind, model, arg.value, db, item_attr=arg.attr)  # ``o.customer_id``: proven in _plan
+        if (isinstance(arg, ast.Subscript) and isinstance(arg.value, ast.Name) and isinstance(arg.slice, ast.Constant)
+                and isinstance(arg.slice.value, str)):
+            return Site(call, kind, model, arg.value, db, item_key=arg.slice.value)  # ``line["item_id"]``: proven in _plan
         self._loop_finding(call, f"the id `{self.shown(arg)}` is an expression: flaskfix follows a name the loop binds "
                                  "(`for uid in ...`), `int()` of one, or a column of the loop's rows (`o.customer_id`); not rewritten")
         return None
@@ -453,7 +461,7 @@ class _Planner(Planner):
         name = site.arg.id
         lookup = f"`{self.shown(site.call)}`"
         binding = self._loop_binding(site, name)
-        the_id = f"the id `{name}`" if site.item_attr is None else f"the id `{site.id_code}`: `{name}`"
+        the_id = f"the id `{name}`" if site.id_code == name else f"the id `{site.id_code}`: `{name}`"
         if binding is None:
             if self._unpacked_in_loop(site.call, name):
                 raise Refused(site.call, f"{lookup}: {the_id} is unpacked from the loop's items (`for a, b in ...`): not followed")
@@ -493,6 +501,13 @@ class _Planner(Planner):
                 ids_name, hoist, elem, nonempty = self._ids(iterable, anchor, binding, lookup, taken)
                 lp = LoopPlan(anchor, statement, ids_name, hoist, elem, nonempty)
                 lp.unbounded = self._unbounded
+        if lp.elem == "any" and ((site.item_key is None) != all(p.sites[0].item_key is None for p in lp.prefetches) and lp.prefetches):
+            raise Refused(site.call, f"{lookup}: another lookup in this loop takes the items themselves as ids, this one a field of them: not rewritten together")
+        if site.item_key is not None and lp.elem != "any":
+            raise Refused(site.call, f"{lookup}: the id `{site.id_code}` is a field of the loop's items, which flaskfix follows only "
+                                     "for the items of a JSON body (`request.get_json()[\"lines\"]`)")
+        if site.item_key is not None:
+            self._items_read_only(site, lp.anchor, binding, lookup)
         if info.pk_type is None:
             raise Refused(site.call, f"{lookup}: the type of `{model_name}.{info.primary_key}` is not one flaskfix knows (Integer or String columns)")
         if site.item_attr is not None:
@@ -522,7 +537,8 @@ class _Planner(Planner):
             if shadowed:
                 raise Refused(site.call, f"{lookup}: the rewrite tests the ids with the builtins int/str/len, and this module binds `{shadowed[0]}`")
         for pre in lp.prefetches:
-            if (pre.model, pre.style, pre.db, pre.session, pre.mode, pre.attr) == (model_name, style, db_name, session, mode, site.item_attr):
+            if (pre.model, pre.style, pre.db, pre.session, pre.mode, pre.attr, pre.sites[0].item_key) == (
+                    model_name, style, db_name, session, mode, site.item_attr, site.item_key):
                 pre.sites.append(site)
                 break
         else:
@@ -812,6 +828,26 @@ class _Planner(Planner):
             raise Refused(site.call, f"{lookup}: `{name}` is not provably a Flask-SQLAlchemy object")
 
     # -- ids read from the loop's rows ---------------------------------------------------
+
+    def _items_read_only(self, site: Site, anchor: ast.AST, binding: ast.AST, lookup: str) -> None:
+        """The loop only reads its items (``line["sku"]``, ``line.get("qty")``): one it
+        changed before a lookup would ask for an id the prefetch did not see."""
+        name = site.arg.id
+        parts = list(anchor.body) if isinstance(anchor, _LOOPS) else [anchor]
+        for part in parts:
+            for node in ast.walk(part):
+                if not (isinstance(node, ast.Name) and node.id == name) or node is site.arg:
+                    continue
+                if isinstance(binding, ast.comprehension) and self._inside(node, binding.target):
+                    continue
+                parent = self.scopes.parent(node)
+                if isinstance(parent, ast.Subscript) and parent.value is node and isinstance(parent.ctx, ast.Load):
+                    continue
+                if (isinstance(parent, ast.Attribute) and parent.value is node and parent.attr == "get"
+                        and isinstance(self.scopes.parent(parent), ast.Call)):
+                    continue
+                raise Refused(site.call, f"{lookup}: the loop uses its item `{name}` other than by reading a field "
+                                         f"(line {node.lineno}): it could change the item before the lookup reads its id")
 
     def _rows_plan(self, site: Site, it: ast.expr, anchor: ast.AST, statement: ast.stmt, binding: ast.AST, lookup: str,
                    taken: set[str]) -> LoopPlan:
@@ -1318,8 +1354,13 @@ def _typed_statements(pre: Prefetch, lp: LoopPlan, var: str, width: int) -> list
     """The ids of the rows' column, of the primary key's type, sorted and distinct; then
     the dict, filled by one IN (...) per CHUNK ids (none when there are none)."""
     row = pre.sites[0].arg.id
-    col = f"{row}.{pre.attr}" if pre.attr else row
+    col = pre.sites[0].id_code
     test = _typed_test(pre, col)
+    key = pre.sites[0].item_key
+    if key is not None:  # each item may be anything: a dict without the field, a list...
+        quoted = f'"{key}"' if '"' not in key else repr(key)
+        test = f"type({row}) is dict and type({row}.get({quoted})) is {pre.info.pk_type}" + (
+            f" and abs({col}) < 2**63" if pre.info.pk_type == "int" else "")
     keys = f"{pre.keys} = sorted({{{col} for {row} in {lp.ids_name} if {test}}})"
     if len(keys) > width:
         keys = f"{pre.keys} = sorted(\n    {{{col} for {row} in {lp.ids_name} if {test}}}\n)"
