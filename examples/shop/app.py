@@ -6,7 +6,7 @@ See the fixes:  flaskfix diff examples/shop
 
 from flask import Flask, jsonify, request
 
-from models import User, db
+from models import Order, User, db
 
 app = Flask(__name__)
 app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///:memory:"
@@ -45,6 +45,13 @@ def list_users():
         user = User.query.get(user_id)
         names.append(user.name if user else None)
     return jsonify(names=names)
+
+
+@app.route("/orders")
+def list_orders():
+    # bulk-query again, the textbook N+1: one lookup per row for the row's buyer
+    orders = Order.query.order_by(Order.id).all()
+    return jsonify([{"item": o.item, "buyer": getattr(User.query.get(o.user_id), "name", None)} for o in orders])
 
 
 @app.route("/report")

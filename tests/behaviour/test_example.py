@@ -16,6 +16,8 @@ def _seed(module) -> None:  # type: ignore[no-untyped-def]
     with module.app.app_context():
         module.db.create_all()
         module.db.session.add_all([module.User(user_id=i, name=f"user{i}") for i in range(1, 6)])
+        # buyers with a row, one without (9), none at all (None)
+        module.db.session.add_all([module.Order(id=i, user_id=u, item=f"item{i}") for i, u in enumerate([2, 9, None, 2, 5], 1)])
         module.db.session.commit()
 
 
@@ -28,7 +30,7 @@ def test_all_five_fixes_together(tmp_path, redis_url, monkeypatch) -> None:  # t
     _seed(after)
     old, new = before.app.test_client(), after.app.test_client()
 
-    for url in ("/basket/apple?qty=2", "/users?id=3&id=1&id=9&id=3", "/users", "/report", "/split?total=10&people=4"):
+    for url in ("/basket/apple?qty=2", "/users?id=3&id=1&id=9&id=3", "/users", "/orders", "/report", "/split?total=10&people=4"):
         a, b = old.get(url), new.get(url)
         assert (a.status_code, a.get_json()) == (b.status_code, b.get_json()), url
     assert new.get("/report").get_json() == old.get("/report").get_json()  # now served from the cache
