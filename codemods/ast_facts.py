@@ -36,7 +36,7 @@ HANDLER_TEXT = (
 
 #: the lookup methods whose calls in loops bulk-query's detection asks about
 #: the lookup methods bulk-query recognises (plan/bulk_query.py uses this very set)
-LOOP_LOOKUPS = frozenset({"get", "get_or_404", "first", "one_or_none", "scalar", "one"})
+LOOP_LOOKUPS = frozenset({"get", "get_or_404", "first", "one_or_none", "scalar", "one", "scalar_one_or_none", "scalar_one"})
 
 #: decorator receivers imported from these are never Flask apps or blueprints
 #: (``@mock.patch`` looks like an HTTP-method decorator)

@@ -21,8 +21,10 @@ by primary key (no query at all when there are no ids); each lookup reads the di
 Why a dict answer is the per-id call's answer. A hit is the very object the call would
 return: the query put it in the session's identity map under the same primary key,
 and ``get``/``filter_by(pk=...).first()`` (or ``filter(Model.pk == ...).first()``, the
-same query written with ``filter``; ``.one_or_none()`` and ``.scalar()`` alike) answer
-with that object. For ``.one()`` a miss always runs the original call, which raises
+same query written with ``filter``; ``.one_or_none()`` and ``.scalar()`` alike; the same
+on ``db.session.query(Model)``; SQLAlchemy 2's ``db.session.execute(select(Model).where(
+Model.pk == x)).scalar_one_or_none()``, ``db.session.scalar(select(...))`` and
+``db.session.scalars(select(...)).first()``) answer with that object. For ``.one()`` a miss always runs the original call, which raises
 ``NoResultFound`` as before. A miss is ``None``
 (or the 404 of ``get_or_404``, raised in the same iteration) only when the id is in a
 form for which the database's comparison and Python's agree: the IN query was given
@@ -210,7 +212,7 @@ def get_users():
         names.append(user.name if user else None)
     return jsonify(users=names)
 '''
-    PREFILTER = (r"\.(?:get(?:_or_404)?|filter_by|filter)\(", r"\bfor\b", r"query|session|get_or_404")
+    PREFILTER = (r"\.(?:get(?:_or_404)?|filter_by|filter|where)\(", r"\bfor\b", r"query|session|get_or_404")
     DEFAULT_CONFIG = {"max_ids": 1000, "line_length": 88, "exact_string_keys": False}
     METADATA_DEPENDENCIES = (PositionProvider,)
 

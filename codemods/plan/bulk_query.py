@@ -24,7 +24,8 @@ from flaskfix.codemods.project import ModelInfo, find_model, resolve_module, sql
 ID = "bulk-query"
 
 SiteKind = Literal[
-    "query.get", "query.get_or_404", "session.get", "db.get_or_404", "session.query.get", "query.filter_by"
+    "query.get", "query.get_or_404", "session.get", "db.get_or_404", "session.query.get", "query.filter_by",
+    "session.query.filter_by", "session.select",
 ]
 #: row: the loop iterates model rows (ids are their columns); any: a JSON value from the
 #: client, whose elements may be anything
@@ -260,6 +261,9 @@ class _Planner(Planner):
         plain = _plain_args(call)
         n_args = len(call.args) + len(call.keywords)
         # Model.query.filter_by(pk=x).first() / .one_or_none() / .scalar() / .one()
+        selected = self._select_lookup(call)
+        if selected is not None:
+            return selected if isinstance(selected, Site) else None
         if method in ("first", "one_or_none", "scalar", "one"):
             inner = base
             compared = _filter_equals(inner)
@@ -267,25 +271,30 @@ class _Planner(Planner):
                 model_name, column, value = compared
                 if n_args:
                     return None
-                site = self._site_with_arg(call, "query.filter_by", model_name, value, None)
+                receiver = _session_query_receiver(inner.func.value)  # type: ignore[attr-defined]
+                kind = "session.query.filter_by" if receiver is not None else "query.filter_by"
+                site = self._site_with_arg(call, kind, model_name, value, _db_of(receiver))
                 if site is not None:
-                    site.keyword, site.must_exist = column, method == "one"
+                    site.keyword, site.must_exist, site.session = column, method == "one", receiver
                 return site
             if not (
                 isinstance(inner, ast.Call)
                 and isinstance(inner.func, ast.Attribute)
                 and inner.func.attr == "filter_by"
-                and _is_model_query(inner.func.value)
+                and (_is_model_query(inner.func.value) or _session_query_receiver(inner.func.value) is not None)
             ):
                 self._carried_options(call)
                 return None
-            model_name = inner.func.value.value  # type: ignore[attr-defined]
+            receiver = _session_query_receiver(inner.func.value)
+            model_name = inner.func.value.args[0] if receiver is not None else inner.func.value.value  # type: ignore[attr-defined]
             if n_args or inner.args or len(inner.keywords) != 1 or inner.keywords[0].arg is None:
-                self._loop_finding(call, f"`{model_name.id}.query.filter_by()` with other filters or arguments: they do not carry over to one IN (...) query")
+                shown = f"{self.shown(inner.func.value)}.filter_by()" if receiver is not None else f"{model_name.id}.query.filter_by()"
+                self._loop_finding(call, f"`{shown}` with other filters or arguments: they do not carry over to one IN (...) query")
                 return None
-            site = self._site_with_arg(call, "query.filter_by", model_name, inner.keywords[0].value, None)
+            kind = "session.query.filter_by" if receiver is not None else "query.filter_by"
+            site = self._site_with_arg(call, kind, model_name, inner.keywords[0].value, _db_of(receiver))
             if site is not None:
-                site.keyword, site.must_exist = inner.keywords[0].arg, method == "one"
+                site.keyword, site.must_exist, site.session = inner.keywords[0].arg, method == "one", receiver
             return site
         # Model.query.get(x) / Model.query.get_or_404(x[, description])
         if _is_model_query(base):
@@ -343,6 +352,78 @@ class _Planner(Planner):
             return site
         self._carried_options(call)
         return None
+
+    def _select_lookup(self, call: ast.Call) -> Site | bool | None:
+        """``db.session.execute(select(M).where(M.pk == x)).scalar_one_or_none()`` (or
+        ``.scalar_one()``, ``.scalar()``), ``db.session.scalar(select(...))`` and
+        ``db.session.scalars(select(...)).first()`` (or ``.one_or_none()``, ``.one()``):
+        SQLAlchemy 2's spellings of a lookup by one column. A Site, False when the shape is
+        a select lookup flaskfix does not rewrite (reported when in a loop), None when it is
+        not one at all."""
+        func = call.func
+        assert isinstance(func, ast.Attribute)
+        method, base = func.attr, func.value
+        stmt: ast.expr | None = None
+        receiver: ast.expr | None = None
+        if method in ("scalar_one_or_none", "scalar_one", "scalar") and _method_call(base, "execute"):
+            receiver, args = base.func.value, base.args  # type: ignore[attr-defined]
+            if len(args) != 1 or base.keywords:  # type: ignore[attr-defined]
+                return None
+            stmt = args[0]
+        elif method == "scalar" and call.args:
+            receiver, stmt = base, call.args[0]
+            if len(call.args) != 1 or call.keywords:
+                return None
+        elif method in ("first", "one_or_none", "one") and _method_call(base, "scalars"):
+            receiver, args = base.func.value, base.args  # type: ignore[attr-defined]
+            if len(args) != 1 or base.keywords:  # type: ignore[attr-defined]
+                return None
+            stmt = args[0]
+        if stmt is None or not (isinstance(receiver, ast.Attribute) and receiver.attr == "session"
+                                and isinstance(receiver.value, ast.Name)):
+            return None
+        chain: list[ast.Call] = []
+        node: ast.AST = stmt
+        while isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr != "select":
+            chain.append(node)
+            node = node.func.value
+        if not (isinstance(node, ast.Call) and self._is_select(node.func, receiver.value) and len(node.args) == 1
+                and isinstance(node.args[0], ast.Name) and not node.keywords):
+            return None
+        model = node.args[0]
+        if call.keywords or (call.args and receiver is not base):
+            return None  # options on the result call: not a plain lookup
+        shown = f"`{self.shown(call)}`"
+        if len(chain) != 1 or chain[0].func.attr not in ("where", "filter", "filter_by"):  # type: ignore[attr-defined]
+            self._loop_finding(call, f"{shown}: the select carries more than one condition, which a prefetch by primary key would not honour")
+            return False
+        cond = chain[0]
+        if cond.func.attr == "filter_by":  # type: ignore[attr-defined]
+            if cond.args or len(cond.keywords) != 1 or cond.keywords[0].arg is None:
+                self._loop_finding(call, f"{shown}: `filter_by()` with other arguments: not rewritten")
+                return False
+            column, value = cond.keywords[0].arg, cond.keywords[0].value
+        else:
+            test = cond.args[0] if len(cond.args) == 1 and not cond.keywords else None
+            if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq)
+                    and isinstance(test.left, ast.Attribute) and isinstance(test.left.value, ast.Name)
+                    and test.left.value.id == model.id):
+                self._loop_finding(call, f"{shown}: the condition is not `{model.id}.<column> == <id>`: not rewritten")
+                return False
+            column, value = test.left.attr, test.comparators[0]
+        site = self._site_with_arg(call, "session.select", model, value, receiver.value)
+        if site is None:
+            return False
+        site.keyword, site.must_exist = column, method in ("scalar_one", "one")
+        return site
+
+    def _is_select(self, func: ast.expr, db: ast.Name) -> bool:
+        """``select`` from SQLAlchemy, or ``db.select`` of the session's Flask-SQLAlchemy object."""
+        if isinstance(func, ast.Attribute) and func.attr == "select" and isinstance(func.value, ast.Name):
+            return func.value.id == db.id
+        names = self.scopes.qualified_names(func)
+        return bool(names & {"sqlalchemy.select", "sqlalchemy.sql.select", "sqlalchemy.future.select",
+                             "sqlalchemy.sql.expression.select"})
 
     def _own_fallback(self, call: ast.Call) -> bool:
         """Is ``call`` the original lookup that an earlier run kept as the fallback of a
@@ -482,14 +563,15 @@ class _Planner(Planner):
             iterable = binding.iter
             statement = self._check_comprehension(site, comp, binding, func, lookup)
         info, model_name = self._model_info(site, lookup)
-        style: Style = {"session.get": "session", "db.get_or_404": "session", "session.query.get": "session.query"}.get(site.kind, "query")  # type: ignore[assignment]
+        style: Style = {"session.get": "session", "db.get_or_404": "session", "session.query.get": "session.query",
+                        "session.query.filter_by": "session.query", "session.select": "session"}.get(site.kind, "query")  # type: ignore[assignment]
         db_name = site.db.id if site.db is not None else info.db_name
         session = ""
-        if site.kind == "session.query.get":
+        if site.kind in ("session.query.get", "session.query.filter_by"):
             session = self._session_of(site, lookup)
         elif style == "session":
             self._check_db(site, lookup, site.db)
-        if site.kind == "query.filter_by" and site.keyword != info.primary_key:
+        if site.kind in ("query.filter_by", "session.query.filter_by", "session.select") and site.keyword != info.primary_key:
             raise Refused(site.call, f"{lookup}: `{site.keyword}` is not the primary key of `{model_name}` (`{info.primary_key}`)")
         lp = plans.get(anchor)
         if lp is not None and (lp.rows is None) != (site.item_attr is None):
@@ -914,8 +996,18 @@ class _Planner(Planner):
         return assign.value
 
     def _query_model(self, node: ast.expr) -> ast.Name | None:
-        """``Model.query`` followed only by methods that keep its rows instances of Model:
-        the Model."""
+        """``Model.query`` followed only by methods that keep its rows instances of Model,
+        or ``db.session.scalars(select(Model)...)`` likewise: the Model."""
+        if (_method_call(node, "scalars") and len(node.args) == 1 and not node.keywords  # type: ignore[attr-defined]
+                and isinstance(node.func.value, ast.Attribute) and node.func.value.attr == "session"  # type: ignore[attr-defined]
+                and isinstance(node.func.value.value, ast.Name)):  # type: ignore[attr-defined]
+            stmt = node.args[0]  # type: ignore[attr-defined]
+            while isinstance(stmt, ast.Call) and isinstance(stmt.func, ast.Attribute) and stmt.func.attr in ROW_KEEPING_METHODS:
+                stmt = stmt.func.value
+            if (isinstance(stmt, ast.Call) and self._is_select(stmt.func, node.func.value.value)  # type: ignore[attr-defined]
+                    and len(stmt.args) == 1 and isinstance(stmt.args[0], ast.Name) and not stmt.keywords):
+                return stmt.args[0]
+            return None
         while isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ROW_KEEPING_METHODS:
             node = node.func.value
         return node.value if _is_model_query(node) else None  # type: ignore[attr-defined]
@@ -1463,10 +1555,15 @@ def _site_shape(call: ast.Call) -> bool:
     if not isinstance(func, ast.Attribute) or func.attr not in LOOKUP_METHODS:
         return False
     base = func.value
-    if func.attr in ("first", "one_or_none"):
+    if func.attr in ("scalar_one_or_none", "scalar_one") or (func.attr == "scalar" and _method_call(base, "execute")) \
+            or (func.attr in ("first", "one_or_none", "one") and _method_call(base, "scalars")) \
+            or (func.attr == "scalar" and call.args):
+        return True  # SQLAlchemy 2's select lookups (whatever _select_lookup decides)
+    if func.attr in ("first", "one_or_none", "scalar", "one"):
         if _filter_equals(base) is not None:
             return True
-        return isinstance(base, ast.Call) and isinstance(base.func, ast.Attribute) and base.func.attr == "filter_by" and _is_model_query(base.func.value)
+        return (isinstance(base, ast.Call) and isinstance(base.func, ast.Attribute) and base.func.attr == "filter_by"
+                and (_is_model_query(base.func.value) or _session_query_receiver(base.func.value) is not None))
     if _is_model_query(base):
         return True
     if func.attr == "get_or_404":
@@ -1482,16 +1579,37 @@ def _filter_equals(node: ast.AST) -> tuple[ast.Name, str, ast.expr] | None:
     if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "filter"):
         return None
     query = node.func.value
-    if not _is_model_query(query) or len(node.args) != 1 or node.keywords or isinstance(node.args[0], ast.Starred):
+    if not (_is_model_query(query) or _session_query_receiver(query) is not None) or len(node.args) != 1 or node.keywords \
+            or isinstance(node.args[0], ast.Starred):
         return None
     test = node.args[0]
     if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq)):
         return None
     left = test.left
-    model = query.value  # type: ignore[attr-defined]
+    model = query.args[0] if isinstance(query, ast.Call) else query.value  # type: ignore[attr-defined]
     if not (isinstance(left, ast.Attribute) and isinstance(left.value, ast.Name) and left.value.id == model.id):
         return None
     return model, left.attr, test.comparators[0]
+
+
+def _session_query_receiver(node: ast.AST) -> ast.expr | None:
+    """``session.query(Model)`` / ``db.session.query(Model)`` (one model class): the
+    receiver (``session`` / ``db.session``), else None."""
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "query"
+            and len(node.args) == 1 and not node.keywords and isinstance(node.args[0], ast.Name)):
+        return None
+    receiver = node.func.value
+    if isinstance(receiver, ast.Name) or (isinstance(receiver, ast.Attribute) and receiver.attr == "session"
+                                          and isinstance(receiver.value, ast.Name)):
+        return receiver
+    return None
+
+
+def _db_of(receiver: ast.expr | None) -> ast.Name | None:
+    """``db`` of ``db.session``."""
+    if isinstance(receiver, ast.Attribute) and isinstance(receiver.value, ast.Name):
+        return receiver.value
+    return None
 
 
 def _is_model_query(node: ast.AST) -> bool:

@@ -906,3 +906,91 @@ def test_json_int_ids_are_prefetched_500_at_a_time(json_apps, n) -> None:  # typ
     b, a = _post(before, "/pick", {"ids": ids}), _post(after, "/pick", {"ids": ids})
     assert b[:2] == a[:2] and b[0] == 200
     assert b[2] == n + 2 and a[2] == -(-n // 500) + 2
+
+
+# -- SQLAlchemy 2 select() lookups and session.query(Model) filters ---------------------------------
+
+SELECTS = '''\
+from flask import Flask, jsonify, request
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import select
+
+app = Flask(__name__)
+app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite://"
+db = SQLAlchemy(app)
+
+
+class Customer(db.Model):
+    id = db.Column(db.Integer, primary_key=True)
+    name = db.Column(db.String(40))
+
+
+class Order(db.Model):
+    id = db.Column(db.Integer, primary_key=True)
+    customer_id = db.Column(db.Integer, nullable=True)
+
+
+@app.route("/execute")
+def execute():
+    ids = request.args.getlist("id", type=int)
+    return jsonify([getattr(db.session.execute(select(Customer).where(Customer.id == i)).scalar_one_or_none(), "name", None) for i in ids])
+
+
+@app.route("/scalar")
+def scalar():
+    out = []
+    for order in db.session.scalars(db.select(Order).order_by(Order.id)):
+        customer = db.session.scalar(db.select(Customer).filter_by(id=order.customer_id))
+        out.append(customer.name if customer else None)
+    return jsonify(out)
+
+
+@app.route("/one")
+def one():
+    ids = request.args.getlist("id", type=int)
+    return jsonify([db.session.scalars(select(Customer).where(Customer.id == i)).one().name for i in ids])
+
+
+@app.route("/session-query")
+def session_query():
+    ids = request.args.getlist("id", type=int)
+    return jsonify([getattr(db.session.query(Customer).filter(Customer.id == i).first(), "name", None) for i in ids])
+
+
+@app.errorhandler(Exception)
+def failed(error):
+    return jsonify(error=type(error).__name__), 500
+'''
+
+
+@pytest.fixture(scope="module")
+def select_apps(tmp_path_factory):  # type: ignore[no-untyped-def]
+    result = run_codemod("bulk-query", SELECTS)
+    assert result.error is None and result.new_text is not None
+    assert len(result.changes) == 4 and not result.findings, [f.message for f in result.findings]
+    tmp = tmp_path_factory.mktemp("selects")
+    before_mod = _load(tmp / "before", {"app.py": SELECTS})
+    after_mod = _load(tmp / "after", {"app.py": result.new_text})
+
+    def rows(module):  # type: ignore[no-untyped-def]
+        return ([module.Customer(id=i, name=f"c{i}") for i in range(1, 9)]
+                + [module.Order(id=i, customer_id=c) for i, c in enumerate([3, 1, None, 3, 42, 8], 1)])
+
+    return Counted(before_mod, before_mod.db, rows), Counted(after_mod, after_mod.db, rows)
+
+
+@pytest.mark.parametrize("url, after_selects", [
+    ("/execute?id=3&id=1&id=99&id=3", 1),
+    ("/execute", 0),
+    ("/scalar", 1 + 1 + 1),  # the orders, one IN (...), the NULL id's original call
+    ("/one?id=2&id=5", 1),
+    ("/one?id=2&id=99&id=5", 2),  # .one() for a missing row: the original call raises NoResultFound
+    ("/session-query?id=8&id=0&id=8", 1),
+])
+def test_select_lookups_same_answers_one_query(select_apps, url, after_selects) -> None:  # type: ignore[no-untyped-def]
+    before, after = select_apps
+    b, a = before.get(url), after.get(url)
+    assert b[:2] == a[:2], (b[:2], a[:2])
+    assert a[2] == after_selects
+    if "99" in url and url.startswith("/one"):
+        assert b[0] == 500 and b"NoResultFound" in b[1]
