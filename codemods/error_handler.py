@@ -21,6 +21,15 @@ spec...): otherwise a finding says which expression, and to move the operation t
 statement. Sites in the header of ``if``/``for``/``while``/``with``, in generator
 expressions that run later, or in helpers other modules also use are refused the same way.
 
+A function of another project module that divides by a parameter it is given
+(``unit_price(total, quantity=parts)``, ``shop/helpers.py: return total / quantity``) is
+fixed at the view's call: the call is the site, and the view's statement gets the ``try``,
+so the helper's module is not edited and its other callers keep their outcome. Only when
+every ZeroDivisionError the helper can raise is a division by one of its parameters (no
+other call but a few built-ins, no power, no other divisor) and each such argument at this
+call comes from the request or is a nonzero number: a zero of the server's own (the
+configuration's) never becomes the client's 400. Otherwise a finding says which.
+
 The operations: a division (``/``, ``//``, ``%``, ``divmod``) by a request value;
 ``int()``/``float()`` of one, also of the pieces of a request string
 (``[int(v) for v in request.args["ids"].split(",")]``) and in a ``map`` that the

@@ -420,6 +420,10 @@ class _Planner(Planner):  # noqa: PLR0904 (the codemod's rules, one method each)
                 helper = self._helper(call.func)
                 if helper is not None and id(helper) not in seen:
                     out.extend(self._sites(helper, view, here, seen))
+                elif helper is None:
+                    what = self._divides_by_argument(call, func, view, here)
+                    if what is not None:
+                        out.append(Site("ZeroDivisionError", call, what, view, here))
         if isinstance(call.func, ast.Name) and len(call.args) == 1 and not call.keywords and any(
                 self.scopes.is_builtin(call.func, n) for n in CONSUMERS):
             # ``list(map(int, request.args["ids"].split(",")))``: map converts lazily, so the
@@ -447,6 +451,91 @@ class _Planner(Planner):  # noqa: PLR0904 (the codemod's rules, one method each)
             return True
         return (isinstance(expr, ast.Call) and self._request_attr(expr.func) == "get_data"
                 and not expr.args and not expr.keywords)
+
+    #: builtins a helper may call: none of them raises ZeroDivisionError
+    HELPER_SAFE_CALLS = frozenset({"len", "abs", "round", "min", "max", "int", "float", "str", "bool", "list", "tuple",
+                                   "dict", "set", "sorted", "isinstance", "repr", "format"})
+
+    def _divides_by_argument(self, call: ast.Call, func: Any, view: Handler, here: tuple) -> str | None:
+        """``unit_price(total, parts)``, a function of another project module that
+        divides by its parameter: the call is the site (its statement gets the fix, in the
+        view's module) when every ZeroDivisionError the helper can raise is a division by
+        a parameter, and each such argument here comes from the request or is a nonzero
+        literal, so no zero of the server's own reaches the 400. The text for the site,
+        or None."""
+        assert isinstance(call.func, ast.Name)
+        alias = self._sole_binding(call.func)
+        imp = self.scopes.parent(alias) if alias is not None else None
+        if not (isinstance(alias, ast.alias) and isinstance(imp, ast.ImportFrom) and alias.name != "*"):
+            return None
+        if any(isinstance(a, ast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
+            return None
+        from flaskfix.codemods.project import resolve_module
+
+        path = resolve_module(self.project, imp.module or "", self.inp.path, imp.level)
+        tree = self.project.tree(path) if path else None
+        fdef = next((st for st in (tree.body if tree is not None else []) if isinstance(st, ast.FunctionDef)
+                     and st.name == alias.name), None)
+        if fdef is None or fdef.decorator_list or fdef.args.vararg or fdef.args.kwarg:
+            return None
+        params = [a.arg for a in [*fdef.args.posonlyargs, *fdef.args.args, *fdef.args.kwonlyargs]]
+        rebound = {t.id for n in ast.walk(fdef) for t in ([*n.targets] if isinstance(n, ast.Assign) else
+                   [n.target] if isinstance(n, (ast.AugAssign, ast.AnnAssign, ast.NamedExpr)) else [])
+                   if isinstance(t, ast.Name)}
+        stored = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}  # type: ignore[arg-type]
+        divisors: list[str] = []
+        obstacle: str | None = None  # why the helper may raise ZeroDivisionError of its own
+        for node in ast.walk(fdef):
+            if node is fdef:
+                continue
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+                obstacle = obstacle or "defines a function that flaskfix does not follow"
+            elif isinstance(node, ast.Call) and not (isinstance(node.func, ast.Name) and node.func.id in self.HELPER_SAFE_CALLS
+                                                     and node.func.id not in stored):
+                obstacle = obstacle or f"calls `{dotted(node.func) or 'a function'}()`, which may raise ZeroDivisionError of its own"
+            op = node.op if isinstance(node, (ast.BinOp, ast.AugAssign)) else None
+            if isinstance(op, ast.Pow):
+                obstacle = obstacle or "raises to a power (0 ** -1 raises ZeroDivisionError)"
+            if isinstance(op, (ast.Div, ast.FloorDiv, ast.Mod)):
+                divisor = node.right if isinstance(node, ast.BinOp) else node.value  # type: ignore[union-attr]
+                if _numeric_literal(divisor) not in (None, 0):
+                    continue
+                if isinstance(divisor, ast.Name) and divisor.id in params and divisor.id not in rebound and not isinstance(op, ast.Mod):
+                    divisors.append(divisor.id)
+                else:
+                    obstacle = obstacle or f"also divides by `{ast.unparse(divisor)}`, not a parameter it is given"
+        if not divisors:
+            return None
+        positional = [a.arg for a in [*fdef.args.posonlyargs, *fdef.args.args]]
+        defaults = dict(zip(positional[len(positional) - len(fdef.args.defaults):], fdef.args.defaults))
+        defaults.update({a.arg: d for a, d in zip(fdef.args.kwonlyargs, fdef.args.kw_defaults) if d is not None})
+        passed: dict[str, ast.expr] = dict(zip(positional, call.args))
+        passed.update({k.arg: k.value for k in call.keywords if k.arg})
+        from_request: list[str] = []
+        for name in dict.fromkeys(divisors):
+            arg = passed.get(name)
+            if arg is None:
+                value = _numeric_literal(defaults[name]) if name in defaults else 0
+                if value in (None, 0):
+                    obstacle = obstacle or f"divides by `{name}`, whose default is not a nonzero number"
+                continue
+            verdict = self._division(call, ast.Constant(1), arg, ast.Div(), func)
+            if verdict == "site":
+                from_request.append(name)
+            elif verdict is None and _numeric_literal(arg) in (None, 0) and not self._never_zero(arg):
+                obstacle = obstacle or f"divides by `{name}`, given `{self.code(arg)}`, which does not come from the request"
+            elif verdict is not None:
+                obstacle = obstacle or f"divides by `{name}`, given `{self.code(arg)}`, which may also come from {verdict[len('mixed:'):]}"
+        if not from_request:
+            return None  # no request value reaches a division: not this codemod's pattern
+        where = os.path.relpath(path, self.project.root) if path else "?"  # type: ignore[arg-type]
+        if obstacle is not None:
+            if not self._held_back(call, here, view):
+                self.add_finding(call, f"`{self.code(call)}` in `{func.name}()` passes a request value that `{fdef.name}()` "
+                                       f"({where}) divides by, but `{fdef.name}()` {obstacle}: not answered 400, since "
+                                       "a zero from there would be reported as the client's fault")
+            return None
+        return f"`{self.code(call)}` (it divides by `{from_request[0]}` in `{fdef.name}()`, {where})"
 
     def _sole_binding(self, name: ast.Name) -> ast.AST | None:
         """The node that binds ``name`` when exactly one does."""

@@ -645,3 +645,49 @@ def test_the_projects_own_400_page_answers_the_client_input(tmp_path):
     for client in (a, b):  # good input, and the app's other 400s, as before
         assert client.get("/api/split?total=4").get_json() == {"each": 4}
         assert client.post("/echo", data="not json", content_type="application/json").status_code == 400
+
+
+def test_a_helper_of_another_module_dividing_by_a_request_value_answers_400_at_the_call(tmp_path):
+    """tests/fixtures/projects/error-handler-helper-in-other-module: `unit_price(total,
+    quantity=parts)` divides in shop/helpers.py by what the view read from the request; the
+    view's statement gets the fix, so parts=0 answers 400. A helper given a configuration
+    zero, or one that also calls code flaskfix cannot see, keeps its 500."""
+    import shutil
+    import sys
+
+    from flaskfix.codemods.engine.run import execute, plan
+
+    fixture = Path(__file__).resolve().parents[1] / "fixtures" / "projects" / "error-handler-helper-in-other-module"
+    before_root, after_root = tmp_path / "before", tmp_path / "after"
+    shutil.copytree(fixture / "before", before_root)
+    shutil.copytree(fixture / "before", after_root)
+    for r in execute(plan([str(after_root)]), jobs=1, use_cache=False):
+        if r.changed:
+            Path(r.path).write_text(r.new_text or "", encoding="utf-8")
+
+    def client(root: Path):  # type: ignore[no-untyped-def]
+        for name in [m for m in sys.modules if m == "shop" or m.startswith("shop.")]:
+            del sys.modules[name]
+        sys.path.insert(0, str(root))
+        try:
+            import shop  # type: ignore[import-not-found]
+
+            app = shop.create_app()
+            app.testing = False  # exceptions answer 500, as in production
+            return app.test_client()
+        finally:
+            sys.path.remove(str(root))
+            for name in [m for m in sys.modules if m == "shop" or m.startswith("shop.")]:
+                del sys.modules[name]
+
+    old, new = client(before_root), client(after_root)
+    for url, before_status, after_status in [
+        ("/unit?total=10&parts=4", 200, 200), ("/unit?total=10&parts=0", 500, 400), ("/unit?total=x", 500, 400),
+        ("/share?people=3", 200, 200), ("/share?people=0", 500, 400),
+        ("/batch", 500, 500),  # the configuration's zero: a server bug, still a 500
+        ("/noisy?parts=0", 500, 500),  # refused: noisy() also calls random.random()
+    ]:
+        a, b = old.get(url), new.get(url)
+        assert (a.status_code, b.status_code) == (before_status, after_status), url
+        if before_status == 200:
+            assert a.get_json() == b.get_json()
