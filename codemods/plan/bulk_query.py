@@ -35,7 +35,10 @@ Style = Literal["query", "session", "session.query"]
 #: never; converted: int(x) of string ids, prefetched for the ids int() surely accepts;
 #: typed: ids read from the loop's rows (``o.customer_id``), prefetched only for values of
 #: the primary key's own type (None and anything else take the original call)
-Mode = Literal["exact", "canonical", "fallback", "converted", "typed"]
+#: bounded: ints the client chose (getlist(type=int), int() of split pieces): only those
+#: within 64 bits are prefetched (SQLite cannot bind a larger one: the prefetch would raise
+#: where the loop, stopped earlier by a 404 or a break, would not have)
+Mode = Literal["exact", "canonical", "fallback", "converted", "typed", "bounded"]
 
 #: session / connection methods whose call inside the loop may change what a later
 #: lookup returns (flush order, expiry, deleted rows, a replaced identity map)
@@ -203,6 +206,8 @@ class _Planner(Planner):
             "exact": "a missing id gives what the lookup gave without querying again",
             "canonical": "only ids not spelled as a plain int fall back to the original call",
             "fallback": "ids without a row fall back to the original call",
+            "bounded": "a missing id gives what the lookup gave without querying again; an id beyond 64 bits "
+            "takes the original call (which raises as before, in the same iteration)",
             "converted": "int() of an id it rejects still raises in the same iteration, and "
             "only ids not written as plain digits (\" 7\", \"+7\") fall back to the original call",
         }
@@ -607,7 +612,9 @@ class _Planner(Planner):
             if shadowed:
                 raise Refused(site.call, f"{lookup}: the rewrite uses the builtins type/int/str/range/len/sorted/abs, and this module binds `{shadowed[0]}`")
         elif lp.elem == "int":
-            mode = "exact"
+            mode = "bounded" if lp.unbounded else "exact"
+            if mode == "bounded" and "abs" in self.scopes.bound_names():
+                raise Refused(site.call, f"{lookup}: the rewrite tests the ids with the builtin abs, and this module binds `abs`")
         elif site.convert:
             mode = "converted"
         elif info.pk_type == "int":
@@ -629,7 +636,7 @@ class _Planner(Planner):
             by = "id" if pk == "id" or pk.endswith("_id") else pk
             pre.name = self.free_name(f"{_snake(model_name)}_by_{by}", taken)
             taken.add(pre.name)
-            if mode == "converted":
+            if mode in ("converted", "bounded"):
                 pre.keys = self.free_name(f"{_snake(model_name)}_keys", taken)
                 taken.add(pre.keys)
             elif mode == "typed":
@@ -1089,6 +1096,20 @@ class _Planner(Planner):
             raise Refused(loop, f"{lookup}: {where}, which the function also uses in a way that may change it (line {node.lineno})")
         return stmt.value
 
+    def _request_string(self, node: ast.AST) -> bool:
+        """``request.args["k"]`` or ``request.args.get("k"[, "<str>"])`` (also form, values):
+        a str the client sent (or the literal default)."""
+        if isinstance(node, ast.Subscript):
+            holder = node.value
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get"
+              and 1 <= len(node.args) <= 2 and not node.keywords
+              and (len(node.args) == 1 or (isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str)))):
+            holder = node.func.value
+        else:
+            return False
+        return (isinstance(holder, ast.Attribute) and holder.attr in REQUEST_MULTIDICTS
+                and self.scopes.refers_to(holder.value, "flask.request"))
+
     def _typed_or_json(self, expr: ast.expr, lookup: str, loop: ast.AST) -> ElementType:
         """The ids' element type, or "any" for a JSON value the client sent (whose
         elements may be anything: only those of the key's type are prefetched)."""
@@ -1196,6 +1217,10 @@ class _Planner(Planner):
                 if len(expr.args) != 1 or expr.keywords or starred:
                     raise refuse
                 return self._element_type(expr.args[0], lookup, loop, depth + 1)
+        # request.args["ids"].split(","), request.args.get("ids", "").split(","): a list of str
+        if (isinstance(func, ast.Attribute) and func.attr == "split" and not starred and len(expr.args) <= 2
+                and not expr.keywords and self._request_string(func.value)):
+            return "str"
         # request.args.getlist("k"[, type=int])
         if isinstance(func, ast.Attribute) and func.attr == "getlist" and isinstance(func.value, ast.Attribute):
             holder = func.value
@@ -1328,6 +1353,11 @@ class _Planner(Planner):
         elif pre.mode == "exact":
             text = hit if not (site.aborts or site.must_exist) else f"{hit} or {miss or original}"
             parts = None
+        elif pre.mode == "bounded":
+            first = hit if not (site.aborts or site.must_exist) else f"({hit} or {miss or original})"
+            cond = f"abs({x}) < 2**63"
+            text = f"{first} if {cond} else {original}"
+            parts = (first, f"if {cond}", f"else {original}")
         elif pre.mode in ("canonical", "converted") and (miss is not None or not site.aborts) and not site.must_exist:
             first = f"({hit} or {miss})" if site.aborts else hit
             cond = _prefetched_condition(pre.mode, x)
@@ -1383,6 +1413,12 @@ class _Planner(Planner):
         width = int(self.config["line_length"]) - indent
         if pre.mode == "typed":
             return _typed_statements(pre, lp, var, width)
+        if pre.mode == "bounded":
+            x = pre.sites[0].arg.id
+            keys = f"{pre.keys} = [{x} for {x} in {lp.ids_name} if abs({x}) < 2**63]"
+            if len(keys) > width:
+                keys = f"{pre.keys} = [\n    {x} for {x} in {lp.ids_name} if abs({x}) < 2**63\n]"
+            return [keys + "\n", _dict_statement(pre, pre.keys, False, key, var, width, True, x)]
         if pre.mode == "converted":
             x = pre.sites[0].arg.id
             keys = f"{pre.keys} = [int({x}) for {x} in {lp.ids_name} if {_prefetched_condition('converted', x)}]"
@@ -1438,8 +1474,9 @@ def _chunked_dict(pre: Prefetch, ids: str, key: str, var: str, width: int, taken
 
 
 def _from_client(expr: ast.AST) -> bool:
-    """Ids from the request (``getlist``): their number is the client's choice."""
-    return any(isinstance(n, ast.Attribute) and n.attr == "getlist" for n in ast.walk(expr))
+    """Ids from the request (``getlist``, a split request string): their number is the
+    client's choice."""
+    return any(isinstance(n, ast.Attribute) and n.attr in ("getlist", "split") for n in ast.walk(expr))
 
 
 def _typed_statements(pre: Prefetch, lp: LoopPlan, var: str, width: int) -> list[str]:

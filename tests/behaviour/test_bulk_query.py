@@ -587,14 +587,22 @@ def test_more_forms_same_responses(more, url) -> None:  # type: ignore[no-untype
     assert a[2] <= 1 + _unanswered(url)
 
 
+def _as_int(text: str) -> int | None:
+    """What werkzeug's getlist(type=int) keeps: int(text), or None when it raises."""
+    try:
+        return int(text)
+    except ValueError:
+        return None
+
+
 def _unanswered(url: str) -> int:
     """How many of the url's ids the rewrite looks up one by one, as before: for int(x),
     those int() does not surely accept within 64 bits; for string ids of an Integer key,
     also those not spelled like the int itself ("03")."""
     path, _, query = url.partition("?")
     ids = [unquote(part[3:]) for part in query.split("&") if part.startswith("id=")]
-    if path == "/products":
-        return 0
+    if path == "/products":  # getlist(type=int): ints beyond 64 bits take the original call
+        return sum(1 for i in ids if (n := _as_int(i)) is not None and abs(n) >= 2**63)
     ok = [i.isdecimal() and len(i) < 19 for i in ids]
     if path == "/canonical":
         ok = [o and str(int(i)) == i for o, i in zip(ok, ids)]
@@ -994,3 +1002,79 @@ def test_select_lookups_same_answers_one_query(select_apps, url, after_selects) 
     assert a[2] == after_selects
     if "99" in url and url.startswith("/one"):
         assert b[0] == 500 and b"NoResultFound" in b[1]
+
+
+# -- ints the client chooses may exceed 64 bits ---------------------------------------------------
+
+BOUNDED = '''\
+from flask import Flask, jsonify, request
+from flask_sqlalchemy import SQLAlchemy
+
+app = Flask(__name__)
+app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite://"
+db = SQLAlchemy(app)
+
+
+class User(db.Model):
+    id = db.Column(db.Integer, primary_key=True)
+    name = db.Column(db.String(40))
+
+
+@app.route("/strict")
+def strict():
+    ids = request.args.getlist("id", type=int)
+    return jsonify([User.query.get_or_404(i).name for i in ids])
+
+
+@app.route("/names")
+def names():
+    out = []
+    for i in [int(x) for x in request.args.get("ids", "").split(",") if x]:
+        user = db.session.get(User, i)
+        if user is None:
+            break
+        out.append(user.name)
+    return jsonify(out)
+
+
+@app.errorhandler(Exception)
+def failed(error):
+    return jsonify(error=type(error).__name__), getattr(error, "code", 500)
+'''
+
+
+@pytest.fixture(scope="module")
+def bounded_apps(tmp_path_factory):  # type: ignore[no-untyped-def]
+    result = run_codemod("bulk-query", BOUNDED)
+    assert result.error is None and result.new_text is not None
+    assert len(result.changes) == 2 and not result.findings, [f.message for f in result.findings]
+    assert "abs(i) < 2**63" in result.new_text
+    tmp = tmp_path_factory.mktemp("bounded")
+    before_mod = _load(tmp / "before", {"app.py": BOUNDED})
+    after_mod = _load(tmp / "after", {"app.py": result.new_text})
+
+    def rows(module):  # type: ignore[no-untyped-def]
+        return [module.User(id=i, name=f"u{i}") for i in range(1, 6)] + [module.User(id=BIG, name="big")]
+
+    return Counted(before_mod, before_mod.db, rows), Counted(after_mod, after_mod.db, rows)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ids=st.lists(st.one_of(st.integers(-2, 8), st.sampled_from([BIG, BIG + 1, -BIG - 1, -BIG - 2, 10**30])), max_size=6))
+def test_ints_beyond_64_bits_raise_where_the_loop_would(bounded_apps, ids) -> None:  # type: ignore[no-untyped-def]
+    """The loop stops at a missing id (a 404, a break) before a too-large one; the
+    prefetch must not raise for it first (it asked SQLite to bind 10**30: OverflowError,
+    a 500, where the original answered 404)."""
+    before, after = bounded_apps
+    strict = "/strict?" + "&".join(f"id={i}" for i in ids)
+    names = "/names?ids=" + ",".join(str(i) for i in ids)
+    for url in (strict, names):
+        b, a = before.get(url), after.get(url)
+        assert b[:2] == a[:2], (url, b[:2], a[:2])
+
+
+def test_a_404_before_a_too_large_id_stays_a_404(bounded_apps) -> None:  # type: ignore[no-untyped-def]
+    before, after = bounded_apps
+    url = f"/strict?id=99&id={10**30}"
+    b, a = before.get(url), after.get(url)
+    assert b[0] == a[0] == 404
