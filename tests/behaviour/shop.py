@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import shutil
 import sys
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 
@@ -13,6 +16,24 @@ from flaskfix.codemods.engine.run import execute, plan
 from flaskfix.codemods.engine.source import write_atomic
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "shop"
+
+
+@contextmanager
+def fresh_package(root: Path, name: str) -> Iterator[ModuleType]:
+    """Package ``name`` imported from folder ``root`` as new, for the ``with`` block (its
+    imports at call time, as in an app factory, find it there too); no earlier import of
+    that name is reused, and none is left behind."""
+    def forget() -> None:
+        for loaded in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
+            del sys.modules[loaded]
+
+    forget()
+    sys.path.insert(0, str(root))
+    try:
+        yield importlib.import_module(name)
+    finally:
+        sys.path.remove(str(root))
+        forget()
 
 
 def load_module(path: Path) -> ModuleType:

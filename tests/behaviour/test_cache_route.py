@@ -337,22 +337,17 @@ def test_the_bundled_example_caches_its_report(tmp_path: Path, monkeypatch: pyte
 
 
 def _load_shop(root: Path):  # type: ignore[no-untyped-def]
-    """Import the fixture's `shop` package from ``root`` as a fresh package."""
-    for name in [m for m in sys.modules if m == "shop" or m.startswith("shop.")]:
-        del sys.modules[name]
-    sys.path.insert(0, str(root))
-    try:
-        import shop  # type: ignore[import-not-found]
-        import shop.views  # type: ignore[import-not-found]
+    """The fixture's `shop` app from ``root`` (a fresh import), with a counting compute_rows."""
+    import importlib
 
+    from tests.behaviour.shop import fresh_package
+
+    with fresh_package(root, "shop") as shop:
+        views = importlib.import_module("shop.views")
         app = shop.create_app({"CACHE_TYPE": "SimpleCache", "SQLALCHEMY_DATABASE_URI": "sqlite://"})
-        counter = Counter(answers=[[{"name": f"item {i}", "cents": i * 150 + n} for i in range(3)] for n in range(10)])
-        shop.views.compute_rows = counter
-        return app, counter
-    finally:
-        sys.path.remove(str(root))
-        for name in [m for m in sys.modules if m == "shop" or m.startswith("shop.")]:
-            del sys.modules[name]
+    counter = Counter(answers=[[{"name": f"item {i}", "cents": i * 150 + n} for i in range(3)] for n in range(10)])
+    views.compute_rows = counter
+    return app, counter
 
 
 def test_a_view_whose_templates_read_nothing_per_user_is_cached_and_renders_the_same(tmp_path: Path) -> None:

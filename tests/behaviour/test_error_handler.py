@@ -653,7 +653,6 @@ def test_a_helper_of_another_module_dividing_by_a_request_value_answers_400_at_t
     view's statement gets the fix, so parts=0 answers 400. A helper given a configuration
     zero, or one that also calls code flaskfix cannot see, keeps its 500."""
     import shutil
-    import sys
 
     from flaskfix.codemods.engine.run import execute, plan
 
@@ -666,19 +665,12 @@ def test_a_helper_of_another_module_dividing_by_a_request_value_answers_400_at_t
             Path(r.path).write_text(r.new_text or "", encoding="utf-8")
 
     def client(root: Path):  # type: ignore[no-untyped-def]
-        for name in [m for m in sys.modules if m == "shop" or m.startswith("shop.")]:
-            del sys.modules[name]
-        sys.path.insert(0, str(root))
-        try:
-            import shop  # type: ignore[import-not-found]
+        from tests.behaviour.shop import fresh_package
 
+        with fresh_package(root, "shop") as shop:
             app = shop.create_app()
-            app.testing = False  # exceptions answer 500, as in production
-            return app.test_client()
-        finally:
-            sys.path.remove(str(root))
-            for name in [m for m in sys.modules if m == "shop" or m.startswith("shop.")]:
-                del sys.modules[name]
+        app.testing = False  # exceptions answer 500, as in production
+        return app.test_client()
 
     old, new = client(before_root), client(after_root)
     for url, before_status, after_status in [
