@@ -470,12 +470,18 @@ class _Planner(Planner):  # noqa: PLR0904 (the codemod's rules, one method each)
             return None
         if any(isinstance(a, ast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
             return None
-        from flaskfix.codemods.project import resolve_module
-
-        path = resolve_module(self.project, imp.module or "", self.inp.path, imp.level)
+        args = [*call.args, *(k.value for k in call.keywords)]
+        if not any(from_client(self._origins(a, func)) for a in args):
+            return None  # no request value goes in (most calls): nothing of this codemod's to find
+        indexed = self.project.indexed(self.inp.path)
+        if indexed is None:
+            return None
+        index, facts = indexed
+        module, name = index.resolve(facts.module, call.func.id)  # (the index's resolution, cached per module)
+        path = index.path_of(module) if module in index.modules and name else ""
         tree = self.project.tree(path) if path else None
         fdef = next((st for st in (tree.body if tree is not None else []) if isinstance(st, ast.FunctionDef)
-                     and st.name == alias.name), None)
+                     and st.name == name), None)
         if fdef is None or fdef.decorator_list or fdef.args.vararg or fdef.args.kwarg:
             return None
         params = [a.arg for a in [*fdef.args.posonlyargs, *fdef.args.args, *fdef.args.kwonlyargs]]
