@@ -35,7 +35,8 @@ The operations: a division (``/``, ``//``, ``%``, ``divmod``) by a request value
 (``[int(v) for v in request.args["ids"].split(",")]``) and in a ``map`` that the
 statement consumes (``list(map(int, request.args.getlist("id")))``); the parsers that raise ValueError
 for a bad string (``datetime.strptime``, ``fromisoformat``, ``uuid.UUID``,
-``ipaddress.ip_address``, ``json.loads``, also of ``request.data``); a subscript of the
+``ipaddress.ip_address``, ``json.loads``, also of ``request.data``); ``int()`` of each
+element of a list in the JSON body (``[int(x) for x in body["ids"]]``); a subscript of the
 JSON body or of a value read out of it, also kept in a local (``data = body["data"];
 data["enable_otp"]``). A request part may be reached through a local alias (``form =
 request.form``). A site is a candidate only when the shared origin analysis

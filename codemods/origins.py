@@ -111,6 +111,7 @@ class ModuleOrigins:
         self._functions: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {}
         self._locals: dict[int, dict[str, list[object]]] = {}
         self._active: set[tuple[int, str]] = set()
+        self._parents: dict[ast.AST, ast.AST] | None = None  # built when a comprehension variable is asked about
         self._read_module()
 
     # -- the module ------------------------------------------------------------------------
@@ -172,7 +173,46 @@ class ModuleOrigins:
         """Where ``expr``, evaluated inside ``func`` (None: at module level), may come from.
         ``url_params``: the parameters of ``func`` that its route fills from the URL."""
         # empty only when every path led back into a cycle: nothing is known of the value
-        return self._of(expr, func, frozenset(url_params), {}) or UNKNOWN
+        url = frozenset(url_params)
+        return self._of(expr, func, url, self._comprehension_env(expr, func, url)) or UNKNOWN
+
+    _COMPS = (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)
+
+    def _comprehension_env(self, expr: ast.expr, func, url: frozenset[str]) -> dict[str, Origins]:
+        """The variables of the comprehensions ``expr`` sits in (``int(x)`` in ``[int(x) for
+        x in body["ids"]]``: x holds the items of ``body["ids"]``), outermost first; a
+        comprehension's first iterable is evaluated outside it, so its own variables do not
+        apply there."""
+        if self._parents is None:
+            self._parents = {child: node for node in ast.walk(self.tree) for child in ast.iter_child_nodes(node)}
+        chain: list[tuple[ast.AST, ast.AST]] = []  # (comprehension, the child of it on the way to expr)
+        child: ast.AST = expr
+        node = self._parents.get(expr)
+        while node is not None and node is not func:
+            if isinstance(node, self._COMPS):
+                chain.append((node, child))
+            child, node = node, self._parents.get(node)
+        env: dict[str, Origins] = {}
+        for comp, via in reversed(chain):
+            for i, gen in enumerate(comp.generators):  # type: ignore[attr-defined]
+                if via is gen and i == 0 and self._inside(expr, gen.iter):
+                    break  # expr is in the first iterable: evaluated outside this comprehension
+                if via is gen and self._inside(expr, gen.iter):
+                    break  # an iterable sees the variables of the generators before it only
+                items = self._of(gen.iter, func, url, env)
+                for n in ast.walk(gen.target):
+                    if isinstance(n, ast.Name):
+                        env[n.id] = items
+                if via is gen:
+                    break  # (expr is in this generator's conditions: its own target applies)
+        return env
+
+    def _inside(self, node: ast.AST, container: ast.AST) -> bool:
+        while node is not None:
+            if node is container:
+                return True
+            node = self._parents.get(node)  # type: ignore[union-attr,assignment]
+        return False
 
     def _of(self, e: ast.expr, func, url: frozenset[str], env: dict[str, Origins]) -> Origins:  # noqa: C901
         if isinstance(e, ast.Constant):

@@ -169,3 +169,26 @@ def test_helpers_that_call_each_other_end(tmp_path: Path) -> None:
         "views.py": "from flask import request\nfrom one import a\n\ndef v():\n    return a(int(request.args['n']))\n",
     })
     assert origins_in(idx, "two", "b", "y") == {"request.args", "constant"}
+
+
+def _inner(src: str, var: str) -> set[str]:
+    """Labels of the load of ``var`` that sits deepest in ``view`` (inside its comprehensions)."""
+    tree = ast.parse(HEAD + textwrap.dedent(src))
+    func = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "view")
+    loads = [n for n in ast.walk(func) if isinstance(n, ast.Name) and n.id == var and isinstance(n.ctx, ast.Load)]
+    return set(ModuleOrigins(tree).of(loads[-1], func))
+
+
+@pytest.mark.parametrize("src, var, expected", [
+    # a sink inside a comprehension: its variable holds the iterable's items
+    ("def view():\n    body = request.get_json()\n    return [int(x) for x in body['ids']]\n", "x", {"request.json"}),
+    ("def view():\n    return {k: int(v) for k, v in request.args.items()}\n", "v", {"request.args"}),
+    # a later generator sees the earlier one's variable; its own only in its conditions
+    ("def view():\n    return [y for x in request.json['a'] for y in x]\n", "y", {"request.json"}),
+    ("def view():\n    return [int(x) for x in [1, 2] if x]\n", "x", {"constant"}),
+    # the first iterable is evaluated outside: a name there is the function's
+    ("def view():\n    x = 3\n    return [x for x in [x]]\n", "x", {"constant"}),
+    ("def view():\n    ids = os.environ['IDS']\n    return [int(i) for i in ids.split(',')]\n", "i", {"env"}),
+])
+def test_comprehension_variables_hold_their_iterables_items(src, var, expected) -> None:
+    assert _inner(src, var) == expected

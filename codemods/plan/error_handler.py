@@ -761,6 +761,8 @@ class _Planner(Planner):  # noqa: PLR0904 (the codemod's rules, one method each)
         if isinstance(arg, ast.Name) and depth == 0:
             if self._string_view_arg(arg, func) or self._iterates_request_strings(arg):
                 return ["ValueError"]
+            if self._iterates_json_values(arg, func):
+                return ["ValueError", "TypeError"]  # an element the client sent: "x", null, a list
             values = self._local_values(arg, func)
             if values:
                 found: list[str] = []
@@ -780,6 +782,18 @@ class _Planner(Planner):  # noqa: PLR0904 (the codemod's rules, one method each)
         if not isinstance(loop, (ast.For, ast.AsyncFor, ast.comprehension)) or loop.target is not binders[0]:
             return False
         return self._request_strings(loop.iter)
+
+    def _iterates_json_values(self, name: ast.Name, func: Any) -> bool:
+        """``x`` in ``[int(x) for x in body["ids"]]`` (a loop or a comprehension over a
+        value of the JSON body), bound nowhere else: each element is whatever the client
+        sent."""
+        binders = self.scopes.binders(name.id, self.scopes.scope_of(name))
+        if len(binders) != 1 or not isinstance(binders[0], ast.Name):
+            return False
+        loop = self.scopes.parent(binders[0])
+        if not isinstance(loop, (ast.For, ast.AsyncFor, ast.comprehension)) or loop.target is not binders[0]:
+            return False
+        return self._is_json_value(loop.iter, func)
 
     def _request_strings(self, it: ast.AST) -> bool:
         """Strings the client sent, one by one: ``request.args.getlist("v")`` (no ``type``),

@@ -683,3 +683,20 @@ def test_a_helper_of_another_module_dividing_by_a_request_value_answers_400_at_t
         assert (a.status_code, b.status_code) == (before_status, after_status), url
         if before_status == 200:
             assert a.get_json() == b.get_json()
+
+
+def test_int_of_each_json_list_element_answers_400(tmp_path):
+    """``[int(x) for x in payload["ids"]]``: each element is what the client sent ("x",
+    null, a list...): a ValueError or TypeError there is the client's, answered 400; a
+    well-formed body answers the same as before."""
+    source = (Path(__file__).resolve().parents[1] / "fixtures" / "error-handler" / "json-list-elements-converted"
+              / "input.py").read_text()
+    before, after = _versions(tmp_path, source)
+    old, new = before.app.test_client(), after.app.test_client()
+    for body, after_status in [({"ids": ["1", 2, " 3 "]}, 200), ({"ids": []}, 200), ({"ids": ["x"]}, 400),
+                               ({"ids": [None]}, 400), ({"ids": [[1]]}, 400), ({"ids": 5}, 400), ({}, 400), ([1], 400)]:
+        a, b = old.post("/lines", json=body), new.post("/lines", json=body)
+        assert (a.status_code, b.status_code) == (200 if after_status == 200 else 500, after_status), body
+        if after_status == 200:
+            assert a.get_json() == b.get_json()
+    assert old.get("/server").get_json() == new.get("/server").get_json() == [1, 2]
