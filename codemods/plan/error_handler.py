@@ -773,27 +773,27 @@ class _Planner(Planner):  # noqa: PLR0904 (the codemod's rules, one method each)
                 return found
         return []
 
-    def _iterates_request_strings(self, name: ast.Name) -> bool:
-        """``v`` in ``for v in request.args.getlist("v")`` (a loop or a comprehension), bound nowhere else."""
+    def _loop_iterable(self, name: ast.Name) -> ast.expr | None:
+        """What ``name`` iterates, when a for loop or comprehension target (and nothing else) binds it."""
         binders = self.scopes.binders(name.id, self.scopes.scope_of(name))
         if len(binders) != 1 or not isinstance(binders[0], ast.Name):
-            return False
+            return None
         loop = self.scopes.parent(binders[0])
         if not isinstance(loop, (ast.For, ast.AsyncFor, ast.comprehension)) or loop.target is not binders[0]:
-            return False
-        return self._request_strings(loop.iter)
+            return None
+        return loop.iter
+
+    def _iterates_request_strings(self, name: ast.Name) -> bool:
+        """``v`` in ``for v in request.args.getlist("v")`` (a loop or a comprehension), bound nowhere else."""
+        it = self._loop_iterable(name)
+        return it is not None and self._request_strings(it)
 
     def _iterates_json_values(self, name: ast.Name, func: Any) -> bool:
         """``x`` in ``[int(x) for x in body["ids"]]`` (a loop or a comprehension over a
         value of the JSON body), bound nowhere else: each element is whatever the client
         sent."""
-        binders = self.scopes.binders(name.id, self.scopes.scope_of(name))
-        if len(binders) != 1 or not isinstance(binders[0], ast.Name):
-            return False
-        loop = self.scopes.parent(binders[0])
-        if not isinstance(loop, (ast.For, ast.AsyncFor, ast.comprehension)) or loop.target is not binders[0]:
-            return False
-        return self._is_json_value(loop.iter, func)
+        it = self._loop_iterable(name)
+        return it is not None and self._is_json_value(it, func)
 
     def _request_strings(self, it: ast.AST) -> bool:
         """Strings the client sent, one by one: ``request.args.getlist("v")`` (no ``type``),
