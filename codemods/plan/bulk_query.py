@@ -848,21 +848,7 @@ class _Planner(Planner):
         binders = self._binders_of(site.model)
         if len(binders) != 1:
             raise Refused(site.call, f"{lookup}: `{name}` is not bound exactly once, so flaskfix cannot tell which model it is")
-        node = binders[0]
-        info: ModelInfo | None = None
-        where: str | None = None  # the file defining the model; "" for this module
-        self._model_tree = None
-        self._model_class = name
-        if isinstance(node, ast.ClassDef) and self.scopes.parent(node) is self.tree:
-            info = sqlalchemy_model(self.tree, name)
-            where = ""
-            self._model_tree = self.tree
-        elif isinstance(node, ast.alias) and isinstance(self.scopes.parent(node), ast.ImportFrom):
-            where, original = self._imported(node)
-            if where is not None:
-                info = find_model(self.project, where, original)
-                self._model_tree = self.project.tree(where)
-                self._model_class = original
+        info, where, self._model_tree, self._model_class = self._defined_model(binders[0], name)
         if info is None or where is None:
             raise Refused(site.call, f"{lookup}: flaskfix cannot find the model class `{name}` in the project")
         if info.problem is not None:
@@ -873,6 +859,18 @@ class _Planner(Planner):
         if any(k.arg in ("query_class", "model_class") for k in call.keywords):
             raise Refused(site.call, f"{lookup}: `{info.db_name}` sets a custom query_class/model_class, which may change how get() and filter() answer")
         return info, name
+
+    def _defined_model(self, node: ast.AST, name: str) -> tuple[ModelInfo | None, str | None, ast.Module | None, str]:
+        """What the binding ``node`` of model name ``name`` defines: (its ModelInfo, the file
+        defining it ("" for this module), that file's tree, the class's name there); the
+        first three None when it is neither a class of this module nor imported from the project."""
+        if isinstance(node, ast.ClassDef) and self.scopes.parent(node) is self.tree:
+            return sqlalchemy_model(self.tree, name), "", self.tree, name
+        if isinstance(node, ast.alias) and isinstance(self.scopes.parent(node), ast.ImportFrom):
+            where, original = self._imported(node)
+            if where is not None:
+                return find_model(self.project, where, original), where, self.project.tree(where), original
+        return None, None, None, name
 
     def _imported(self, alias: ast.alias) -> tuple[str | None, str]:
         """(the project file, the name it has there) for the name ``alias`` binds."""
@@ -980,16 +978,7 @@ class _Planner(Planner):
         the loop (where it could be changed); uses after the loop do not matter."""
         scope = self.scopes.scope_of(name)
         where = f"the loop iterates `{name.id}`" + (".items" if pagination else "")
-        if not isinstance(scope, FUNCTIONS) or self.scopes.resolve(name.id, scope) is not scope:
-            raise Refused(site.call, f"{lookup}: {where}, which is not a local variable of the function")
-        binders = self.scopes.binders(name.id, scope)
-        if any(isinstance(b, ast.arg) for b in binders):
-            raise Refused(site.call, f"{lookup}: {where}, a parameter of the function: flaskfix cannot tell what it holds")
-        if len(binders) != 1:
-            raise Refused(site.call, f"{lookup}: {where}, which is assigned more than once")
-        assign = self.scopes.parent(binders[0])
-        if not (isinstance(assign, ast.Assign) and len(assign.targets) == 1 and assign.targets[0] is binders[0]):
-            raise Refused(site.call, f"{lookup}: {where}, which is not bound by a plain assignment")
+        assign = self._sole_assignment(name, site.call, f"{lookup}: {where}")
         block = self.scopes.parent(statement)
         siblings = _bodies(block) if block is not None else []
         if not any(s is assign for s in siblings) or assign.lineno > statement.lineno:
@@ -1035,14 +1024,7 @@ class _Planner(Planner):
         property or hybrid could run code or queries when read before the loop)."""
         assert lp.rows is not None
         binders = self.scopes.binders(lp.rows, self.scopes.scope_of(lp.anchor))
-        node = binders[0] if len(binders) == 1 else None
-        info: ModelInfo | None = None
-        if isinstance(node, ast.ClassDef) and self.scopes.parent(node) is self.tree:
-            info = sqlalchemy_model(self.tree, lp.rows)
-        elif isinstance(node, ast.alias) and isinstance(self.scopes.parent(node), ast.ImportFrom):
-            where, original = self._imported(node)
-            if where is not None:
-                info = find_model(self.project, where, original)
+        info = self._defined_model(binders[0], lp.rows)[0] if len(binders) == 1 else None
         if info is None or info.problem is not None:
             why = f": {info.problem}" if info is not None and info.problem else ""
             raise Refused(site.call, f"{lookup}: flaskfix cannot read the columns of the rows' model `{lp.rows}`{why}")
@@ -1069,20 +1051,27 @@ class _Planner(Planner):
         taken.add(name)
         return name, it, elem, _nonempty(it)
 
+    def _sole_assignment(self, name: ast.Name, at: ast.AST, said: str) -> ast.Assign:
+        """The one plain assignment that binds local ``name`` (refused at ``at``, the
+        message starting with ``said``, when it is a parameter, an outer name, or bound
+        otherwise or more than once)."""
+        scope = self.scopes.scope_of(name)
+        if not isinstance(scope, FUNCTIONS) or self.scopes.resolve(name.id, scope) is not scope:
+            raise Refused(at, f"{said}, which is not a local variable of the function")
+        binders = self.scopes.binders(name.id, scope)
+        if any(isinstance(b, ast.arg) for b in binders):
+            raise Refused(at, f"{said}, a parameter of the function: flaskfix cannot tell what it holds")
+        if len(binders) != 1:
+            raise Refused(at, f"{said}, which is assigned more than once")
+        assign = self.scopes.parent(binders[0])
+        if not (isinstance(assign, ast.Assign) and len(assign.targets) == 1 and assign.targets[0] is binders[0]):
+            raise Refused(at, f"{said}, which is not bound by a plain assignment")
+        return assign
+
     def _single_local_value(self, name: ast.Name, loop: ast.AST, lookup: str) -> ast.expr:
         scope = self.scopes.scope_of(name)
         where = f"the loop iterates `{name.id}`"
-        if not isinstance(scope, FUNCTIONS) or self.scopes.resolve(name.id, scope) is None:
-            raise Refused(loop, f"{lookup}: {where}, which is not a local variable of the function")
-        binders = self.scopes.binders(name.id, scope)
-        if len(binders) != 1 or self.scopes.resolve(name.id, scope) is not scope:
-            raise Refused(loop, f"{lookup}: {where}, which is a parameter or is assigned more than once")
-        target = binders[0]
-        if isinstance(target, ast.arg):
-            raise Refused(loop, f"{lookup}: {where}, a parameter of the function: flaskfix cannot tell what it holds")
-        stmt = self.scopes.parent(target)
-        if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and stmt.targets[0] is target):
-            raise Refused(loop, f"{lookup}: {where}, which is not bound by a plain assignment")
+        stmt = self._sole_assignment(name, loop, f"{lookup}: {where}")
         for node in self.scopes.references(name.id, scope):
             parent = self.scopes.parent(node)
             if isinstance(parent, (*_LOOPS, ast.comprehension)) and parent.iter is node:
@@ -1433,13 +1422,7 @@ def _dict_statement(pre: Prefetch, ids: str, nonempty: bool, key: str, var: str,
     model, pk = pre.model, pre.info.primary_key
     if chunked:
         return _chunked_dict(pre, ids, key, var, width, taken)
-    where = f"{model}.{pk}.in_({ids})"
-    if pre.style == "query":
-        source = f"{model}.query.filter({where})"
-    elif pre.style == "session.query":
-        source = f"{pre.session}.query({model}).filter({where})"
-    else:
-        source = f"{pre.db}.session.scalars({pre.db}.select({model}).where({where}))"
+    source = _source(pre, f"{model}.{pk}.in_({ids})")
     guard = "" if nonempty else f" if {ids} else {{}}"
     one_line = f"{pre.name} = {{{key}: {var} for {var} in {source}}}{guard}"
     if len(one_line) <= width:
@@ -1452,6 +1435,7 @@ def _dict_statement(pre: Prefetch, ids: str, nonempty: bool, key: str, var: str,
 
 
 def _source(pre: Prefetch, where: str) -> str:
+    """The query the prefetch iterates, in the lookup's own style, filtered by ``where``."""
     model = pre.model
     if pre.style == "query":
         return f"{model}.query.filter({where})"
