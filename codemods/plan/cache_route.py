@@ -704,7 +704,8 @@ class _Scanner:
         passed_all = any(k.arg is None for k in node.keywords) or len(node.args) > 1
         free = set() if passed_all else judged.free - {k.arg for k in node.keywords if k.arg}
         wanted = [("context processor", n) for n in sorted(free)] + [("filter", f) for f in sorted(judged.filters)]
-        providers = self.planner.templates().providers()
+        # (searched only when asked: the search makes the result depend on every file)
+        providers = self.planner.templates().providers() if wanted else []
         anchor = self.anchor if not self.info.is_current else node.lineno
         for kind, what in wanted:
             matching = [p for p in providers if (p.names is None or what in p.names)
