@@ -187,7 +187,11 @@ class AstFacts:
                     if isinstance(func, ast.Attribute):
                         called_attrs.add(func.attr)
                         if in_loop and func.attr in lookups:
-                            loop_calls.append((func.attr, ast.unparse(func.value)))
+                            args = child.args  # type: ignore[attr-defined]
+                            receiver = ast.unparse(func.value)
+                            if func.attr == "get" and len(args) == 2 and isinstance(args[0], ast.Name) and args[0].id[:1].isupper():
+                                receiver = f"session? {receiver}"  # ``s.get(Model, x)``: maybe a plain session's
+                            loop_calls.append((func.attr, receiver))
                     elif isinstance(func, ast.Name):
                         called_names.add(func.id)
                 elif cls is ast.BinOp or cls is ast.AugAssign:

@@ -61,7 +61,20 @@ before the loop, so it needs exactly the application context the first lookup ne
 with no ids it does not run at all. A function that is a generator, or a lookup under
 a ``with`` inside the loop (which may push the context the lookup needs), is refused.
 Async code is refused (the session may be an ``AsyncSession``), and so is a session
-flaskfix cannot trace to a Flask-SQLAlchemy object.
+flaskfix cannot trace.
+
+Plain SQLAlchemy, without Flask-SQLAlchemy, is followed too (Flask's own "SQLAlchemy in
+Flask" pattern). A model is a direct subclass of ``Base = declarative_base()`` (only
+``name=``, ``metadata=`` or ``bind=`` given: ``cls=`` may add columns) or of ``class
+Base(DeclarativeBase): pass``, with nothing but ``Base.query`` set on it. A session is a
+module-level ``scoped_session(...)`` or ``Session(...)`` (of this module or imported from
+the project), a local bound once by ``with Maker() as s`` or ``s = Maker()`` with
+``Maker`` a module-level ``sessionmaker(...)`` (or by ``Session(engine)``), or a
+parameter annotated ``Session``. ``Model.query.get(x)`` is followed when ``Base.query =
+<scoped_session>.query_property()`` sits next to the base. The prefetch is made on the
+same session: ``s.query(Model).filter(...)``, or ``s.scalars(select(Model).where(...))``
+for ``s.get(Model, x)`` and select lookups when the module imports ``select``. Since such
+a session has no telling name, any other use of it in the loop refuses the loop.
 
 Ids read from the loop's rows (the textbook N+1: ``for o in orders:
 Customer.query.get(o.customer_id)``). The rows are iterated twice, by the prefetch and
@@ -157,15 +170,19 @@ class BulkQuery(FlaskfixCodemod):
         "the lookup is not in a function, or is in a generator function, or under a `with` inside the loop",
         "the id is neither the loop variable x itself nor int(x), or x is reassigned in the loop",
         "the lookup is in a nested function or lambda, or in a comprehension whose statement can run other code first",
-        "the model is not a direct db.Model subclass with one primary-key column flaskfix can read (from primary_key=True "
-        "or __mapper_args__), or it sets query_class/__table__, or __mapper_args__ keys other than primary_key that change loading",
+        "the model is not a direct subclass of db.Model or of a plain declarative base (declarative_base() with only name/"
+        "metadata/bind, or an empty DeclarativeBase subclass) with one primary-key column flaskfix can read (from "
+        "primary_key=True or __mapper_args__), or it sets query_class/__table__, or __mapper_args__ keys other than "
+        "primary_key that change loading",
+        "Model.query on a plain declarative model whose base has no `Base.query = <scoped_session>.query_property()`",
         "the ids' element type is unknown, or does not match the primary key (int ids against a string key)",
         "the ids are not a re-iterable collection built in the function (a parameter, a generator), or the function may change them",
         "the loop body uses the database session or calls a method that writes (commit, flush, delete, expire, refresh...)",
         "a try statement surrounds the loop or the lookup (the prefetch could raise where the loop did not)",
         "the lookup passes extra arguments or carries options/filters (populate_existing, .options(), filter_by on another column)",
         "a range whose size is computed at run time, or larger than max_ids",
-        "async code (an async for loop or comprehension), or a session not traceable to a Flask-SQLAlchemy object",
+        "async code (an async for loop or comprehension), or a session not traceable to a Flask-SQLAlchemy object, a "
+        "module-level scoped_session()/Session(), or a local session of a module-level sessionmaker()",
         "string ids that need a test of their spelling, in a module that rebinds int, str or len",
     )
     EXAMPLE_BEFORE = '''\

@@ -47,10 +47,11 @@ def redis_counter(facts: AstFacts) -> bool:
 
 def bulk_query(facts: AstFacts) -> bool:
     """A loop or comprehension calling a lookup method (``LOOP_LOOKUPS``: get, first,
-    one...) on something that looks like a query or a session (or db.get_or_404)."""
+    one...) on something that looks like a query, a session or a select (or db.get_or_404,
+    or ``get(Model, x)`` on any name: a plain session may be called anything)."""
     return any(
         attr in LOOP_LOOKUPS
-        and ("query" in receiver or "session" in receiver or attr == "get_or_404")
+        and ("query" in receiver or "session" in receiver or "select(" in receiver or attr == "get_or_404")
         for attr, receiver in facts.loop_calls
     )
 

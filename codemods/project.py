@@ -440,6 +440,9 @@ class ModelInfo:
     problem: str | None = None
     #: every column declared in the class body, with its Python type ("int", "str") or None
     columns: tuple[tuple[str, str | None], ...] = ()
+    #: "flask": ``class X(db.Model)``; "declarative": ``class X(Base)``, a base that the
+    #: planner must still prove to be a plain SQLAlchemy declarative base (``db_name`` is its name)
+    base_kind: str = "flask"
 
 
 def sqlalchemy_model(tree: ast.Module, class_name: str) -> ModelInfo | None:
@@ -451,9 +454,14 @@ def sqlalchemy_model(tree: ast.Module, class_name: str) -> ModelInfo | None:
         return ModelInfo(class_name, problem="it is defined more than once")
     cls = classes[0]
     bases = [dotted(b) for b in cls.bases]
-    if len(bases) != 1 or bases[0] is None or not bases[0].endswith(".Model") or bases[0].count(".") != 1 or cls.keywords:
+    base_kind = "flask"
+    if len(bases) == 1 and isinstance(cls.bases[0], ast.Name) and not cls.keywords:
+        base_kind = "declarative"  # ``class User(Base)``: proven a declarative base by the caller
+        db_name = bases[0] or ""
+    elif len(bases) != 1 or bases[0] is None or not bases[0].endswith(".Model") or bases[0].count(".") != 1 or cls.keywords:
         return ModelInfo(class_name, problem="it is not a direct `db.Model` subclass (mixins and inheritance may add or change primary keys)")
-    db_name = bases[0].split(".")[0]
+    else:
+        db_name = bases[0].split(".")[0]
     columns: dict[str, tuple[ast.Call, ast.expr | None]] = {}
     flagged: list[str] = []  # columns declared with primary_key=True
     mapper_args: ast.expr | None = None
@@ -466,13 +474,13 @@ def sqlalchemy_model(tree: ast.Module, class_name: str) -> ModelInfo | None:
         elif isinstance(stmt, ast.AnnAssign):
             targets, value, annotation = [stmt.target], stmt.value, stmt.annotation
         elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and stmt.name in _MODEL_SPECIAL_NAMES:
-            return ModelInfo(class_name, db_name=db_name, problem=f"it computes `{stmt.name}` in a method, which flaskfix cannot read")
+            return ModelInfo(class_name, db_name=db_name, base_kind=base_kind, problem=f"it computes `{stmt.name}` in a method, which flaskfix cannot read")
         names = [t.id for t in targets if isinstance(t, ast.Name)]
         if names == ["__mapper_args__"] and len(targets) == 1:
             mapper_args = value
             continue
         if any(n in _MODEL_SPECIAL_NAMES for n in names):
-            return ModelInfo(class_name, db_name=db_name, problem=f"it sets `{names[0]}`, which may change how it is queried")
+            return ModelInfo(class_name, db_name=db_name, base_kind=base_kind, problem=f"it sets `{names[0]}`, which may change how it is queried")
         if not isinstance(value, ast.Call) or len(names) != 1:
             continue
         callee = (dotted(value.func) or "").split(".")[-1]
@@ -481,26 +489,26 @@ def sqlalchemy_model(tree: ast.Module, class_name: str) -> ModelInfo | None:
         columns[names[0]] = (value, annotation)
         if not any(k.arg == "primary_key" and isinstance(k.value, ast.Constant) and k.value.value is True for k in value.keywords):
             if any(k.arg == "primary_key" for k in value.keywords):
-                return ModelInfo(class_name, db_name=db_name, problem="a `primary_key=` flag is not a literal True/False")
+                return ModelInfo(class_name, db_name=db_name, base_kind=base_kind, problem="a `primary_key=` flag is not a literal True/False")
             continue
         flagged.append(names[0])
     pks = flagged
     if mapper_args is not None:
         declared = _mapper_primary_key(mapper_args)
         if isinstance(declared, str):
-            return ModelInfo(class_name, db_name=db_name, problem=declared)
+            return ModelInfo(class_name, db_name=db_name, base_kind=base_kind, problem=declared)
         if declared is not None:  # the mapper's primary key replaces the table's
             pks = declared
             unknown = [n for n in pks if n not in columns]
             if unknown:
-                return ModelInfo(class_name, db_name=db_name, problem=f"its `__mapper_args__` primary key `{unknown[0]}` is not a column declared in its body")
+                return ModelInfo(class_name, db_name=db_name, base_kind=base_kind, problem=f"its `__mapper_args__` primary key `{unknown[0]}` is not a column declared in its body")
     if not pks:
-        return ModelInfo(class_name, db_name=db_name, problem="no primary-key column is declared in its body")
+        return ModelInfo(class_name, db_name=db_name, base_kind=base_kind, problem="no primary-key column is declared in its body")
     if len(pks) > 1:
-        return ModelInfo(class_name, db_name=db_name, problem="its primary key is composite")
+        return ModelInfo(class_name, db_name=db_name, base_kind=base_kind, problem="its primary key is composite")
     call, annotation = columns[pks[0]]
     return ModelInfo(class_name, pks[0], _column_python_type(call, annotation), db_name,
-                     columns=tuple((n, _column_python_type(c, a)) for n, (c, a) in columns.items()))
+                     columns=tuple((n, _column_python_type(c, a)) for n, (c, a) in columns.items()), base_kind=base_kind)
 
 
 #: class attributes that change how a model is mapped or queried in ways flaskfix does not follow
@@ -602,3 +610,143 @@ def sqlalchemy_call(project: Project, path: str, name: str, _depth: int = 0) -> 
                     source = resolve_module(project, stmt.module or "", path, stmt.level)
                     return sqlalchemy_call(project, source, name, _depth + 1) if source else None
     return None
+
+
+# -- plain SQLAlchemy (declarative bases, sessions), added for bulk-query --------------------
+
+#: what ``declarative_base`` may be called as
+DECLARATIVE_BASE_CALLS = frozenset({"sqlalchemy.orm.declarative_base", "sqlalchemy.ext.declarative.declarative_base",
+                                    "sqlalchemy.orm.decl_api.declarative_base"})
+DECLARATIVE_BASE_CLASSES = frozenset({"sqlalchemy.orm.DeclarativeBase", "sqlalchemy.orm.DeclarativeBaseNoMeta"})
+SCOPED_SESSION = frozenset({"sqlalchemy.orm.scoped_session", "sqlalchemy.orm.scoping.scoped_session"})
+SESSIONMAKER = frozenset({"sqlalchemy.orm.sessionmaker", "sqlalchemy.orm.session.sessionmaker"})
+#: annotations that make a parameter a session
+SESSION_CLASSES = frozenset({"sqlalchemy.orm.Session", "sqlalchemy.orm.session.Session", *SCOPED_SESSION})
+#: ``declarative_base()`` keywords that change nothing about which columns, keys or rows a model has
+_PLAIN_BASE_KEYWORDS = frozenset({"name", "metadata", "bind"})
+
+
+def module_binding(project: Project, path: str, name: str, _depth: int = 0) -> tuple[str, ast.stmt] | None:
+    """(file, statement) of the one module-level statement of project file ``path`` that
+    binds ``name`` (``name = <call>`` or ``class name``), following ``from X import name
+    [as alias]`` re-exports (three at most); None when there is none or more than one."""
+    tree = project.tree(path)
+    if tree is None:
+        return None
+    found: list[tuple[str, ast.stmt]] = []
+    for stmt in tree.body:
+        if isinstance(stmt, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in stmt.targets):
+            found.append((path, stmt))
+        elif isinstance(stmt, (ast.AnnAssign, ast.AugAssign)) and isinstance(stmt.target, ast.Name) and stmt.target.id == name:
+            found.append((path, stmt))
+        elif isinstance(stmt, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and stmt.name == name:
+            found.append((path, stmt))
+        elif isinstance(stmt, ast.ImportFrom):
+            for alias in stmt.names:
+                if (alias.asname or alias.name) == name:
+                    source = resolve_module(project, stmt.module or "", path, stmt.level) if _depth < 3 else None
+                    binding = module_binding(project, source, alias.name, _depth + 1) if source else None
+                    if binding is None:
+                        return None
+                    found.append(binding)
+        elif isinstance(stmt, ast.Import) and any((a.asname or a.name.split(".")[0]) == name for a in stmt.names):
+            return None
+    return found[0] if len(found) == 1 else None
+
+
+def qualified(tree: ast.Module, expr: ast.expr) -> str | None:
+    """The dotted name ``expr`` refers to through ``tree``'s module-level imports
+    (``sa.orm.scoped_session`` with ``import sqlalchemy as sa`` -> ``sqlalchemy.orm.scoped_session``);
+    None when its first name is not imported."""
+    text = dotted(expr)
+    if text is None:
+        return None
+    head, _, rest = text.partition(".")
+    for stmt in tree.body:
+        if isinstance(stmt, ast.ImportFrom) and not stmt.level and stmt.module:
+            for alias in stmt.names:
+                if (alias.asname or alias.name) == head:
+                    return ".".join(p for p in (stmt.module, alias.name, rest) if p)
+        elif isinstance(stmt, ast.Import):
+            for alias in stmt.names:
+                if alias.asname == head:
+                    return ".".join(p for p in (alias.name, rest) if p)
+                if alias.asname is None and alias.name.split(".")[0] == head:
+                    return text
+    return None
+
+
+def session_factory(project: Project, path: str, name: str) -> str | None:
+    """What module-level ``name`` of project file ``path`` is: "scoped" for
+    ``scoped_session(...)`` or ``Session(...)`` (a session itself: ``name.query(...)``), "sessionmaker" for
+    ``sessionmaker(...)`` (``name()`` makes a session); None when neither is provable."""
+    binding = module_binding(project, path, name)
+    if binding is None:
+        return None
+    where, stmt = binding
+    tree = project.tree(where)
+    if tree is None or not isinstance(stmt, ast.Assign) or len(stmt.targets) != 1 or not isinstance(stmt.value, ast.Call):
+        return None
+    callee = qualified(tree, stmt.value.func)
+    if callee in SCOPED_SESSION or callee in SESSION_CLASSES:
+        return "scoped"
+    if callee in SESSIONMAKER:
+        return "sessionmaker"
+    return None
+
+
+@dataclass(frozen=True)
+class DeclarativeBaseInfo:
+    """A plain SQLAlchemy declarative base: ``Base = declarative_base()`` or
+    ``class Base(DeclarativeBase): pass``. ``problem`` says why flaskfix cannot rely on it;
+    ``query`` is None when the project sets no ``Base.query``, "" when it is
+    ``<scoped session>.query_property()`` (so ``Model.query`` is that session's query),
+    else why ``Model.query`` is not followed."""
+
+    problem: str | None
+    query: str | None = None
+
+
+def declarative_base(project: Project, path: str, name: str) -> DeclarativeBaseInfo:
+    """Whether ``name``, as project file ``path`` binds it at module level, is a plain
+    SQLAlchemy declarative base (nothing that may add columns or change how rows load)."""
+    binding = module_binding(project, path, name)
+    not_plain = DeclarativeBaseInfo(f"it is not a direct subclass of `db.Model` or of a plain SQLAlchemy declarative base "
+                                    f"(its base `{name}` is not provably `declarative_base()` or a `DeclarativeBase` subclass "
+                                    "with an empty body); mixins and inheritance may add or change primary keys")
+    if binding is None:
+        return not_plain
+    where, stmt = binding
+    tree = project.tree(where)
+    assert tree is not None
+    if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.value, ast.Call):
+        if qualified(tree, stmt.value.func) not in DECLARATIVE_BASE_CALLS:
+            return not_plain
+        other = [k.arg or "**" for k in stmt.value.keywords if k.arg not in _PLAIN_BASE_KEYWORDS]
+        if other or stmt.value.args:
+            return DeclarativeBaseInfo(f"its base `{name}` is made by `declarative_base()` with "
+                                       f"{'`' + other[0] + '=`' if other else 'positional arguments'}, which may add columns or change how rows load")
+    elif isinstance(stmt, ast.ClassDef):
+        if (len(stmt.bases) != 1 or stmt.keywords or qualified(tree, stmt.bases[0]) not in DECLARATIVE_BASE_CLASSES
+                or not all(isinstance(s, ast.Pass) or (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))
+                           for s in stmt.body)):
+            return not_plain
+    else:
+        return not_plain
+    base_name = stmt.targets[0].id if isinstance(stmt, ast.Assign) else stmt.name  # type: ignore[attr-defined]
+    query: str | None = None
+    for s in tree.body:
+        targets = s.targets if isinstance(s, ast.Assign) else [s.target] if isinstance(s, (ast.AnnAssign, ast.AugAssign)) else []
+        for t in targets:
+            if isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and t.value.id == base_name:
+                if t.attr != "query" or not isinstance(s, ast.Assign):
+                    return DeclarativeBaseInfo(f"`{base_name}.{t.attr}` is set at line {s.lineno}, which may change how its models load")
+                value = s.value
+                if (isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and value.func.attr == "query_property"
+                        and not value.args and not value.keywords and isinstance(value.func.value, ast.Name)
+                        and session_factory(project, where, value.func.value.id) == "scoped"):
+                    query = ""
+                else:
+                    query = (f"`{base_name}.query` is set at line {s.lineno} to something other than "
+                             "`<scoped_session>.query_property()` without arguments")
+    return DeclarativeBaseInfo(None, query)

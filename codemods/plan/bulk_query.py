@@ -19,7 +19,8 @@ from flaskfix.codemods.changes import Change
 from flaskfix.codemods.plan import FilePlan, InsertBefore, PlanInput, ReplaceCall, SetCompIter
 from flaskfix.codemods.plan.base import Planner, def_lines, node_lines
 from flaskfix.codemods.plan.scopes import COMPREHENSIONS, FUNCTIONS, is_generator_function
-from flaskfix.codemods.project import ModelInfo, find_model, resolve_module, sqlalchemy_call, sqlalchemy_model
+from flaskfix.codemods.project import (SESSION_CLASSES, ModelInfo, declarative_base, find_model, qualified, resolve_module,
+                                       session_factory, sqlalchemy_call, sqlalchemy_model)
 
 ID = "bulk-query"
 
@@ -30,7 +31,9 @@ SiteKind = Literal[
 #: row: the loop iterates model rows (ids are their columns); any: a JSON value from the
 #: client, whose elements may be anything
 ElementType = Literal["int", "str", "row", "any"]
-Style = Literal["query", "session", "session.query"]
+#: session: ``db.session.scalars(db.select(M)...)``; session.query: ``<session>.query(M)...``;
+#: session.select: ``<plain session>.scalars(<select>(M)...)`` (``pre.db`` holds the select's text)
+Style = Literal["query", "session", "session.query", "session.select"]
 #: exact: a dict miss is the answer; canonical: only for canonical int strings; fallback:
 #: never; converted: int(x) of string ids, prefetched for the ids int() surely accepts;
 #: typed: ids read from the loop's rows (``o.customer_id``), prefetched only for values of
@@ -161,7 +164,8 @@ class _Planner(Planner):
 
     def __init__(self, inp: PlanInput) -> None:
         super().__init__(inp)
-        self._body_ok: set[ast.AST] = set()
+        self._body_ok: set[tuple[ast.AST, str]] = set()
+        self._plain_sessions: dict[tuple[str, object], bool] = {}
         self._abort: str | None | bool = False  # False: not decided yet
         self._model_tree: ast.Module | None = None
         self._model_class = ""
@@ -330,6 +334,22 @@ class _Planner(Planner):
                 self._loop_finding(call, "`session.get()` with options (populate_existing, with_for_update...): a prefetched object would not honour them")
                 return None
             return self._site_with_arg(call, "session.get", call.args[0], call.args[1], base.value)
+        # session.get(Model, x) on a plain SQLAlchemy session (scoped_session, sessionmaker())
+        if method == "get" and isinstance(base, ast.Name) and len(call.args) >= 1 and isinstance(call.args[0], ast.Name) \
+                and not self._plain_session(base):
+            if self._names_model(call.args[0]):
+                self._loop_finding(call, f"`{self.shown(call)}`: flaskfix cannot tell which session `{base.id}` is (it needs "
+                                         "`db.session` of a Flask-SQLAlchemy object, a module-level `scoped_session(...)` or "
+                                         "`Session(...)`, or a session made in this function by a module-level `sessionmaker(...)`)")
+            return None
+        if method == "get" and isinstance(base, ast.Name) and len(call.args) >= 1 and isinstance(call.args[0], ast.Name):
+            if len(call.args) != 2 or call.keywords or not plain:
+                self._loop_finding(call, "`session.get()` with options (populate_existing, with_for_update...): a prefetched object would not honour them")
+                return None
+            site = self._site_with_arg(call, "session.get", call.args[0], call.args[1], None)
+            if site is not None:
+                site.session = base
+            return site
         # db.get_or_404(Model, x[, description=...])
         if method == "get_or_404" and isinstance(base, ast.Name) and n_args >= 2 and call.args and isinstance(call.args[0], ast.Name):
             if not plain or len(call.args) < 2 or len(call.args) > 2 or any(k.arg != "description" for k in call.keywords):
@@ -384,15 +404,17 @@ class _Planner(Planner):
             if len(args) != 1 or base.keywords:  # type: ignore[attr-defined]
                 return None
             stmt = args[0]
-        if stmt is None or not (isinstance(receiver, ast.Attribute) and receiver.attr == "session"
-                                and isinstance(receiver.value, ast.Name)):
+        plain = isinstance(receiver, ast.Name) and self._plain_session(receiver)
+        if stmt is None or not (plain or (isinstance(receiver, ast.Attribute) and receiver.attr == "session"
+                                          and isinstance(receiver.value, ast.Name))):
             return None
+        assert receiver is not None
         chain: list[ast.Call] = []
         node: ast.AST = stmt
         while isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr != "select":
             chain.append(node)
             node = node.func.value
-        if not (isinstance(node, ast.Call) and self._is_select(node.func, receiver.value) and len(node.args) == 1
+        if not (isinstance(node, ast.Call) and self._is_select(node.func, None if plain else receiver.value) and len(node.args) == 1
                 and isinstance(node.args[0], ast.Name) and not node.keywords):
             return None
         model = node.args[0]
@@ -416,15 +438,17 @@ class _Planner(Planner):
                 self._loop_finding(call, f"{shown}: the condition is not `{model.id}.<column> == <id>`: not rewritten")
                 return False
             column, value = test.left.attr, test.comparators[0]
-        site = self._site_with_arg(call, "session.select", model, value, receiver.value)
+        site = self._site_with_arg(call, "session.select", model, value, None if plain else receiver.value)  # type: ignore[attr-defined]
         if site is None:
             return False
         site.keyword, site.must_exist = column, method in ("scalar_one", "one")
+        if plain:
+            site.session = receiver
         return site
 
-    def _is_select(self, func: ast.expr, db: ast.Name) -> bool:
+    def _is_select(self, func: ast.expr, db: ast.Name | None) -> bool:
         """``select`` from SQLAlchemy, or ``db.select`` of the session's Flask-SQLAlchemy object."""
-        if isinstance(func, ast.Attribute) and func.attr == "select" and isinstance(func.value, ast.Name):
+        if db is not None and isinstance(func, ast.Attribute) and func.attr == "select" and isinstance(func.value, ast.Name):
             return func.value.id == db.id
         names = self.scopes.qualified_names(func)
         return bool(names & {"sqlalchemy.select", "sqlalchemy.sql.select", "sqlalchemy.future.select",
@@ -572,7 +596,12 @@ class _Planner(Planner):
                         "session.query.filter_by": "session.query", "session.select": "session"}.get(site.kind, "query")  # type: ignore[assignment]
         db_name = site.db.id if site.db is not None else info.db_name
         session = ""
-        if site.kind in ("session.query.get", "session.query.filter_by"):
+        if isinstance(site.session, ast.Name) and self._plain_session(site.session):
+            session = site.session.id  # a plain SQLAlchemy session: its own query() or scalars(select())
+            if style == "session":
+                select = self.scopes.expression_for("sqlalchemy.select")
+                style, db_name = ("session.select", select) if select is not None else ("session.query", "")
+        elif site.kind in ("session.query.get", "session.query.filter_by"):
             session = self._session_of(site, lookup)
         elif style == "session":
             self._check_db(site, lookup, site.db)
@@ -823,6 +852,60 @@ class _Planner(Planner):
     def _binders_of(self, name: ast.Name) -> list[ast.AST]:
         return self.scopes.binders(name.id, self.scopes.scope_of(name))
 
+    def _names_model(self, name: ast.Name) -> bool:
+        """Does ``name`` name a model class of the project (whatever flaskfix can prove of it)?"""
+        binders = self._binders_of(name)
+        if len(binders) != 1:
+            return False
+        info = self._defined_model(binders[0], name.id)[0]
+        return info is not None
+
+    def _plain_session(self, name: ast.Name) -> bool:
+        """Is ``name`` a plain SQLAlchemy session: a module-level ``scoped_session(...)`` (of
+        this module or imported from the project), or a local bound once, in the function,
+        by ``with Maker() as s`` / ``s = Maker()`` (``Maker`` a module-level
+        ``sessionmaker(...)``) or ``Session(...)`` of ``sqlalchemy.orm``, or a parameter
+        annotated ``Session`` / ``scoped_session``?"""
+        key = (name.id, self.scopes.resolve(name.id, self.scopes.scope_of(name)))
+        if key not in self._plain_sessions:
+            self._plain_sessions[key] = self._find_plain_session(name)
+        return self._plain_sessions[key]
+
+    def _find_plain_session(self, name: ast.Name) -> bool:
+        binders = self._binders_of(name)
+        if len(binders) != 1:
+            return False
+        node = binders[0]
+        parent = self.scopes.parent(node)
+        if isinstance(node, ast.alias) and isinstance(parent, ast.ImportFrom):
+            where, original = self._imported(node)
+            return where is not None and session_factory(self.project, where, original) == "scoped"
+        if self.scopes.resolve(name.id, self.scopes.scope_of(name)) is self.tree:
+            return session_factory(self.project, self.inp.path, name.id) == "scoped"
+        if isinstance(node, ast.arg):
+            return node.annotation is not None and bool(self.scopes.qualified_names(node.annotation) & SESSION_CLASSES)
+        if isinstance(parent, ast.withitem) and parent.optional_vars is node:
+            value: ast.expr = parent.context_expr
+        elif isinstance(parent, ast.Assign) and parent.targets == [node]:
+            value = parent.value
+        else:
+            return False
+        if not isinstance(value, ast.Call):
+            return False
+        if self.scopes.qualified_names(value.func) & {"sqlalchemy.orm.Session", "sqlalchemy.orm.session.Session"}:
+            return True
+        if value.args or value.keywords or not isinstance(value.func, ast.Name):
+            return False
+        maker = value.func
+        makers = self._binders_of(maker)
+        if len(makers) != 1:
+            return False
+        if isinstance(makers[0], ast.alias) and isinstance(self.scopes.parent(makers[0]), ast.ImportFrom):
+            where, original = self._imported(makers[0])
+            return where is not None and session_factory(self.project, where, original) == "sessionmaker"
+        return (self.scopes.resolve(maker.id, self.scopes.scope_of(maker)) is self.tree
+                and session_factory(self.project, self.inp.path, maker.id) == "sessionmaker")
+
     def _session_of(self, site: Site, lookup: str) -> str:
         """``db.session`` (db a Flask-SQLAlchemy object) or a module-level name bound to
         it; the text to build the prefetch with."""
@@ -841,7 +924,9 @@ class _Planner(Planner):
                     self._check_db(site, lookup, value.value)
                     site.db = value.value
                     return receiver.id
-        raise Refused(site.call, f"{lookup}: flaskfix cannot tell which session `{receiver.id}` is (it needs `db.session` of a Flask-SQLAlchemy object)")
+        raise Refused(site.call, f"{lookup}: flaskfix cannot tell which session `{receiver.id}` is (it needs `db.session` of a "
+                                 "Flask-SQLAlchemy object, a module-level `scoped_session(...)` or `Session(...)`, or a session "
+                                 "made in this function by a module-level `sessionmaker(...)`)")
 
     def _model_info(self, site: Site, lookup: str) -> tuple[ModelInfo, str]:
         name = site.model.id
@@ -851,6 +936,20 @@ class _Planner(Planner):
         info, where, self._model_tree, self._model_class = self._defined_model(binders[0], name)
         if info is None or where is None:
             raise Refused(site.call, f"{lookup}: flaskfix cannot find the model class `{name}` in the project")
+        if info.base_kind == "declarative":
+            base = declarative_base(self.project, where or self.inp.path, info.db_name)
+            if base.problem is None and info.problem is None and site.kind in ("query.get", "query.get_or_404", "query.filter_by"):
+                if site.kind == "query.get_or_404":
+                    raise Refused(site.call, f"{lookup}: `{name}` is a plain SQLAlchemy model, whose query has no get_or_404 flaskfix knows")
+                if base.query is None:
+                    raise Refused(site.call, f"{lookup}: flaskfix does not find `{info.db_name}.query = <scoped_session>.query_property()` "
+                                             f"where `{info.db_name}` is defined, so it cannot tell what `{name}.query` is")
+                if base.query:
+                    raise Refused(site.call, f"{lookup}: {base.query}")
+            problem = base.problem or info.problem
+            if problem is not None:
+                raise Refused(site.call, f"{lookup}: model `{name}`: {problem}")
+            return info, name
         if info.problem is not None:
             raise Refused(site.call, f"{lookup}: model `{name}`: {info.problem}")
         call = self._db_call(where, info.db_name)
@@ -1230,7 +1329,9 @@ class _Planner(Planner):
     # -- the loop body -------------------------------------------------------------------
 
     def _check_body(self, anchor: ast.AST, binding: ast.AST, lookup: str, site: Site) -> None:
-        if anchor in self._body_ok:
+        # a plain session has no telling name (``s``, ``db_session``): any other use of it counts
+        session = site.session.id if isinstance(site.session, ast.Name) else ""
+        if (anchor, session) in self._body_ok:
             return
         if isinstance(anchor, _LOOPS):
             parts: list[ast.AST] = list(anchor.body)
@@ -1242,13 +1343,13 @@ class _Planner(Planner):
             what = "the comprehension"
         seen: set[str] = set()
         for part in parts:
-            problem = self._body_problem([part], seen)
+            problem = self._body_problem([part], seen, session)
             if problem is not None:
                 node, why = problem
                 raise Refused(site.call, f"{lookup}: {what} {why} at line {node.lineno}, which may change what a later lookup returns")  # type: ignore[attr-defined]
-        self._body_ok.add(anchor)
+        self._body_ok.add((anchor, session))
 
-    def _body_problem(self, body: list[ast.AST], seen: set[str]) -> tuple[ast.AST, str] | None:
+    def _body_problem(self, body: list[ast.AST], seen: set[str], session: str = "") -> tuple[ast.AST, str] | None:
         local_functions = {f.name: f for f in self.tree.body if isinstance(f, ast.FunctionDef)}
         stack = list(reversed(body))
         while stack:
@@ -1278,7 +1379,7 @@ class _Planner(Planner):
                     found = "calls `setattr()` (a change the next lookup would flush)"
                 elif isinstance(func, ast.Name) and func.id in local_functions and func.id not in seen:
                     seen.add(func.id)
-                    inner = self._body_problem(list(local_functions[func.id].body), seen)
+                    inner = self._body_problem(list(local_functions[func.id].body), seen, session)
                     if inner is not None:
                         found = f"calls `{func.id}()`, which {inner[1]}"
             elif isinstance(node, ast.Assign):
@@ -1291,6 +1392,8 @@ class _Planner(Planner):
                 found = f"uses `.{node.attr}`"
             elif isinstance(node, ast.Name) and node.id == "session" and not self.scopes.refers_to(node, "flask.session"):
                 found = "uses `session`"
+            elif isinstance(node, ast.Name) and session and node.id == session:
+                found = f"uses the session `{session}`"
             if found is not None:
                 return node, found
             stack.extend(reversed(children))
@@ -1441,6 +1544,8 @@ def _source(pre: Prefetch, where: str) -> str:
         return f"{model}.query.filter({where})"
     if pre.style == "session.query":
         return f"{pre.session}.query({model}).filter({where})"
+    if pre.style == "session.select":
+        return f"{pre.session}.scalars({pre.db}({model}).where({where}))"
     return f"{pre.db}.session.scalars({pre.db}.select({model}).where({where}))"
 
 
@@ -1589,6 +1694,8 @@ def _site_shape(call: ast.Call) -> bool:
         return True
     if func.attr == "get_or_404":
         return isinstance(base, ast.Name)
+    if func.attr == "get" and isinstance(base, ast.Name) and len(call.args) == 2 and isinstance(call.args[0], ast.Name):
+        return True  # a plain session's get(Model, x)
     if isinstance(base, ast.Attribute) and base.attr == "session" and isinstance(base.value, ast.Name):
         return len(call.args) + len(call.keywords) == 2 and not call.keywords
     return isinstance(base, ast.Call) and isinstance(base.func, ast.Attribute) and base.func.attr == "query"

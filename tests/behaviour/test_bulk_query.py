@@ -315,7 +315,7 @@ def test_forms_save_queries(forms, url, before_selects, after_selects) -> None: 
     a = after.get(url)
     assert b[:2] == a[:2]
     assert b[0] == 200
-    assert (b[2], a[2]) == (before_selects, after_selects)
+    assert (b[2], a[2]) == (before_selects, after_selects), (b, a)
 
 
 @pytest.mark.parametrize(
@@ -562,7 +562,7 @@ def test_more_forms_save_queries(more, url, before_selects, after_selects) -> No
     b, a = before.get(url), after.get(url)
     assert b[:2] == a[:2]
     assert b[0] == 200
-    assert (b[2], a[2]) == (before_selects, after_selects)
+    assert (b[2], a[2]) == (before_selects, after_selects), (b, a)
 
 
 @pytest.mark.parametrize(
@@ -1078,3 +1078,162 @@ def test_a_404_before_a_too_large_id_stays_a_404(bounded_apps) -> None:  # type:
     url = f"/strict?id=99&id={10**30}"
     b, a = before.get(url), after.get(url)
     assert b[0] == a[0] == 404
+
+
+# -- plain SQLAlchemy: declarative_base / DeclarativeBase models, scoped_session, sessionmaker -----
+
+PLAIN_MODELS = '''\
+from sqlalchemy import Column, ForeignKey, Integer, String, create_engine
+from sqlalchemy.orm import DeclarativeBase, declarative_base, scoped_session, sessionmaker
+from sqlalchemy.pool import StaticPool
+
+engine = create_engine("sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False})
+db_session = scoped_session(sessionmaker(autoflush=False, bind=engine))
+SessionLocal = sessionmaker(bind=engine)
+
+Base = declarative_base()
+Base.query = db_session.query_property()
+
+
+class User(Base):
+    __tablename__ = "users"
+    id = Column(Integer, primary_key=True)
+    name = Column(String(50))
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    id = Column(Integer, primary_key=True)
+    user_id = Column(Integer, ForeignKey("users.id"))
+
+
+class Modern(DeclarativeBase):
+    pass
+
+
+class Tag(Modern):
+    __tablename__ = "tags"
+    slug = Column(String(40), primary_key=True)
+    label = Column(String(40))
+'''
+
+PLAIN_APP = '''\
+from flask import Flask, jsonify, request
+from sqlalchemy import select
+
+from models import SessionLocal, Order, Tag, User, db_session
+
+app = Flask(__name__)
+
+
+@app.teardown_appcontext
+def shutdown_session(exception=None):
+    db_session.remove()
+
+
+@app.route("/names")
+def names():
+    ids = request.args.getlist("id", type=int)
+    return jsonify([getattr(User.query.get(uid), "name", None) for uid in ids])
+
+
+@app.route("/scoped")
+def scoped():
+    out = []
+    for uid in request.args.getlist("id", type=int):
+        user = db_session.query(User).get(uid)
+        out.append(user.name if user else None)
+    return jsonify(out)
+
+
+@app.route("/scoped-get")
+def scoped_get():
+    out = []
+    for uid in request.args.getlist("id", type=int):
+        user = db_session.get(User, uid)
+        out.append(user.name if user else None)
+    return jsonify(out)
+
+
+@app.route("/local")
+def local():
+    out = []
+    with SessionLocal() as s:
+        for uid in request.args.getlist("id", type=int):
+            user = s.execute(select(User).where(User.id == uid)).scalar_one_or_none()
+            out.append(user.name if user else None)
+    return jsonify(out)
+
+
+@app.route("/orders")
+def orders():
+    out = []
+    rows = Order.query.order_by(Order.id).all()
+    for order in rows:
+        user = User.query.get(order.user_id)
+        out.append([order.id, user.name if user else None])
+    return jsonify(out)
+
+
+@app.route("/tags")
+def tags():
+    session = SessionLocal()
+    slugs = request.args.get("tags", "").split(",")
+    found = [getattr(session.get(Tag, slug), "label", None) for slug in slugs]
+    session.close()
+    return jsonify(found)
+
+
+@app.errorhandler(Exception)
+def failed(error):
+    return jsonify(error=type(error).__name__), 500
+'''
+
+
+class CountedPlain(Counted):
+    """A plain-SQLAlchemy app (no Flask-SQLAlchemy) whose SELECT statements are counted."""
+
+    def __init__(self, module: ModuleType) -> None:  # noqa: D107
+        self.app = module.app
+        self.client = self.app.test_client()
+        self.selects = 0
+        engine = module.SessionLocal.kw["bind"]
+        module.User.metadata.create_all(engine)
+        module.Tag.metadata.create_all(engine)
+        with module.SessionLocal() as s:
+            s.add_all([module.User(id=i, name=f"u{i}") for i in range(1, 9)]
+                      + [module.Order(id=i, user_id=u) for i, u in enumerate([3, 1, None, 3, 42, 8, 1], 1)]
+                      + [module.Tag(slug=t, label=t.upper()) for t in ("a", "b", "03")])
+            s.commit()
+        event.listen(engine, "before_cursor_execute", self._count)
+
+
+@pytest.fixture(scope="module")
+def plain_apps(tmp_path_factory):  # type: ignore[no-untyped-def]
+    result = run_codemod("bulk-query", PLAIN_APP, {"models.py": PLAIN_MODELS})
+    assert result.error is None and result.new_text is not None
+    assert len(result.changes) == 6 and not result.findings, [f.message for f in result.findings]
+    assert "db_session.scalars(select(User)" in result.new_text and "s.scalars(select(User)" in result.new_text
+    tmp = tmp_path_factory.mktemp("plain")
+    out = []
+    for name, text in (("before", PLAIN_APP), ("after", result.new_text)):
+        module = _load(tmp / name, {"app.py": text, "models.py": PLAIN_MODELS})
+        out.append(CountedPlain(module))
+    return out
+
+
+@pytest.mark.parametrize("url, before_selects, after_selects", [
+    ("/names?id=3&id=1&id=99&id=3", 4, 1),  # the identity map is weak: the second 3 is asked again
+    ("/names", 0, 0),
+    ("/names?id=2&id=" + str(10**30), 2, 2),  # beyond 64 bits: the original call (SQLite raises, as before)
+    ("/scoped?id=5&id=6&id=5", 3, 1),
+    ("/scoped-get?id=8&id=0&id=8", 3, 1),
+    ("/local?id=4&id=2&id=77", 3, 1),
+    ("/orders", 1 + 7, 1 + 1 + 1),  # rows, then one per order; after: rows, one IN (...), the NULL id's original call
+    ("/tags?tags=a,b,zz,a", 4, 1 + 1),  # string keys: a miss (zz) takes the original call
+])
+def test_plain_sqlalchemy_same_answers_fewer_queries(plain_apps, url, before_selects, after_selects) -> None:  # type: ignore[no-untyped-def]
+    before, after = plain_apps
+    b, a = before.get(url), after.get(url)
+    assert b[:2] == a[:2], (b[:2], a[:2])
+    assert (b[2], a[2]) == (before_selects, after_selects), (b, a)
