@@ -1374,7 +1374,7 @@ class _Planner(Planner):  # noqa: PLR0904 (the codemod's rules, one method each)
             return None if self._safe_call(node, exc) else node
         if isinstance(node, (ast.BinOp, ast.AugAssign)):
             if exc == "TypeError":
-                return node
+                return None if self._numeric_arithmetic(node) else node
             op = node.op
             if isinstance(op, _DIVISIONS):
                 divisor = node.right if isinstance(node, ast.BinOp) else node.value
@@ -1408,6 +1408,39 @@ class _Planner(Planner):  # noqa: PLR0904 (the codemod's rules, one method each)
             return node if exc in ("ValueError", "TypeError") else None
         return None
 
+    def _numeric_arithmetic(self, node: ast.BinOp | ast.AugAssign) -> bool:
+        """``+``, ``-`` or ``*`` of two numbers (``total += int(v)`` with ``total = 0``):
+        cannot raise TypeError."""
+        if not isinstance(node.op, (ast.Add, ast.Sub, ast.Mult)):
+            return False
+        left = node.left if isinstance(node, ast.BinOp) else node.target
+        right = node.right if isinstance(node, ast.BinOp) else node.value
+        return self._number(left) and self._number(right)
+
+    def _number(self, expr: ast.AST, _seen: frozenset[str] = frozenset()) -> bool:
+        """A number for sure: ``_numeric``, or a local name every binding of which (in its
+        function) binds a number: ``total = 0`` and ``total += int(v)``."""
+        if self._numeric(expr):
+            return True
+        if not isinstance(expr, ast.Name) or expr.id in _seen:
+            return False
+        scope = self.scopes.scope_of(expr)
+        if self.scopes.resolve(expr.id, scope) is not scope or scope is self.tree:
+            return False  # a function's own local only (a global may be rebound anywhere)
+        binders = self.scopes.binders(expr.id, scope)
+        seen = _seen | {expr.id}
+        for target in binders:
+            stmt = self.scopes.parent(target)
+            if isinstance(stmt, ast.Assign) and stmt.targets == [target]:
+                if not self._number(stmt.value, seen):
+                    return False
+            elif isinstance(stmt, ast.AugAssign) and stmt.target is target:
+                if not (isinstance(stmt.op, (ast.Add, ast.Sub, ast.Mult)) and self._number(stmt.value, seen)):
+                    return False
+            else:
+                return False
+        return bool(binders)
+
     def _numeric(self, expr: ast.AST) -> bool:
         """A number for sure: a numeric literal, or ``int()``/``float()``/``len()`` of anything."""
         if _numeric_literal(expr) is not None:
@@ -1433,6 +1466,9 @@ class _Planner(Planner):  # noqa: PLR0904 (the codemod's rules, one method each)
             if q in ("flask.jsonify", "flask.json.jsonify") and exc != "TypeError":
                 return True
         func = call.func
+        if (isinstance(func, ast.Attribute) and func.attr == "append" and len(call.args) == 1 and not call.keywords
+                and not isinstance(call.args[0], ast.Starred) and self._known_list(func.value)):
+            return True  # list.append of one value raises none of these
         if isinstance(func, ast.Attribute) and func.attr in REQUEST_ACCESSORS:
             receiver = func.value
             if isinstance(receiver, ast.Attribute):
@@ -1450,6 +1486,53 @@ class _Planner(Planner):  # noqa: PLR0904 (the codemod's rules, one method each)
                 and all(isinstance(a, ast.Constant) and isinstance(a.value, str) and a.value for a in call.args)):
             return exc != "KeyError"
         return False
+
+    def _known_list(self, expr: ast.AST) -> bool:
+        """A name bound exactly once, to a list display or list comprehension (a module's
+        ``audit = []`` that no function rebinds, or a local)."""
+        if not isinstance(expr, ast.Name):
+            return False
+        target = self._sole_binding(expr)
+        stmt = self.scopes.parent(target) if target is not None else None
+        if not (isinstance(stmt, ast.Assign) and stmt.targets == [target]):
+            return False
+        value = stmt.value
+        if isinstance(value, (ast.List, ast.ListComp)):
+            return True
+        # ``audit = g.setdefault("pkg.views.audit", [])``, global-to-g's form of a module list
+        if (isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and value.func.attr == "setdefault"
+                and self.scopes.refers_to(value.func.value, "flask.g") and len(value.args) == 2 and not value.keywords
+                and isinstance(value.args[1], ast.List) and isinstance(value.args[0], ast.Constant)
+                and isinstance(value.args[0].value, str)):
+            return self._g_key_holds_lists(value.args[0].value)
+        return False
+
+    def _g_key_holds_lists(self, key: str) -> bool:
+        """Every mention of ``key`` in the project is ``g.setdefault(key, [...])``, ``g.get(key)``,
+        ``g.pop(key)`` or ``key in g``: what ``g`` holds under it is a list. (A key with a dot
+        cannot be written as an attribute, ``g.x = ...``.)"""
+        if "." not in key:
+            return False
+        for path in self.project.files_mentioning(key):
+            tree = self.project.tree(path)
+            if tree is None:
+                return False
+            parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+            for node in ast.walk(tree):
+                if not (isinstance(node, ast.Constant) and node.value == key):
+                    continue
+                parent = parents.get(node)
+                if isinstance(parent, ast.Compare) and parent.left is node:
+                    continue
+                if not (isinstance(parent, ast.Call) and parent.args and parent.args[0] is node
+                        and isinstance(parent.func, ast.Attribute) and isinstance(parent.func.value, ast.Name)
+                        and parent.func.value.id == "g"):
+                    return False
+                if parent.func.attr == "setdefault" and len(parent.args) == 2 and isinstance(parent.args[1], ast.List):
+                    continue
+                if parent.func.attr not in ("get", "pop") or len(parent.args) > 1:
+                    return False
+        return True
 
     def _json_name(self, name: ast.Name) -> bool:
         """A name bound once, in this function, to the request's JSON body."""

@@ -700,3 +700,39 @@ def test_int_of_each_json_list_element_answers_400(tmp_path):
         if after_status == 200:
             assert a.get_json() == b.get_json()
     assert old.get("/server").get_json() == new.get("/server").get_json() == [1, 2]
+    # total += int(value): total only ever holds numbers, so only int() can raise
+    for values, after_status in [(["1", 2], 200), ([], 200), (["x"], 400), ([None], 400), ([[1]], 400)]:
+        a, b = old.post("/each", json={"values": values}), new.post("/each", json={"values": values})
+        assert (a.status_code, b.status_code) == (200 if after_status == 200 else 500, after_status), values
+        if after_status == 200:
+            assert a.get_json() == b.get_json()
+    # the loop header's subscript stays unhandled (a finding): a missing "values" is still a 500
+    assert (old.post("/each", json={}).status_code, new.post("/each", json={}).status_code) == (500, 500)
+
+
+def test_list_append_and_running_total_answer_400(tmp_path):
+    """``audit.append(request.get_json()["event"])`` (a module list, or global-to-g's
+    ``g.setdefault("<module>.<name>", [])``) and ``total += int(raw)`` (``total`` a local
+    that only ever holds numbers): the append and the ``+=`` cannot raise, so a bad body or
+    number answers 400; the neighbours flaskfix cannot prove stay as they were."""
+    source = (Path(__file__).resolve().parents[1] / "fixtures" / "error-handler" / "list-append-and-running-total"
+              / "input.py").read_text()
+    before, after = _versions(tmp_path, source)
+    old, new = before.app.test_client(), after.app.test_client()
+    for url, body, after_status in [
+        ("/audit", {"event": "e1"}, 200), ("/audit", {}, 400), ("/audit", [1], 400), ("/audit", "text", 400),
+        ("/scratch", {"event": "e2"}, 200), ("/scratch", {"other": 1}, 400), ("/scratch", 3, 400),
+        ("/unknown-list", {}, 500),  # refused: sink() is not known to return a list
+        ("/foreign-key", {}, 500),  # refused: a key without a dot
+    ]:
+        a, b = old.post(url, json=body), new.post(url, json=body)
+        assert (a.status_code, b.status_code) == (200 if after_status == 200 else 500, after_status), (url, body)
+        if after_status == 200:
+            assert a.get_json() == b.get_json()
+    for url, after_status in [("/sum?n=1&n=2&n=-3", 200), ("/sum", 200), ("/sum?n=1&n=two", 400),
+                              ("/start-from-request?step=2", 500),  # str + int: a TypeError, the server's bug, stays 500
+                              ("/start-from-request?step=x", 400)]:
+        a, b = old.get(url), new.get(url)
+        assert (a.status_code, b.status_code) == (200 if after_status == 200 else 500, after_status), url
+        if after_status == 200:
+            assert a.get_json() == b.get_json()
