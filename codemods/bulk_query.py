@@ -117,6 +117,16 @@ value of the key's type; the lookup reads ``line["sku"]`` first, so an item with
 field still raises KeyError in the same iteration. A loop that does anything with its
 item but read fields is refused (it could change the item before the lookup).
 
+Ids of a type flaskfix cannot know, in a list that nothing else holds, are treated like the
+JSON ids above (only values of the key's own type are prefetched, 500 at a time; anything else
+takes the original call): a list display or comprehension made in the function
+(``[x.strip() for x in raw.split(",")]``, ``[{"item_id": 1}, ...]``), ``list()`` or ``sorted()``
+of anything, or what a project function returns when each of its ``return`` statements builds
+such a list (not a generator, not a module-level list it hands out: the loop could reach that
+one another way and change it). So are the values kept in Flask's session
+(``session.get("basket", [])``, decoded from the cookie's JSON) when the loop does not use the
+session. The change says where the values come from, and that rows are loaded for every item.
+
 Comprehensions and generator expressions consumed at once (by ``list()``,
 ``sorted()``, ``"".join()`` ...) get the same treatment: the prefetch is placed before
 the statement that holds them (the iterable, when it is not a plain name, is bound to a

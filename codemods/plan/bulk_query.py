@@ -146,6 +146,8 @@ class LoopPlan:
     #: the ids come from the client (getlist...): no bound on their number, so the
     #: prefetch asks CHUNK at a time
     unbounded: bool = False
+    #: elem "any": where the values come from, for the change's text
+    origin: str = "sent by the client as JSON"
 
 
 class Refused(Exception):
@@ -170,6 +172,7 @@ class _Planner(Planner):
         self._model_tree: ast.Module | None = None
         self._model_class = ""
         self._unbounded = False
+        self._any_origin = "sent by the client as JSON"
 
     # -- reporting -----------------------------------------------------------------------
 
@@ -230,9 +233,11 @@ class _Planner(Planner):
                             miss = "an id that is not an int within 64 bits takes the original call"
                         ids = (f"every `{site.id_code}` of the loop's items" if site.item_key is not None
                                else "the loop's ids")
-                        text = (f"`{pre.model}` rows for {ids} (sent by the client as JSON: any type, any "
+                        text = (f"`{pre.model}` rows for {ids} ({lp.origin}: any type, any "
                                 f"number) are loaded before the loop by IN (...) queries of at most {CHUNK} ids (into "
                                 f"`{pre.name}`); {miss}")
+                        if lp.origin != "sent by the client as JSON":
+                            text += "; rows are loaded for every item, also those a loop that stops early would not reach"
                     else:
                         text = (f"`{pre.model}` rows for every `{site.id_code}` of the loop's `{lp.rows}` rows are loaded "
                                 f"before the loop by IN (...) queries of at most {CHUNK} ids (into `{pre.name}`); {miss}; "
@@ -617,11 +622,12 @@ class _Planner(Planner):
                 ids_name, hoist, elem, nonempty = self._ids(iterable, anchor, binding, lookup, taken)
                 lp = LoopPlan(anchor, statement, ids_name, hoist, elem, nonempty)
                 lp.unbounded = self._unbounded
+                lp.origin = self._any_origin
         if lp.elem == "any" and ((site.item_key is None) != all(p.sites[0].item_key is None for p in lp.prefetches) and lp.prefetches):
             raise Refused(site.call, f"{lookup}: another lookup in this loop takes the items themselves as ids, this one a field of them: not rewritten together")
         if site.item_key is not None and lp.elem != "any":
             raise Refused(site.call, f"{lookup}: the id `{site.id_code}` is a field of the loop's items, which flaskfix follows only "
-                                     "for the items of a JSON body (`request.get_json()[\"lines\"]`)")
+                                     "for items of unknown type (a JSON body's, the session's, a list made in the function)")
         if site.item_key is not None:
             self._items_read_only(site, lp.anchor, binding, lookup)
         if info.pk_type is None:
@@ -634,7 +640,7 @@ class _Planner(Planner):
         self._check_body(anchor, binding, lookup, site)
         mode: Mode
         if lp.elem == "any" and site.convert:
-            raise Refused(site.call, f"{lookup}: `int()` of ids whose type the client chooses (a JSON value): not rewritten")
+            raise Refused(site.call, f"{lookup}: `int()` of ids whose type flaskfix does not know ({lp.origin}): not rewritten")
         if lp.rows is not None or lp.elem == "any":
             mode = "typed"
             shadowed = sorted({"type", "int", "str", "range", "len", "sorted", "abs"} & self.scopes.bound_names())
@@ -1206,9 +1212,17 @@ class _Planner(Planner):
         except Refused:
             try:
                 if self._json_value(expr, loop):
+                    self._any_origin = "sent by the client as JSON"
+                    return "any"
+                if self._session_value(expr, loop):
+                    self._any_origin = "kept in the session"
                     return "any"
             except Refused as why:
                 raise Refused(loop, f"{lookup}: {why.message}") from None
+            fresh = self._fresh_list(expr)
+            if fresh is not None:
+                self._any_origin = fresh
+                return "any"
             raise
 
     def _json_value(self, expr: ast.expr, loop: ast.AST) -> bool:
@@ -1252,6 +1266,86 @@ class _Planner(Planner):
                                     "and could change them while it runs: ids the prefetch did not see")
         return True
 
+    def _session_value(self, expr: ast.expr, loop: ast.AST) -> bool:
+        """Is ``expr`` a value kept in Flask's session (``session.get("basket", [])``,
+        ``session["basket"]``), with the loop not using the session? The cookie session
+        holds what its JSON serializer decoded: iterating it twice sees the same elements
+        or raises TypeError at once, as the loop would."""
+        node = expr
+        while True:
+            if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
+                node = node.value
+            elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get"
+                  and 1 <= len(node.args) <= 2 and not node.keywords and isinstance(node.args[0], ast.Constant)
+                  and (len(node.args) == 1 or _literal(node.args[1]))):
+                node = node.func.value
+            else:
+                break
+        if node is expr or not (isinstance(node, ast.Name) and self.scopes.refers_to(node, "flask.session")):
+            return False
+        for part in ast.walk(loop):
+            if (isinstance(part, ast.Name) and part.id == node.id and not self._inside(part, expr)
+                    and self.scopes.refers_to(part, "flask.session")):
+                raise Refused(loop, f"the loop uses `{node.id}` (line {part.lineno}), the session its ids come from, "
+                                    "and could change them while it runs: ids the prefetch did not see")
+        return True
+
+    def _fresh_list(self, expr: ast.expr, where: str | None = None, depth: int = 0) -> str | None:
+        """Where the ids come from, when ``expr`` makes a new list that nothing else holds:
+        a list display or comprehension, ``list()``/``sorted()`` of anything, or a call of a
+        project function each of whose ``return`` statements is one of those (not a
+        generator); None otherwise. Iterating such a list twice sees the same elements,
+        and only the loop's own name reaches it, so the loop cannot change it."""
+        if isinstance(expr, (ast.List, ast.ListComp)):
+            return "a list made in the function, of values whose type flaskfix does not know"
+        if not isinstance(expr, ast.Call) or not isinstance(expr.func, ast.Name):
+            return None
+        if where is None:
+            if any(self.scopes.is_builtin(expr.func, b) for b in ("list", "sorted")):
+                return f"a list made by {expr.func.id}(), of values whose type flaskfix does not know"
+            binders = self._binders_of(expr.func)
+            if len(binders) != 1 or self.scopes.enclosing_function(binders[0]) is not None:
+                return None
+            path = self.inp.path
+        else:
+            path = where
+        if depth > 2:
+            return None
+        from flaskfix.codemods.project import module_binding
+
+        found = module_binding(self.project, path, expr.func.id)
+        if found is None or not isinstance(found[1], ast.FunctionDef) or found[1].decorator_list:
+            return None
+        func_path, func = found
+        returns: list[ast.Return] = []
+        stack: list[ast.AST] = list(func.body)
+        while stack:
+            node = stack.pop()
+            if isinstance(node, (ast.Yield, ast.YieldFrom)):
+                return None
+            if isinstance(node, ast.Return):
+                returns.append(node)
+            if not isinstance(node, (*FUNCTIONS, ast.Lambda, ast.ClassDef)):
+                stack.extend(ast.iter_child_nodes(node))
+        tree = self.project.tree(func_path)
+        rebound = {n for n in ("list", "sorted") if tree is not None and any(
+            isinstance(t, ast.Name) and t.id == n for s in ast.walk(tree) if isinstance(s, (ast.Assign, ast.FunctionDef, ast.ImportFrom, ast.Import))
+            for t in (s.targets if isinstance(s, ast.Assign) else []))}
+        for ret in returns:
+            value = ret.value
+            if isinstance(value, (ast.List, ast.ListComp)):
+                continue
+            if (isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id in ("list", "sorted")
+                    and value.func.id not in rebound and not any(
+                        isinstance(p, ast.arg) and p.arg == value.func.id for p in ast.walk(func))):
+                continue
+            if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and self._fresh_list(value, func_path, depth + 1):
+                continue
+            return None
+        if not returns:
+            return None
+        return f"the list `{func.name}()` returns, of values whose type flaskfix does not know"
+
     def _json_body(self, node: ast.AST) -> bool:
         """``request.json`` or ``request.get_json(...)``."""
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get_json":
@@ -1262,7 +1356,8 @@ class _Planner(Planner):
         refuse = Refused(
             loop,
             f"{lookup}: flaskfix cannot tell what the loop iterates (it needs a range, a literal list, "
-            "request.args.getlist(...) or a copy of one of them, built in the function)",
+            "request.args.getlist(...), a list of the JSON body or the session, or a new list: made in the function, or "
+            "returned by a project function each of whose returns builds one)",
         )
         if depth > 3:
             raise refuse

@@ -1237,3 +1237,68 @@ def test_plain_sqlalchemy_same_answers_fewer_queries(plain_apps, url, before_sel
     b, a = before.get(url), after.get(url)
     assert b[:2] == a[:2], (b[:2], a[:2])
     assert (b[2], a[2]) == (before_selects, after_selects), (b, a)
+
+
+# -- ids of unknown element type: a new list made in the function, a function's, the session's ------
+
+UNKNOWN = ROOT / "tests" / "fixtures" / "bulk-query" / "unknown-element-lists"
+_SETUP = 'app.config.update(SQLALCHEMY_DATABASE_URI="sqlite://", SECRET_KEY="test")\ndb.init_app(app)\n'
+
+
+@pytest.fixture(scope="module")
+def unknown_apps(tmp_path_factory):  # type: ignore[no-untyped-def]
+    source = (UNKNOWN / "input.py").read_text()
+    expected = (UNKNOWN / "expected.py").read_text()
+    siblings = {name: (UNKNOWN / name).read_text() for name in ("models.py", "helpers.py")}
+    assert _rewrite(source, siblings) == expected
+    tmp = tmp_path_factory.mktemp("unknown")
+    out = []
+    for name, text in (("before", source), ("after", expected)):
+        text = text.replace("app = Flask(__name__)\n", "app = Flask(__name__)\n" + _SETUP, 1)
+        module = _load(tmp / name, {"app.py": text, **siblings})
+
+        def rows(m):  # type: ignore[no-untyped-def]
+            return [m.User(id=i, name=f"u{i}") for i in range(1, 60)] + [m.Item(id=i, title=f"t{i}") for i in (1, 2, 5)]
+
+        out.append(Counted(module, module.db, rows))
+    return out
+
+
+@pytest.mark.parametrize("url, before_selects, after_selects", [
+    ("/a", 3, 1),
+    ("/a?all=1", 49, 1),
+    ("/b", 3, 1),
+    ("/recent", 5, 1),
+    ("/stripped?ids=1,%202,x", 3, 3),  # strings against an Integer key: each takes the original call, as before
+    ("/stripped", 1, 1),
+])
+def test_unknown_element_lists_same_answers(unknown_apps, url, before_selects, after_selects) -> None:  # type: ignore[no-untyped-def]
+    before, after = unknown_apps
+    b, a = before.get(url), after.get(url)
+    assert b[:2] == a[:2], (b[:2], a[:2])
+    assert (b[2], a[2]) == (before_selects, after_selects), (b, a)
+
+
+@pytest.mark.parametrize("basket, after_selects", [
+    ([{"item_id": 1}, {"item_id": 9}, {"item_id": 5}, {"item_id": 1}], 1),
+    ([], 0),
+    ([{"item_id": "1"}, {"item_id": None}, {"item_id": 2, "qty": 3}], 1 + 2),  # "1" and None: the original call each
+    ([{"item_id": True}, {"item_id": 10**30}], 2),  # a bool (row 1 in SQLite), beyond 64 bits (raises): the original call each
+    ([{"qty": 1}], 0),  # KeyError in the first iteration, before and after
+    ([5], 0),  # TypeError: an int is not subscriptable
+    ("abc", 0),  # TypeError: a str's characters
+    (7, 0),  # TypeError: not iterable, raised where the loop raised it
+])
+def test_session_basket_same_answers(unknown_apps, basket, after_selects) -> None:  # type: ignore[no-untyped-def]
+    answers = []
+    for app in unknown_apps:
+        with app.client.session_transaction() as sess:
+            sess["basket"] = basket
+        try:
+            answers.append(app.get("/basket"))
+        except Exception as exc:  # noqa: BLE001 - the same exception before and after is the promise
+            answers.append((type(exc).__name__, str(exc), None))
+    (b, a) = answers
+    assert b[:2] == a[:2], (b, a)
+    if a[2] is not None:
+        assert a[2] == after_selects, (b, a)
