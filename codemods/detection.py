@@ -128,13 +128,18 @@ def _may_be_expensive(callee: str, names: list[str], heuristics: list[str], whol
 # -- error-handler ----------------------------------------------------------------------
 
 
+#: the last names of error-handler's parsers (``PARSERS``: strptime, json.loads ...), called
+#: as a function or a method
+PARSER_NAMES = frozenset({"strptime", "fromisoformat", "UUID", "loads", "ip_address", "ip_network"})
+
+
 def error_handler(facts: AstFacts) -> bool:
-    """A request handler, and a division, an int()/float() call or a JSON body access."""
+    """A request handler, and a division, an int()/float() call, a parser or a JSON body access."""
     if not facts.has_handlers:
         return False
     return bool(
         facts.operators & {ast.Div, ast.FloorDiv, ast.Mod}
-        or (facts.called_names | facts.called_attrs) & {"int", "float", "divmod"}
+        or (facts.called_names | facts.called_attrs) & {"int", "float", "divmod", *PARSER_NAMES}
         or facts.attribute_names & {"json", "get_json"}
     )
 

@@ -35,6 +35,7 @@ there, and ``unknown`` is added whenever the analysis cannot follow.
 from __future__ import annotations
 
 import ast
+import re
 from typing import TYPE_CHECKING, Iterable
 
 from flaskfix.codemods.ast_facts import dotted
@@ -422,7 +423,7 @@ class ModuleOrigins:
                     continue
                 return UNKNOWN
             caller_module, caller_func, node = arg
-            out |= caller_module._of(node, caller_func, frozenset(), {}) if caller_func is not None else \
+            out |= caller_module._of(node, caller_func, _url_params(caller_func), {}) if caller_func is not None else \
                 caller_module.of(node)
         return out  # (empty when every call site led back into a cycle)
 
@@ -474,6 +475,22 @@ def _is_literal(node: ast.expr) -> bool:
     if isinstance(node, ast.BinOp):
         return _is_literal(node.left) and _is_literal(node.right)
     return False
+
+
+#: decorators that register a view with a URL rule (``@app.route``, ``@bp.get`` ...)
+_ROUTE_DECORATORS = frozenset({"route", "get", "post", "put", "patch", "delete"})
+_RULE_VARIABLE = re.compile(r"<(?:[^<>:]+:)?([A-Za-z_][A-Za-z0-9_]*)>")
+
+
+def _url_params(func) -> frozenset[str]:
+    """The parameters of ``func`` that a route decorator's literal rule fills from the URL
+    (``@bp.route("/split/<int:parts>")`` -> {"parts"}): a caller's values the client chose."""
+    names: set[str] = set()
+    for deco in getattr(func, "decorator_list", ()):
+        if (isinstance(deco, ast.Call) and isinstance(deco.func, ast.Attribute) and deco.func.attr in _ROUTE_DECORATORS
+                and deco.args and isinstance(deco.args[0], ast.Constant) and isinstance(deco.args[0].value, str)):
+            names.update(_RULE_VARIABLE.findall(deco.args[0].value))
+    return frozenset(names & set(_params(func)))
 
 
 def _params(func) -> list[str]:

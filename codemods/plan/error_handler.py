@@ -68,7 +68,7 @@ COMPOUND_WORDS = {"If": "if", "For": "for", "AsyncFor": "for", "While": "while",
 #: built-ins that run a generator given to them at once
 CONSUMERS = frozenset({"sum", "list", "tuple", "set", "sorted", "any", "all", "min", "max", "dict", "frozenset"})
 #: methods of the request and its MultiDicts that raise none of these classes
-REQUEST_ACCESSORS = frozenset({"get", "getlist", "get_json", "to_dict", "items", "keys", "values", "lists"})
+REQUEST_ACCESSORS = frozenset({"get", "getlist", "get_json", "get_data", "to_dict", "items", "keys", "values", "lists"})
 _RULE_PARAM = re.compile(r"<(?:(?P<conv>[A-Za-z_]\w*)(?:\([^)]*\))?:)?(?P<name>[A-Za-z_]\w*)>")
 _TRY = tuple(t for t in (getattr(ast, "Try", None), getattr(ast, "TryStar", None)) if t is not None)
 _COMPOUND = (ast.If, ast.For, ast.AsyncFor, ast.While, ast.With, ast.AsyncWith, *_TRY, ast.Match, *FUNCTIONS, ast.ClassDef)
@@ -831,11 +831,15 @@ class _Planner(Planner):  # noqa: PLR0904 (the codemod's rules, one method each)
         return isinstance(expr, (ast.Name, ast.Attribute)) and self.scopes.refers_to(expr, "flask.request")
 
     def _is_json_body(self, expr: ast.AST, func: Any, depth: int = 0) -> bool:
-        """``request.json``, ``request.get_json(...)``, or a local bound only to one of them."""
+        """``request.json``, ``request.get_json(...)``, ``json.loads(request.data)``, or a
+        local bound only to one of them."""
         if self._request_attr(expr) == "json":
             return True
         if isinstance(expr, ast.Call) and self._request_attr(expr.func) == "get_json":
             return True
+        if (isinstance(expr, ast.Call) and len(expr.args) == 1 and not expr.keywords
+                and "json.loads" in self.scopes.qualified_names(expr.func) and self._raw_body(expr.args[0])):
+            return True  # json.loads(request.data): the body the client sent, decoded
         if isinstance(expr, ast.Name) and depth == 0:
             values = self._local_values(expr, func)
             return bool(values) and all(self._is_json_body(v, func, depth + 1) for v in values)
@@ -930,13 +934,27 @@ class _Planner(Planner):  # noqa: PLR0904 (the codemod's rules, one method each)
         return self._reached_only_when(node, func, lambda t: membership(t, True), lambda t: membership(t, False))
 
     def _request_json(self, expr: ast.AST) -> bool:
-        """``request.json`` or ``request.get_json()`` (flask.request, no arguments)."""
+        """``request.json`` or ``request.get_json()`` (flask.request, no arguments), or
+        ``json.loads()`` of the raw body (``request.data``, ``request.get_data()``, either
+        ``.decode()``d): the body the client sent, decoded."""
+        if (isinstance(expr, ast.Call) and len(expr.args) == 1 and not expr.keywords
+                and self.scopes.qualified_names(expr.func) & {"json.loads"} and self._raw_body(expr.args[0])):
+            return True
         if isinstance(expr, ast.Call) and not expr.args and not expr.keywords:
             expr = expr.func
             attr = "get_json"
         else:
             attr = "json"
         return isinstance(expr, ast.Attribute) and expr.attr == attr and self.scopes.refers_to(expr.value, "flask.request")
+
+    def _raw_body(self, expr: ast.AST) -> bool:
+        """``request.data``, ``request.get_data()`` (any arguments), or ``.decode(...)`` of one."""
+        if (isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute) and expr.func.attr == "decode"
+                and not any(isinstance(a, ast.Starred) for a in expr.args)):
+            expr = expr.func.value
+        if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute) and expr.func.attr == "get_data":
+            return self.scopes.refers_to(expr.func.value, "flask.request")
+        return isinstance(expr, ast.Attribute) and expr.attr == "data" and self.scopes.refers_to(expr.value, "flask.request")
 
     def _local_values(self, name: ast.Name, func: Any) -> list[ast.expr]:
         """What a local of ``func`` is bound to, when every binding is a plain assignment in ``func``."""

@@ -736,3 +736,24 @@ def test_list_append_and_running_total_answer_400(tmp_path):
         assert (a.status_code, b.status_code) == (200 if after_status == 200 else 500, after_status), url
         if after_status == 200:
             assert a.get_json() == b.get_json()
+
+
+def test_url_segment_into_a_helper_and_raw_json_body_answer_400(tmp_path):
+    """A URL segment passed to a helper that divides by it (every caller passes the
+    client's value), and ``json.loads()`` of the raw body and a key read out of it: the
+    client's mistakes answer 400; a helper that a server-side caller also feeds stays 500."""
+    source = (Path(__file__).resolve().parents[1] / "fixtures" / "error-handler" / "url-segment-helper-and-raw-json"
+              / "input.py").read_text()
+    before, after = _versions(tmp_path, source)
+    old, new = before.app.test_client(), after.app.test_client()
+    for url, after_status in [("/split/4", 200), ("/split/0", 400), ("/ratio/2", 200), ("/ratio/0", 500)]:
+        a, b = old.get(url), new.get(url)
+        assert (a.status_code, b.status_code) == (200 if after_status == 200 else 500, after_status), url
+        if after_status == 200:
+            assert a.get_json() == b.get_json()
+    for data, after_status in [('{"qty": 3}', 200), ("not json", 400), ("{}", 400), ("[1, 2]", 400), ('"text"', 400),
+                               ("", 400)]:
+        a, b = old.post("/loads", data=data), new.post("/loads", data=data)
+        assert (a.status_code, b.status_code) == (200 if after_status == 200 else 500, after_status), data
+        if after_status == 200:
+            assert a.get_json() == b.get_json()
