@@ -122,11 +122,13 @@ def render(
     codemods: list[type[FlaskfixCodemod]],
     version: str,
     findings: bool = False,
+    extra: dict[str, Any] | None = None,
 ) -> str:
     """The whole stdout text of ``flaskfix diff --format FMT`` (``json``, ``sarif`` or ``github``).
-    ``findings``: SARIF also carries the refusals (as notes)."""
+    ``findings``: SARIF also carries the refusals (as notes). ``extra``: top-level JSON
+    members (``--verify``'s ``verify`` and ``evidence``)."""
     if fmt == "json":
-        return render_json(results, summary, codemods, version)
+        return render_json(results, summary, codemods, version, extra)
     if fmt == "sarif":
         return render_sarif(results, summary, codemods, version, findings)
     if fmt == "github":
@@ -150,7 +152,8 @@ def _says_something(r: FileResult) -> bool:
 
 
 def render_json(
-    results: list[FileResult], summary: Summary, codemods: list[type[FlaskfixCodemod]], version: str
+    results: list[FileResult], summary: Summary, codemods: list[type[FlaskfixCodemod]], version: str,
+    extra: dict[str, Any] | None = None,
 ) -> str:
     files = []
     supporting = _supporting(results)
@@ -171,6 +174,7 @@ def render_json(
             entry["supports"] = [display_path(by_path[p]) if p in by_path else p for p in r.supports]
         files.append(entry)
     doc = {"schema_version": JSON_SCHEMA_VERSION, "version": version, "files": files, "summary": _summary(summary, codemods)}
+    doc.update(extra or {})
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import functools
 import sys
+import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, List, Optional
 
 import typer
@@ -79,6 +81,18 @@ def _interruptible(command: Callable[..., None]) -> Callable[..., None]:
     return wrapper
 
 
+VerifyOpt = typer.Option(
+    None, "--verify", metavar="CMD",
+    help="Run CMD (the project's tests) on a copy of the tree before and after; keep only the changes that keep them "
+    "green (also [tool.flaskfix] verify).")
+VerifyTimeoutOpt = typer.Option(600.0, "--verify-timeout", metavar="SECONDS", help="Longest run of the --verify command.")
+VerifyBudgetOpt = typer.Option(
+    None, "--verify-budget", metavar="SECONDS",
+    help="Total time for --verify's runs; changes it could not decide in time are left out, with a finding.")
+VerifyBaselineOpt = typer.Option(
+    False, "--verify-baseline", help="With --verify: accept tests that already fail; blame a change only for new failures.")
+
+
 def _ids(values: Optional[List[str]]) -> list[str] | None:
     if not values:
         return None
@@ -96,10 +110,15 @@ def _plan(paths, select, ignore, black, no_cache: bool) -> Plan:  # type: ignore
 
 
 def _run(
-    p: Plan, jobs: int, color: bool, no_cache: bool, keep: list[FileResult] | None = None, stdin: bytes | None = None
+    p: Plan, jobs: int, color: bool, no_cache: bool, keep: list[FileResult] | None = None, stdin: bytes | None = None,
+    verify: "VerifyArgs | None" = None,
 ) -> tuple[list[FileResult], Summary]:
     """Run; print each diff to stdout as it arrives (unless ``keep`` collects every result
-    for a machine-readable format) and each file's lines to stderr."""
+    for a machine-readable format) and each file's lines to stderr. With ``verify``,
+    nothing is shown until the project's tests have judged the changes: then the kept
+    ones are shown (or collected in ``keep``) as if they were all there was."""
+    if verify is not None:
+        return _run_verified(p, jobs, color, no_cache, keep, stdin, verify)
     from flaskfix.cli.interrupt import check, deferred
     from flaskfix.codemods.engine.run import Summary, execute
 
@@ -121,6 +140,75 @@ def _run(
         for line in render.report_lines(result):
             render.err(line)
     check()
+    return changed, summary.finish()
+
+
+@dataclass
+class VerifyArgs:
+    cmd: str
+    timeout: float
+    budget: float | None
+    baseline: bool
+    drop_token: bool = False
+    #: set after the run: what --verify did (runs, evidence) for the formats
+    verified: object = None
+
+
+def _verify_args(p: Plan, cmd: str | None, timeout: float, budget: float | None, baseline: bool) -> VerifyArgs | None:
+    cmd = cmd or p.config.verify
+    if not cmd:
+        if baseline or budget is not None:
+            render.err("flaskfix: error: --verify-baseline and --verify-budget need --verify CMD (or [tool.flaskfix] verify)")
+            raise typer.Exit(EXIT_ERROR)
+        return None
+    if timeout <= 0 or (budget is not None and budget <= 0):
+        render.err("flaskfix: error: --verify-timeout and --verify-budget must be positive numbers of seconds")
+        raise typer.Exit(EXIT_ERROR)
+    return VerifyArgs(cmd, timeout, budget, baseline)
+
+
+def _run_verified(p: Plan, jobs: int, color: bool, no_cache: bool, keep: list[FileResult] | None,
+                  stdin: bytes | None, args: VerifyArgs) -> tuple[list[FileResult], Summary]:
+    from flaskfix.cli import verify as ver
+    from flaskfix.cli.interrupt import check
+    from flaskfix.codemods.engine.run import Summary, execute
+
+    if stdin is not None:
+        render.err("flaskfix: error: --verify needs the files on disk, not code read from stdin")
+        raise typer.Exit(EXIT_ERROR)
+    started = time.monotonic()
+    everything: list[FileResult] = []
+    progress = render.progress(len(p.files))
+    for result in render.track(progress, execute(p, jobs, use_cache=not no_cache)):
+        check()
+        everything.append(result)
+    verifier = ver.Verifier(p, everything, ver.Options(args.cmd, args.timeout, args.budget, args.baseline, args.drop_token),
+                            ver.stderr_progress(sys.stderr.isatty()))
+    try:
+        verified = verifier.verify()
+    except ver.VerifyError as exc:
+        render.err(f"flaskfix: error: --verify: {exc}")
+        raise typer.Exit(EXIT_ERROR) from None
+    args.verified = verified
+    summary = Summary(started=started)
+    changed: list[FileResult] = []
+    for result in verified.results:
+        summary.add(result)
+        if keep is not None:
+            if result.changed or result.changes or result.findings or result.error:
+                keep.append(result)
+        elif result.changed:
+            sys.stdout.write(render.colour_diff(result.diff(), color))
+            sys.stdout.flush()
+        if result.changed:
+            changed.append(result)
+        for line in render.report_lines(result):
+            render.err(line)
+    n = len(verifier.units)
+    render.err(f"flaskfix: --verify: {verified.runs} run(s) of `{args.cmd}` in {verified.seconds:.1f}s; "
+               f"kept {len(verified.kept)} of {n} change(s)" + (f", left out {len(verified.dropped)}" if verified.dropped else ""))
+    for line in ver.evidence_table(ver.evidence_rows(verified.before, verified.after)):
+        render.err("  " + line)
     return changed, summary.finish()
 
 
@@ -166,6 +254,10 @@ def diff(
         None, "--stdin-filename", metavar="PATH",
         help="With `-`: the path the code read from stdin stands for (its project, configuration and diff headers).",
     ),
+    verify: Optional[str] = VerifyOpt,
+    verify_timeout: float = VerifyTimeoutOpt,
+    verify_budget: Optional[float] = VerifyBudgetOpt,
+    verify_baseline: bool = VerifyBaselineOpt,
 ) -> None:
     """Show the fixes as a unified diff on stdout (findings on stderr). Writes nothing.
     `flaskfix diff - --stdin-filename app.py` reads the code from stdin (editors)."""
@@ -190,12 +282,21 @@ def diff(
         raise typer.Exit(EXIT_ERROR)
     else:
         p = _plan(paths, select, ignore, black, no_cache)
+    checks = _verify_args(p, verify, verify_timeout, verify_budget, verify_baseline)
     kept: list[FileResult] | None = [] if fmt != "text" else None
-    _changed, summary = _run(p, jobs, render.use_color(sys.stdout, no_color), no_cache, kept, stdin)
+    _changed, summary = _run(p, jobs, render.use_color(sys.stdout, no_color), no_cache, kept, stdin, checks)
     if kept is not None:
         from flaskfix.cli import formats
 
-        sys.stdout.write(formats.render(fmt, kept, summary, p.codemods, render.version(), findings))
+        extra = None
+        if checks is not None and checks.verified is not None:
+            from flaskfix.cli import verify as ver
+
+            v = checks.verified
+            extra = {"verify": {"command": checks.cmd, "runs": v.runs, "seconds": round(v.seconds, 2),  # type: ignore[attr-defined]
+                                "kept": len(v.kept), "left_out": len(v.dropped)},  # type: ignore[attr-defined]
+                     "evidence": ver.evidence_rows(v.before, v.after)}  # type: ignore[attr-defined]
+        sys.stdout.write(formats.render(fmt, kept, summary, p.codemods, render.version(), findings, extra))
     for line in render.summary_lines(summary, [c.ID for c in p.codemods]):
         render.err(line)
     if summary.failed:
@@ -219,14 +320,22 @@ def apply(
     no_color: bool = NoColorOpt,
     black: Optional[bool] = BlackOpt,
     no_cache: bool = NoCacheOpt,
+    verify: Optional[str] = VerifyOpt,
+    verify_timeout: float = VerifyTimeoutOpt,
+    verify_budget: Optional[float] = VerifyBudgetOpt,
+    verify_baseline: bool = VerifyBaselineOpt,
 ) -> None:
     """Show the diff, then (after confirmation, or with --yes) write the fixes."""
     if interactive and not sys.stdin.isatty():
         render.err("flaskfix: error: --interactive needs a terminal")
         raise typer.Exit(EXIT_ERROR)
     p = _plan(paths, select, ignore, black, no_cache)
+    checks = _verify_args(p, verify, verify_timeout, verify_budget, verify_baseline)
+    if checks is not None and interactive:
+        render.err("flaskfix: error: --verify and --interactive do not go together (verify first, then choose)")
+        raise typer.Exit(EXIT_ERROR)
     color = render.use_color(sys.stdout, no_color)
-    changed, summary = _run(p, jobs, color, no_cache, keep=[] if interactive else None)
+    changed, summary = _run(p, jobs, color, no_cache, keep=[] if interactive else None, verify=checks)
     for line in render.summary_lines(summary, [c.ID for c in p.codemods]):
         render.err(line)
     failed = summary.failed > 0

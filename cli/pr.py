@@ -113,6 +113,12 @@ class Options:
     jobs: int = 0
     black: bool | None = None
     max_wait: float = 60.0
+    #: --verify: the command that runs the project's tests (run without the token), its
+    #: timeout, total budget and whether tests failing before any change are accepted
+    verify: str | None = None
+    verify_timeout: float = 600.0
+    verify_budget: float | None = None
+    verify_baseline: bool = False
 
     @property
     def owner(self) -> str:
@@ -257,6 +263,9 @@ class Fixes:
     requirements: list[tuple[str, list[str]]] = field(default_factory=list)
     #: what the changes need that the project did not have (Summary.new_requirements)
     needs: list[str] = field(default_factory=list)
+    #: --verify: "N runs of `CMD` in S s; kept K of M changes", and the per-endpoint table
+    verified: str | None = None
+    evidence: list[str] = field(default_factory=list)
 
     @property
     def rewritten(self) -> int:
@@ -296,6 +305,8 @@ def reproduce_command(opts: Options, rel_paths: list[str]) -> str:
         cmd += ["--ignore", ",".join(opts.ignore)]
     if opts.black is not None:
         cmd.append("--black" if opts.black else "--no-black")
+    if opts.verify:
+        cmd += ["--verify", opts.verify]
     cmd += [p for p in rel_paths if p != "."]
     return shlex.join(cmd)
 
@@ -343,6 +354,13 @@ def _render_body(fixes: Fixes, base: str, reproduce: str, cap: int | None) -> st
         rows = [f"| {_code(f)} | {len(lines)} | {', '.join(map(str, sorted(set(lines))))} |" for f, lines in sorted(per_file.items())]
         out += _rows(rows, cap, "files")
         out.append("")
+    if fixes.verified:
+        out += ["### Checked by the project's tests", "",
+                f"`flaskfix --verify` ran the tests before and after: {_cell(fixes.verified)}. A change they contradict "
+                "is left out and listed under *Not fixed*.", ""]
+        if fixes.evidence:
+            out += ["Per endpoint the tests requested (SQL statements, before -> after):", "",
+                    "```", *fixes.evidence, "```", ""]
     if fixes.requirements:
         out += ["### Requirements added", "",
                 "Packages the rewrites import that the project did not declare, added where it declares Flask:", "",
@@ -517,8 +535,14 @@ class Workflow:
         changed: list[tuple[FileResult, str]] = []
         from flaskfix.cli.interrupt import check
 
+        results: list[FileResult] = []
         for r in execute(p, opts.jobs):
             check()  # a Ctrl-C that code in between swallowed (see interrupt.install)
+            results.append(r)
+        verify_cmd = opts.verify or p.config.verify
+        if verify_cmd:
+            results = self.verified(p, results, verify_cmd, fixes)
+        for r in results:
             summary.add(r)
             rel = os.path.relpath(os.path.realpath(r.path), real_tree)
             if r.error is not None:
@@ -557,6 +581,25 @@ class Workflow:
             f"{sum(summary.findings.values())} not fixed, {summary.failed} failed; scanned {summary.files} file(s)"
         )
         return fixes, summary
+
+    def verified(self, p: Any, results: list[FileResult], cmd: str, fixes: Fixes) -> list[FileResult]:
+        """``--verify``: the project's tests judge the changes; only the kept ones go on
+        (the token is not in the tests' environment)."""
+        from flaskfix.cli import verify as ver
+
+        opts = self.opts
+        verifier = ver.Verifier(p, results, ver.Options(cmd, opts.verify_timeout, opts.verify_budget, opts.verify_baseline,
+                                                        drop_token=True), self.say if sys.stderr.isatty() else lambda _m: None)
+        try:
+            v = verifier.verify()
+        except ver.VerifyError as exc:
+            raise PrError(f"--verify: {exc}", EXIT_USAGE) from None
+        # (no times in the body: a re-run with the same outcome must leave the pull request as it is)
+        fixes.verified = (f"{v.runs} run(s) of `{cmd}`; kept {len(v.kept)} of "
+                          f"{len(verifier.units)} change(s)" + (f", left out {len(v.dropped)}" if v.dropped else ""))
+        fixes.evidence = ver.evidence_table(ver.evidence_rows(v.before, v.after), times=False)
+        self.say(f"flaskfix: --verify: {fixes.verified} ({v.seconds:.1f}s)")
+        return v.results
 
     def write(self, r: FileResult, rel: str) -> None:
         from flaskfix.codemods.engine.source import ChangedOnDisk, write_atomic
@@ -809,6 +852,14 @@ def register(app: typer.Typer) -> None:
         jobs: int = typer.Option(0, "--jobs", "-j", help="Worker processes (default: all cores).", show_default=False,
                                  metavar="N"),
         black: Optional[bool] = typer.Option(None, "--black/--no-black", help="Format the changed lines with black."),
+        verify: Optional[str] = typer.Option(
+            None, "--verify", metavar="CMD",
+            help="Run CMD (the project's tests, without the GitHub token) before and after; propose only the changes "
+            "that keep them green (also [tool.flaskfix] verify)."),
+        verify_timeout: float = typer.Option(600.0, "--verify-timeout", metavar="SECONDS", help="Longest run of the --verify command."),
+        verify_budget: Optional[float] = typer.Option(None, "--verify-budget", metavar="SECONDS",
+                                                      help="Total time for --verify's runs."),
+        verify_baseline: bool = typer.Option(False, "--verify-baseline", help="With --verify: accept tests that already fail."),
     ) -> None:
         token = token_from_env()
         scrub = Scrubber(token)
@@ -823,7 +874,8 @@ def register(app: typer.Typer) -> None:
             repo=repo, paths=list(paths or []), base=base, branch=branch, remote=remote,
             api_url=api_url or os.environ.get("GITHUB_API_URL") or "https://api.github.com",
             title=title, labels=list(label or []), draft=draft, dry_run=dry_run, select=_ids(select),
-            ignore=_ids(ignore), jobs=jobs, black=black, max_wait=max_wait,
+            ignore=_ids(ignore), jobs=jobs, black=black, max_wait=max_wait, verify=verify,
+            verify_timeout=verify_timeout, verify_budget=verify_budget, verify_baseline=verify_baseline,
         )
         try:
             outcome, report, fixes = Workflow(opts, token, say).run()

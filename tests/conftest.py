@@ -14,3 +14,6 @@ def _pool_for_any_number_of_files() -> None:
     """Small test projects with --jobs N go through the worker pool, as large ones do
     (flaskfix itself keeps projects under POOL_MIN_FILES files in one process)."""
     os.environ["FLASKFIX_POOL_MIN_FILES"] = "0"
+
+#: sample projects with test suites of their own (run by --verify's tests, not collected here)
+collect_ignore_glob = ["data/*"]

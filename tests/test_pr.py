@@ -4,6 +4,7 @@ a user's clone with work in progress, and a stateful fake of the GitHub REST API
 from __future__ import annotations
 
 import json
+import shlex
 import os
 import subprocess
 import sys
@@ -691,3 +692,31 @@ def test_body_counts_sites_and_lists_each_line_once() -> None:
     assert "| `app.py` | 3 | 69, 71 |" in body
     assert "**New requirements:** `redis>=4.0` (added to requirements.txt)." in body
     assert prmod.default_title(fixes) == "flaskfix: fix 3 Flask anti-patterns in 1 file"
+
+
+# -- --verify -----------------------------------------------------------------------------------
+
+
+def test_verify_runs_the_tests_without_the_token_and_says_so_in_the_body(world: World) -> None:
+    """The command sees neither GITHUB_TOKEN nor GH_TOKEN (it fails if it does), runs on a
+    copy (nothing left in the scratch folder), and the body says what it decided."""
+    before = user_state(world)
+    check = (f"{sys.executable} -c \"import os, sys; "
+             "sys.exit(1 if os.environ.get('GITHUB_TOKEN') or os.environ.get('GH_TOKEN') else 0)\"")
+    data = out(world.run("--verify", check))
+    assert data["operation"] == "created"
+    body = world.fake.pulls[1]["body"]
+    assert "### Checked by the project's tests" in body
+    assert f"2 run(s) of `{check}`; kept 1 of 1 change(s)" in body
+    assert f"--verify {shlex.quote(check)}" in body  # the reproduce command
+    assert user_state(world) == before
+
+
+def test_verify_leaves_out_what_the_tests_contradict(world: World) -> None:
+    """A command that fails whenever app.py holds the rewrite: the change is left out, the
+    pull request is not opened, and the finding names the failure."""
+    check = (f"{sys.executable} -c \"import sys, pathlib; "
+             "sys.exit('g.data' in pathlib.Path('app.py').read_text())\"")
+    data = out(world.run("--verify", check))
+    assert data["operation"] == "none"
+    assert world.fake.pulls == {}

@@ -55,6 +55,8 @@ class Config:
     edit_manifests: bool = True
     #: gitignore-style pattern -> codemod ids not run on matching files ("ALL": none run)
     per_file_ignores: dict[str, list[str]] = field(default_factory=dict)
+    #: the command ``--verify`` runs when the command line names none (``verify = "pytest -q"``)
+    verify: str | None = None
 
     def ignored_for(self, path: str) -> set[str] | frozenset[str]:
         """Codemod ids that ``per-file-ignores`` turns off for ``path``."""
@@ -115,7 +117,7 @@ def find_root(start: Path) -> Path:
     return folder
 
 
-TOP_LEVEL_KEYS = ("exclude", "select", "ignore", "max-file-size", "per-file-ignores", "edit-manifests")
+TOP_LEVEL_KEYS = ("exclude", "select", "ignore", "max-file-size", "per-file-ignores", "edit-manifests", "verify")
 
 
 def load_config(
@@ -159,6 +161,10 @@ def load_config(
             if not isinstance(value, bool):
                 raise ConfigError(f"{pyproject}: [tool.flaskfix] edit-manifests must be true or false, not {value!r}")
             cfg.edit_manifests = value
+        elif key == "verify":
+            if not isinstance(value, str) or not value.strip():
+                raise ConfigError(f"{pyproject}: [tool.flaskfix] verify must be the command that runs the tests, a string")
+            cfg.verify = value
         elif key == "per-file-ignores":
             if not isinstance(value, dict):
                 raise ConfigError(f"{pyproject}: [tool.flaskfix] per-file-ignores must be a table of pattern = [ids]")

@@ -171,7 +171,7 @@ class Engine:
             return result
         skip_file, suppressions = suppress.parse(text)
         extra = self.extra_suppressions.get(os.path.abspath(source.path))
-        if extra:  # sites ``--interactive`` was told not to change: as if they had an ignore comment
+        if extra:  # sites ``--interactive`` or ``--verify`` hold back: as if they had an ignore comment
             suppressions = dict(suppressions)
             for line, ids in extra.items():
                 prev = suppressions.get(line, frozenset())
@@ -201,9 +201,16 @@ class Engine:
         current_tree = tree
         wrapper = None  # LibCST's tree of `current`, parsed when a codemod first needs it
         for codemod_cls in wanted:
-            if suppressions and current != text:  # comments may have moved with rewritten lines
-                suppressions = suppress.parse(current)[1]
             to_original = LineMap(current, text) if current != text else None
+            if suppressions and to_original is not None:  # comments may have moved with rewritten lines
+                suppressions = suppress.parse(current)[1]
+                if extra:  # held back by the original file's line: where that line is now
+                    suppressions = dict(suppressions)
+                    for line in range(1, current.count("\n") + 2):
+                        ids = extra.get(to_original(line), frozenset())
+                        if ids is None or ids:
+                            prev = suppressions.get(line, frozenset())
+                            suppressions[line] = None if prev is None or ids is None else prev | ids
             decide = planner(codemod_cls.ID)
             plan = None
             if decide is not None:  # decided on stdlib ast; LibCST only to carry out edits
