@@ -89,6 +89,7 @@ VerifyTimeoutOpt = typer.Option(600.0, "--verify-timeout", metavar="SECONDS", he
 VerifyBudgetOpt = typer.Option(
     None, "--verify-budget", metavar="SECONDS",
     help="Total time for --verify's runs; changes it could not decide in time are left out, with a finding.")
+NoVerifyOpt = typer.Option(False, "--no-verify", help="Do not run [tool.flaskfix] verify this time.")
 VerifyBaselineOpt = typer.Option(
     False, "--verify-baseline", help="With --verify: accept tests that already fail; blame a change only for new failures.")
 
@@ -154,8 +155,12 @@ class VerifyArgs:
     verified: object = None
 
 
-def _verify_args(p: Plan, cmd: str | None, timeout: float, budget: float | None, baseline: bool) -> VerifyArgs | None:
-    cmd = cmd or p.config.verify
+def _verify_args(p: Plan, cmd: str | None, timeout: float, budget: float | None, baseline: bool,
+                 no_verify: bool = False) -> VerifyArgs | None:
+    if no_verify and cmd:
+        render.err("flaskfix: error: --verify and --no-verify contradict each other")
+        raise typer.Exit(EXIT_ERROR)
+    cmd = None if no_verify else cmd or p.config.verify
     if not cmd:
         if baseline or budget is not None:
             render.err("flaskfix: error: --verify-baseline and --verify-budget need --verify CMD (or [tool.flaskfix] verify)")
@@ -212,6 +217,53 @@ def _run_verified(p: Plan, jobs: int, color: bool, no_cache: bool, keep: list[Fi
     return changed, summary.finish()
 
 
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@_interruptible
+def profile(
+    ctx: typer.Context,
+    cprofile: Optional[str] = typer.Option(
+        None, "--cprofile", metavar="DIR", help="Also write a cProfile pstats file per endpoint into DIR."),
+    timeout: float = typer.Option(600.0, "--timeout", metavar="SECONDS", help="Longest run of CMD."),
+) -> None:
+    """Run the tests (`flaskfix profile -- CMD`) and show, per Flask endpoint, the requests,
+    SQL statements and time they took, and the N+1 suspects with file:line. Changes nothing."""
+    import shlex
+    import tempfile
+    from pathlib import Path
+
+    from flaskfix.cli import verify as ver
+
+    if not ctx.args:
+        render.err("flaskfix: error: give the command that runs the tests after --: flaskfix profile -- pytest -q")
+        raise typer.Exit(EXIT_ERROR)
+    cmd = ctx.args[0] if len(ctx.args) == 1 else shlex.join(ctx.args)
+    target = Path(cprofile).resolve() if cprofile else None
+    with tempfile.TemporaryDirectory(prefix="flaskfix-profile-") as tmp:
+        outcome = ver.execute(cmd, Path.cwd(), Path(tmp) / "evidence", timeout, cprofile=target)
+    if not outcome.reported:
+        render.err(f"flaskfix: error: `{cmd}` ran ({outcome.why()}), but flaskfix's pytest plugin did not report: "
+                   "does it run pytest? (tox: pass_env = PYTHONPATH, PYTEST_PLUGINS, FLASKFIX_*)")
+        raise typer.Exit(EXIT_ERROR)
+    rows = []
+    for endpoint, e in sorted(outcome.endpoints.items()):
+        per = e["statements"] / e["requests"] if e["requests"] else 0
+        rows.append(f"{endpoint[:32]:<32} {e['requests']:>8} {e['statements']:>10} {per:>8.1f} {e['ms']:>10.1f}")
+    typer.echo(f"{'endpoint':<32} {'requests':>8} {'statements':>10} {'per req':>8} {'ms':>10}")
+    for row in rows:
+        typer.echo(row)
+    suspects = ver.suspects_lines(outcome)
+    if suspects:
+        typer.echo("")
+        typer.echo("N+1 suspects (a statement repeated within one request):")
+        for line in suspects:
+            typer.echo(f"  {line}")
+    if target is not None:
+        render.err(f"flaskfix: pstats per endpoint in {target} (python -m pstats <file>)")
+    status = "passed" if outcome.ok else f"failed ({outcome.why()})"
+    render.err(f"flaskfix: `{cmd}` {status} in {outcome.seconds:.1f}s")
+    raise typer.Exit(EXIT_CLEAN if outcome.ok else EXIT_CHANGES)
+
+
 @app.command("list")
 def list_codemods() -> None:
     """List every codemod: id and one-line summary."""
@@ -258,6 +310,7 @@ def diff(
     verify_timeout: float = VerifyTimeoutOpt,
     verify_budget: Optional[float] = VerifyBudgetOpt,
     verify_baseline: bool = VerifyBaselineOpt,
+    no_verify: bool = NoVerifyOpt,
 ) -> None:
     """Show the fixes as a unified diff on stdout (findings on stderr). Writes nothing.
     `flaskfix diff - --stdin-filename app.py` reads the code from stdin (editors)."""
@@ -282,7 +335,7 @@ def diff(
         raise typer.Exit(EXIT_ERROR)
     else:
         p = _plan(paths, select, ignore, black, no_cache)
-    checks = _verify_args(p, verify, verify_timeout, verify_budget, verify_baseline)
+    checks = _verify_args(p, verify, verify_timeout, verify_budget, verify_baseline, no_verify)
     kept: list[FileResult] | None = [] if fmt != "text" else None
     _changed, summary = _run(p, jobs, render.use_color(sys.stdout, no_color), no_cache, kept, stdin, checks)
     if kept is not None:
@@ -324,13 +377,14 @@ def apply(
     verify_timeout: float = VerifyTimeoutOpt,
     verify_budget: Optional[float] = VerifyBudgetOpt,
     verify_baseline: bool = VerifyBaselineOpt,
+    no_verify: bool = NoVerifyOpt,
 ) -> None:
     """Show the diff, then (after confirmation, or with --yes) write the fixes."""
     if interactive and not sys.stdin.isatty():
         render.err("flaskfix: error: --interactive needs a terminal")
         raise typer.Exit(EXIT_ERROR)
     p = _plan(paths, select, ignore, black, no_cache)
-    checks = _verify_args(p, verify, verify_timeout, verify_budget, verify_baseline)
+    checks = _verify_args(p, verify, verify_timeout, verify_budget, verify_baseline, no_verify)
     if checks is not None and interactive:
         render.err("flaskfix: error: --verify and --interactive do not go together (verify first, then choose)")
         raise typer.Exit(EXIT_ERROR)

@@ -119,6 +119,7 @@ class Options:
     verify_timeout: float = 600.0
     verify_budget: float | None = None
     verify_baseline: bool = False
+    no_verify: bool = False
 
     @property
     def owner(self) -> str:
@@ -539,7 +540,7 @@ class Workflow:
         for r in execute(p, opts.jobs):
             check()  # a Ctrl-C that code in between swallowed (see interrupt.install)
             results.append(r)
-        verify_cmd = opts.verify or p.config.verify
+        verify_cmd = None if opts.no_verify else opts.verify or p.config.verify
         if verify_cmd:
             results = self.verified(p, results, verify_cmd, fixes)
         for r in results:
@@ -860,6 +861,7 @@ def register(app: typer.Typer) -> None:
         verify_budget: Optional[float] = typer.Option(None, "--verify-budget", metavar="SECONDS",
                                                       help="Total time for --verify's runs."),
         verify_baseline: bool = typer.Option(False, "--verify-baseline", help="With --verify: accept tests that already fail."),
+        no_verify: bool = typer.Option(False, "--no-verify", help="Do not run [tool.flaskfix] verify this time."),
     ) -> None:
         token = token_from_env()
         scrub = Scrubber(token)
@@ -876,6 +878,7 @@ def register(app: typer.Typer) -> None:
             title=title, labels=list(label or []), draft=draft, dry_run=dry_run, select=_ids(select),
             ignore=_ids(ignore), jobs=jobs, black=black, max_wait=max_wait, verify=verify,
             verify_timeout=verify_timeout, verify_budget=verify_budget, verify_baseline=verify_baseline,
+            no_verify=no_verify,
         )
         try:
             outcome, report, fixes = Workflow(opts, token, say).run()

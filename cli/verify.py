@@ -238,49 +238,8 @@ class Verifier:
             shutil.rmtree(tmp, ignore_errors=True)
 
     def _execute(self, copy: Path, evidence: Path) -> Outcome:
-        env = dict(os.environ)
-        if self.options.drop_token:
-            for name in TOKEN_VARIABLES:
-                env.pop(name, None)
-        env["PYTHONPATH"] = os.pathsep.join([str(PLUGIN_DIR), *[x for x in env.get("PYTHONPATH", "").split(os.pathsep) if x]])
-        plugins = [x for x in env.get("PYTEST_PLUGINS", "").split(",") if x.strip()]
-        env["PYTEST_PLUGINS"] = ",".join([*plugins, "flaskfix_evidence"])
-        env["FLASKFIX_EVIDENCE_DIR"] = str(evidence)
-        env["FLASKFIX_ORIGINAL_ROOT"] = str(self.root)
-        env["FLASKFIX_COPY_ROOT"] = str(copy)
-        cwd = copy
-        start = time.monotonic()
-        proc = subprocess.Popen(self.options.cmd, shell=True, cwd=cwd, env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-        try:
-            output, _ = proc.communicate(timeout=self.options.timeout)
-            code: int | None = proc.returncode
-        except subprocess.TimeoutExpired:
-            _kill(proc)
-            output, code = b"", None
-        except BaseException:  # Ctrl-C: the tests go with us
-            _kill(proc)
-            raise
-        seconds = time.monotonic() - start
-        text = output.decode("utf-8", "replace")
-        lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-        tail = lines[-1][:200] if lines else ""
-        if code is None:
-            tail = f"timed out after {self.options.timeout:g}s"
-        outcome = Outcome(code == 0, code, seconds, tail=tail)
-        for f in sorted(evidence.glob("*.json")) if evidence.is_dir() else []:
-            try:
-                data = json.loads(f.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                continue
-            outcome.reported = True
-            outcome.failed.update({k: v for k, v in data.get("failed", [])})
-            outcome.foreign += data.get("foreign_imports", [])
-            for endpoint, e in data.get("endpoints", {}).items():
-                mine = outcome.endpoints.setdefault(endpoint, {"requests": 0, "statements": 0, "ms": 0.0})
-                for k in mine:
-                    mine[k] += e.get(k, 0)
-            outcome.suspects += data.get("suspects", [])
+        outcome = execute(self.options.cmd, copy, evidence, self.options.timeout, original=self.root,
+                          drop_token=self.options.drop_token)
         if outcome.foreign:
             name, path = outcome.foreign[0]
             raise VerifyError(
@@ -399,6 +358,75 @@ class Verifier:
                 text = f"`{cmd}` fails with this change: {why}"
             r.findings.append(Finding(u.line, u.codemod, text))
         return final
+
+
+def execute(cmd: str, cwd: Path, evidence: Path, timeout: float, original: Path | None = None, drop_token: bool = False,
+            cprofile: Path | None = None) -> Outcome:
+    """Run ``cmd`` in ``cwd`` (a shell command, in a session of its own so that a timeout or
+    Ctrl-C stops all of it) with flaskfix's pytest plugin, and read what the plugin reported."""
+    env = dict(os.environ)
+    if drop_token:
+        for name in TOKEN_VARIABLES:
+            env.pop(name, None)
+    env["PYTHONPATH"] = os.pathsep.join([str(PLUGIN_DIR), *[x for x in env.get("PYTHONPATH", "").split(os.pathsep) if x]])
+    plugins = [x for x in env.get("PYTEST_PLUGINS", "").split(",") if x.strip() and x.strip() != "flaskfix_evidence"]
+    env["PYTEST_PLUGINS"] = ",".join([*plugins, "flaskfix_evidence"])
+    env["FLASKFIX_EVIDENCE_DIR"] = str(evidence)
+    env["FLASKFIX_COPY_ROOT"] = str(cwd)
+    env.pop("FLASKFIX_ORIGINAL_ROOT", None)
+    env.pop("FLASKFIX_CPROFILE_DIR", None)
+    if original is not None:
+        env["FLASKFIX_ORIGINAL_ROOT"] = str(original)
+    if cprofile is not None:
+        env["FLASKFIX_CPROFILE_DIR"] = str(cprofile)
+    start = time.monotonic()
+    proc = subprocess.Popen(cmd, shell=True, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        output, _ = proc.communicate(timeout=timeout)
+        code: int | None = proc.returncode
+    except subprocess.TimeoutExpired:
+        _kill(proc)
+        output, code = b"", None
+    except BaseException:  # Ctrl-C: the tests go with us
+        _kill(proc)
+        raise
+    seconds = time.monotonic() - start
+    text = output.decode("utf-8", "replace")
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    tail = lines[-1][:200] if lines else ""
+    if code is None:
+        tail = f"timed out after {timeout:g}s"
+    outcome = Outcome(code == 0, code, seconds, tail=tail)
+    for f in sorted(evidence.glob("*.json")) if evidence.is_dir() else []:
+        try:
+            data = json.loads(f.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        outcome.reported = True
+        outcome.failed.update({k: v for k, v in data.get("failed", [])})
+        outcome.foreign += data.get("foreign_imports", [])
+        for endpoint, e in data.get("endpoints", {}).items():  # one file per process (pytest-xdist): summed
+            mine = outcome.endpoints.setdefault(endpoint, {"requests": 0, "statements": 0, "ms": 0.0})
+            for k in mine:
+                mine[k] += e.get(k, 0)
+        outcome.suspects += data.get("suspects", [])
+    return outcome
+
+
+def suspects_lines(outcome: Outcome) -> list[str]:
+    """The N+1 suspects: a statement repeated within one request, where the project issued it."""
+    merged: dict[tuple[str, str, str], dict] = {}
+    for s in outcome.suspects:
+        m = merged.setdefault((s["endpoint"], s["where"], s["statement"]), {"requests": 0, "max_repeats": 0})
+        m["requests"] += s["requests"]
+        m["max_repeats"] = max(m["max_repeats"], s["max_repeats"])
+    out = []
+    for (endpoint, where, statement), m in sorted(merged.items(), key=lambda kv: -kv[1]["max_repeats"]):
+        text = " ".join(statement.split())
+        out.append(f"{where}: {endpoint}: the same statement up to {m['max_repeats']} times in one request "
+                   f"({m['requests']} request(s)): {text[:100]}")
+    return out
 
 
 class _BudgetSpent(Exception):

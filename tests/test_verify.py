@@ -184,3 +184,64 @@ def test_configured_command_and_budget(sample: Path, scratch: Path) -> None:
     assert doc["verify"]["kept"] == 0 and doc["verify"]["left_out"] == 4 and doc["evidence"] == []
     messages = [f["message"] for f in doc["files"][0]["findings"]]
     assert sum(f"the --verify budget ran out before `{PYTEST}` could confirm this change" in m for m in messages) == 4
+
+
+def test_profile_measures_one_run_and_changes_nothing(sample: Path, scratch: Path) -> None:
+    """`flaskfix profile -- CMD`: per endpoint requests and statements, the N+1 suspect
+    with its file:line, a pstats file per endpoint; the plugin loads even with pytest's
+    plugin autoload disabled."""
+    before = _digest(sample)
+    stats = scratch.parent / "stats"
+    env = {**os.environ, "TMPDIR": str(scratch), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    run = subprocess.run([sys.executable, "-m", "flaskfix", "profile", "--cprofile", str(stats), "--",
+                          *PYTEST.split()], cwd=sample, env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    rows = {line.split()[0]: line.split()[1:] for line in run.stdout.splitlines()[1:] if line and not line.startswith(" ")
+            and not line.startswith("N+1")}
+    assert rows["pick"][:2] == ["1", "4"] and rows["items"][:2] == ["2", "2"]
+    assert "  app.py:33: pick: the same statement up to 4 times in one request" in run.stdout
+    assert sorted(p.name for p in stats.iterdir()) == ["add_item.pstats", "items.pstats", "pick.pstats", "share.pstats"]
+    import pstats
+
+    assert pstats.Stats(str(stats / "pick.pstats")).total_calls > 0
+    assert _digest(sample) == before
+    assert list(scratch.iterdir()) == []
+
+
+def test_profile_of_a_command_that_is_not_pytest_says_so(sample: Path, scratch: Path) -> None:
+    run = _flaskfix(["profile", "--", sys.executable, "-c", "print('hello')"], sample, scratch)
+    assert run.returncode == 2
+    assert "flaskfix's pytest plugin did not report: does it run pytest?" in run.stderr
+
+
+def test_records_of_several_processes_are_merged(tmp_path: Path) -> None:
+    """pytest-xdist runs tests in several processes; each writes its own record, and the
+    endpoints' counts are summed (here the records stand for two workers)."""
+    from flaskfix.cli import verify as ver
+
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    for pid, (n, s) in enumerate([(2, 5), (3, 1)]):
+        (evidence / f"{pid}.json").write_text(json.dumps({
+            "failed": [[f"t.py::test_{pid}", "boom"]], "foreign_imports": [],
+            "endpoints": {"pick": {"requests": n, "statements": s, "ms": 1.5}},
+            "suspects": [{"endpoint": "pick", "where": "app.py:3", "statement": "SELECT 1", "requests": 1,
+                          "max_repeats": s}]}))
+    outcome = ver.execute("true", tmp_path, evidence, 30)
+    assert outcome.reported and outcome.endpoints == {"pick": {"requests": 5, "statements": 6, "ms": 3.0}}
+    assert set(outcome.failed) == {"t.py::test_0", "t.py::test_1"}
+    assert ver.suspects_lines(outcome) == [
+        "app.py:3: pick: the same statement up to 5 times in one request (2 request(s)): SELECT 1"]
+
+
+def test_no_verify_skips_the_configured_command(sample: Path, scratch: Path) -> None:
+    with open(sample / "pyproject.toml", "a") as f:
+        f.write('verify = "exit 3"\n')
+    run = _flaskfix(["diff", "--no-cache", "--format", "json", "--no-verify", "."], sample, scratch)
+    assert run.returncode == 1, run.stderr
+    doc = json.loads(run.stdout)
+    assert "verify" not in doc and doc["summary"]["changes"] == 4
+    both = _flaskfix(["diff", "--no-cache", "--verify", "true", "--no-verify", "."], sample, scratch)
+    assert both.returncode == 2 and "contradict" in both.stderr
+    bad = _flaskfix(["diff", "--no-cache", "."], sample, scratch)  # the configured command fails before any change
+    assert bad.returncode == 2 and "`exit 3` fails before any change" in bad.stderr and "exit status 3" in bad.stderr

@@ -74,6 +74,8 @@ def pytest_runtest_setup(item) -> None:  # type: ignore[no-untyped-def]
 def _project_frame() -> str:
     """file:line of the innermost frame in the project (the copy), not in a library."""
     for frame in reversed(traceback.extract_stack()[:-2]):
+        if frame.filename.startswith("<"):  # generated code (<string>, SQLAlchemy's wrappers)
+            continue
         path = os.path.realpath(frame.filename)
         if path.startswith(_COPY + os.sep) and "site-packages" not in path and os.sep + "." not in path[len(_COPY):] \
                 and not path.endswith("flaskfix_evidence.py"):
