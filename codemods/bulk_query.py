@@ -239,7 +239,7 @@ def get_users():
         names.append(user.name if user else None)
     return jsonify(users=names)
 '''
-    PREFILTER = (r"\.(?:get(?:_or_404)?|filter_by|filter|where)\(", r"\bfor\b", r"query|session|get_or_404")
+    PREFILTER = (r"\.(?:get(?:_or_404)?|filter_by|filter|where)\(", r"\bfor\b", r"query|session|Session|get_or_404|select\(")
     DEFAULT_CONFIG = {"max_ids": 1000, "line_length": 88, "exact_string_keys": False}
     METADATA_DEPENDENCIES = (PositionProvider,)
 

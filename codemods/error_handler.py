@@ -204,7 +204,7 @@ def handle_client_input_error(error):
 '''
     PREFILTER = (
         HANDLER_TEXT,
-        r"[/%]|\bdivmod\b|\bint\b|\bfloat\b|json",
+        r"[/%]|\bdivmod\b|\bint\b|\bfloat\b|json|strptime|fromisoformat|UUID|ip_address|ip_network",
     )
     DEFAULT_CONFIG = {
         "status": 400,

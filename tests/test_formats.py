@@ -473,12 +473,13 @@ def test_counts_count_sites_not_supporting_edits(shop) -> None:
     support = [c for c in app.changes if c.role == "support"]
     assert support, "the example's fixes need supporting edits (a Redis client, a Cache)"
     # error-handler: two conversions and a division; bulk-query: getlist ids and ids read from rows
-    assert summary.total_changes == len(sites) == 8
-    assert dict(summary.changes) == {"global-to-g": 1, "redis-counter": 1, "bulk-query": 2, "error-handler": 3, "cache-route": 1}
+    assert summary.total_changes == len(sites) == 9
+    assert dict(summary.changes) == {"global-to-g": 1, "redis-counter": 1, "eager-load": 1, "bulk-query": 2,
+                                     "error-handler": 3, "cache-route": 1}
     assert sum(summary.supporting.values()) == len(support)
     doc = json.loads(render("json", results, summary, codemods, "0"))
     _schema_validator().validate(doc)
-    assert doc["summary"]["changes"] == 8 and doc["summary"]["supporting_edits"] == len(support)
+    assert doc["summary"]["changes"] == 9 and doc["summary"]["supporting_edits"] == len(support)
     # what the rewritten app needs that it did not have, stated plainly
     needs = doc["summary"]["new_requirements"]
     assert any(n.startswith("`redis>=") and "(added to pyproject.toml)" in n for n in needs), needs

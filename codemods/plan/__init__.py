@@ -22,7 +22,7 @@ from typing import Any, Callable, Mapping, Union
 from flaskfix.codemods.changes import Change, Finding
 
 #: codemod id -> the module of ``codemods/plan`` whose ``plan`` function decides it
-PLANNERS = {"bulk-query": "bulk_query", "cache-route": "cache_route", "error-handler": "error_handler", "global-to-g": "global_to_g", "redis-counter": "redis_counter"}
+PLANNERS = {"bulk-query": "bulk_query", "eager-load": "eager_load", "cache-route": "cache_route", "error-handler": "error_handler", "global-to-g": "global_to_g", "redis-counter": "redis_counter"}
 
 
 @dataclass(frozen=True)

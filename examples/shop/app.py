@@ -54,6 +54,13 @@ def list_orders():
     return jsonify([{"item": o.item, "buyer": getattr(User.query.get(o.user_id), "name", None)} for o in orders])
 
 
+@app.route("/customers")
+def list_customers():
+    # eager-load: each user's orders are a lazy relationship, one query per user
+    users = User.query.order_by(User.user_id).all()
+    return jsonify([{"name": u.name, "items": [o.item for o in u.orders]} for u in users])
+
+
 @app.route("/report")
 def sales_report():
     return jsonify(summarise_sales())

@@ -1,6 +1,6 @@
-"""The bundled example with all five fixes applied together, run against its original.
+"""The bundled example with all six fixes applied together, run against its original.
 
-Each codemod has its own executable tests; this one checks that the five rewrites of one
+Each codemod has its own executable tests; this one checks that the six rewrites of one
 file work together: the rewritten app imports, answers like the original where the fixes
 promise it (real SQLite, a real Redis), and differs only where a fix says it will.
 """
@@ -21,7 +21,7 @@ def _seed(module) -> None:  # type: ignore[no-untyped-def]
         module.db.session.commit()
 
 
-def test_all_five_fixes_together(tmp_path, redis_url, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_all_six_fixes_together(tmp_path, redis_url, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("REDIS_URL", redis_url)
     dest, results = rewritten_copy(tmp_path, codemods.ids())
     assert {c.codemod for r in results for c in r.changes} == set(codemods.ids())
@@ -30,7 +30,7 @@ def test_all_five_fixes_together(tmp_path, redis_url, monkeypatch) -> None:  # t
     _seed(after)
     old, new = before.app.test_client(), after.app.test_client()
 
-    for url in ("/basket/apple?qty=2", "/users?id=3&id=1&id=9&id=3", "/users", "/orders", "/report", "/split?total=10&people=4"):
+    for url in ("/basket/apple?qty=2", "/users?id=3&id=1&id=9&id=3", "/users", "/orders", "/customers", "/report", "/split?total=10&people=4"):
         a, b = old.get(url), new.get(url)
         assert (a.status_code, a.get_json()) == (b.status_code, b.get_json()), url
     assert new.get("/report").get_json() == old.get("/report").get_json()  # now served from the cache

@@ -1,0 +1,482 @@
+"""eager-load's decisions, on stdlib ``ast``: which loops over query rows read a lazy
+relationship per row, and the ``selectinload`` option that loads it with the rows.
+
+What the codemod does and why each rule holds is in ``codemods/eager_load.py``'s docstring
+(``flaskfix explain eager-load``); this module proves each site and writes the plan.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass, field
+
+from flaskfix.codemods.ast_facts import dotted
+from flaskfix.codemods.changes import Change
+from flaskfix.codemods.index import Model, _model
+from flaskfix.codemods.plan import FilePlan, PlanInput, ReplaceCall
+from flaskfix.codemods.plan.base import Planner
+from flaskfix.codemods.plan.scopes import COMPREHENSIONS, FUNCTIONS, is_generator_function
+from flaskfix.codemods.project import module_binding, qualified
+
+ID = "eager-load"
+
+#: query methods after which every row is still one instance of the query's model, in the same order
+ROW_KEEPING = frozenset({"filter", "filter_by", "where", "order_by", "limit", "offset", "distinct", "join", "outerjoin",
+                         "group_by", "having", "params", "execution_options"})
+#: session methods that change what a lazy load would return (or expire what was loaded)
+SESSION_WRITES = frozenset({"add", "add_all", "delete", "merge", "flush", "commit", "expire", "expire_all", "refresh",
+                            "execute", "rollback", "expunge", "expunge_all", "bulk_save_objects", "close", "begin",
+                            "begin_nested", "remove", "invalidate"})
+#: calls that neither write nor take part in what the session loads
+PURE_BUILTINS = frozenset({"len", "str", "int", "float", "bool", "list", "tuple", "dict", "set", "sorted", "sum", "min",
+                           "max", "any", "all", "enumerate", "zip", "round", "abs", "repr", "isinstance", "getattr",
+                           "format", "reversed", "range", "print"})
+#: container methods on a local the function made (``out.append(...)``)
+LOCAL_METHODS = frozenset({"append", "extend", "add", "update", "setdefault", "insert", "join", "format", "get", "items",
+                           "keys", "values", "strip", "lower", "upper", "isoformat", "strftime"})
+LAZY_REASONS = {
+    "dynamic": "is lazy=\"dynamic\" (a query per read, which selectinload does not load)",
+    "write_only": "is lazy=\"write_only\" (it cannot be loaded)",
+    "raise": "is lazy=\"raise\" (reading it is meant to fail)",
+    "raise_on_sql": "is lazy=\"raise_on_sql\" (reading it is meant to fail)",
+    "noload": "is lazy=\"noload\" (it is never loaded)",
+    "joined": "is already loaded eagerly (lazy=\"joined\")",
+    "selectin": "is already loaded eagerly (lazy=\"selectin\")",
+    "subquery": "is already loaded eagerly (lazy=\"subquery\")",
+    "immediate": "is already loaded with its rows (lazy=\"immediate\")",
+    "?": "has a lazy= flaskfix cannot read",
+}
+
+
+class Refused(Exception):
+    def __init__(self, node: ast.AST, message: str) -> None:
+        super().__init__(message)
+        self.node, self.message = node, message
+
+
+@dataclass
+class Rows:
+    """Where the loop's rows come from: the query, its model, the node to insert the
+    options after (``Model.query`` or ``select(Model)``)."""
+
+    model: str
+    info: Model
+    anchor: ast.expr  # Model.query (an Attribute) or select(Model) (a Call)
+    replace: ast.expr  # the node replaced by its text with the options inserted
+    statement: ast.stmt  # where the query runs
+    reads: dict[str, list[ast.Attribute]] = field(default_factory=dict)
+    #: relationships the query's own .options() already load eagerly
+    covered: set[str] = field(default_factory=set)
+
+
+def plan(inp: PlanInput) -> FilePlan:
+    return EagerLoad(inp).run()
+
+
+class EagerLoad(Planner):
+    ID = ID
+
+    def run(self) -> FilePlan:
+        self._models = self._model_classes()
+        if not self._models:
+            return self.out
+        found: dict[int, Rows] = {}
+        for node in ast.walk(self.tree):
+            if isinstance(node, (ast.For, *COMPREHENSIONS)):
+                try:
+                    self._loop(node, found)
+                except Refused as why:
+                    if not self.held_back([(why.node.lineno, why.node.lineno)]):  # type: ignore[attr-defined]
+                        self.add_finding(why.node, why.message)
+        for rows in found.values():
+            self._edit(rows)
+        return self.out
+
+    # -- the project's models ------------------------------------------------------------
+
+    def _model_classes(self) -> dict[str, tuple[str, ast.ClassDef, Model]]:
+        """Names bound in this module to model classes of the project (defined here or
+        imported): name -> (file, class, what the index reads of it)."""
+        out: dict[str, tuple[str, ast.ClassDef, Model]] = {}
+        for stmt in self.tree.body:
+            names: list[str] = []
+            if isinstance(stmt, ast.ClassDef):
+                names = [stmt.name]
+            elif isinstance(stmt, ast.ImportFrom):
+                names = [a.asname or a.name for a in stmt.names]
+            for name in names:
+                found = module_binding(self.project, self.inp.path, name) if self.project.files else (
+                    (self.inp.path, stmt) if isinstance(stmt, ast.ClassDef) else None)
+                if found is None or not isinstance(found[1], ast.ClassDef):
+                    continue
+                model = _model(found[1])
+                if model is not None:
+                    out[name] = (found[0], found[1], model)
+        return out
+
+    # -- one loop ------------------------------------------------------------------------
+
+    def _loop(self, loop: ast.AST, found: dict[int, Rows]) -> None:
+        gens = [loop] if isinstance(loop, ast.For) else list(loop.generators)  # type: ignore[attr-defined]
+        if len(gens) != 1 or not isinstance(gens[0].target, ast.Name):
+            return
+        gen = gens[0]
+        item = gen.target.id
+        body: list[ast.AST] = list(loop.body) if isinstance(loop, ast.For) else (  # type: ignore[attr-defined]
+            [loop.key, loop.value] if isinstance(loop, ast.DictComp) else [loop.elt]) + list(getattr(gen, "ifs", []))  # type: ignore[attr-defined]
+        reads = [n for part in body for n in ast.walk(part)
+                 if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id == item
+                 and isinstance(n.ctx, ast.Load)]
+        if not reads:
+            return
+        func = self.scopes.enclosing_function(loop)
+        try:
+            rows = self._rows(gen.iter, loop, func)
+        except Refused:
+            if any(self._relationship_anywhere(r.attr) for r in reads):
+                raise
+            return  # no relationship read: not a candidate, whatever the query
+        if rows is None:
+            candidates = [r for r in reads if self._relationship_anywhere(r.attr)]
+            if candidates and func is not None:
+                r = candidates[0]
+                self.add_finding(r, f"`{self.code(r)}` may be a lazy relationship read once per row (N+1): flaskfix cannot "
+                                    "tell what the loop iterates (it needs rows of a query built in this function: "
+                                    "`Model.query...all()`, `.paginate(...).items`, `db.session.scalars(select(Model)...)`)")
+            return
+        rels = {r.attr: r for r in rows.info.relationships}
+        wanted = [r for r in reads if r.attr in rels and r.attr not in rows.covered]
+        if not wanted:
+            return
+        first = wanted[0]
+        lookup = f"`{self.code(first)}`"
+        if isinstance(loop, ast.For) and func is not None and is_generator_function(func):
+            raise Refused(first, f"{lookup}: the loop is in a generator function (it runs piece by piece): not rewritten")
+        for read in wanted:
+            rel = rels[read.attr]
+            where = f"`{self.code(read)}`: `{rows.model}.{rel.attr}`"
+            if rel.lazy != "select":
+                raise Refused(read, f"{where} {LAZY_REASONS.get(rel.lazy, f'is lazy={rel.lazy!r}')}")
+            if not self._scalar(rows, rel) and not rel.order_by and not self._order_free(read):
+                raise Refused(read, f"{where} is a collection without order_by: neither a lazy load nor selectinload "
+                                    "promises its order, so flaskfix does not claim the same answer (len() of it is fine)")
+        self._no_change_between(rows, loop, item, first)
+        if self.held_back([(first.lineno, first.lineno)], [(rows.statement.lineno, rows.statement.lineno)]):
+            return
+        key = id(rows.anchor)
+        if key in found:
+            rows = found[key]
+        else:
+            found[key] = rows
+        for read in sorted(wanted, key=lambda r: (r.lineno, r.col_offset)):
+            rows.reads.setdefault(read.attr, []).append(read)
+
+    def _relationship_anywhere(self, attr: str) -> bool:
+        return any(r.attr == attr and r.lazy == "select" for _, _, m in self._models.values() for r in m.relationships)
+
+    def _scalar(self, rows: Rows, rel) -> bool:  # type: ignore[no-untyped-def]
+        """Many-to-one (or uselist=False): one object, no order to keep."""
+        if rel.uselist is False:
+            return True
+        if rel.uselist is True or rel.secondary:
+            return False
+        target = self._models.get(rel.target or "")
+        if target is None:
+            return False
+        table = _table_name(target[1])
+        _, cls, _ = self._models[rows.model]
+        for stmt in cls.body:
+            if isinstance(stmt, (ast.Assign, ast.AnnAssign)) and isinstance(stmt.value, ast.Call):
+                for node in ast.walk(stmt.value):
+                    if (isinstance(node, ast.Call) and (dotted(node.func) or "").split(".")[-1] == "ForeignKey"
+                            and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)
+                            and node.args[0].value.split(".")[0] == table):
+                        return True
+        return False
+
+    def _order_free(self, read: ast.Attribute) -> bool:
+        parent = self.scopes.parent(read)
+        return (isinstance(parent, ast.Call) and parent.args == [read] and isinstance(parent.func, ast.Name)
+                and parent.func.id == "len" and self.scopes.is_builtin(parent.func, "len"))
+
+    # -- the rows ------------------------------------------------------------------------
+
+    def _rows(self, it: ast.expr, loop: ast.AST, func: ast.AST | None) -> Rows | None:
+        statement = self._statement(loop)
+        value = it
+        if isinstance(it, ast.Attribute) and it.attr == "items" and isinstance(it.value, ast.Name):
+            value = self._local(it.value, loop, func)
+            if value is None or not _method(value, "paginate"):
+                return None
+            return self._query(value.func.value, self.scopes.parent(value))  # type: ignore[attr-defined,arg-type]
+        if isinstance(it, ast.Name):
+            value = self._local(it, loop, func)
+            if value is None:
+                return None
+            statement = self.scopes.parent(value)  # type: ignore[assignment]
+        if _method(value, "all") and not value.args:  # type: ignore[attr-defined]
+            value = value.func.value  # type: ignore[attr-defined]
+        if _method(value, "scalars") and not value.args:  # db.session.execute(select(M)...).scalars()
+            inner = value.func.value  # type: ignore[attr-defined]
+            if _method(inner, "execute") and len(inner.args) == 1:  # type: ignore[attr-defined]
+                return self._select(inner.args[0], statement)  # type: ignore[attr-defined]
+            return None
+        if _method(value, "scalars") and len(value.args) == 1:  # type: ignore[attr-defined]
+            return self._select(value.args[0], statement)  # type: ignore[attr-defined]
+        return self._query(value, statement)
+
+    def _statement(self, node: ast.AST) -> ast.stmt:
+        cur: ast.AST | None = node
+        while cur is not None and not isinstance(cur, ast.stmt):
+            cur = self.scopes.parent(cur)
+        assert cur is not None
+        return cur
+
+    def _local(self, name: ast.Name, loop: ast.AST, func: ast.AST | None) -> ast.expr | None:
+        """The value of a local bound once by a plain assignment in the loop's function, used
+        only as the loop's iterable (or in len()) until the loop ends."""
+        if func is None:
+            return None
+        scope = self.scopes.scope_of(name)
+        if scope is not func or self.scopes.resolve(name.id, scope) is not func:
+            return None
+        binders = self.scopes.binders(name.id, scope)
+        if len(binders) != 1:
+            return None
+        assign = self.scopes.parent(binders[0])
+        if not (isinstance(assign, ast.Assign) and assign.targets == [binders[0]]):
+            return None
+        end = loop.end_lineno or loop.lineno  # type: ignore[attr-defined]
+        for ref in self.scopes.references(name.id, scope):
+            parent = self.scopes.parent(ref)
+            if ref is name or ref.lineno > end:
+                continue
+            if isinstance(parent, ast.Attribute) and parent.attr == "items" and parent is self.scopes.parent(name):
+                continue
+            if isinstance(parent, ast.Call) and isinstance(parent.func, ast.Name) and parent.func.id == "len":
+                continue
+            raise Refused(name, f"the loop's rows `{name.id}` are also used (`{self.code(parent or ref)[:60]}`) before "
+                                "the loop ends, where they could be changed: not rewritten")
+        return assign.value
+
+    def _query(self, node: ast.expr, statement: ast.stmt) -> Rows | None:
+        """``Model.query`` followed only by row-keeping methods (and a terminal
+        ``paginate``/iteration): the rows' model."""
+        found_covered: set[str] = set()
+        cur = node
+        while isinstance(cur, ast.Call) and isinstance(cur.func, ast.Attribute):
+            method = cur.func.attr
+            if method == "options":
+                covered = self._loader_options(cur)
+                if covered is not None:
+                    found_covered |= covered
+                    cur = cur.func.value
+                    continue
+            if method in ("options", "yield_per", "with_entities", "add_columns", "values", "from_self", "enable_eagerloads",
+                          "populate_existing", "with_polymorphic", "select_from"):
+                if method in ("options", "yield_per", "populate_existing", "with_polymorphic"):
+                    base = _query_root(cur)
+                    if base is not None and isinstance(base.value, ast.Name) and base.value.id in self._models:
+                        raise Refused(cur, f"`{self.code(cur)[:60]}`: the query sets .{method}(), which flaskfix does "
+                                           "not combine with a loader option: not rewritten")
+                return None
+            if method not in ROW_KEEPING and method != "paginate":
+                return None
+            cur = cur.func.value
+        if not (isinstance(cur, ast.Attribute) and cur.attr == "query" and isinstance(cur.value, ast.Name)):
+            return None
+        model = cur.value.id
+        if model not in self._models or not self._is_model(cur.value):
+            return None
+        self._check_model(model, cur)
+        replace = self.scopes.parent(cur)  # Model.query.<method> ... the call around it
+        call = self.scopes.parent(replace) if replace is not None else None
+        if not isinstance(call, ast.Call):
+            return None
+        return Rows(model, self._models[model][2], cur, call, statement, covered=found_covered)
+
+    def _select(self, stmt: ast.expr, statement: ast.stmt) -> Rows | None:
+        cur = stmt
+        found_covered: set[str] = set()
+        while isinstance(cur, ast.Call) and isinstance(cur.func, ast.Attribute):
+            if cur.func.attr == "options" and (covered := self._loader_options(cur)) is not None:
+                found_covered |= covered
+            elif cur.func.attr in ("options", "execution_options"):
+                if cur.func.attr == "options":
+                    raise Refused(cur, f"`{self.code(cur)[:60]}`: the select sets .options(), which flaskfix does not "
+                                       "combine with a loader option: not rewritten")
+            elif cur.func.attr not in ROW_KEEPING:
+                return None
+            cur = cur.func.value
+        if not (isinstance(cur, ast.Call) and len(cur.args) == 1 and not cur.keywords and isinstance(cur.args[0], ast.Name)):
+            return None
+        names = self.scopes.qualified_names(cur.func)
+        if not (names & {"sqlalchemy.select", "sqlalchemy.sql.select", "sqlalchemy.future.select"}
+                or (isinstance(cur.func, ast.Attribute) and cur.func.attr == "select")):
+            return None
+        model = cur.args[0].id
+        if model not in self._models or not self._is_model(cur.args[0]):
+            return None
+        self._check_model(model, cur)
+        return Rows(model, self._models[model][2], cur, cur, statement, covered=found_covered)
+
+    def _loader_options(self, call: ast.Call) -> set[str] | None:
+        """The relationships ``.options(...)`` loads eagerly, when it holds only eager loader
+        options of one relationship each (``selectinload(Post.author)``, ``joinedload``...)
+        or column options (``load_only``, ``defer``); None for anything else (``lazyload``,
+        ``raiseload``, wildcards...), which flaskfix does not combine with."""
+        out: set[str] = set()
+        for arg in call.args:
+            if call.keywords or not isinstance(arg, ast.Call) or arg.keywords:
+                return None
+            names = self.scopes.qualified_names(arg.func)
+            last = {n.split(".")[-1] for n in names if n.startswith("sqlalchemy.orm.")}
+            if last & {"load_only", "defer", "undefer", "undefer_group"}:
+                continue
+            if not last & {"selectinload", "joinedload", "subqueryload", "immediateload"}:
+                return None
+            if len(arg.args) != 1 or not isinstance(arg.args[0], ast.Attribute):
+                return None
+            out.add(arg.args[0].attr)
+        return out
+
+    def _is_model(self, name: ast.Name) -> bool:
+        """``name`` here is the module-level binding the model table was read from."""
+        return self.scopes.resolve(name.id, self.scopes.scope_of(name)) is self.tree
+
+    def _check_model(self, model: str, at: ast.AST) -> None:
+        _, cls, info = self._models[model]
+        mapper = [s for s in cls.body if isinstance(s, ast.Assign)
+                  and any(isinstance(t, ast.Name) and t.id == "__mapper_args__" for t in s.targets)]
+        if mapper and "polymorphic" in ast.dump(mapper[0].value):
+            raise Refused(at, f"`{model}` is mapped polymorphically (`__mapper_args__`): flaskfix does not prove the "
+                              "loader option loads the same for every subclass")
+        subclasses = [n for n, (_, _, m) in self._models.items() if model in [b.split(".")[-1] for b in m.bases]]
+        if subclasses:
+            raise Refused(at, f"`{model}` has subclass `{subclasses[0]}` (inheritance): flaskfix does not prove the "
+                              "loader option loads the same for every class")
+
+    # -- what happens between the query and the reads --------------------------------------
+
+    def _no_change_between(self, rows: Rows, loop: ast.AST, item: str, first: ast.Attribute) -> None:
+        """Nothing between the query's execution and the loop's end may change what a lazy
+        load would return: no attribute writes, no session writes or SQL, no unknown call
+        given the rows, an item or the session."""
+        parts: list[ast.AST] = []
+        stmt = self._statement(loop)
+        block = self._block_of(stmt)
+        if rows.statement is not stmt:
+            if block is None or rows.statement not in block:
+                raise Refused(first, f"`{self.code(first)}`: the rows are made in another block than the loop's, so "
+                                     "flaskfix cannot follow what runs in between: not rewritten")
+            parts += block[block.index(rows.statement) + 1: block.index(stmt)]
+        # a comprehension: its whole statement (what else it runs may run first)
+        parts.append(ast.Module(body=loop.body, type_ignores=[]) if isinstance(loop, ast.For) else stmt)
+        for part in parts:
+            for node in ast.walk(part):
+                why = self._changes(node, item)
+                if why is not None:
+                    raise Refused(first, f"`{self.code(first)}`: {why} between the query and the relationship reads "
+                                         "(eager loading could give another answer): not rewritten")
+
+    def _block_of(self, stmt: ast.stmt) -> list[ast.stmt] | None:
+        parent = self.scopes.parent(stmt)
+        for name in ("body", "orelse", "finalbody", "handlers"):
+            block = getattr(parent, name, None)
+            if isinstance(block, list) and stmt in block:
+                return block
+        return None
+
+    def _changes(self, node: ast.AST, item: str) -> str | None:
+        if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete)):
+            targets = node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [node.target]
+            for t in targets:
+                for sub in ast.walk(t):
+                    if isinstance(sub, ast.Attribute) and isinstance(sub.ctx, (ast.Store, ast.Del)):
+                        return f"`{self.code(sub)}` is assigned"
+            return None
+        if isinstance(node, (ast.Yield, ast.YieldFrom, ast.Await)):
+            return "it yields or awaits (other code runs meanwhile)"
+        if not isinstance(node, ast.Call):
+            return None
+        func = node.func
+        if isinstance(func, ast.Attribute):
+            if func.attr in SESSION_WRITES and _sessionish(func.value):
+                return f"`.{func.attr}()` is called on the session"
+            if func.attr in ("commit", "flush", "expire", "expire_all", "refresh", "merge", "delete", "add", "add_all",
+                             "execute", "rollback", "expunge"):
+                return f"`.{func.attr}()` is called"
+            if func.attr in LOCAL_METHODS and isinstance(func.value, (ast.Name, ast.Constant, ast.JoinedStr)) and \
+                    not (isinstance(func.value, ast.Name) and func.value.id == item):
+                return None
+        if isinstance(func, ast.Name):
+            if func.id == "setattr":
+                return "`setattr()` is called"
+            if func.id in PURE_BUILTINS and self.scopes.is_builtin(func, func.id):
+                return None
+            if self.scopes.qualified_names(func) & {"flask.jsonify", "flask.url_for", "flask.render_template",
+                                                    "flask.abort", "flask.json.jsonify"}:
+                return None
+        args = [*node.args, *(k.value for k in node.keywords)]
+        for a in args:
+            for sub in ast.walk(a):
+                if isinstance(sub, ast.Name) and (sub.id == item or _sessionish(sub)):
+                    return f"`{self.code(node)[:60]}` is given `{sub.id}`, and flaskfix cannot tell what it does with it"
+        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == item:
+            return f"`{self.code(node)[:60]}` is a method call on the row, which flaskfix cannot follow"
+        return None
+
+    # -- the edit --------------------------------------------------------------------------
+
+    def _edit(self, rows: Rows) -> None:
+        selectinload = self.scopes.expression_for("sqlalchemy.orm.selectinload")
+        if selectinload is None:
+            if "selectinload" in self.scopes.bound_names():
+                first = next(iter(rows.reads.values()))[0]
+                self.add_finding(first, "the rewrite needs `selectinload` from sqlalchemy.orm, and this module binds that "
+                                        "name to something else")
+                return
+            self.out.imports.append(("sqlalchemy.orm", "selectinload", None))
+            selectinload = "selectinload"
+        options = ", ".join(f"{selectinload}({rows.model}.{attr})" for attr in rows.reads)
+        text = self.code(rows.replace)
+        anchor = self.code(rows.anchor)
+        assert text.startswith(anchor)
+        self.out.edits.append(ReplaceCall(self.lines.span(rows.replace),
+                                          f"{anchor}.options({options}){text[len(anchor):]}", simple=True))
+        for attr, reads in rows.reads.items():
+            rel = f"{rows.model}.{attr}"
+            self.out.changes.append(Change(rows.statement.lineno, ID,
+                                           f"`{rel}` is loaded with the rows by `selectinload` (one IN (...) query per 500 "
+                                           f"rows, instead of one query per row read); it is loaded "
+                                           "for every row, also those a loop that stops early would not reach"))
+
+    def code(self, node: ast.AST) -> str:
+        return self.lines.segment(node) or ast.unparse(node)
+
+
+def _method(node: ast.AST, name: str) -> bool:
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == name
+
+
+def _query_root(node: ast.AST) -> ast.Attribute | None:
+    cur = node
+    while isinstance(cur, ast.Call) and isinstance(cur.func, ast.Attribute):
+        cur = cur.func.value
+    return cur if isinstance(cur, ast.Attribute) and cur.attr == "query" else None
+
+
+def _sessionish(node: ast.AST) -> bool:
+    text = dotted(node) or ""
+    last = text.split(".")[-1]
+    return last in ("session", "db_session", "Session") or last.endswith("session")
+
+
+def _table_name(cls: ast.ClassDef) -> str:
+    for stmt in cls.body:
+        if (isinstance(stmt, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__tablename__" for t in stmt.targets)
+                and isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, str)):
+            return stmt.value.value
+    # Flask-SQLAlchemy's default: the class name in snake_case
+    return re.sub(r"((?<=[a-z0-9])[A-Z]|(?!^)[A-Z](?=[a-z]))", r"_\1", cls.name).lower()

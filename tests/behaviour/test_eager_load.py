@@ -1,0 +1,116 @@
+"""eager-load, executed: the fixture apps before and after the rewrite, on SQLite through
+Flask-SQLAlchemy, every SQL statement counted with ``before_cursor_execute``.
+
+Promised effect: each route answers the same JSON (rows without the related object, empty
+collections, ``limit``, ordering, pagination), and a request makes at most 1 + one query per
+relationship and 500 distinct keys, instead of one per row. The refusals are shown to be
+necessary: where the loop changes a row before reading its relationship, the eager-loaded
+version gives another answer.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+from sqlalchemy import event
+
+from tests.behaviour.test_bulk_query import _load
+from tests.harness import run_codemod
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "eager-load"
+SETUP = 'app.config.update(SQLALCHEMY_DATABASE_URI="sqlite://")\ndb.init_app(app)\n'
+
+
+class App:
+    def __init__(self, module, posts: int) -> None:  # type: ignore[no-untyped-def]
+        self.app, self.client, self.count = module.app, module.app.test_client(), 0
+        m, db = module, module.db
+        with self.app.app_context():
+            db.create_all()
+            authors = [m.Author(id=i, name=f"author {i}") for i in range(1, 8)]  # 6 and 7 have no posts
+            tags = [m.Tag(id=i, name=n) for i, n in enumerate(["zeta", "alpha", "mid"], 1)]
+            rows = []
+            for i in range(1, posts + 1):
+                author = None if i % 10 == 0 else authors[i % 5]  # every 10th post has no author
+                p = m.Post(id=i, title=f"post {i}", author=author)
+                p.tags = [tags[j] for j in range(3) if (i + j) % 3 == 0]  # some posts have none
+                rows.append(p)
+            comments = [m.Comment(id=i, body=f"c{i}", post=rows[(i * 7) % len(rows)] if i % 4 else None)
+                        for i in range(1, 30)]
+            db.session.add_all(authors + tags + rows + comments)
+            db.session.commit()
+            event.listen(db.engine, "before_cursor_execute", self._count)
+
+    def _count(self, *args) -> None:  # type: ignore[no-untyped-def]
+        self.count += 1
+
+    def get(self, url: str) -> tuple[int, object, int]:
+        before = self.count
+        resp = self.client.get(url)
+        return resp.status_code, resp.get_json(), self.count - before
+
+
+def _apps(tmp: Path, folder: str, posts: int, after_text: str | None = None) -> tuple[App, App]:
+    source = (FIXTURES / folder / "input.py").read_text()
+    models = (FIXTURES / folder / "models.py").read_text()
+    if after_text is None:
+        result = run_codemod("eager-load", source, {"models.py": models})
+        assert result.error is None and result.new_text is not None
+        after_text = result.new_text
+    out = []
+    for name, text in (("before", source), ("after", after_text)):
+        text = text.replace("app = Flask(__name__)\n", "app = Flask(__name__)\n" + SETUP, 1)
+        out.append(App(_load(tmp / name, {"app.py": text, "models.py": models}), posts))
+    return out[0], out[1]
+
+
+@pytest.fixture(scope="module")
+def apps(tmp_path_factory):  # type: ignore[no-untyped-def]
+    return _apps(tmp_path_factory.mktemp("eager"), "relationships-in-loops", 23)
+
+
+@pytest.mark.parametrize("url, relationships", [
+    ("/posts", 1),  # many-to-one (NULL author for every 10th post)
+    ("/authors", 2),  # one-to-many ordered, and len() of an unordered one (authors without posts: [] and 0)
+    ("/tags", 1),  # many-to-many, ordered by Tag.name, through paginate(): count + rows + tags
+    ("/tags?page=3", 1),
+    ("/tags?page=9", 0),  # past the end: no rows, nothing to load
+    ("/comments", 1),  # select(...).limit(50), comments without a post
+    ("/tagged", 1),  # tags already joined-loaded; the author added
+])
+def test_same_json_bounded_statements(apps, url, relationships) -> None:  # type: ignore[no-untyped-def]
+    before, after = apps
+    b, a = before.get(url), after.get(url)
+    assert b[:2] == a[:2], url
+    base = 2 if url.startswith("/tags") else 1  # paginate counts first
+    assert a[2] <= base + relationships, (url, b[2], a[2])
+    assert b[2] >= a[2]
+
+
+def test_a_thousand_rows_take_three_statements(tmp_path: Path) -> None:
+    """1,000 posts, 5 distinct authors: 1 + ceil(5 / 500) statements; before, one per post
+    whose author was not loaded yet (the identity map serves the rest)."""
+    before, after = _apps(tmp_path, "relationships-in-loops", 1000)
+    b, a = before.get("/posts"), after.get("/posts")
+    assert b[:2] == a[:2]
+    assert a[2] == 1 + math.ceil(5 / 500)
+    # tags: many-to-many over 1,000 post keys: 1 count + 1 rows + at most ceil(5 / 500)... per page of 5
+    b, a = before.get("/tags?page=100"), after.get("/tags?page=100")
+    assert b[:2] == a[:2] and a[2] == 3
+
+
+def test_the_loop_that_changes_a_row_is_refused_and_must_be(tmp_path: Path) -> None:
+    """`p.author_id = 2; p.author.name`: lazily, the author is read after the change (author
+    2); eager-loaded, it was read before (the old author). flaskfix refuses the loop; loading
+    it eagerly by hand shows the answer would change."""
+    source = (FIXTURES / "refuse-changes-and-shapes" / "input.py").read_text()
+    result = run_codemod("eager-load", source, {"models.py": (FIXTURES / "refuse-changes-and-shapes" / "models.py").read_text()})
+    assert not result.changed and any("`p.author_id` is assigned" in f.message for f in result.findings)
+    by_hand = source.replace("rows = Post.query.all()", "rows = Post.query.options(selectinload(Post.author)).all()")
+    by_hand = by_hand.replace("from flask import Flask, jsonify\n", "from flask import Flask, jsonify\nfrom sqlalchemy.orm import selectinload\n")
+    before, after = _apps(tmp_path, "refuse-changes-and-shapes", 12, by_hand)
+    b, a = before.get("/moved"), after.get("/moved")
+    assert b[:2] == (200, ["author 2"] * 12)  # lazily: every post now reads author 2
+    assert a[:2] != b[:2]  # eagerly: the old authors (and post 10, with none, fails: a 500)
