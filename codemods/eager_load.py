@@ -33,7 +33,15 @@ order_by, limit, offset...), as ``.all()``, iterated directly, or ``.paginate(..
 (also ``.all()``); the query built in the same function, bound once and used only as the
 loop's iterable until the loop ends. Relationships come from the project's model classes
 (``relationship()`` in the class body, default ``lazy="select"``); several relationships of
-one loop share one ``options()``.
+one loop share one ``options()``. A relationship read through a many-to-one one
+(``c.post.author``) is loaded along the same path (``selectinload(Comment.post).selectinload(
+Post.author)``). A query whose own ``.options()`` already load a relationship eagerly
+(``joinedload``, ``selectinload``...) keeps them, and a second ``.options()`` adds what it
+lacks; any other option (``lazyload``, ``raiseload``, a wildcard) is left alone with a finding.
+
+Not yet: a ``Customer.query.get(o.customer_id)`` lookup where ``Order.customer`` exists is
+still bulk-query's (turning it into the relationship read needs the relationship proven to
+be on exactly that foreign key).
 
 The cost, said in each change: every row's relationship is loaded, also for rows a loop that
 stops early (``break``, an abort) would not have reached.

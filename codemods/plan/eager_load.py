@@ -68,6 +68,8 @@ class Rows:
     reads: dict[str, list[ast.Attribute]] = field(default_factory=dict)
     #: relationships the query's own .options() already load eagerly
     covered: set[str] = field(default_factory=set)
+    #: relationship -> (its target model, a relationship of it read through it: ``c.post.author``)
+    nested: dict[str, set[tuple[str, str]]] = field(default_factory=dict)
 
 
 def plan(inp: PlanInput) -> FilePlan:
@@ -158,7 +160,7 @@ class EagerLoad(Planner):
             where = f"`{self.code(read)}`: `{rows.model}.{rel.attr}`"
             if rel.lazy != "select":
                 raise Refused(read, f"{where} {LAZY_REASONS.get(rel.lazy, f'is lazy={rel.lazy!r}')}")
-            if not self._scalar(rows, rel) and not rel.order_by and not self._order_free(read):
+            if not self._scalar(rows.model, rel) and not rel.order_by and not self._order_free(read):
                 raise Refused(read, f"{where} is a collection without order_by: neither a lazy load nor selectinload "
                                     "promises its order, so flaskfix does not claim the same answer (len() of it is fine)")
         self._no_change_between(rows, loop, item, first)
@@ -171,11 +173,30 @@ class EagerLoad(Planner):
             found[key] = rows
         for read in sorted(wanted, key=lambda r: (r.lineno, r.col_offset)):
             rows.reads.setdefault(read.attr, []).append(read)
+            nested = self._nested(rows.model, rels[read.attr], read)
+            if nested is not None:
+                rows.nested.setdefault(read.attr, set()).add(nested)
+
+    def _nested(self, model: str, rel, read: ast.Attribute) -> tuple[str, str] | None:  # type: ignore[no-untyped-def]
+        """``c.post.author``: (``Post``, ``author``) when ``c.post`` is one object of a model
+        of this module whose ``author`` is a lazy relationship read in an order-free way."""
+        parent = self.scopes.parent(read)
+        if not (isinstance(parent, ast.Attribute) and parent.value is read and isinstance(parent.ctx, ast.Load)):
+            return None
+        target = rel.target or ""
+        if target not in self._models or not self._scalar(model, rel):
+            return None
+        inner = {r.attr: r for r in self._models[target][2].relationships}.get(parent.attr)
+        if inner is None or inner.lazy != "select":
+            return None
+        if not (self._scalar(target, inner) or inner.order_by or self._order_free(parent)):
+            return None
+        return target, parent.attr
 
     def _relationship_anywhere(self, attr: str) -> bool:
         return any(r.attr == attr and r.lazy == "select" for _, _, m in self._models.values() for r in m.relationships)
 
-    def _scalar(self, rows: Rows, rel) -> bool:  # type: ignore[no-untyped-def]
+    def _scalar(self, model: str, rel) -> bool:  # type: ignore[no-untyped-def]
         """Many-to-one (or uselist=False): one object, no order to keep."""
         if rel.uselist is False:
             return True
@@ -185,7 +206,7 @@ class EagerLoad(Planner):
         if target is None:
             return False
         table = _table_name(target[1])
-        _, cls, _ = self._models[rows.model]
+        _, cls, _ = self._models[model]
         for stmt in cls.body:
             if isinstance(stmt, (ast.Assign, ast.AnnAssign)) and isinstance(stmt.value, ast.Call):
                 for node in ast.walk(stmt.value):
@@ -327,7 +348,12 @@ class EagerLoad(Planner):
         or column options (``load_only``, ``defer``); None for anything else (``lazyload``,
         ``raiseload``, wildcards...), which flaskfix does not combine with."""
         out: set[str] = set()
+        loaders = {"selectinload", "joinedload", "subqueryload", "immediateload"}
         for arg in call.args:
+            # selectinload(A.b).selectinload(B.c): the path starts with A.b
+            while (isinstance(arg, ast.Call) and isinstance(arg.func, ast.Attribute) and arg.func.attr in loaders
+                   and isinstance(arg.func.value, ast.Call) and len(arg.args) == 1 and not arg.keywords):
+                arg = arg.func.value
             if call.keywords or not isinstance(arg, ast.Call) or arg.keywords:
                 return None
             names = self.scopes.qualified_names(arg.func)
@@ -439,16 +465,21 @@ class EagerLoad(Planner):
                 return
             self.out.imports.append(("sqlalchemy.orm", "selectinload", None))
             selectinload = "selectinload"
-        options = ", ".join(f"{selectinload}({rows.model}.{attr})" for attr in rows.reads)
+        parts = []
+        for attr in rows.reads:
+            head = f"{selectinload}({rows.model}.{attr})"
+            nested = sorted(rows.nested.get(attr, ()))
+            parts += [f"{head}.{selectinload}({t}.{a})" for t, a in nested] or [head]
+        options = ", ".join(parts)
         text = self.code(rows.replace)
         anchor = self.code(rows.anchor)
         assert text.startswith(anchor)
         self.out.edits.append(ReplaceCall(self.lines.span(rows.replace),
                                           f"{anchor}.options({options}){text[len(anchor):]}", simple=True))
         for attr, reads in rows.reads.items():
-            rel = f"{rows.model}.{attr}"
+            rel = f"`{rows.model}.{attr}`" + "".join(f" (and `{t}.{a}` through it)" for t, a in sorted(rows.nested.get(attr, ())))
             self.out.changes.append(Change(rows.statement.lineno, ID,
-                                           f"`{rel}` is loaded with the rows by `selectinload` (one IN (...) query per 500 "
+                                           f"{rel} is loaded with the rows by `selectinload` (one IN (...) query per 500 "
                                            f"rows, instead of one query per row read); it is loaded "
                                            "for every row, also those a loop that stops early would not reach"))
 

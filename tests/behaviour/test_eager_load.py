@@ -79,6 +79,7 @@ def apps(tmp_path_factory):  # type: ignore[no-untyped-def]
     ("/tags?page=9", 0),  # past the end: no rows, nothing to load
     ("/comments", 1),  # select(...).limit(50), comments without a post
     ("/tagged", 1),  # tags already joined-loaded; the author added
+    ("/threads", 2),  # nested: comments, their posts, those posts' authors
 ])
 def test_same_json_bounded_statements(apps, url, relationships) -> None:  # type: ignore[no-untyped-def]
     before, after = apps
