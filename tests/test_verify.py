@@ -245,3 +245,20 @@ def test_no_verify_skips_the_configured_command(sample: Path, scratch: Path) -> 
     assert both.returncode == 2 and "contradict" in both.stderr
     bad = _flaskfix(["diff", "--no-cache", "."], sample, scratch)  # the configured command fails before any change
     assert bad.returncode == 2 and "`exit 3` fails before any change" in bad.stderr and "exit status 3" in bad.stderr
+
+
+def test_progress_on_a_terminal(sample: Path, scratch: Path) -> None:
+    """On a terminal, each run is announced and timed (off a terminal, only the summary)."""
+    import pexpect
+
+    env = {**os.environ, "TMPDIR": str(scratch), "NO_COLOR": "1", "FLASKFIX_CACHE_DIR": str(scratch.parent / "cache")}
+    child = pexpect.spawn(sys.executable, ["-m", "flaskfix", "diff", "--no-cache", "--select", "bulk-query",
+                                           "--verify", "true", "."], cwd=str(sample), env=env, encoding="utf-8",
+                          timeout=120)
+    child.expect("flaskfix: verify: run 1: the tests as they are, with no change")
+    child.expect(r"flaskfix: verify: run 1: passed in \d+\.\ds")
+    child.expect(r"flaskfix: verify: run 2: with all 1 change\(s\)")
+    child.expect(r"--verify: 2 run\(s\) of `true` in \d+\.\ds; kept 1 of 1 change\(s\)")
+    child.expect(pexpect.EOF)
+    quiet = _flaskfix(["diff", "--no-cache", "--select", "bulk-query", "--verify", "true", "."], sample, scratch)
+    assert "flaskfix: verify: run" not in quiet.stderr and "--verify: 2 run(s) of `true`" in quiet.stderr
