@@ -164,6 +164,7 @@ DETECT: dict[str, Callable[[AstFacts], bool]] = {
     "bulk-query": bulk_query,
     "cache-route": cache_route,
     "error-handler": error_handler,
+    "eager-load": _yes,  # its planner asks the text first (a queried name and a loop), before any tree walk
 }
 #: codemod id -> its ``detect_in_project(path, text, facts, config, project)``
 DETECT_IN_PROJECT: dict[str, Callable[..., bool]] = {
@@ -172,4 +173,5 @@ DETECT_IN_PROJECT: dict[str, Callable[..., bool]] = {
     "bulk-query": _yes,
     "cache-route": cache_route_in_project,
     "error-handler": _yes,  # its planner (stdlib ast, views only) costs less than asking the origins of every function
+    "eager-load": _yes,
 }

@@ -140,9 +140,10 @@ def posts():
 
     @classmethod
     def detect(cls, facts: AstFacts) -> bool:
-        """A loop or comprehension in a function, and a call of a query method."""
-        return bool(facts.called_attrs & {"all", "paginate", "scalars", "order_by", "filter", "filter_by", "limit"}) or \
-            "query" in facts.attribute_names
+        """Always: the planner's own first question is cheaper (``X.query`` / ``select(X)``
+        and a loop in the text, then the queried classes' relationships), asked before any
+        tree walk (``detection.DETECT``)."""
+        return True
 
     def rewrite(self, tree: cst.Module) -> cst.Module:
         """Carry out the plan ``codemods/plan/eager_load.py`` made on stdlib ``ast``."""

@@ -566,7 +566,7 @@ def resolve_module(project: Project, module: str, importer: str, level: int = 0)
     folders a script or an application root puts on ``sys.path``), nearest first; when
     none matches, a unique file whose module name is the last part of ``module`` is
     taken. None when that is ambiguous or absent."""
-    files = {os.path.realpath(f): f for f in project.files}
+    files = _real_files(project)
     parts = [p for p in module.split(".") if p]
     here = Path(os.path.realpath(importer)).parent
     if level:
@@ -583,6 +583,20 @@ def resolve_module(project: Project, module: str, importer: str, level: int = 0)
         return None
     matches = [f for f in project.files if _module_stem(f) == parts[-1]]
     return matches[0] if len(matches) == 1 else None
+
+
+def _real_files(project: Project) -> dict[str, str]:
+    """realpath -> path of every project file, made once per file list (a realpath per
+    file per call made resolving imports cost seconds on a large project)."""
+    key = (id(project.files), len(project.files))
+    cached = getattr(project, "_real_files_memo", None)
+    if cached is None or cached[0] != key:
+        cached = (key, {os.path.realpath(f): f for f in project.files})
+        try:
+            project._real_files_memo = cached  # type: ignore[attr-defined]
+        except AttributeError:  # a stand-in project object without attributes
+            pass
+    return cached[1]
 
 
 def find_model(project: Project, path: str, class_name: str) -> ModelInfo | None:

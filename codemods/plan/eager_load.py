@@ -73,14 +73,57 @@ class Rows:
 
 
 def plan(inp: PlanInput) -> FilePlan:
-    return EagerLoad(inp).run()
+    # the cheap question first, before scopes are built: does the module query a model
+    # (``X.query``, ``select(X)``) and loop at all?
+    if ".query" not in inp.text and "select(" not in inp.text:
+        return FilePlan()
+    names = _queried_names(inp.text)
+    if not names:
+        return FilePlan()
+    models = {name: found for name in sorted(names) if (found := model_class(inp, name)) is not None
+              and found[2].relationships}
+    if not models:  # no queried model has a relationship: nothing to load eagerly (no scopes built)
+        return FilePlan()
+    return EagerLoad(inp, models).run()
+
+
+_QUERIED = re.compile(r"\b([A-Za-z_]\w*)\s*\.\s*query\b|\bselect\(\s*([A-Za-z_]\w*)\s*\)")
+
+
+def model_class(inp: PlanInput, name: str) -> tuple[str, ast.ClassDef, Model] | None:
+    """The model class module-level ``name`` of the module is (a class there, or one
+    imported from the project); None when it is not one."""
+    for stmt in inp.tree.body:
+        if isinstance(stmt, ast.ClassDef) and stmt.name == name:
+            model = _model(stmt)
+            return (inp.path, stmt, model) if model is not None else None
+    if not inp.project.files:
+        return None
+    found = module_binding(inp.project, inp.path, name)
+    if found is None or not isinstance(found[1], ast.ClassDef):
+        return None
+    model = _model(found[1])
+    return (found[0], found[1], model) if model is not None else None
+
+
+def _queried_names(text: str) -> set[str]:
+    """Names the module queries (``X.query``, ``select(X)``), when it also loops: from
+    the text (a cheap question asked of every file; the tree confirms what it finds)."""
+    if not re.search(r"\bfor\b", text):
+        return set()
+    return {a or b for a, b in _QUERIED.findall(text)}
 
 
 class EagerLoad(Planner):
     ID = ID
 
+    def __init__(self, inp: PlanInput, models: dict[str, tuple[str, ast.ClassDef, Model]]) -> None:
+        super().__init__(inp)
+        self._given = models
+
     def run(self) -> FilePlan:
-        self._models = self._model_classes()
+        self._targets: dict[str, tuple[str, ast.ClassDef, Model] | None] = {}
+        self._models = self._given
         if not self._models:
             return self.out
         found: dict[int, Rows] = {}
@@ -97,25 +140,50 @@ class EagerLoad(Planner):
 
     # -- the project's models ------------------------------------------------------------
 
-    def _model_classes(self) -> dict[str, tuple[str, ast.ClassDef, Model]]:
-        """Names bound in this module to model classes of the project (defined here or
-        imported): name -> (file, class, what the index reads of it)."""
-        out: dict[str, tuple[str, ast.ClassDef, Model]] = {}
-        for stmt in self.tree.body:
-            names: list[str] = []
-            if isinstance(stmt, ast.ClassDef):
-                names = [stmt.name]
-            elif isinstance(stmt, ast.ImportFrom):
-                names = [a.asname or a.name for a in stmt.names]
-            for name in names:
-                found = module_binding(self.project, self.inp.path, name) if self.project.files else (
-                    (self.inp.path, stmt) if isinstance(stmt, ast.ClassDef) else None)
-                if found is None or not isinstance(found[1], ast.ClassDef):
-                    continue
-                model = _model(found[1])
-                if model is not None:
-                    out[name] = (found[0], found[1], model)
+    def _subclasses(self, model: str) -> list[str]:
+        """Model classes of the project that derive from ``model`` (searched in the files
+        whose text mentions it)."""
+        files = list(self.project.files_mentioning(model)) if self.project.files else [self.inp.path]
+        header = re.compile(rf"class\s+\w+\s*\([^)]*\b{re.escape(model)}\b")
+        out = []
+        for path in files:
+            text = self.inp.text if path == self.inp.path else self.project.text(path)
+            if not text or not header.search(text):
+                continue  # (parse only a file that may declare a subclass)
+            tree = self.inp.tree if path == self.inp.path else self.project.tree(path)
+            for node in ast.walk(tree) if tree is not None else ():
+                if isinstance(node, ast.ClassDef) and model in [(dotted(b) or "").split(".")[-1] for b in node.bases]:
+                    out.append(node.name)
         return out
+
+    def _target(self, name: str) -> tuple[str, ast.ClassDef, Model] | None:
+        """The model class a relationship names (``relationship("Author")``): a model this
+        module uses, else the one project class of that name."""
+        if name in self._models:
+            return self._models[name]
+        if name not in self._targets and (local := model_class(self.inp, name)) is not None:
+            self._targets[name] = local
+        if name not in self._targets and self.project.files:
+            # most often defined (or imported) where the models that name it are
+            for path in dict.fromkeys(p for p, _, _ in self._models.values()):
+                found_here = module_binding(self.project, path, name)
+                if found_here is not None and isinstance(found_here[1], ast.ClassDef):
+                    model = _model(found_here[1])
+                    if model is not None:
+                        self._targets[name] = (found_here[0], found_here[1], model)
+                        break
+        if name not in self._targets:
+            self._targets[name] = None
+            index = self.project.index() if self.project.files else None
+            found = index.models().get(name, []) if index is not None else []
+            if len(found) == 1:
+                module, model = found[0]
+                path = index.path_of(module)
+                tree = self.project.tree(path) if path else None
+                cls = next((s for s in tree.body if isinstance(s, ast.ClassDef) and s.name == name), None) if tree else None
+                if cls is not None:
+                    self._targets[name] = (path, cls, model)
+        return self._targets[name]
 
     # -- one loop ------------------------------------------------------------------------
 
@@ -140,18 +208,13 @@ class EagerLoad(Planner):
                 raise
             return  # no relationship read: not a candidate, whatever the query
         if rows is None:
-            candidates = [r for r in reads if self._relationship_anywhere(r.attr)]
-            if candidates and func is not None:
-                r = candidates[0]
-                self.add_finding(r, f"`{self.code(r)}` may be a lazy relationship read once per row (N+1): flaskfix cannot "
-                                    "tell what the loop iterates (it needs rows of a query built in this function: "
-                                    "`Model.query...all()`, `.paginate(...).items`, `db.session.scalars(select(Model)...)`)")
-            return
+            return  # not rows flaskfix can name: no claim either way (the item may be anything)
         rels = {r.attr: r for r in rows.info.relationships}
         wanted = [r for r in reads if r.attr in rels and r.attr not in rows.covered]
         if not wanted:
             return
         first = wanted[0]
+        self._check_model(rows.model, first)
         lookup = f"`{self.code(first)}`"
         if isinstance(loop, ast.For) and func is not None and is_generator_function(func):
             raise Refused(first, f"{lookup}: the loop is in a generator function (it runs piece by piece): not rewritten")
@@ -184,9 +247,10 @@ class EagerLoad(Planner):
         if not (isinstance(parent, ast.Attribute) and parent.value is read and isinstance(parent.ctx, ast.Load)):
             return None
         target = rel.target or ""
-        if target not in self._models or not self._scalar(model, rel):
+        found = self._target(target)
+        if found is None or not self._scalar(model, rel):
             return None
-        inner = {r.attr: r for r in self._models[target][2].relationships}.get(parent.attr)
+        inner = {r.attr: r for r in found[2].relationships}.get(parent.attr)
         if inner is None or inner.lazy != "select":
             return None
         if not (self._scalar(target, inner) or inner.order_by or self._order_free(parent)):
@@ -202,17 +266,18 @@ class EagerLoad(Planner):
             return True
         if rel.uselist is True or rel.secondary:
             return False
-        target = self._models.get(rel.target or "")
-        if target is None:
+        target = self._target(rel.target or "")
+        owner = self._target(model)
+        if target is None or owner is None:
             return False
         table = _table_name(target[1])
-        _, cls, _ = self._models[model]
+        _, cls, _ = owner
         for stmt in cls.body:
             if isinstance(stmt, (ast.Assign, ast.AnnAssign)) and isinstance(stmt.value, ast.Call):
                 for node in ast.walk(stmt.value):
                     if (isinstance(node, ast.Call) and (dotted(node.func) or "").split(".")[-1] == "ForeignKey"
                             and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)
-                            and node.args[0].value.split(".")[0] == table):
+                            and node.args[0].value.rsplit(".", 1)[0].split(".")[-1] == table):  # [schema.]table.column
                         return True
         return False
 
@@ -277,7 +342,9 @@ class EagerLoad(Planner):
                 continue
             if isinstance(parent, ast.Call) and isinstance(parent.func, ast.Name) and parent.func.id == "len":
                 continue
-            raise Refused(name, f"the loop's rows `{name.id}` are also used (`{self.code(parent or ref)[:60]}`) before "
+            if isinstance(parent, (ast.For, ast.comprehension)) and parent.iter is ref:
+                continue  # iterated again (another loop over the same rows): iterating changes nothing
+            raise Refused(name, f"the loop's rows `{name.id}` are also used (`{self.short(parent or ref)}`) before "
                                 "the loop ends, where they could be changed: not rewritten")
         return assign.value
 
@@ -299,7 +366,7 @@ class EagerLoad(Planner):
                 if method in ("options", "yield_per", "populate_existing", "with_polymorphic"):
                     base = _query_root(cur)
                     if base is not None and isinstance(base.value, ast.Name) and base.value.id in self._models:
-                        raise Refused(cur, f"`{self.code(cur)[:60]}`: the query sets .{method}(), which flaskfix does "
+                        raise Refused(cur, f"`{self.short(cur)}`: the query sets .{method}(), which flaskfix does "
                                            "not combine with a loader option: not rewritten")
                 return None
             if method not in ROW_KEEPING and method != "paginate":
@@ -310,7 +377,6 @@ class EagerLoad(Planner):
         model = cur.value.id
         if model not in self._models or not self._is_model(cur.value):
             return None
-        self._check_model(model, cur)
         replace = self.scopes.parent(cur)  # Model.query.<method> ... the call around it
         call = self.scopes.parent(replace) if replace is not None else None
         if not isinstance(call, ast.Call):
@@ -325,7 +391,7 @@ class EagerLoad(Planner):
                 found_covered |= covered
             elif cur.func.attr in ("options", "execution_options"):
                 if cur.func.attr == "options":
-                    raise Refused(cur, f"`{self.code(cur)[:60]}`: the select sets .options(), which flaskfix does not "
+                    raise Refused(cur, f"`{self.short(cur)}`: the select sets .options(), which flaskfix does not "
                                        "combine with a loader option: not rewritten")
             elif cur.func.attr not in ROW_KEEPING:
                 return None
@@ -339,7 +405,6 @@ class EagerLoad(Planner):
         model = cur.args[0].id
         if model not in self._models or not self._is_model(cur.args[0]):
             return None
-        self._check_model(model, cur)
         return Rows(model, self._models[model][2], cur, cur, statement, covered=found_covered)
 
     def _loader_options(self, call: ast.Call) -> set[str] | None:
@@ -378,7 +443,7 @@ class EagerLoad(Planner):
         if mapper and "polymorphic" in ast.dump(mapper[0].value):
             raise Refused(at, f"`{model}` is mapped polymorphically (`__mapper_args__`): flaskfix does not prove the "
                               "loader option loads the same for every subclass")
-        subclasses = [n for n, (_, _, m) in self._models.items() if model in [b.split(".")[-1] for b in m.bases]]
+        subclasses = self._subclasses(info.name)
         if subclasses:
             raise Refused(at, f"`{model}` has subclass `{subclasses[0]}` (inheritance): flaskfix does not prove the "
                               "loader option loads the same for every class")
@@ -448,9 +513,9 @@ class EagerLoad(Planner):
         for a in args:
             for sub in ast.walk(a):
                 if isinstance(sub, ast.Name) and (sub.id == item or _sessionish(sub)):
-                    return f"`{self.code(node)[:60]}` is given `{sub.id}`, and flaskfix cannot tell what it does with it"
+                    return f"`{self.short(node)}` is given `{sub.id}`, and flaskfix cannot tell what it does with it"
         if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == item:
-            return f"`{self.code(node)[:60]}` is a method call on the row, which flaskfix cannot follow"
+            return f"`{self.short(node)}` is a method call on the row, which flaskfix cannot follow"
         return None
 
     # -- the edit --------------------------------------------------------------------------
@@ -485,6 +550,11 @@ class EagerLoad(Planner):
 
     def code(self, node: ast.AST) -> str:
         return self.lines.segment(node) or ast.unparse(node)
+
+    def short(self, node: ast.AST) -> str:
+        """The node's code on one line, cut to 60 characters (for messages)."""
+        text = " ".join(self.code(node).split())
+        return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _method(node: ast.AST, name: str) -> bool:
