@@ -153,6 +153,15 @@ def is_container(value: ast.expr) -> bool:
     return isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id in ("dict", "list", "set")
 
 
+# -- eager-load -------------------------------------------------------------------------
+
+
+def eager_load(facts: AstFacts) -> bool:
+    """A model queried (``X.query``, ``select(X)``): the planner then asks the text for a
+    queried name and a loop, and the queried classes for relationships."""
+    return "query" in facts.attribute_names or "select" in facts.called_names or "select" in facts.called_attrs
+
+
 def _yes(*_args: Any) -> bool:
     return True
 
@@ -164,7 +173,7 @@ DETECT: dict[str, Callable[[AstFacts], bool]] = {
     "bulk-query": bulk_query,
     "cache-route": cache_route,
     "error-handler": error_handler,
-    "eager-load": _yes,  # its planner asks the text first (a queried name and a loop), before any tree walk
+    "eager-load": eager_load,
 }
 #: codemod id -> its ``detect_in_project(path, text, facts, config, project)``
 DETECT_IN_PROJECT: dict[str, Callable[..., bool]] = {

@@ -52,7 +52,7 @@ from __future__ import annotations
 import libcst as cst
 from libcst.metadata import PositionProvider
 
-from flaskfix.codemods import edits
+from flaskfix.codemods import detection, edits
 from flaskfix.codemods.ast_facts import AstFacts
 from flaskfix.codemods.base import FlaskfixCodemod
 
@@ -140,10 +140,8 @@ def posts():
 
     @classmethod
     def detect(cls, facts: AstFacts) -> bool:
-        """Always: the planner's own first question is cheaper (``X.query`` / ``select(X)``
-        and a loop in the text, then the queried classes' relationships), asked before any
-        tree walk (``detection.DETECT``)."""
-        return True
+        """``detection.eager_load`` (LibCST-free, so that a run needs no codemod import to ask it)."""
+        return detection.eager_load(facts)
 
     def rewrite(self, tree: cst.Module) -> cst.Module:
         """Carry out the plan ``codemods/plan/eager_load.py`` made on stdlib ``ast``."""
