@@ -32,6 +32,8 @@ SESSION_WRITES = frozenset({"add", "add_all", "delete", "merge", "flush", "commi
 PURE_BUILTINS = frozenset({"len", "str", "int", "float", "bool", "list", "tuple", "dict", "set", "sorted", "sum", "min",
                            "max", "any", "all", "enumerate", "zip", "round", "abs", "repr", "isinstance", "getattr",
                            "format", "reversed", "range", "print"})
+#: what reading a pagination does not change
+PAGE_READS = frozenset({"items", "has_next", "has_prev", "total", "pages", "page", "per_page", "next_num", "prev_num"})
 #: container methods on a local the function made (``out.append(...)``)
 LOCAL_METHODS = frozenset({"append", "extend", "add", "update", "setdefault", "insert", "join", "format", "get", "items",
                            "keys", "values", "strip", "lower", "upper", "isoformat", "strftime"})
@@ -223,7 +225,12 @@ class EagerLoad(Planner):
             where = f"`{self.code(read)}`: `{rows.model}.{rel.attr}`"
             if rel.lazy != "select":
                 raise Refused(read, f"{where} {LAZY_REASONS.get(rel.lazy, f'is lazy={rel.lazy!r}')}")
-            if not self._scalar(rows.model, rel) and not rel.order_by and not self._order_free(read):
+            scalar = self._scalar(rows.model, rel)
+            if not scalar and not rel.order_by and not self._order_free(read):
+                if scalar is None:
+                    raise Refused(read, f"{where}: flaskfix cannot tell whether it is one object or a collection (no "
+                                        f"`ForeignKey` to its target's table among `{rows.model}`'s columns, and no uselist=), "
+                                        "and a collection without order_by has no promised order: not rewritten")
                 raise Refused(read, f"{where} is a collection without order_by: neither a lazy load nor selectinload "
                                     "promises its order, so flaskfix does not claim the same answer (len() of it is fine)")
         self._no_change_between(rows, loop, item, first)
@@ -260,8 +267,10 @@ class EagerLoad(Planner):
     def _relationship_anywhere(self, attr: str) -> bool:
         return any(r.attr == attr and r.lazy == "select" for _, _, m in self._models.values() for r in m.relationships)
 
-    def _scalar(self, model: str, rel) -> bool:  # type: ignore[no-untyped-def]
-        """Many-to-one (or uselist=False): one object, no order to keep."""
+    def _scalar(self, model: str, rel) -> bool | None:  # type: ignore[no-untyped-def]
+        """Many-to-one (or uselist=False): one object, no order to keep. False: a
+        collection (uselist=True, secondary=, or the foreign key is on the other side);
+        None: flaskfix cannot tell."""
         if rel.uselist is False:
             return True
         if rel.uselist is True or rel.secondary:
@@ -269,7 +278,7 @@ class EagerLoad(Planner):
         target = self._target(rel.target or "")
         owner = self._target(model)
         if target is None or owner is None:
-            return False
+            return None
         table = _table_name(target[1])
         _, cls, _ = owner
         for stmt in cls.body:
@@ -279,7 +288,16 @@ class EagerLoad(Planner):
                             and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)
                             and node.args[0].value.rsplit(".", 1)[0].split(".")[-1] == table):  # [schema.]table.column
                         return True
-        return False
+        # the foreign key on the target's side, to this model's table: one-to-many
+        mine = _table_name(cls)
+        for stmt in target[1].body:
+            if isinstance(stmt, (ast.Assign, ast.AnnAssign)) and isinstance(stmt.value, ast.Call):
+                for node in ast.walk(stmt.value):
+                    if (isinstance(node, ast.Call) and (dotted(node.func) or "").split(".")[-1] == "ForeignKey"
+                            and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)
+                            and node.args[0].value.rsplit(".", 1)[0].split(".")[-1] == mine):
+                        return False
+        return None
 
     def _order_free(self, read: ast.Attribute) -> bool:
         parent = self.scopes.parent(read)
@@ -344,6 +362,12 @@ class EagerLoad(Planner):
                 continue
             if isinstance(parent, (ast.For, ast.comprehension)) and parent.iter is ref:
                 continue  # iterated again (another loop over the same rows): iterating changes nothing
+            if isinstance(parent, ast.UnaryOp) and isinstance(parent.op, ast.Not) or \
+                    isinstance(parent, (ast.If, ast.While, ast.IfExp)) and parent.test is ref:
+                continue  # a truth test reads nothing of the rows
+            if (isinstance(parent, ast.Attribute) and isinstance(parent.ctx, ast.Load) and parent.attr in PAGE_READS
+                    and (parent.attr != "items" or isinstance(self.scopes.parent(parent), (ast.For, ast.comprehension)))):
+                continue  # a pagination's counts, or its items iterated again
             raise Refused(name, f"the loop's rows `{name.id}` are also used (`{self.short(parent or ref)}`) before "
                                 "the loop ends, where they could be changed: not rewritten")
         return assign.value
