@@ -115,3 +115,18 @@ def test_the_loop_that_changes_a_row_is_refused_and_must_be(tmp_path: Path) -> N
     b, a = before.get("/moved"), after.get("/moved")
     assert b[:2] == (200, ["author 2"] * 12)  # lazily: every post now reads author 2
     assert a[:2] != b[:2]  # eagerly: the old authors (and post 10, with none, fails: a 500)
+
+
+def test_the_loop_that_deletes_is_refused_and_must_be(tmp_path: Path) -> None:
+    """A loop that deletes each post's author before reading `p.author`: lazily the author
+    is gone (None); eager-loaded, the object read before the delete is still there."""
+    source = (FIXTURES / "refuse-changes-and-shapes" / "input.py").read_text()
+    result = run_codemod("eager-load", source, {"models.py": (FIXTURES / "refuse-changes-and-shapes" / "models.py").read_text()})
+    assert any("`.delete()` is called" in f.message for f in result.findings)
+    by_hand = source.replace("for p in Post.query.order_by(Post.id).all():",
+                             "for p in Post.query.options(selectinload(Post.author)).order_by(Post.id).all():")
+    by_hand = by_hand.replace("from flask import Flask, jsonify\n", "from flask import Flask, jsonify\nfrom sqlalchemy.orm import selectinload\n")
+    before, after = _apps(tmp_path, "refuse-changes-and-shapes", 12, by_hand)
+    b, a = before.get("/deleted"), after.get("/deleted")
+    assert b[0] == a[0] == 200
+    assert b[1] != a[1], (b, a)
