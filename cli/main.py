@@ -120,7 +120,7 @@ def _run(
     ones are shown (or collected in ``keep``) as if they were all there was."""
     if verify is not None:
         return _run_verified(p, jobs, color, no_cache, keep, stdin, verify)
-    from flaskfix.cli.interrupt import check, deferred
+    from flaskfix.cli.interrupt import check
     from flaskfix.codemods.engine.run import Summary, execute
 
     summary = Summary()
@@ -128,20 +128,28 @@ def _run(
     progress = render.progress(len(p.files))
     for result in render.track(progress, execute(p, jobs, use_cache=not no_cache, stdin=stdin)):
         check()  # a Ctrl-C that code in between swallowed (see interrupt.install)
-        summary.add(result)
-        if keep is not None:
-            if result.changed or result.changes or result.findings or result.error:
-                keep.append(result)
-        elif result.changed:
-            with deferred():  # Ctrl-C after this file's diff, not in the middle of a line
-                sys.stdout.write(render.colour_diff(result.diff(), color))
-                sys.stdout.flush()
-        if result.changed:
-            changed.append(result)
-        for line in render.report_lines(result):
-            render.err(line)
+        _present(result, summary, changed, keep, color)
     check()
     return changed, summary.finish()
+
+
+def _present(result: FileResult, summary: Summary, changed: list[FileResult], keep: list[FileResult] | None,
+             color: bool) -> None:
+    """Count one result; print its diff (or keep it for a format) and its report lines."""
+    from flaskfix.cli.interrupt import deferred
+
+    summary.add(result)
+    if keep is not None:
+        if result.changed or result.changes or result.findings or result.error:
+            keep.append(result)
+    elif result.changed:
+        with deferred():  # Ctrl-C after this file's diff, not in the middle of a line
+            sys.stdout.write(render.colour_diff(result.diff(), color))
+            sys.stdout.flush()
+    if result.changed:
+        changed.append(result)
+    for line in render.report_lines(result):
+        render.err(line)
 
 
 @dataclass
@@ -198,17 +206,7 @@ def _run_verified(p: Plan, jobs: int, color: bool, no_cache: bool, keep: list[Fi
     summary = Summary(started=started)
     changed: list[FileResult] = []
     for result in verified.results:
-        summary.add(result)
-        if keep is not None:
-            if result.changed or result.changes or result.findings or result.error:
-                keep.append(result)
-        elif result.changed:
-            sys.stdout.write(render.colour_diff(result.diff(), color))
-            sys.stdout.flush()
-        if result.changed:
-            changed.append(result)
-        for line in render.report_lines(result):
-            render.err(line)
+        _present(result, summary, changed, keep, color)
     n = len(verifier.units)
     render.err(f"flaskfix: --verify: {verified.runs} run(s) of `{args.cmd}` in {verified.seconds:.1f}s; "
                f"kept {len(verified.kept)} of {n} change(s)" + (f", left out {len(verified.dropped)}" if verified.dropped else ""))

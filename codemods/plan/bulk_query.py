@@ -1231,16 +1231,7 @@ class _Planner(Planner):
         the loop? Whatever the client sent, iterating it twice sees the same elements
         (a list, a dict's keys, a string's characters) or raises TypeError at once, as
         the loop itself would."""
-        node = expr
-        while True:
-            if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
-                node = node.value
-            elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get"
-                  and 1 <= len(node.args) <= 2 and not node.keywords and isinstance(node.args[0], ast.Constant)
-                  and (len(node.args) == 1 or _literal(node.args[1]))):
-                node = node.func.value
-            else:
-                break
+        node = _container_root(expr)
         if node is expr:
             return False
         if self._json_body(node):
@@ -1271,16 +1262,7 @@ class _Planner(Planner):
         ``session["basket"]``), with the loop not using the session? The cookie session
         holds what its JSON serializer decoded: iterating it twice sees the same elements
         or raises TypeError at once, as the loop would."""
-        node = expr
-        while True:
-            if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
-                node = node.value
-            elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get"
-                  and 1 <= len(node.args) <= 2 and not node.keywords and isinstance(node.args[0], ast.Constant)
-                  and (len(node.args) == 1 or _literal(node.args[1]))):
-                node = node.func.value
-            else:
-                break
+        node = _container_root(expr)
         if node is expr or not (isinstance(node, ast.Name) and self.scopes.refers_to(node, "flask.session")):
             return False
         for part in ast.walk(loop):
@@ -1655,6 +1637,21 @@ def _chunked_dict(pre: Prefetch, ids: str, key: str, var: str, width: int, taken
     if len(one_line) <= width:
         return one_line + "\n"
     return f"{pre.name} = {{\n    {key}: {var}\n    {chunks}\n    for {var} in {source}\n}}\n"
+
+
+def _container_root(expr: ast.expr) -> ast.expr:
+    """What ``expr`` reads a value out of by constant subscripts and ``.get("k"[, literal])``
+    (``data["a"].get("ids", [])`` -> ``data``); ``expr`` itself when it reads nothing so."""
+    node = expr
+    while True:
+        if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
+            node = node.value
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get"
+              and 1 <= len(node.args) <= 2 and not node.keywords and isinstance(node.args[0], ast.Constant)
+              and (len(node.args) == 1 or _literal(node.args[1]))):
+            node = node.func.value
+        else:
+            return node
 
 
 def _from_client(expr: ast.AST) -> bool:
