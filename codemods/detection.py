@@ -157,9 +157,13 @@ def is_container(value: ast.expr) -> bool:
 
 
 def eager_load(facts: AstFacts) -> bool:
-    """A model queried (``X.query``, ``select(X)``): the planner then asks the text for a
-    queried name and a loop, and the queried classes for relationships."""
-    return "query" in facts.attribute_names or "select" in facts.called_names or "select" in facts.called_attrs
+    """A model queried (``X.query``, ``select(X)``) and a loop, asked of the text (the
+    planner then asks the queried classes for relationships read here)."""
+    if facts.text is None:
+        return "query" in facts.attribute_names or "select" in facts.called_names or "select" in facts.called_attrs
+    from flaskfix.codemods.plan.eager_load import _queried_names
+
+    return bool(_queried_names(facts.text))
 
 
 def _yes(*_args: Any) -> bool:

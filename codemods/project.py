@@ -581,7 +581,7 @@ def resolve_module(project: Project, module: str, importer: str, level: int = 0)
                 return files[str(candidate)]
     if level or not parts:
         return None
-    matches = [f for f in project.files if _module_stem(f) == parts[-1]]
+    matches = _files_by_stem(project).get(parts[-1], ())
     return matches[0] if len(matches) == 1 else None
 
 
@@ -595,6 +595,23 @@ def _real_files(project: Project) -> dict[str, str]:
         try:
             project._real_files_memo = cached  # type: ignore[attr-defined]
         except AttributeError:  # a stand-in project object without attributes
+            pass
+    return cached[1]
+
+
+def _files_by_stem(project: Project) -> dict[str, list[str]]:
+    """module stem -> the project files with it, made once per file list (the fallback of
+    resolve_module scanned every file for each import it could not place)."""
+    key = (id(project.files), len(project.files))
+    cached = getattr(project, "_files_by_stem_memo", None)
+    if cached is None or cached[0] != key:
+        stems: dict[str, list[str]] = {}
+        for f in project.files:
+            stems.setdefault(_module_stem(f), []).append(f)
+        cached = (key, stems)
+        try:
+            project._files_by_stem_memo = cached  # type: ignore[attr-defined]
+        except AttributeError:
             pass
     return cached[1]
 

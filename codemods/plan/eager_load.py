@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import re
+import weakref
 from dataclasses import dataclass, field
 
 from flaskfix.codemods.ast_facts import dotted
@@ -51,6 +52,10 @@ LAZY_REASONS = {
 }
 
 
+#: project -> model name -> its subclasses' names (the search reads every file mentioning the name)
+_SUBCLASSES: "weakref.WeakKeyDictionary[object, dict[str, list[str]]]" = weakref.WeakKeyDictionary()
+
+
 class Refused(Exception):
     def __init__(self, node: ast.AST, message: str) -> None:
         super().__init__(message)
@@ -82,14 +87,22 @@ def plan(inp: PlanInput) -> FilePlan:
     names = _queried_names(inp.text)
     if not names:
         return FilePlan()
+    # attributes read on loop variables (``for p in ...: p.author``), from the text
+    loop_vars = set(_LOOP_VAR.findall(inp.text))
+    read = {a for v, a in _ATTRIBUTE.findall(inp.text) if v in loop_vars}
+    if not read:
+        return FilePlan()
     models = {name: found for name in sorted(names) if (found := model_class(inp, name)) is not None
-              and found[2].relationships}
-    if not models:  # no queried model has a relationship: nothing to load eagerly (no scopes built)
+              and any(r.attr in read for r in found[2].relationships)}
+    if not models:  # no queried model's relationship is read on a loop variable: nothing to load (no scopes built)
         return FilePlan()
     return EagerLoad(inp, models).run()
 
 
-_QUERIED = re.compile(r"\b([A-Za-z_]\w*)\s*\.\s*query\b|\bselect\(\s*([A-Za-z_]\w*)\s*\)")
+_LOOP_VAR = re.compile(r"\bfor\s+([A-Za-z_]\w*)\s+in\b")
+_ATTRIBUTE = re.compile(r"\b([A-Za-z_]\w*)\.([A-Za-z_]\w*)")
+#: ``Model.query`` / ``select(Model)``: class names, so capitalised (``db.session.query`` is not one)
+_QUERIED = re.compile(r"\b([A-Z]\w*)\s*\.\s*query\b|\bselect\(\s*([A-Z]\w*)\s*\)")
 
 
 def model_class(inp: PlanInput, name: str) -> tuple[str, ast.ClassDef, Model] | None:
@@ -144,7 +157,16 @@ class EagerLoad(Planner):
 
     def _subclasses(self, model: str) -> list[str]:
         """Model classes of the project that derive from ``model`` (searched in the files
-        whose text mentions it)."""
+        whose text mentions it; once per project and name)."""
+        try:
+            known = _SUBCLASSES.setdefault(self.project, {})
+        except TypeError:  # a stand-in project that cannot be weakly referenced
+            return self._find_subclasses(model)
+        if model not in known:
+            known[model] = self._find_subclasses(model)
+        return known[model]
+
+    def _find_subclasses(self, model: str) -> list[str]:
         files = list(self.project.files_mentioning(model)) if self.project.files else [self.inp.path]
         header = re.compile(rf"class\s+\w+\s*\([^)]*\b{re.escape(model)}\b")
         out = []
@@ -175,16 +197,7 @@ class EagerLoad(Planner):
                         self._targets[name] = (found_here[0], found_here[1], model)
                         break
         if name not in self._targets:
-            self._targets[name] = None
-            index = self.project.index() if self.project.files else None
-            found = index.models().get(name, []) if index is not None else []
-            if len(found) == 1:
-                module, model = found[0]
-                path = index.path_of(module)
-                tree = self.project.tree(path) if path else None
-                cls = next((s for s in tree.body if isinstance(s, ast.ClassDef) and s.name == name), None) if tree else None
-                if cls is not None:
-                    self._targets[name] = (path, cls, model)
+            self._targets[name] = None  # (not next to its models: flaskfix does not search the project)
         return self._targets[name]
 
     # -- one loop ------------------------------------------------------------------------
