@@ -1310,9 +1310,9 @@ class _Planner(Planner):
             if not isinstance(node, (*FUNCTIONS, ast.Lambda, ast.ClassDef)):
                 stack.extend(ast.iter_child_nodes(node))
         tree = self.project.tree(func_path)
-        rebound = {n for n in ("list", "sorted") if tree is not None and any(
-            isinstance(t, ast.Name) and t.id == n for s in ast.walk(tree) if isinstance(s, (ast.Assign, ast.FunctionDef, ast.ImportFrom, ast.Import))
-            for t in (s.targets if isinstance(s, ast.Assign) else []))}
+        assigned = {t.id for s in (ast.walk(tree) if tree is not None else ()) if isinstance(s, ast.Assign)
+                    for t in s.targets if isinstance(t, ast.Name)}
+        rebound = {"list", "sorted"} & assigned
         for ret in returns:
             value = ret.value
             if isinstance(value, (ast.List, ast.ListComp)):

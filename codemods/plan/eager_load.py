@@ -292,25 +292,11 @@ class EagerLoad(Planner):
         owner = self._target(model)
         if target is None or owner is None:
             return None
-        table = _table_name(target[1])
         _, cls, _ = owner
-        for stmt in cls.body:
-            if isinstance(stmt, (ast.Assign, ast.AnnAssign)) and isinstance(stmt.value, ast.Call):
-                for node in ast.walk(stmt.value):
-                    if (isinstance(node, ast.Call) and (dotted(node.func) or "").split(".")[-1] == "ForeignKey"
-                            and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)
-                            and node.args[0].value.rsplit(".", 1)[0].split(".")[-1] == table):  # [schema.]table.column
-                        return True
+        if _has_foreign_key_to(cls, _table_name(target[1])):
+            return True
         # the foreign key on the target's side, to this model's table: one-to-many
-        mine = _table_name(cls)
-        for stmt in target[1].body:
-            if isinstance(stmt, (ast.Assign, ast.AnnAssign)) and isinstance(stmt.value, ast.Call):
-                for node in ast.walk(stmt.value):
-                    if (isinstance(node, ast.Call) and (dotted(node.func) or "").split(".")[-1] == "ForeignKey"
-                            and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)
-                            and node.args[0].value.rsplit(".", 1)[0].split(".")[-1] == mine):
-                        return False
-        return None
+        return False if _has_foreign_key_to(target[1], _table_name(cls)) else None
 
     def _order_free(self, read: ast.Attribute) -> bool:
         parent = self.scopes.parent(read)
@@ -609,6 +595,18 @@ def _sessionish(node: ast.AST) -> bool:
     text = dotted(node) or ""
     last = text.split(".")[-1]
     return last in ("session", "db_session", "Session") or last.endswith("session")
+
+
+def _has_foreign_key_to(cls: ast.ClassDef, table: str) -> bool:
+    """Does a column of ``cls``'s body hold ``ForeignKey("[schema.]<table>.<column>")``?"""
+    for stmt in cls.body:
+        if isinstance(stmt, (ast.Assign, ast.AnnAssign)) and isinstance(stmt.value, ast.Call):
+            for node in ast.walk(stmt.value):
+                if (isinstance(node, ast.Call) and (dotted(node.func) or "").split(".")[-1] == "ForeignKey"
+                        and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)
+                        and node.args[0].value.rsplit(".", 1)[0].split(".")[-1] == table):
+                    return True
+    return False
 
 
 def _table_name(cls: ast.ClassDef) -> str:
