@@ -6,6 +6,10 @@
 rows come back in database order, ids without a row vanish instead of giving ``None``,
 duplicates collapse, and ``"3"`` (a query-string id) no longer matches ``3``.
 
+A lookup by a loop row's foreign key that a relationship of the row answers
+(``Customer.query.get(o.customer_id)`` with ``Order.customer``) is eager-load's, which runs
+first and reads it through the relationship; bulk-query takes what eager-load leaves.
+
 A lookup whose id is a constant (``filter_by(id=1).first()`` in a loop) is not this
 pattern: it asks for the same row every time, and a loop that writes between lookups may
 mean to read it again; it is neither rewritten nor reported.

@@ -39,9 +39,22 @@ Post.author)``). A query whose own ``.options()`` already load a relationship ea
 (``joinedload``, ``selectinload``...) keeps them, and a second ``.options()`` adds what it
 lacks; any other option (``lazyload``, ``raiseload``, a wildcard) is left alone with a finding.
 
-Not yet: a ``Customer.query.get(o.customer_id)`` lookup where ``Order.customer`` exists is
-still bulk-query's (turning it into the relationship read needs the relationship proven to
-be on exactly that foreign key).
+Lookups a relationship answers. ``Customer.query.get(o.customer_id)`` (also
+``db.session.get(Customer, o.customer_id)`` and ``Customer.query.filter_by(id=o.customer_id).first()``)
+in such a loop becomes ``o.customer``, loaded the same way, when ``Order.customer`` is proven
+to be exactly that lookup: a many-to-one relationship to ``Customer`` itself, with no
+``primaryjoin``/``foreign_keys``/``secondary``, and ``customer_id`` the one column of ``Order``
+with a foreign key to ``Customer``'s table, on its primary key; ``Customer`` a Flask-SQLAlchemy
+model without subclasses or a query class of its own; the lookup made with the session the
+rows were read with. Then the relationship and the lookup read the same row into the same
+identity map: the same object, ``None`` where the key is NULL or has no row. Everything else
+(``get_or_404``, a lookup no relationship answers, a loop eager-load refuses) stays
+bulk-query's, which runs after eager-load and fixes or refuses it on its own terms, so
+eager-load reports nothing for it.
+
+Calls in the loop. A project function the loop calls is read (three calls deep): one that
+commits, flushes, deletes or executes SQL refuses the loop even when it takes no argument
+(``tidy()`` running an UPDATE: the authors read lazily after it see the new names).
 
 The cost, said in each change: every row's relationship is loaded, also for rows a loop that
 stops early (``break``, an abort) would not have reached.
@@ -72,7 +85,9 @@ class EagerLoad(FlaskfixCodemod):
         queries changes (1 + one per relationship and 500 rows, instead of 1 + one per row).
         Every row's relationship is loaded when the rows are, also for rows a loop that stops
         early would not reach. Collections are fixed only when their relationship has
-        order_by or the read does not depend on order (len()).
+        order_by or the read does not depend on order (len()). A lookup of the related
+        object by the row's foreign key (Customer.query.get(o.customer_id)) becomes the
+        relationship read (o.customer) when the relationship is proven to be that very key.
     """
     REFUSES = (
         "the relationship is lazy=\"dynamic\", \"write_only\", \"raise\", \"noload\", or already eager (joined, "
@@ -83,6 +98,7 @@ class EagerLoad(FlaskfixCodemod):
         "the rows come from elsewhere (a parameter, another function's return), or are used before the loop ends",
         "the model is mapped polymorphically or has subclasses; the query uses yield_per or populate_existing",
         "the loop is in a generator function; the rows are made in another block than the loop's",
+        "the loop calls a project function that commits, flushes, deletes or executes SQL (three calls deep)",
     )
     EXAMPLE_BEFORE = '''\
 from flask import Flask, jsonify

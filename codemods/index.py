@@ -111,6 +111,13 @@ class Relationship:
     order_by: bool = False
     uselist: bool | None = None
     line: int = 0
+    #: one positional argument and only keywords that change neither which rows are related
+    #: nor how they are joined (no ``primaryjoin``, ``foreign_keys``, ``secondary``...)
+    plain: bool = False
+
+#: relationship() keywords that leave the join to the one foreign key between the two tables
+PLAIN_RELATIONSHIP_KEYWORDS = frozenset({"back_populates", "backref", "lazy", "viewonly", "cascade", "passive_deletes",
+                                         "overlaps", "doc", "info", "single_parent", "uselist", "order_by"})
 
 
 @dataclass(frozen=True)
@@ -315,14 +322,7 @@ class _Walker:
     # -- imports ---------------------------------------------------------------------------
 
     def _absolute(self, module: str | None, level: int) -> str:
-        if not level:
-            return module or ""
-        parts = self.f.module.split(".") if self.f.module else []
-        if not self.f.is_package:
-            parts = parts[:-1]
-        if level > 1:
-            parts = parts[: len(parts) - (level - 1)] if level - 1 <= len(parts) else []
-        return ".".join([*parts, *([module] if module else [])])
+        return absolute_module(self.f.module, self.f.is_package, module, level)
 
     def visit_Import(self, node: ast.Import) -> None:
         for a in node.names:
@@ -526,9 +526,22 @@ def _model(node: ast.ClassDef) -> Model | None:
                 lazy = "joined"
         uselist = kw["uselist"].value if "uselist" in kw and isinstance(kw["uselist"], ast.Constant) else None
         rels.append(Relationship(names[0], str(target) if target is not None else None, lazy, "secondary" in kw,
-                                 "order_by" in kw, uselist, stmt.lineno))
+                                 "order_by" in kw, uselist, stmt.lineno,
+                                 len(call.args) == 1 and all(k.arg in PLAIN_RELATIONSHIP_KEYWORDS for k in call.keywords)))
     return Model(node.name, node.lineno, bases, info.primary_key if info else "", info.pk_type if info else None,
                  info.problem if info else None, tuple(rels), query_class)
+
+
+def absolute_module(importer: str, is_package: bool, module: str | None, level: int) -> str:
+    """The absolute name of ``from <level dots><module> import ...`` in module ``importer``."""
+    if not level:
+        return module or ""
+    parts = importer.split(".") if importer else []
+    if not is_package:
+        parts = parts[:-1]
+    if level > 1:
+        parts = parts[: len(parts) - (level - 1)] if level - 1 <= len(parts) else []
+    return ".".join([*parts, *([module] if module else [])])
 
 
 # -- the project ---------------------------------------------------------------------------

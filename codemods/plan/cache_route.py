@@ -19,6 +19,7 @@ from typing import Any, Callable, Iterable
 
 from flaskfix.codemods import detection
 from flaskfix.codemods.ast_facts import dotted
+from flaskfix.codemods.index import absolute_module
 from flaskfix.codemods.plan import CodemodEdit, FilePlan, Lines, PlanInput
 from flaskfix.codemods.plan.flask import VIEW_BASES, Handler, call_arg
 from flaskfix.codemods.plan.base import Planner, def_lines, node_lines
@@ -789,7 +790,12 @@ class _Scanner:
         if indexed is None:
             return
         index, facts = indexed
-        module, name = index.resolve(facts.module, target.asname or target.name)
+        # from the import statement itself, not from the index's view of this module: the
+        # text planned may be another codemod's output, with imports the index never saw
+        start = absolute_module(facts.module, facts.is_package, imp.module, imp.level)
+        if start not in index.modules:
+            return  # not the project's: a third-party function (documented as not followed)
+        module, name = index.resolve(start, target.name)
         if module not in index.modules or not name:
             return  # not the project's: a third-party function (documented as not followed)
         path = index.path_of(module)

@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 
 from flaskfix.codemods.ast_facts import dotted
 from flaskfix.codemods.changes import Change
-from flaskfix.codemods.index import Model, _model
+from flaskfix.codemods.index import Model, Relationship, _model
 from flaskfix.codemods.plan import FilePlan, PlanInput, ReplaceCall
 from flaskfix.codemods.plan.base import Planner
 from flaskfix.codemods.plan.scopes import COMPREHENSIONS, FUNCTIONS, is_generator_function
-from flaskfix.codemods.project import module_binding, qualified
+from flaskfix.codemods.project import module_binding, qualified, sqlalchemy_call, sqlalchemy_model
 
 ID = "eager-load"
 
@@ -77,6 +77,22 @@ class Rows:
     covered: set[str] = field(default_factory=set)
     #: relationship -> (its target model, a relationship of it read through it: ``c.post.author``)
     nested: dict[str, set[tuple[str, str]]] = field(default_factory=dict)
+    #: the session the rows are read with, as written (``db.session``); None for ``Model.query``
+    session: str | None = None
+    #: lookups read through a relationship instead: (the call, the loop's item, the relationship)
+    lookups: list[tuple[ast.Call, str, str]] = field(default_factory=list)
+
+
+@dataclass
+class Lookup:
+    """A lookup of one object by a column of the loop's item: ``Customer.query.get(o.customer_id)``,
+    ``Customer.query.filter_by(id=o.customer_id).first()``, ``db.session.get(Customer, o.customer_id)``."""
+
+    call: ast.Call
+    model: ast.Name  # the looked-up model, as written
+    column: str  # the item's column holding the key
+    session: str | None  # ``db.session`` for session.get, None for ``Model.query`` forms
+    key: str | None = None  # filter_by's keyword
 
 
 def plan(inp: PlanInput) -> FilePlan:
@@ -92,13 +108,17 @@ def plan(inp: PlanInput) -> FilePlan:
     read = {a for v, a in _ATTRIBUTE.findall(inp.text) if v in loop_vars}
     if not read:
         return FilePlan()
+    lookups = bool(_LOOKUP.search(inp.text))
     models = {name: found for name in sorted(names) if (found := model_class(inp, name)) is not None
-              and any(r.attr in read for r in found[2].relationships)}
+              and any(r.attr in read for r in found[2].relationships)
+              or lookups and found is not None and found[2].relationships and read & _foreign_key_columns(found[1])}
     if not models:  # no queried model's relationship is read on a loop variable: nothing to load (no scopes built)
         return FilePlan()
     return EagerLoad(inp, models).run()
 
 
+#: a lookup by key a relationship could answer (``X.query.get(``, ``.session.get(``, ``filter_by(...).first()``)
+_LOOKUP = re.compile(r"\.get\(|\.first\(")
 _LOOP_VAR = re.compile(r"\bfor\s+([A-Za-z_]\w*)\s+in\b")
 _ATTRIBUTE = re.compile(r"\b([A-Za-z_]\w*)\.([A-Za-z_]\w*)")
 #: ``Model.query`` / ``select(Model)``: class names, so capitalised (``db.session.query`` is not one)
@@ -138,6 +158,7 @@ class EagerLoad(Planner):
 
     def run(self) -> FilePlan:
         self._targets: dict[str, tuple[str, ast.ClassDef, Model] | None] = {}
+        self._callees: dict[tuple[str, str], str | None] = {}
         self._models = self._given
         if not self._models:
             return self.out
@@ -215,22 +236,54 @@ class EagerLoad(Planner):
                  and isinstance(n.ctx, ast.Load)]
         if not reads:
             return
+        lookups = self._lookups(body, item, gen.target)
         func = self.scopes.enclosing_function(loop)
         try:
             rows = self._rows(gen.iter, loop, func)
         except Refused:
             if any(self._relationship_anywhere(r.attr) for r in reads):
                 raise
-            return  # no relationship read: not a candidate, whatever the query
+            return  # no relationship read: not a candidate, whatever the query (a lookup stays bulk-query's)
         if rows is None:
             return  # not rows flaskfix can name: no claim either way (the item may be anything)
         rels = {r.attr: r for r in rows.info.relationships}
         wanted = [r for r in reads if r.attr in rels and r.attr not in rows.covered]
+        owned = [(lk, rel) for lk in lookups if (rel := self._owner(rows, lk)) is not None]
         if not wanted:
+            if not owned:
+                return
+            # only lookups a relationship answers: eager-load's when it proves the loop, else
+            # bulk-query's (which fixes or refuses them on its own terms), so no finding here
+            try:
+                self._prove(rows, loop, item, func, [], owned[0][0].call, lookups)
+            except Refused:
+                return
+        else:
+            self._prove(rows, loop, item, func, wanted, wanted[0], lookups)
+        first: ast.AST = wanted[0] if wanted else owned[0][0].call
+        if self.held_back([(first.lineno, first.lineno)], [(rows.statement.lineno, rows.statement.lineno)]):
             return
-        first = wanted[0]
+        key = id(rows.anchor)
+        if key in found:
+            rows = found[key]
+        else:
+            found[key] = rows
+        for read in sorted(wanted, key=lambda r: (r.lineno, r.col_offset)):
+            rows.reads.setdefault(read.attr, []).append(read)
+            nested = self._nested(rows.model, rels[read.attr], read)
+            if nested is not None:
+                rows.nested.setdefault(read.attr, set()).add(nested)
+        for lk, rel in owned:
+            if self.held_back([(lk.call.lineno, lk.call.end_lineno or lk.call.lineno)]):
+                continue
+            rows.lookups.append((lk.call, item, rel.attr))
+
+    def _prove(self, rows: Rows, loop: ast.AST, item: str, func: ast.AST | None, wanted: list[ast.Attribute],
+               first: ast.AST, lookups: list[Lookup]) -> None:
+        """Refused unless loading ``wanted`` with the rows gives the same answers."""
+        rels = {r.attr: r for r in rows.info.relationships}
         self._check_model(rows.model, first)
-        lookup = f"`{self.code(first)}`"
+        lookup = f"`{self.short(first)}`"
         if isinstance(loop, ast.For) and func is not None and is_generator_function(func):
             raise Refused(first, f"{lookup}: the loop is in a generator function (it runs piece by piece): not rewritten")
         for read in wanted:
@@ -246,19 +299,108 @@ class EagerLoad(Planner):
                                         "and a collection without order_by has no promised order: not rewritten")
                 raise Refused(read, f"{where} is a collection without order_by: neither a lazy load nor selectinload "
                                     "promises its order, so flaskfix does not claim the same answer (len() of it is fine)")
-        self._no_change_between(rows, loop, item, first)
-        if self.held_back([(first.lineno, first.lineno)], [(rows.statement.lineno, rows.statement.lineno)]):
-            return
-        key = id(rows.anchor)
-        if key in found:
-            rows = found[key]
-        else:
-            found[key] = rows
-        for read in sorted(wanted, key=lambda r: (r.lineno, r.col_offset)):
-            rows.reads.setdefault(read.attr, []).append(read)
-            nested = self._nested(rows.model, rels[read.attr], read)
-            if nested is not None:
-                rows.nested.setdefault(read.attr, set()).add(nested)
+        self._no_change_between(rows, loop, item, first, {id(n) for lk in lookups for n in ast.walk(lk.call)})
+
+    # -- lookups a relationship answers (``Customer.query.get(o.customer_id)`` -> ``o.customer``) --
+
+    def _lookups(self, body: list[ast.AST], item: str, target: ast.Name) -> list[Lookup]:
+        """The loop's lookups of one object by a column of its item, in the three forms
+        bulk-query also knows; none when the item is bound again in the loop."""
+        scope = self.scopes.scope_of(target)
+        out: list[Lookup] = []
+        for part in body:
+            for node in ast.walk(part):
+                if isinstance(node, ast.Name) and node.id == item and isinstance(node.ctx, (ast.Store, ast.Del)):
+                    return []
+                if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)) or node.keywords:
+                    continue
+                func = node.func
+                found: Lookup | None = None
+                if func.attr == "get" and len(node.args) == 1 and _query_of(func.value) is not None:
+                    found = Lookup(node, _query_of(func.value), "", None)  # type: ignore[arg-type]
+                    key = node.args[0]
+                elif (func.attr == "get" and len(node.args) == 2 and isinstance(node.args[0], ast.Name)
+                      and isinstance(func.value, ast.Attribute) and func.value.attr == "session"
+                      and isinstance(func.value.value, ast.Name)
+                      and self.scopes.resolve(func.value.value.id, self.scopes.scope_of(func.value.value)) is self.tree):
+                    found = Lookup(node, node.args[0], "", self.code(func.value))
+                    key = node.args[1]
+                elif (func.attr == "first" and not node.args and _method(func.value, "filter_by")
+                      and not func.value.args and len(func.value.keywords) == 1  # type: ignore[attr-defined]
+                      and func.value.keywords[0].arg  # type: ignore[attr-defined]
+                      and _query_of(func.value.func.value) is not None):  # type: ignore[attr-defined]
+                    inner = func.value
+                    found = Lookup(node, _query_of(inner.func.value), "", None, inner.keywords[0].arg)  # type: ignore[arg-type,attr-defined]
+                    key = inner.keywords[0].value  # type: ignore[attr-defined]
+                if (found is not None and isinstance(key, ast.Attribute) and isinstance(key.value, ast.Name)
+                        and key.value.id == item and self.scopes.scope_of(key.value) is scope):
+                    found.column = key.attr
+                    out.append(found)
+        return out
+
+    def _owner(self, rows: Rows, lk: Lookup) -> "Relationship | None":
+        """The relationship of the rows' model that answers ``lk`` with the same object: a
+        plain many-to-one on exactly the looked-up column, to the looked-up model's primary
+        key, read with the rows' session; None when flaskfix cannot prove one (the lookup
+        then stays bulk-query's)."""
+        looked = model_class(self.inp, lk.model.id)
+        if looked is None or not self._is_model(lk.model):
+            return None
+        path, cls, model = looked
+        info = sqlalchemy_model(self.inp.tree if path == self.inp.path else self.project.tree(path), cls.name)  # type: ignore[arg-type]
+        if info is None or info.problem is not None or info.base_kind != "flask" or model.query_class is not None:
+            return None
+        db_call = sqlalchemy_call(self.project, path, info.db_name) if self.project.files else _db_call_here(self.tree, info.db_name)
+        if db_call is None or any(k.arg in ("query_class", "model_class") for k in db_call.keywords):
+            return None  # a query class of its own may answer get() otherwise
+        if lk.key is not None and lk.key != info.primary_key:
+            return None
+        if self._polymorphic(cls) is not None or self._subclasses(cls.name):
+            return None
+        # the session: Model.query forms read with the model's db.session; session.get with the one named
+        session = lk.session or f"{info.db_name}.session"
+        if lk.session is not None:
+            head = lk.session.split(".")[0]
+            if not self._same_binding(head, path, info.db_name):
+                return None
+        if rows.session is not None and rows.session != session:
+            return None
+        if rows.session is None and lk.session is not None:
+            owner = self._models[rows.model]
+            owner_info = sqlalchemy_model(self.inp.tree if owner[0] == self.inp.path else self.project.tree(owner[0]), owner[1].name)  # type: ignore[arg-type]
+            if owner_info is None or owner_info.base_kind != "flask" or not self._same_binding(lk.session.split(".")[0], owner[0], owner_info.db_name):
+                return None
+        # the relationship: plain, lazy, to this very class, on the one foreign key to its table
+        _, owner_cls, _ = self._models[rows.model]
+        table = _table_name(cls)
+        keys = _foreign_keys(owner_cls, table)
+        if len(keys) != 1 or keys[0] != (lk.column, _column_name(cls, info.primary_key)):
+            return None
+        candidates = []
+        for rel in rows.info.relationships:
+            target = self._target((rel.target or "").split(".")[-1]) if rel.target else None
+            if target is not None and target[0] == path and target[1].name == cls.name:
+                candidates.append(rel)
+        if len(candidates) != 1:
+            return None
+        rel = candidates[0]
+        if not rel.plain or rel.secondary or rel.uselist is True or rel.lazy != "select":
+            return None
+        return rel
+
+    def _same_binding(self, name: str, path: str, other: str) -> bool:
+        """Does module-level ``name`` here bind what ``other`` binds in project file ``path``?"""
+        if path == self.inp.path and name == other:
+            return True
+        if not self.project.files:
+            return False
+        here, there = module_binding(self.project, self.inp.path, name), module_binding(self.project, path, other)
+        return here is not None and there is not None and here[0] == there[0] and here[1].lineno == there[1].lineno
+
+    def _polymorphic(self, cls: ast.ClassDef) -> str | None:
+        mapper = [s for s in cls.body if isinstance(s, ast.Assign)
+                  and any(isinstance(t, ast.Name) and t.id == "__mapper_args__" for t in s.targets)]
+        return "polymorphic" if mapper and "polymorphic" in ast.dump(mapper[0].value) else None
 
     def _nested(self, model: str, rel, read: ast.Attribute) -> tuple[str, str] | None:  # type: ignore[no-untyped-def]
         """``c.post.author``: (``Post``, ``author``) when ``c.post`` is one object of a model
@@ -323,10 +465,10 @@ class EagerLoad(Planner):
         if _method(value, "scalars") and not value.args:  # db.session.execute(select(M)...).scalars()
             inner = value.func.value  # type: ignore[attr-defined]
             if _method(inner, "execute") and len(inner.args) == 1:  # type: ignore[attr-defined]
-                return self._select(inner.args[0], statement)  # type: ignore[attr-defined]
+                return self._select(inner.args[0], statement, self.code(inner.func.value))  # type: ignore[attr-defined]
             return None
         if _method(value, "scalars") and len(value.args) == 1:  # type: ignore[attr-defined]
-            return self._select(value.args[0], statement)  # type: ignore[attr-defined]
+            return self._select(value.args[0], statement, self.code(value.func.value))  # type: ignore[attr-defined]
         return self._query(value, statement)
 
     def _statement(self, node: ast.AST) -> ast.stmt:
@@ -406,7 +548,7 @@ class EagerLoad(Planner):
             return None
         return Rows(model, self._models[model][2], cur, call, statement, covered=found_covered)
 
-    def _select(self, stmt: ast.expr, statement: ast.stmt) -> Rows | None:
+    def _select(self, stmt: ast.expr, statement: ast.stmt, session: str) -> Rows | None:
         cur = stmt
         found_covered: set[str] = set()
         while isinstance(cur, ast.Call) and isinstance(cur.func, ast.Attribute):
@@ -428,7 +570,7 @@ class EagerLoad(Planner):
         model = cur.args[0].id
         if model not in self._models or not self._is_model(cur.args[0]):
             return None
-        return Rows(model, self._models[model][2], cur, cur, statement, covered=found_covered)
+        return Rows(model, self._models[model][2], cur, cur, statement, covered=found_covered, session=session)
 
     def _loader_options(self, call: ast.Call) -> set[str] | None:
         """The relationships ``.options(...)`` loads eagerly, when it holds only eager loader
@@ -461,9 +603,7 @@ class EagerLoad(Planner):
 
     def _check_model(self, model: str, at: ast.AST) -> None:
         _, cls, info = self._models[model]
-        mapper = [s for s in cls.body if isinstance(s, ast.Assign)
-                  and any(isinstance(t, ast.Name) and t.id == "__mapper_args__" for t in s.targets)]
-        if mapper and "polymorphic" in ast.dump(mapper[0].value):
+        if self._polymorphic(cls) is not None:
             raise Refused(at, f"`{model}` is mapped polymorphically (`__mapper_args__`): flaskfix does not prove the "
                               "loader option loads the same for every subclass")
         subclasses = self._subclasses(info.name)
@@ -473,25 +613,25 @@ class EagerLoad(Planner):
 
     # -- what happens between the query and the reads --------------------------------------
 
-    def _no_change_between(self, rows: Rows, loop: ast.AST, item: str, first: ast.Attribute) -> None:
+    def _no_change_between(self, rows: Rows, loop: ast.AST, item: str, first: ast.AST, reads: set[int]) -> None:
         """Nothing between the query's execution and the loop's end may change what a lazy
         load would return: no attribute writes, no session writes or SQL, no unknown call
-        given the rows, an item or the session."""
+        given the rows, an item or the session. ``reads``: ids of lookup calls, which only read."""
         parts: list[ast.AST] = []
         stmt = self._statement(loop)
         block = self._block_of(stmt)
         if rows.statement is not stmt:
             if block is None or rows.statement not in block:
-                raise Refused(first, f"`{self.code(first)}`: the rows are made in another block than the loop's, so "
+                raise Refused(first, f"`{self.short(first)}`: the rows are made in another block than the loop's, so "
                                      "flaskfix cannot follow what runs in between: not rewritten")
             parts += block[block.index(rows.statement) + 1: block.index(stmt)]
         # a comprehension: its whole statement (what else it runs may run first)
         parts.append(ast.Module(body=loop.body, type_ignores=[]) if isinstance(loop, ast.For) else stmt)
         for part in parts:
             for node in ast.walk(part):
-                why = self._changes(node, item)
+                why = None if id(node) in reads else self._changes(node, item)
                 if why is not None:
-                    raise Refused(first, f"`{self.code(first)}`: {why} between the query and the relationship reads "
+                    raise Refused(first, f"`{self.short(first)}`: {why} between the query and the relationship reads "
                                          "(eager loading could give another answer): not rewritten")
 
     def _block_of(self, stmt: ast.stmt) -> list[ast.stmt] | None:
@@ -539,22 +679,70 @@ class EagerLoad(Planner):
                     return f"`{self.short(node)}` is given `{sub.id}`, and flaskfix cannot tell what it does with it"
         if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == item:
             return f"`{self.short(node)}` is a method call on the row, which flaskfix cannot follow"
+        if isinstance(func, ast.Name):
+            writes = self._writes_in(self.inp.path, func.id, 0)
+            if writes is not None:
+                return f"`{func.id}()` {writes}"
         return None
+
+    def _writes_in(self, path: str, name: str, depth: int) -> str | None:
+        """What the project function ``name`` (bound at module level of ``path``) does to the
+        session or the database, through its own body or a project function it calls (three
+        deep); None when it does nothing of the kind, or is not a project function."""
+        key = (path, name)
+        if key in self._callees:
+            return self._callees[key]
+        self._callees[key] = None  # (recursion)
+        found: tuple[str, ast.stmt] | None
+        if self.project.files:
+            found = module_binding(self.project, path, name)
+        else:
+            found = next(((path, s) for s in self.tree.body if isinstance(s, FUNCTIONS) and s.name == name), None)
+        why = None
+        if found is not None and isinstance(found[1], FUNCTIONS):
+            where, fdef = found
+            for node in ast.walk(fdef):
+                if not isinstance(node, ast.Call):
+                    continue
+                if _db_write(node):
+                    why = f"calls `{self.short(node.func)}()` (it may change what the session loads)"
+                    break
+                if isinstance(node.func, ast.Name) and depth < 3 and node.func.id != name:
+                    inner = self._writes_in(where, node.func.id, depth + 1)
+                    if inner is not None:
+                        why = f"calls `{node.func.id}()`, which {inner}"
+                        break
+        self._callees[key] = why
+        return why
 
     # -- the edit --------------------------------------------------------------------------
 
     def _edit(self, rows: Rows) -> None:
-        selectinload = self.scopes.expression_for("sqlalchemy.orm.selectinload")
-        if selectinload is None:
-            if "selectinload" in self.scopes.bound_names():
-                first = next(iter(rows.reads.values()))[0]
-                self.add_finding(first, "the rewrite needs `selectinload` from sqlalchemy.orm, and this module binds that "
-                                        "name to something else")
-                return
-            self.out.imports.append(("sqlalchemy.orm", "selectinload", None))
-            selectinload = "selectinload"
+        loaded = list(rows.reads) + [a for _, _, a in rows.lookups if a not in rows.reads and a not in rows.covered]
+        loaded = list(dict.fromkeys(loaded))
+        if loaded:
+            selectinload = self.scopes.expression_for("sqlalchemy.orm.selectinload")
+            if selectinload is None:
+                if "selectinload" in self.scopes.bound_names():
+                    first = next(iter(rows.reads.values()))[0] if rows.reads else rows.lookups[0][0]
+                    self.add_finding(first, "the rewrite needs `selectinload` from sqlalchemy.orm, and this module binds that "
+                                            "name to something else")
+                    return
+                self.out.imports.append(("sqlalchemy.orm", "selectinload", None))
+                selectinload = "selectinload"
+            self._options(rows, loaded, selectinload)
+        for call, item, attr in rows.lookups:
+            self.out.edits.append(ReplaceCall(self.lines.span(call), f"{item}.{attr}", simple=True))
+            self.out.changes.append(Change(call.lineno, ID,
+                                           f"`{self.short(call)}` is read as `{item}.{attr}`: `{rows.model}.{attr}` is a "
+                                           "many-to-one relationship on exactly that foreign key, so it is the same object "
+                                           "(None where the key is NULL or has no row)"
+                                           + (f", loaded with the rows by `selectinload`" if attr not in rows.covered else
+                                              ", which the query already loads with the rows")))
+
+    def _options(self, rows: Rows, loaded: list[str], selectinload: str) -> None:
         parts = []
-        for attr in rows.reads:
+        for attr in loaded:
             head = f"{selectinload}({rows.model}.{attr})"
             nested = sorted(rows.nested.get(attr, ()))
             parts += [f"{head}.{selectinload}({t}.{a})" for t, a in nested] or [head]
@@ -564,7 +752,7 @@ class EagerLoad(Planner):
         assert text.startswith(anchor)
         self.out.edits.append(ReplaceCall(self.lines.span(rows.replace),
                                           f"{anchor}.options({options}){text[len(anchor):]}", simple=True))
-        for attr, reads in rows.reads.items():
+        for attr in loaded:
             rel = f"`{rows.model}.{attr}`" + "".join(f" (and `{t}.{a}` through it)" for t, a in sorted(rows.nested.get(attr, ())))
             self.out.changes.append(Change(rows.statement.lineno, ID,
                                            f"{rel} is loaded with the rows by `selectinload` (one IN (...) query per 500 "
@@ -591,6 +779,26 @@ def _query_root(node: ast.AST) -> ast.Attribute | None:
     return cur if isinstance(cur, ast.Attribute) and cur.attr == "query" else None
 
 
+#: method names that write, flush, expire or execute whatever they are called on
+_WRITES_ANYWHERE = frozenset({"commit", "flush", "execute", "executemany", "merge", "delete", "expire", "expire_all", "refresh",
+                              "rollback", "bulk_save_objects", "bulk_update_mappings", "bulk_insert_mappings", "add_all",
+                              "expunge", "expunge_all", "invalidate"})
+#: method names that do so on a session or a query (``seen.add(x)``, ``d.update()`` do not)
+_WRITES_ON_SESSION = frozenset({"add", "update", "insert", "begin", "begin_nested", "close", "remove"})
+
+
+def _db_write(call: ast.Call) -> bool:
+    """Does ``call`` (in a helper the loop calls) write, flush, expire or execute SQL?"""
+    func = call.func
+    if not isinstance(func, ast.Attribute):
+        return False
+    if func.attr in _WRITES_ANYWHERE:
+        return True
+    if func.attr not in _WRITES_ON_SESSION:
+        return False
+    return _sessionish(func.value) or any(isinstance(n, ast.Attribute) and n.attr == "query" for n in ast.walk(func.value))
+
+
 def _sessionish(node: ast.AST) -> bool:
     text = dotted(node) or ""
     last = text.split(".")[-1]
@@ -599,14 +807,62 @@ def _sessionish(node: ast.AST) -> bool:
 
 def _has_foreign_key_to(cls: ast.ClassDef, table: str) -> bool:
     """Does a column of ``cls``'s body hold ``ForeignKey("[schema.]<table>.<column>")``?"""
+    return bool(_foreign_keys(cls, table))
+
+
+def _foreign_keys(cls: ast.ClassDef, table: str) -> list[tuple[str, str]]:
+    """(attribute, referenced column) of each statement of ``cls``'s body holding
+    ``ForeignKey("[schema.]<table>.<column>")``; the attribute is "" when not one name."""
+    out = []
     for stmt in cls.body:
         if isinstance(stmt, (ast.Assign, ast.AnnAssign)) and isinstance(stmt.value, ast.Call):
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+            name = targets[0].id if len(targets) == 1 and isinstance(targets[0], ast.Name) else ""
             for node in ast.walk(stmt.value):
                 if (isinstance(node, ast.Call) and (dotted(node.func) or "").split(".")[-1] == "ForeignKey"
                         and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)
                         and node.args[0].value.rsplit(".", 1)[0].split(".")[-1] == table):
-                    return True
-    return False
+                    out.append((name, node.args[0].value.rsplit(".", 1)[-1]))
+    return out
+
+
+def _foreign_key_columns(cls: ast.ClassDef) -> set[str]:
+    """Attributes of ``cls``'s body whose value holds a ``ForeignKey(...)`` (any table)."""
+    out = set()
+    for stmt in cls.body:
+        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name) \
+                and isinstance(stmt.value, ast.Call) and "ForeignKey" in ast.dump(stmt.value):
+            out.add(stmt.targets[0].id)
+        elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and isinstance(stmt.value, ast.Call) \
+                and "ForeignKey" in ast.dump(stmt.value):
+            out.add(stmt.target.id)
+    return out
+
+
+def _column_name(cls: ast.ClassDef, attr: str) -> str:
+    """The table column ``attr`` of ``cls``'s body maps (``Column("cust_id", ...)`` names its own)."""
+    for stmt in cls.body:
+        targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target] if isinstance(stmt, ast.AnnAssign) else []
+        if [getattr(t, "id", None) for t in targets] == [attr] and isinstance(stmt.value, ast.Call):  # type: ignore[union-attr]
+            args = stmt.value.args  # type: ignore[union-attr]
+            if args and isinstance(args[0], ast.Constant) and isinstance(args[0].value, str):
+                return args[0].value
+    return attr
+
+
+def _query_of(node: ast.AST) -> ast.Name | None:
+    """``X`` of ``X.query``."""
+    return node.value if isinstance(node, ast.Attribute) and node.attr == "query" and isinstance(node.value, ast.Name) else None
+
+
+def _db_call_here(tree: ast.Module, name: str) -> ast.Call | None:
+    """The module-level ``name = SQLAlchemy(...)`` of ``tree``."""
+    for stmt in tree.body:
+        if (isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Call)
+                and any(isinstance(t, ast.Name) and t.id == name for t in stmt.targets)
+                and (dotted(stmt.value.func) or "").split(".")[-1] == "SQLAlchemy"):
+            return stmt.value
+    return None
 
 
 def _table_name(cls: ast.ClassDef) -> str:

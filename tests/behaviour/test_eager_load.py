@@ -80,6 +80,7 @@ def apps(tmp_path_factory):  # type: ignore[no-untyped-def]
     ("/comments", 1),  # select(...).limit(50), comments without a post
     ("/tagged", 1),  # tags already joined-loaded; the author added
     ("/threads", 2),  # nested: comments, their posts, those posts' authors
+    ("/stamped", 1),  # the loop calls a project function that touches no session
 ])
 def test_same_json_bounded_statements(apps, url, relationships) -> None:  # type: ignore[no-untyped-def]
     before, after = apps
@@ -130,3 +131,118 @@ def test_the_loop_that_deletes_is_refused_and_must_be(tmp_path: Path) -> None:
     b, a = before.get("/deleted"), after.get("/deleted")
     assert b[0] == a[0] == 200
     assert b[1] != a[1], (b, a)
+
+
+def test_a_helper_that_runs_sql_is_refused_and_must_be(tmp_path: Path) -> None:
+    """`tidy()` takes no argument, but it runs an UPDATE through the session: lazily, each
+    author is read after the first UPDATE (the new names); eager-loaded, before it."""
+    source = (FIXTURES / "refuse-changes-and-shapes" / "input.py").read_text()
+    result = run_codemod("eager-load", source, {"models.py": (FIXTURES / "refuse-changes-and-shapes" / "models.py").read_text()})
+    assert any("`tidy()` calls `rename_authors()`, which calls `db.session.execute()`" in f.message for f in result.findings)
+    by_hand = source.replace("    for p in Post.query.order_by(Post.id).all():\n        tidy()",
+                             "    for p in Post.query.options(selectinload(Post.author)).order_by(Post.id).all():\n        tidy()")
+    by_hand = by_hand.replace("from flask import Flask, jsonify\n", "from flask import Flask, jsonify\nfrom sqlalchemy.orm import selectinload\n")
+    assert by_hand.count("selectinload(Post.author)") == 1
+    before, after = _apps(tmp_path, "refuse-changes-and-shapes", 12, by_hand)
+    b, a = before.get("/renamed"), after.get("/renamed")
+    assert b[0] == a[0] == 200
+    assert all(name is None or name.endswith("(renamed)") for name in b[1])  # type: ignore[union-attr]
+    assert not any(name and "(renamed)" in name for name in a[1])  # type: ignore[union-attr]
+
+
+# -- lookups a relationship answers: eager-load owns them, bulk-query takes the rest ---------
+
+PROJECT = Path(__file__).resolve().parents[1] / "fixtures" / "projects" / "eager-load-owns-relationship-lookups"
+
+
+class Shop:
+    """Customers 1-5; 45 orders, every 9th without a customer and every 7th naming customer
+    99, which has no row (SQLite does not enforce the foreign key); refunds approved by
+    customers."""
+
+    def __init__(self, module) -> None:  # type: ignore[no-untyped-def]
+        self.app, self.client, self.count = module.app, module.app.test_client(), 0
+        m, db = module, module.db
+        with self.app.app_context():
+            db.create_all()
+            db.session.add_all([m.Customer(id=i, name=f"customer {i}") for i in range(1, 6)])
+            db.session.add_all([m.Product(sku=f"p{i}", title=f"product {i}") for i in range(3)])
+            db.session.add_all([m.Order(id=i, customer_id=None if i % 9 == 0 else 99 if i % 7 == 0 else 1 + i % 5,
+                                        product_sku=f"p{i % 3}", paid=i % 2 == 0) for i in range(1, 46)])
+            db.session.add_all([m.Refund(id=i, customer_id=1 + i % 5, approver_id=1 + i % 3) for i in range(1, 8)])
+            db.session.commit()
+            event.listen(db.engine, "before_cursor_execute", self._count)
+
+    def _count(self, *args) -> None:  # type: ignore[no-untyped-def]
+        self.count += 1
+
+    def get(self, url: str) -> tuple[int, object, int]:
+        before = self.count
+        resp = self.client.get(url)
+        return resp.status_code, resp.get_json(), self.count - before
+
+
+@pytest.fixture(scope="module")
+def shops(tmp_path_factory):  # type: ignore[no-untyped-def]
+    """The project before, and after the whole pipeline (eager-load and bulk-query)."""
+    tmp = tmp_path_factory.mktemp("shop")
+    models = (PROJECT / "before" / "models.py").read_text()
+    out = []
+    for name, folder in (("before", "before"), ("after", "after")):
+        text = (PROJECT / folder / "app.py").read_text()
+        text = text.replace("app = Flask(__name__)\n", "app = Flask(__name__)\n" + SETUP, 1)
+        out.append(Shop(_load(tmp / name, {"app.py": text, "models.py": models})))
+    return out[0], out[1]
+
+
+@pytest.mark.parametrize("url, most", [
+    ("/orders", 2),  # Customer.query.get(order.customer_id) -> order.customer
+    ("/by-session", 2),  # db.session.get(Customer, o.customer_id), a query iterated directly
+    ("/page", 3), ("/page?page=2", 3), ("/page?page=3", 3),  # filter_by(id=...).first(), paginate (count + rows + customers)
+    ("/selected", 2),  # select(Order) through db.session.scalars
+    ("/both", 2),  # the relationship read and the lookup share one option
+    ("/products", 2), ("/approvers", 2),  # bulk-query's: no relationship answers them
+])
+def test_lookups_answer_the_same_in_fewer_statements(shops, url, most) -> None:  # type: ignore[no-untyped-def]
+    before, after = shops
+    b, a = before.get(url), after.get(url)
+    assert b[:2] == a[:2], url
+    assert a[2] <= most < b[2], (url, b[2], a[2])
+
+
+def test_get_or_404_stays_bulk_querys_and_still_aborts(shops) -> None:  # type: ignore[no-untyped-def]
+    before, after = shops
+    b, a = before.get("/strict"), after.get("/strict")
+    assert b[0] == a[0] == 404  # order 9 has no customer: the first missing id aborts, before and after
+    text = (PROJECT / "after" / "app.py").read_text()
+    assert "db.get_or_404(Customer, o.customer_id)" in text and "customer_by_id" in text
+
+
+def test_plain_sqlalchemy_models_same_json_fewer_statements(tmp_path: Path) -> None:
+    """declarative_base() models, a sessionmaker session, select() through scalars() and
+    execute().scalars(): the same JSON, 2 statements instead of 1 + one per row."""
+    folder = FIXTURES / "plain-sqlalchemy"
+    models = (folder / "models.py").read_text()
+    runs = []
+    for name, text in (("before", (folder / "input.py").read_text()), ("after", (folder / "expected.py").read_text())):
+        module = _load(tmp_path / name, {"app.py": text, "models.py": models})
+        engine = module.Session.kw["bind"]
+        module.Author.metadata.create_all(engine)
+        with module.Session() as s:
+            authors = [module.Author(id=i, name=f"author {i}") for i in range(1, 5)]  # 4 has no books
+            s.add_all(authors + [module.Book(id=i, title=f"book {i}", author=None if i % 6 == 0 else authors[i % 3])
+                                 for i in range(1, 31)])
+            s.commit()
+        counted = []
+        event.listen(engine, "before_cursor_execute", lambda *a: counted.append(1))
+        client = module.app.test_client()
+        out = {}
+        for url in ("/books", "/authors"):
+            start = len(counted)
+            resp = client.get(url)
+            out[url] = (resp.status_code, resp.get_json(), len(counted) - start)
+        runs.append(out)
+    before, after = runs
+    for url in ("/books", "/authors"):
+        assert before[url][:2] == after[url][:2], url
+        assert after[url][2] == 2 < before[url][2], (url, before[url][2], after[url][2])
