@@ -124,6 +124,13 @@ def format_changed_regions(old: str, new: str, settings: dict[str, Any] | None) 
     out = _black(new, settings, ranges)
     if _untouched_kept(new, out, ranges):
         return out
+    # a changed line inside a statement of several lines (an element of a bracketed call):
+    # black formats the whole statement or not at all, so the ranges grow to the statements
+    whole = _statement_ranges(new, ranges)
+    if whole != ranges:
+        out = _black(new, settings, whole)
+        if _untouched_kept(new, out, whole):
+            return out
     # black's line ranges may still change blank lines next to a range (after an import line
     # at the top, it removed one of the two before a def): formatting an import is isort's
     # part, so try without those ranges, and keep no formatting rather than touch other lines
@@ -131,6 +138,40 @@ def format_changed_regions(old: str, new: str, settings: dict[str, Any] | None) 
     code = [(a, b) for a, b in ranges if not all(lines[i - 1].lstrip().startswith(("import ", "from ")) for i in range(a, b + 1))]
     out = _black(new, settings, code) if code and code != ranges else new
     return out if _untouched_kept(new, out, ranges) else new
+
+
+def _statement_ranges(text: str, ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """``ranges`` grown to whole statements: a simple statement's lines, a compound one's
+    header (``for ... in <several lines>:``); ``ranges`` when ``text`` does not parse."""
+    import ast
+
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return ranges
+    spans = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.stmt) and node.end_lineno is not None and node.end_lineno > node.lineno:
+            body = getattr(node, "body", None)
+            if isinstance(body, list) and body and isinstance(body[0], ast.stmt):
+                first = min([body[0].lineno, *(d.lineno for d in getattr(body[0], "decorator_list", []))])
+                if first - 1 > node.lineno:
+                    spans.append((node.lineno, first - 1))
+            elif not isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef, ast.Try, ast.If, ast.Match)):
+                spans.append((node.lineno, node.end_lineno))
+    out = []
+    for a, b in ranges:
+        for s, e in spans:
+            if s <= b and a <= e:
+                a, b = min(a, s), max(b, e)
+        out.append((a, b))
+    merged: list[tuple[int, int]] = []
+    for a, b in sorted(out):
+        if merged and a <= merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+        else:
+            merged.append((a, b))
+    return merged
 
 
 def _black(text: str, settings: dict[str, Any] | None, ranges: list[tuple[int, int]]) -> str:

@@ -733,12 +733,13 @@ class EagerLoad(Planner):
             self._options(rows, loaded, selectinload)
         for call, item, attr in rows.lookups:
             self.out.edits.append(ReplaceCall(self.lines.span(call), f"{item}.{attr}", simple=True))
-            self.out.changes.append(Change(call.lineno, ID,
-                                           f"`{self.short(call)}` is read as `{item}.{attr}`: `{rows.model}.{attr}` is a "
-                                           "many-to-one relationship on exactly that foreign key, so it is the same object "
-                                           "(None where the key is NULL or has no row)"
-                                           + (f", loaded with the rows by `selectinload`" if attr not in rows.covered else
-                                              ", which the query already loads with the rows")))
+            if attr in rows.covered:  # (else said in the change that loads it)
+                self.out.changes.append(Change(call.lineno, ID, self._read_as(rows, call, item, attr)
+                                               + ", which the query already loads with the rows"))
+
+    def _read_as(self, rows: Rows, call: ast.Call, item: str, attr: str) -> str:
+        return (f"`{self.short(call)}` is read as `{item}.{attr}`: `{rows.model}.{attr}` is a many-to-one relationship "
+                "on exactly that foreign key, so it is the same object (None where the key is NULL or has no row)")
 
     def _options(self, rows: Rows, loaded: list[str], selectinload: str) -> None:
         parts = []
@@ -754,10 +755,11 @@ class EagerLoad(Planner):
                                           f"{anchor}.options({options}){text[len(anchor):]}", simple=True))
         for attr in loaded:
             rel = f"`{rows.model}.{attr}`" + "".join(f" (and `{t}.{a}` through it)" for t, a in sorted(rows.nested.get(attr, ())))
+            read = "".join(f"; {self._read_as(rows, call, item, a)}" for call, item, a in rows.lookups if a == attr)
             self.out.changes.append(Change(rows.statement.lineno, ID,
                                            f"{rel} is loaded with the rows by `selectinload` (one IN (...) query per 500 "
                                            f"rows, instead of one query per row read); it is loaded "
-                                           "for every row, also those a loop that stops early would not reach"))
+                                           f"for every row, also those a loop that stops early would not reach{read}"))
 
     def code(self, node: ast.AST) -> str:
         return self.lines.segment(node) or ast.unparse(node)

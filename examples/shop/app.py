@@ -49,7 +49,8 @@ def list_users():
 
 @app.route("/orders")
 def list_orders():
-    # bulk-query again, the textbook N+1: one lookup per row for the row's buyer
+    # the textbook N+1, one lookup per row for the row's buyer: Order.buyer is that very
+    # foreign key, so eager-load reads it through the relationship (bulk-query takes the rest)
     orders = Order.query.order_by(Order.id).all()
     return jsonify([{"item": o.item, "buyer": getattr(User.query.get(o.user_id), "name", None)} for o in orders])
 

@@ -201,13 +201,17 @@ def shops(tmp_path_factory):  # type: ignore[no-untyped-def]
     ("/page", 3), ("/page?page=2", 3), ("/page?page=3", 3),  # filter_by(id=...).first(), paginate (count + rows + customers)
     ("/selected", 2),  # select(Order) through db.session.scalars
     ("/both", 2),  # the relationship read and the lookup share one option
+    ("/joined", 1),  # joinedload already: the lookup only reads the relationship
     ("/products", 2), ("/approvers", 2),  # bulk-query's: no relationship answers them
 ])
 def test_lookups_answer_the_same_in_fewer_statements(shops, url, most) -> None:  # type: ignore[no-untyped-def]
     before, after = shops
     b, a = before.get(url), after.get(url)
     assert b[:2] == a[:2], url
-    assert a[2] <= most < b[2], (url, b[2], a[2])
+    assert a[2] <= most, (url, b[2], a[2])
+    # fewer statements, except where the rows' query already joined the relationship (the
+    # identity map answered every get() before, too)
+    assert a[2] < b[2] or url == "/joined" and a[2] == b[2] == 1, (url, b[2], a[2])
 
 
 def test_get_or_404_stays_bulk_querys_and_still_aborts(shops) -> None:  # type: ignore[no-untyped-def]
