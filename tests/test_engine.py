@@ -254,3 +254,24 @@ def test_shared_prefilter_patterns_answer_as_each_codemod_does() -> None:
     for path in sorted((EXAMPLE.parents[1] / "tests" / "fixtures").glob("*/*/input.py")):
         text = path.read_text(encoding="utf-8")
         assert _prefiltered(every, text) == [c for c in every if c.prefilter(text)], path
+
+
+def test_a_later_codemod_reads_the_index_for_a_function_an_earlier_one_moved(tmp_path: Path) -> None:
+    """bulk-query adds lines above `orders()`; cache-route, planning on that text, still finds
+    the index's facts of `orders()` (read before any rewrite, at other lines) and says which
+    view may leave the cached answer stale. It used to lose that note."""
+    models = (Path(__file__).parent / "fixtures" / "bulk-query" / "ids-from-rows" / "models.py").read_text()
+    (tmp_path / "models.py").write_text(models)
+    (tmp_path / "app.py").write_text(
+        "from flask import Flask, jsonify, request\n\nfrom models import Customer, Order, db\n\n"
+        "app = Flask(__name__)\n\n\n"
+        '@app.route("/names")\ndef names():\n    out = []\n    for cid in request.args.getlist("id", type=int):\n'
+        "        c = Customer.query.get(cid)\n        out.append(c.name if c else None)\n    return jsonify(out)\n\n\n"
+        '@app.route("/orders")\ndef orders():\n    return jsonify([o.id for o in Order.query.all()])\n\n\n'
+        '@app.route("/orders", methods=["POST"])\ndef add_order():\n    db.session.add(Order(paid=False))\n'
+        '    db.session.commit()\n    return "", 201\n')
+    results = [r for r in execute(plan([str(tmp_path)]), jobs=1, use_cache=False) if r.path.endswith("app.py")]
+    changes = {c.codemod: c for c in results[0].changes if c.role == "site"}
+    assert set(changes) == {"bulk-query", "cache-route"}
+    assert changes["cache-route"].line == 18
+    assert "after a request to `add_order()` (app.py:23), which uses `Order` and commits" in changes["cache-route"].message

@@ -316,8 +316,7 @@ class _Planner(Planner):
         expensive = detection.expensive_test(self.config)
         if any(expensive(c.callee) for c in module.module_calls):
             return True  # decorators' arguments and class bodies are not told apart here
-        line, name = handler.func.lineno, handler.func.name
-        fn = next((f for f in module.functions.values() if f.line == line and f.name == name), None)
+        fn = _indexed_function(module, handler)
         return fn is None or detection.reaches_expensive(index, module, fn, expensive)
 
     def _writers(self, handler: Handler) -> tuple[str, ...]:
@@ -326,8 +325,7 @@ class _Planner(Planner):
         if indexed is None:
             return ()
         index, module = indexed
-        line, name = handler.func.lineno, handler.func.name
-        fn = next((f for f in module.functions.values() if f.line == line and f.name == name), None)
+        fn = _indexed_function(module, handler)
         if fn is None:
             return ()
         return writers(index, module.module, fn.qualname, self.project.relpath, is_test_module)
@@ -812,6 +810,18 @@ class _Scanner:
 
 
 # -- small helpers ----------------------------------------------------------------------------
+
+
+def _indexed_function(module: Any, handler: Handler) -> Any:
+    """The index's facts of the handler's function: by line and name, else (an earlier codemod
+    of the run moved the lines: the index read the file before any rewrite) the one function
+    of that name."""
+    line, name = handler.func.lineno, handler.func.name
+    fn = next((f for f in module.functions.values() if f.line == line and f.name == name), None)
+    if fn is None:
+        named = [f for f in module.functions.values() if f.name == name]
+        fn = named[0] if len(named) == 1 else None
+    return fn
 
 
 def _view_label(handler: Handler) -> str:
