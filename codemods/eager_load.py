@@ -32,7 +32,10 @@ order_by, limit, offset...), as ``.all()``, iterated directly, or ``.paginate(..
 ``db.session.scalars(select(Model)...)`` and ``db.session.execute(select(Model)...).scalars()``
 (also ``.all()``); the query built in the same function, bound once and used only as the
 loop's iterable until the loop ends. Relationships come from the project's model classes
-(``relationship()`` in the class body, default ``lazy="select"``); several relationships of
+(``relationship()`` in the class body, default ``lazy="select"``, and those another model's
+``backref=`` declares: ``posts = relationship("Post", backref="author")`` in ``User`` gives
+``Post.author``, with the options of ``backref(...)``, not the forward relationship's ``lazy``);
+several relationships of
 one loop share one ``options()``. A relationship read through a many-to-one one
 (``c.post.author``) is loaded along the same path (``selectinload(Comment.post).selectinload(
 Post.author)``). A query whose own ``.options()`` already load a relationship eagerly

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from flaskfix.codemods.ast_facts import dotted
 from flaskfix.codemods.changes import Change
-from flaskfix.codemods.index import Model, Relationship, _model
+from flaskfix.codemods.index import PLAIN_RELATIONSHIP_KEYWORDS, Model, Relationship, _model
 from flaskfix.codemods.plan import FilePlan, PlanInput, ReplaceCall
 from flaskfix.codemods.plan.base import Planner
 from flaskfix.codemods.plan.scopes import COMPREHENSIONS, FUNCTIONS, is_generator_function
@@ -54,6 +54,10 @@ LAZY_REASONS = {
 
 #: project -> model name -> its subclasses' names (the search reads every file mentioning the name)
 _SUBCLASSES: "weakref.WeakKeyDictionary[object, dict[str, list[str]]]" = weakref.WeakKeyDictionary()
+#: project -> model name -> the relationships other models' ``backref=`` give it, each with the
+#: model declaring it (read once per project, from the files that mention ``backref``)
+_BACKREFS: "weakref.WeakKeyDictionary[object, dict[str, list[tuple[Relationship, tuple[str, ast.ClassDef, Model]]]]]" = \
+    weakref.WeakKeyDictionary()
 
 
 class Refused(Exception):
@@ -110,8 +114,9 @@ def plan(inp: PlanInput) -> FilePlan:
         return FilePlan()
     lookups = bool(_LOOKUP.search(inp.text))
     models = {name: found for name in sorted(names) if (found := model_class(inp, name)) is not None
-              and any(r.attr in read for r in found[2].relationships)
-              or lookups and found is not None and found[2].relationships and read & _foreign_key_columns(found[1])}
+              and (any(r.attr in read for r in found[2].relationships)
+                   or any(r.attr in read for r, _ in backrefs(inp, found[1].name))
+                   or lookups and read & _foreign_key_columns(found[1]))}
     if not models:  # no queried model's relationship is read on a loop variable: nothing to load (no scopes built)
         return FilePlan()
     return EagerLoad(inp, models).run()
@@ -123,6 +128,78 @@ _LOOP_VAR = re.compile(r"\bfor\s+([A-Za-z_]\w*)\s+in\b")
 _ATTRIBUTE = re.compile(r"\b([A-Za-z_]\w*)\.([A-Za-z_]\w*)")
 #: ``Model.query`` / ``select(Model)``: class names, so capitalised (``db.session.query`` is not one)
 _QUERIED = re.compile(r"\b([A-Z]\w*)\s*\.\s*query\b|\bselect\(\s*([A-Z]\w*)\s*\)")
+
+
+def backrefs(inp: PlanInput, model: str) -> list[tuple[Relationship, tuple[str, ast.ClassDef, Model]]]:
+    """The relationships of ``model`` that other models declare with ``backref=`` (``posts =
+    relationship("Post", backref="author")`` gives ``Post.author``), each with the model
+    declaring it; read once per project from the files that mention ``backref``."""
+    project = inp.project
+    try:
+        table = _BACKREFS.get(project)
+    except TypeError:  # a stand-in project that cannot be weakly referenced
+        return _read_backrefs(inp).get(model, [])
+    if table is None:
+        table = _BACKREFS[project] = _read_backrefs(inp)
+    return table.get(model, [])
+
+
+def _read_backrefs(inp: PlanInput) -> dict[str, list[tuple[Relationship, tuple[str, ast.ClassDef, Model]]]]:
+    files = list(inp.project.files_mentioning("backref")) if inp.project.files else [inp.path]
+    out: dict[str, list[tuple[Relationship, tuple[str, ast.ClassDef, Model]]]] = {}
+    for path in files:
+        tree = inp.tree if path == inp.path else inp.project.tree(path)
+        for cls in (tree.body if tree is not None else []):
+            if not isinstance(cls, ast.ClassDef) or "backref" not in ast.dump(cls):
+                continue
+            model = _model(cls)
+            if model is None:
+                continue
+            for stmt in cls.body:
+                found = _backref(stmt, cls.name)
+                if found is not None:
+                    target, rel = found
+                    out.setdefault(target, []).append((rel, (path, cls, model)))
+    return out
+
+
+def _backref(stmt: ast.stmt, owner: str) -> tuple[str, Relationship] | None:
+    """(the target's class name, the relationship its ``backref=`` declares on it) for
+    ``x = relationship("Target", backref=...)`` in the body of class ``owner``."""
+    if not isinstance(stmt, (ast.Assign, ast.AnnAssign)) or not isinstance(stmt.value, ast.Call):
+        return None
+    call = stmt.value
+    if (dotted(call.func) or "").split(".")[-1] not in ("relationship", "relation") or not call.args:
+        return None
+    kw = {k.arg: k.value for k in call.keywords if k.arg}
+    given = kw.get("backref")
+    if isinstance(given, ast.Constant) and isinstance(given.value, str):
+        name, options = given.value, {}
+    elif (isinstance(given, ast.Call) and (dotted(given.func) or "").split(".")[-1] == "backref" and given.args
+          and isinstance(given.args[0], ast.Constant) and isinstance(given.args[0].value, str) and len(given.args) == 1
+          and all(k.arg for k in given.keywords)):
+        name, options = given.args[0].value, {k.arg: k.value for k in given.keywords}
+    else:
+        return None
+    first = call.args[0]
+    target = first.value if isinstance(first, ast.Constant) and isinstance(first.value, str) else dotted(first)
+    if not target:
+        return None
+    lazy = "select"
+    if "lazy" in options:
+        value = options["lazy"]
+        lazy = value.value if isinstance(value, ast.Constant) and isinstance(value.value, str) else "?"
+        if isinstance(value, ast.Constant) and value.value is True:
+            lazy = "select"
+        if isinstance(value, ast.Constant) and value.value is False:
+            lazy = "joined"
+    uselist = options["uselist"].value if isinstance(options.get("uselist"), ast.Constant) else None
+    secondary = "secondary" in kw or len(call.args) > 1
+    # the reverse of a plain forward relationship, with plain options of its own
+    plain = (len(call.args) == 1 and all(k in PLAIN_RELATIONSHIP_KEYWORDS | {"backref"} for k in kw)
+             and all(k in PLAIN_RELATIONSHIP_KEYWORDS for k in options))
+    return target.split(".")[-1], Relationship(name, owner, lazy, secondary, "order_by" in options, uselist,
+                                               stmt.lineno, plain)
 
 
 def model_class(inp: PlanInput, name: str) -> tuple[str, ast.ClassDef, Model] | None:
@@ -175,6 +252,25 @@ class EagerLoad(Planner):
         return self.out
 
     # -- the project's models ------------------------------------------------------------
+
+    def _rels(self, model: str, info: Model) -> dict[str, Relationship]:
+        """``model``'s relationships: its body's, then those other models' ``backref=`` give it
+        (the declaring model is then the relationship's target; a name given twice is dropped)."""
+        out = {r.attr: r for r in info.relationships}
+        given: dict[str, list[tuple[Relationship, tuple[str, ast.ClassDef, Model]]]] = {}
+        for rel, declared in backrefs(self.inp, info.name):
+            if rel.attr not in out:
+                given.setdefault(rel.attr, []).append((rel, declared))
+        for attr, found in given.items():
+            if len(found) != 1:
+                continue  # (SQLAlchemy would refuse the mapping)
+            rel, declared = found[0]
+            known = self._target(declared[1].name)
+            if known is not None and (known[0], known[1].lineno) != (declared[0], declared[1].lineno):
+                continue  # the name means another class here
+            self._targets[declared[1].name] = declared
+            out[attr] = rel
+        return out
 
     def _subclasses(self, model: str) -> list[str]:
         """Model classes of the project that derive from ``model`` (searched in the files
@@ -246,7 +342,7 @@ class EagerLoad(Planner):
             return  # no relationship read: not a candidate, whatever the query (a lookup stays bulk-query's)
         if rows is None:
             return  # not rows flaskfix can name: no claim either way (the item may be anything)
-        rels = {r.attr: r for r in rows.info.relationships}
+        rels = self._rels(rows.model, rows.info)
         wanted = [r for r in reads if r.attr in rels and r.attr not in rows.covered]
         owned = [(lk, rel) for lk in lookups if (rel := self._owner(rows, lk)) is not None]
         if not wanted:
@@ -281,7 +377,7 @@ class EagerLoad(Planner):
     def _prove(self, rows: Rows, loop: ast.AST, item: str, func: ast.AST | None, wanted: list[ast.Attribute],
                first: ast.AST, lookups: list[Lookup]) -> None:
         """Refused unless loading ``wanted`` with the rows gives the same answers."""
-        rels = {r.attr: r for r in rows.info.relationships}
+        rels = self._rels(rows.model, rows.info)
         self._check_model(rows.model, first)
         lookup = f"`{self.short(first)}`"
         if isinstance(loop, ast.For) and func is not None and is_generator_function(func):
@@ -377,7 +473,7 @@ class EagerLoad(Planner):
         if len(keys) != 1 or keys[0] != (lk.column, _column_name(cls, info.primary_key)):
             return None
         candidates = []
-        for rel in rows.info.relationships:
+        for rel in self._rels(rows.model, rows.info).values():
             target = self._target((rel.target or "").split(".")[-1]) if rel.target else None
             if target is not None and target[0] == path and target[1].name == cls.name:
                 candidates.append(rel)
@@ -412,7 +508,7 @@ class EagerLoad(Planner):
         found = self._target(target)
         if found is None or not self._scalar(model, rel):
             return None
-        inner = {r.attr: r for r in found[2].relationships}.get(parent.attr)
+        inner = self._rels(target, found[2]).get(parent.attr)
         if inner is None or inner.lazy != "select":
             return None
         if not (self._scalar(target, inner) or inner.order_by or self._order_free(parent)):
@@ -420,7 +516,8 @@ class EagerLoad(Planner):
         return target, parent.attr
 
     def _relationship_anywhere(self, attr: str) -> bool:
-        return any(r.attr == attr and r.lazy == "select" for _, _, m in self._models.values() for r in m.relationships)
+        return any(r.attr == attr and r.lazy == "select" for name, (_, _, m) in self._models.items()
+                   for r in self._rels(name, m).values())
 
     def _scalar(self, model: str, rel) -> bool | None:  # type: ignore[no-untyped-def]
         """Many-to-one (or uselist=False): one object, no order to keep. False: a

@@ -250,3 +250,35 @@ def test_plain_sqlalchemy_models_same_json_fewer_statements(tmp_path: Path) -> N
     for url in ("/books", "/authors"):
         assert before[url][:2] == after[url][:2], url
         assert after[url][2] == 2 < before[url][2], (url, before[url][2], after[url][2])
+
+
+def test_relationships_declared_by_backref(tmp_path: Path) -> None:
+    """`Post.author`, `Comment.post` and `Tag.posts` exist only through other models'
+    `backref=`: the same JSON, and 1 + one statement per relationship loaded."""
+    folder = FIXTURES / "backrefs"
+    models = (folder / "models.py").read_text()
+    apps = []
+    for name, text in (("before", (folder / "input.py").read_text()), ("after", (folder / "expected.py").read_text())):
+        module = _load(tmp_path / name, {"app.py": text.replace("app = Flask(__name__)\n", "app = Flask(__name__)\n" + SETUP, 1),
+                                         "models.py": models})
+        m, db = module, module.db
+        with module.app.app_context():
+            db.create_all()
+            users = [m.User(id=i, name=f"user {i}") for i in range(1, 5)]
+            tags = [m.Tag(id=i, name=f"tag {i}") for i in range(1, 4)]
+            posts = [m.Post(id=i, title=f"post {i}", user_id=None if i % 7 == 0 else 1 + i % 3,
+                            tags=[t for j, t in enumerate(tags) if (i + j) % 2]) for i in range(1, 31)]
+            comments = [m.Comment(id=i, body=f"c{i}", user_id=1 + i % 4, post_id=None if i % 5 == 0 else 1 + (i * 3) % 30)
+                        for i in range(1, 41)]
+            db.session.add_all(users + tags + posts + comments)
+            db.session.commit()
+        app = App.__new__(App)
+        app.app, app.client, app.count = module.app, module.app.test_client(), 0
+        with module.app.app_context():
+            event.listen(db.engine, "before_cursor_execute", app._count)
+        apps.append(app)
+    before, after = apps
+    for url, loaded in (("/posts", 1), ("/authors", 1), ("/threads", 2), ("/tag-counts", 1)):
+        b, a = before.get(url), after.get(url)
+        assert b[:2] == a[:2], url
+        assert a[2] <= 1 + loaded < b[2], (url, b[2], a[2])
