@@ -545,15 +545,24 @@ class EagerLoad(Planner):
     # -- the rows ------------------------------------------------------------------------
 
     def _rows(self, it: ast.expr, loop: ast.AST, func: ast.AST | None) -> Rows | None:
+        """The rows the loop iterates, when they are rows of a query flaskfix can name; a local's
+        other uses before the loop ends refuse it only then (a dict a helper returned is not rows)."""
+        problems: list[Refused] = []
+        rows = self._rows_of(it, loop, func, problems)
+        if rows is not None and problems:
+            raise problems[0]
+        return rows
+
+    def _rows_of(self, it: ast.expr, loop: ast.AST, func: ast.AST | None, problems: list[Refused]) -> Rows | None:
         statement = self._statement(loop)
         value = it
         if isinstance(it, ast.Attribute) and it.attr == "items" and isinstance(it.value, ast.Name):
-            value = self._local(it.value, loop, func)
+            value = self._local(it.value, loop, func, problems)
             if value is None or not _method(value, "paginate"):
                 return None
             return self._query(value.func.value, self.scopes.parent(value))  # type: ignore[attr-defined,arg-type]
         if isinstance(it, ast.Name):
-            value = self._local(it, loop, func)
+            value = self._local(it, loop, func, problems)
             if value is None:
                 return None
             statement = self.scopes.parent(value)  # type: ignore[assignment]
@@ -575,7 +584,7 @@ class EagerLoad(Planner):
         assert cur is not None
         return cur
 
-    def _local(self, name: ast.Name, loop: ast.AST, func: ast.AST | None) -> ast.expr | None:
+    def _local(self, name: ast.Name, loop: ast.AST, func: ast.AST | None, problems: list[Refused]) -> ast.expr | None:
         """The value of a local bound once by a plain assignment in the loop's function, used
         only as the loop's iterable (or in len()) until the loop ends."""
         if func is None:
@@ -606,8 +615,9 @@ class EagerLoad(Planner):
             if (isinstance(parent, ast.Attribute) and isinstance(parent.ctx, ast.Load) and parent.attr in PAGE_READS
                     and (parent.attr != "items" or isinstance(self.scopes.parent(parent), (ast.For, ast.comprehension)))):
                 continue  # a pagination's counts, or its items iterated again
-            raise Refused(name, f"the loop's rows `{name.id}` are also used (`{self.short(parent or ref)}`) before "
-                                "the loop ends, where they could be changed: not rewritten")
+            problems.append(Refused(name, f"the loop's rows `{name.id}` are also used (`{self.short(parent or ref)}`) "
+                                          "before the loop ends, where they could be changed: not rewritten"))
+            break
         return assign.value
 
     def _query(self, node: ast.expr, statement: ast.stmt) -> Rows | None:
