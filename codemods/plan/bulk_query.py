@@ -1187,6 +1187,9 @@ class _Planner(Planner):
                 c is node and isinstance(op, (ast.In, ast.NotIn)) for c, op in zip(parent.comparators, parent.ops)
             ):
                 continue
+            if (isinstance(parent, ast.UnaryOp) and isinstance(parent.op, ast.Not)
+                    or isinstance(parent, (ast.If, ast.While, ast.IfExp, ast.Assert)) and parent.test is node):
+                continue  # a truth test (`if not ids: return ...`) reads nothing and changes nothing
             raise Refused(loop, f"{lookup}: {where}, which the function also uses in a way that may change it (line {node.lineno})")
         return stmt.value
 
@@ -1450,7 +1453,8 @@ class _Planner(Planner):
                     on_session = receiver.split(".")[-1] in ("session", "db", "connection", "conn", "engine")
                     if method in WRITING_METHODS or (on_session and method in SESSION_METHODS):
                         found = f"calls `.{method}()`"
-                    elif method in ("update", "delete") and ".query" in f".{receiver}":
+                    elif method in ("update", "delete") and any(
+                            isinstance(n, ast.Attribute) and n.attr == "query" for n in ast.walk(func.value)):
                         found = f"calls `.{method}()` on a query"
                 elif isinstance(func, ast.Name) and func.id == "setattr":
                     found = "calls `setattr()` (a change the next lookup would flush)"

@@ -313,8 +313,19 @@ class EagerLoad(Planner):
                     if model is not None:
                         self._targets[name] = (found_here[0], found_here[1], model)
                         break
+        if name not in self._targets and self.project.files:
+            # SQLAlchemy resolves the name in the registry of mapped classes: the one model class
+            # of that name in the project (a module need not import it to name it)
+            found = []
+            for path in self.project.files_mentioning(name):
+                tree = self.project.tree(path)
+                for stmt in tree.body if tree is not None else []:
+                    if isinstance(stmt, ast.ClassDef) and stmt.name == name and (model := _model(stmt)) is not None:
+                        found.append((path, stmt, model))
+            if len(found) == 1:
+                self._targets[name] = found[0]
         if name not in self._targets:
-            self._targets[name] = None  # (not next to its models: flaskfix does not search the project)
+            self._targets[name] = None
         return self._targets[name]
 
     # -- one loop ------------------------------------------------------------------------
@@ -389,6 +400,10 @@ class EagerLoad(Planner):
                 raise Refused(read, f"{where} {LAZY_REASONS.get(rel.lazy, f'is lazy={rel.lazy!r}')}")
             scalar = self._scalar(rows.model, rel)
             if not scalar and not rel.order_by and not self._order_free(read):
+                if scalar is None and self._target((rel.target or "").split(".")[-1]) is None:
+                    raise Refused(read, f"{where}: flaskfix cannot find the one model class `{rel.target}` it names, so it "
+                                        "cannot tell whether it is one object or a collection (and a collection without "
+                                        "order_by has no promised order): not rewritten")
                 if scalar is None:
                     raise Refused(read, f"{where}: flaskfix cannot tell whether it is one object or a collection (no "
                                         f"`ForeignKey` to its target's table among `{rows.model}`'s columns, and no uselist=), "
@@ -504,7 +519,7 @@ class EagerLoad(Planner):
         parent = self.scopes.parent(read)
         if not (isinstance(parent, ast.Attribute) and parent.value is read and isinstance(parent.ctx, ast.Load)):
             return None
-        target = rel.target or ""
+        target = (rel.target or "").split(".")[-1]
         found = self._target(target)
         if found is None or not self._scalar(model, rel):
             return None
@@ -527,7 +542,7 @@ class EagerLoad(Planner):
             return True
         if rel.uselist is True or rel.secondary:
             return False
-        target = self._target(rel.target or "")
+        target = self._target((rel.target or "").split(".")[-1])
         owner = self._target(model)
         if target is None or owner is None:
             return None
@@ -724,6 +739,7 @@ class EagerLoad(Planner):
         """Nothing between the query's execution and the loop's end may change what a lazy
         load would return: no attribute writes, no session writes or SQL, no unknown call
         given the rows, an item or the session. ``reads``: ids of lookup calls, which only read."""
+        rels = set(self._rels(rows.model, rows.info))
         parts: list[ast.AST] = []
         stmt = self._statement(loop)
         block = self._block_of(stmt)
@@ -736,7 +752,7 @@ class EagerLoad(Planner):
         parts.append(ast.Module(body=loop.body, type_ignores=[]) if isinstance(loop, ast.For) else stmt)
         for part in parts:
             for node in ast.walk(part):
-                why = None if id(node) in reads else self._changes(node, item)
+                why = None if id(node) in reads else self._changes(node, item, rels)
                 if why is not None:
                     raise Refused(first, f"`{self.short(first)}`: {why} between the query and the relationship reads "
                                          "(eager loading could give another answer): not rewritten")
@@ -749,7 +765,7 @@ class EagerLoad(Planner):
                 return block
         return None
 
-    def _changes(self, node: ast.AST, item: str) -> str | None:
+    def _changes(self, node: ast.AST, item: str, rels: set[str]) -> str | None:
         if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete)):
             targets = node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [node.target]
             for t in targets:
@@ -765,8 +781,7 @@ class EagerLoad(Planner):
         if isinstance(func, ast.Attribute):
             if func.attr in SESSION_WRITES and _sessionish(func.value):
                 return f"`.{func.attr}()` is called on the session"
-            if func.attr in ("commit", "flush", "expire", "expire_all", "refresh", "merge", "delete", "add", "add_all",
-                             "execute", "rollback", "expunge"):
+            if _db_write(node):  # (update()/delete() on a query included)
                 return f"`.{func.attr}()` is called"
             if func.attr in LOCAL_METHODS and isinstance(func.value, (ast.Name, ast.Constant, ast.JoinedStr)) and \
                     not (isinstance(func.value, ast.Name) and func.value.id == item):
@@ -782,6 +797,8 @@ class EagerLoad(Planner):
         args = [*node.args, *(k.value for k in node.keywords)]
         for a in args:
             for sub in ast.walk(a):
+                if isinstance(sub, ast.Name) and sub.id == item and self._column_value(sub, rels):
+                    continue  # `f(p.title)` is given a column's value, not the row
                 if isinstance(sub, ast.Name) and (sub.id == item or _sessionish(sub)):
                     return f"`{self.short(node)}` is given `{sub.id}`, and flaskfix cannot tell what it does with it"
         if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == item:
@@ -791,6 +808,17 @@ class EagerLoad(Planner):
             if writes is not None:
                 return f"`{func.id}()` {writes}"
         return None
+
+    def _column_value(self, name: ast.Name, rels: set[str]) -> bool:
+        """``p.title``: an attribute of the row read for its value, not a relationship (an
+        object a call could change) nor a method."""
+        parent = self.scopes.parent(name)
+        if not (isinstance(parent, ast.Attribute) and parent.value is name and isinstance(parent.ctx, ast.Load)):
+            return False
+        if parent.attr in rels or parent.attr.startswith("_"):
+            return False  # (``p.__dict__``: the row's state itself)
+        above = self.scopes.parent(parent)
+        return not (isinstance(above, ast.Call) and above.func is parent)
 
     def _writes_in(self, path: str, name: str, depth: int) -> str | None:
         """What the project function ``name`` (bound at module level of ``path``) does to the

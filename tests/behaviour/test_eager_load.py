@@ -81,6 +81,7 @@ def apps(tmp_path_factory):  # type: ignore[no-untyped-def]
     ("/tagged", 1),  # tags already joined-loaded; the author added
     ("/threads", 2),  # nested: comments, their posts, those posts' authors
     ("/stamped", 1),  # the loop calls a project function that touches no session
+    ("/slugs", 1),  # the loop gives a column's value (p.title) to a project function
 ])
 def test_same_json_bounded_statements(apps, url, relationships) -> None:  # type: ignore[no-untyped-def]
     before, after = apps
@@ -148,6 +149,22 @@ def test_a_helper_that_runs_sql_is_refused_and_must_be(tmp_path: Path) -> None:
     assert b[0] == a[0] == 200
     assert all(name is None or name.endswith("(renamed)") for name in b[1])  # type: ignore[union-attr]
     assert not any(name and "(renamed)" in name for name in a[1])  # type: ignore[union-attr]
+
+
+def test_a_bulk_update_in_the_loop_is_refused_and_must_be(tmp_path: Path) -> None:
+    """`Post.query.filter(Post.id > p.id).update({"author_id": p.author_id})`: lazily, every
+    later post is read with the author it was just given; eager-loaded, with its old one."""
+    source = (FIXTURES / "refuse-changes-and-shapes" / "input.py").read_text()
+    result = run_codemod("eager-load", source, {"models.py": (FIXTURES / "refuse-changes-and-shapes" / "models.py").read_text()})
+    assert any("`.update()` is called" in f.message for f in result.findings)
+    old = '@app.route("/handed-over")\ndef handed_over():\n    out = []\n    for p in Post.query.order_by(Post.id).all():'
+    assert old in source
+    by_hand = source.replace(old, old.replace("Post.query.order_by", "Post.query.options(selectinload(Post.author)).order_by"))
+    by_hand = by_hand.replace("from flask import Flask, jsonify\n", "from flask import Flask, jsonify\nfrom sqlalchemy.orm import selectinload\n")
+    before, after = _apps(tmp_path, "refuse-changes-and-shapes", 12, by_hand)
+    b, a = before.get("/handed-over"), after.get("/handed-over")
+    assert b[0] == a[0] == 200
+    assert b[1] != a[1], (b, a)
 
 
 # -- lookups a relationship answers: eager-load owns them, bulk-query takes the rest ---------
