@@ -236,6 +236,8 @@ class EagerLoad(Planner):
     def run(self) -> FilePlan:
         self._targets: dict[str, tuple[str, ast.ClassDef, Model] | None] = {}
         self._callees: dict[tuple[str, str], str | None] = {}
+        #: (model classes, classes) of each name in the project, where a relationship's target was searched
+        self._named: dict[str, tuple[int, list[ast.ClassDef]]] = {}
         self._models = self._given
         if not self._models:
             return self.out
@@ -316,14 +318,17 @@ class EagerLoad(Planner):
         if name not in self._targets and self.project.files:
             # SQLAlchemy resolves the name in the registry of mapped classes: the one model class
             # of that name in the project (a module need not import it to name it)
-            found = []
+            found, classes = [], []
             for path in self.project.files_mentioning(name):
                 tree = self.project.tree(path)
                 for stmt in tree.body if tree is not None else []:
-                    if isinstance(stmt, ast.ClassDef) and stmt.name == name and (model := _model(stmt)) is not None:
-                        found.append((path, stmt, model))
+                    if isinstance(stmt, ast.ClassDef) and stmt.name == name:
+                        classes.append(stmt)
+                        if (model := _model(stmt)) is not None:
+                            found.append((path, stmt, model))
             if len(found) == 1:
                 self._targets[name] = found[0]
+            self._named[name] = (len(found), classes)
         if name not in self._targets:
             self._targets[name] = None
         return self._targets[name]
@@ -400,10 +405,16 @@ class EagerLoad(Planner):
                 raise Refused(read, f"{where} {LAZY_REASONS.get(rel.lazy, f'is lazy={rel.lazy!r}')}")
             scalar = self._scalar(rows.model, rel)
             if not scalar and not rel.order_by and not self._order_free(read):
-                if scalar is None and self._target((rel.target or "").split(".")[-1]) is None:
-                    raise Refused(read, f"{where}: flaskfix cannot find the one model class `{rel.target}` it names, so it "
-                                        "cannot tell whether it is one object or a collection (and a collection without "
-                                        "order_by has no promised order): not rewritten")
+                name = (rel.target or "").split(".")[-1]
+                if scalar is None and self._target(name) is None:
+                    many, classes = self._named.get(name, (0, []))
+                    bases = ", ".join(f"`{dotted(b) or '?'}`" for b in classes[0].bases) if len(classes) == 1 else ""
+                    found = (f"finds {many} model classes named `{name}`" if many > 1 else
+                             f"does not read the class `{name}` (a subclass of {bases}) as a model" if len(classes) == 1 and bases
+                             else f"cannot find the model class `{name}`")
+                    raise Refused(read, f"{where}: flaskfix {found}, the relationship's target, so it cannot tell whether "
+                                        "it is one object or a collection (and a collection without order_by has no "
+                                        "promised order): not rewritten")
                 if scalar is None:
                     raise Refused(read, f"{where}: flaskfix cannot tell whether it is one object or a collection (no "
                                         f"`ForeignKey` to its target's table among `{rows.model}`'s columns, and no uselist=), "
