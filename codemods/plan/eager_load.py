@@ -357,7 +357,14 @@ class EagerLoad(Planner):
                 raise
             return  # no relationship read: not a candidate, whatever the query (a lookup stays bulk-query's)
         if rows is None:
-            return  # not rows flaskfix can name: no claim either way (the item may be anything)
+            # not rows flaskfix can name: a finding only where they come from elsewhere (a
+            # parameter, what a call returns) and a read is a relationship's name here
+            elsewhere = self._elsewhere(gen.iter, func)
+            read = next((r for r in reads if self._relationship_anywhere(r.attr)), None)
+            if elsewhere is not None and read is not None:
+                raise Refused(read, f"`{self.code(read)}`: the loop iterates {elsewhere}, so flaskfix cannot tell which "
+                                    "query made the rows, where a loader option would go: not rewritten")
+            return
         rels = self._rels(rows.model, rows.info)
         wanted = [r for r in reads if r.attr in rels and r.attr not in rows.covered]
         owned = [(lk, rel) for lk in lookups if (rel := self._owner(rows, lk)) is not None]
@@ -389,6 +396,28 @@ class EagerLoad(Planner):
             if self.held_back([(lk.call.lineno, lk.call.end_lineno or lk.call.lineno)]):
                 continue
             rows.lookups.append((lk.call, item, rel.attr))
+
+    def _elsewhere(self, it: ast.expr, func: ast.AST | None) -> str | None:
+        """``rows`` bound to a parameter of the loop's function, or once to what a call of a
+        project or unknown function returns: said so; else None."""
+        if isinstance(it, ast.Attribute) and it.attr == "items":
+            it = it.value
+        if not isinstance(it, ast.Name) or func is None:
+            return None
+        scope = self.scopes.scope_of(it)
+        if scope is not func or self.scopes.resolve(it.id, scope) is not func:
+            return None
+        binders = self.scopes.binders(it.id, scope)
+        if len(binders) != 1:
+            return None
+        if isinstance(binders[0], ast.arg):
+            return f"`{it.id}`, a parameter of `{getattr(func, 'name', '?')}()`"
+        assign = self.scopes.parent(binders[0])
+        if (isinstance(assign, ast.Assign) and assign.targets == [binders[0]] and isinstance(assign.value, ast.Call)
+                and isinstance(assign.value.func, (ast.Name, ast.Attribute)) and _query_root(assign.value) is None
+                and not (isinstance(assign.value.func, ast.Name) and self.scopes.is_builtin(assign.value.func, assign.value.func.id))):
+            return f"`{it.id}`, what `{self.short(assign.value.func)}()` returns"
+        return None
 
     def _prove(self, rows: Rows, loop: ast.AST, item: str, func: ast.AST | None, wanted: list[ast.Attribute],
                first: ast.AST, lookups: list[Lookup]) -> None:
