@@ -54,6 +54,8 @@ LAZY_REASONS = {
 
 #: project -> model name -> its subclasses' names (the search reads every file mentioning the name)
 _SUBCLASSES: "weakref.WeakKeyDictionary[object, dict[str, list[str]]]" = weakref.WeakKeyDictionary()
+#: project -> class name -> (its model classes, all its module-level classes) in the project
+_CLASSES: "weakref.WeakKeyDictionary[object, dict[str, tuple[list, list]]]" = weakref.WeakKeyDictionary()
 #: project -> model name -> the relationships other models' ``backref=`` give it, each with the
 #: model declaring it (read once per project, from the files that mention ``backref``)
 _BACKREFS: "weakref.WeakKeyDictionary[object, dict[str, list[tuple[Relationship, tuple[str, ast.ClassDef, Model]]]]]" = \
@@ -299,6 +301,29 @@ class EagerLoad(Planner):
                     out.append(node.name)
         return out
 
+    def _classes_named(self, name: str) -> tuple[list[tuple[str, ast.ClassDef, Model]], list[ast.ClassDef]]:
+        """(the model classes, all module-level classes) named ``name`` in the project: only
+        files whose text declares such a class are parsed; once per project and name."""
+        try:
+            known = _CLASSES.setdefault(self.project, {})
+        except TypeError:  # a stand-in project that cannot be weakly referenced
+            known = {}
+        if name not in known:
+            header = re.compile(rf"^class\s+{re.escape(name)}\b", re.MULTILINE)
+            found, classes = [], []
+            for path in self.project.files_mentioning(name):
+                text = self.inp.text if path == self.inp.path else self.project.text(path)
+                if not text or not header.search(text):
+                    continue
+                tree = self.inp.tree if path == self.inp.path else self.project.tree(path)
+                for stmt in tree.body if tree is not None else []:
+                    if isinstance(stmt, ast.ClassDef) and stmt.name == name:
+                        classes.append(stmt)
+                        if (model := _model(stmt)) is not None:
+                            found.append((path, stmt, model))
+            known[name] = (found, classes)
+        return known[name]
+
     def _target(self, name: str) -> tuple[str, ast.ClassDef, Model] | None:
         """The model class a relationship names (``relationship("Author")``): a model this
         module uses, else the one project class of that name."""
@@ -318,14 +343,7 @@ class EagerLoad(Planner):
         if name not in self._targets and self.project.files:
             # SQLAlchemy resolves the name in the registry of mapped classes: the one model class
             # of that name in the project (a module need not import it to name it)
-            found, classes = [], []
-            for path in self.project.files_mentioning(name):
-                tree = self.project.tree(path)
-                for stmt in tree.body if tree is not None else []:
-                    if isinstance(stmt, ast.ClassDef) and stmt.name == name:
-                        classes.append(stmt)
-                        if (model := _model(stmt)) is not None:
-                            found.append((path, stmt, model))
+            found, classes = self._classes_named(name)
             if len(found) == 1:
                 self._targets[name] = found[0]
             self._named[name] = (len(found), classes)
@@ -362,8 +380,9 @@ class EagerLoad(Planner):
             elsewhere = self._elsewhere(gen.iter, func)
             read = next((r for r in reads if self._relationship_anywhere(r.attr)), None)
             if elsewhere is not None and read is not None:
-                raise Refused(read, f"`{self.code(read)}`: the loop iterates {elsewhere}, so flaskfix cannot tell which "
-                                    "query made the rows, where a loader option would go: not rewritten")
+                raise Refused(read, f"`{self.code(read)}`: the loop iterates {elsewhere}, not a query made in this "
+                                    f"function, so flaskfix cannot tell whether `{read.attr}` is a lazy relationship of "
+                                    "query rows, nor where a loader option would go: not rewritten")
             return
         rels = self._rels(rows.model, rows.info)
         wanted = [r for r in reads if r.attr in rels and r.attr not in rows.covered]
