@@ -416,18 +416,23 @@ class EagerLoad(Planner):
                 continue
             rows.lookups.append((lk.call, item, rel.attr))
 
+    def _sole_binder(self, name: ast.Name, func: ast.AST | None) -> list[ast.AST] | None:
+        """[what binds ``name``] when it is a local of ``func`` bound exactly once; else None."""
+        if func is None:
+            return None
+        scope = self.scopes.scope_of(name)
+        if scope is not func or self.scopes.resolve(name.id, scope) is not func:
+            return None
+        binders = self.scopes.binders(name.id, scope)
+        return binders if len(binders) == 1 else None
+
     def _elsewhere(self, it: ast.expr, func: ast.AST | None) -> str | None:
         """``rows`` bound to a parameter of the loop's function, or once to what a call of a
         project or unknown function returns: said so; else None."""
         if isinstance(it, ast.Attribute) and it.attr == "items":
             it = it.value
-        if not isinstance(it, ast.Name) or func is None:
-            return None
-        scope = self.scopes.scope_of(it)
-        if scope is not func or self.scopes.resolve(it.id, scope) is not func:
-            return None
-        binders = self.scopes.binders(it.id, scope)
-        if len(binders) != 1:
+        binders = self._sole_binder(it, func) if isinstance(it, ast.Name) else None
+        if binders is None:
             return None
         if isinstance(binders[0], ast.arg):
             return f"`{it.id}`, a parameter of `{getattr(func, 'name', '?')}()`"
@@ -661,14 +666,10 @@ class EagerLoad(Planner):
     def _local(self, name: ast.Name, loop: ast.AST, func: ast.AST | None, problems: list[Refused]) -> ast.expr | None:
         """The value of a local bound once by a plain assignment in the loop's function, used
         only as the loop's iterable (or in len()) until the loop ends."""
-        if func is None:
+        binders = self._sole_binder(name, func)
+        if binders is None:
             return None
         scope = self.scopes.scope_of(name)
-        if scope is not func or self.scopes.resolve(name.id, scope) is not func:
-            return None
-        binders = self.scopes.binders(name.id, scope)
-        if len(binders) != 1:
-            return None
         assign = self.scopes.parent(binders[0])
         if not (isinstance(assign, ast.Assign) and assign.targets == [binders[0]]):
             return None

@@ -23,9 +23,27 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "eager-load"
 SETUP = 'app.config.update(SQLALCHEMY_DATABASE_URI="sqlite://")\ndb.init_app(app)\n'
 
 
-class App:
-    def __init__(self, module, posts: int) -> None:  # type: ignore[no-untyped-def]
+class Counted:
+    """A fixture app's test client, with every SQL statement counted."""
+
+    def __init__(self, module) -> None:  # type: ignore[no-untyped-def]
         self.app, self.client, self.count = module.app, module.app.test_client(), 0
+
+    def listen(self, db) -> None:  # type: ignore[no-untyped-def]
+        event.listen(db.engine, "before_cursor_execute", self._count)
+
+    def _count(self, *args) -> None:  # type: ignore[no-untyped-def]
+        self.count += 1
+
+    def get(self, url: str) -> tuple[int, object, int]:
+        before = self.count
+        resp = self.client.get(url)
+        return resp.status_code, resp.get_json(), self.count - before
+
+
+class App(Counted):
+    def __init__(self, module, posts: int) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(module)
         m, db = module, module.db
         with self.app.app_context():
             db.create_all()
@@ -41,15 +59,7 @@ class App:
                         for i in range(1, 30)]
             db.session.add_all(authors + tags + rows + comments)
             db.session.commit()
-            event.listen(db.engine, "before_cursor_execute", self._count)
-
-    def _count(self, *args) -> None:  # type: ignore[no-untyped-def]
-        self.count += 1
-
-    def get(self, url: str) -> tuple[int, object, int]:
-        before = self.count
-        resp = self.client.get(url)
-        return resp.status_code, resp.get_json(), self.count - before
+            self.listen(db)
 
 
 def _apps(tmp: Path, folder: str, posts: int, after_text: str | None = None) -> tuple[App, App]:
@@ -104,17 +114,25 @@ def test_a_thousand_rows_take_three_statements(tmp_path: Path) -> None:
     assert b[:2] == a[:2] and a[2] == 3
 
 
+def _refused_then_by_hand(tmp_path: Path, finding: str, old: str, new: str, url: str):  # type: ignore[no-untyped-def]
+    """The refusal fixture's answer to ``url`` before, and with its query eager-loaded by hand
+    (``old`` -> ``new``), after checking that flaskfix refuses it with ``finding``."""
+    source = (FIXTURES / "refuse-changes-and-shapes" / "input.py").read_text()
+    result = run_codemod("eager-load", source, {"models.py": (FIXTURES / "refuse-changes-and-shapes" / "models.py").read_text()})
+    assert not result.changed and any(finding in f.message for f in result.findings)
+    assert old in source
+    by_hand = source.replace(old, new).replace("from flask import Flask, jsonify\n",
+                                               "from flask import Flask, jsonify\nfrom sqlalchemy.orm import selectinload\n")
+    before, after = _apps(tmp_path, "refuse-changes-and-shapes", 12, by_hand)
+    return before.get(url), after.get(url)
+
+
 def test_the_loop_that_changes_a_row_is_refused_and_must_be(tmp_path: Path) -> None:
     """`p.author_id = 2; p.author.name`: lazily, the author is read after the change (author
     2); eager-loaded, it was read before (the old author). flaskfix refuses the loop; loading
     it eagerly by hand shows the answer would change."""
-    source = (FIXTURES / "refuse-changes-and-shapes" / "input.py").read_text()
-    result = run_codemod("eager-load", source, {"models.py": (FIXTURES / "refuse-changes-and-shapes" / "models.py").read_text()})
-    assert not result.changed and any("`p.author_id` is assigned" in f.message for f in result.findings)
-    by_hand = source.replace("rows = Post.query.all()", "rows = Post.query.options(selectinload(Post.author)).all()")
-    by_hand = by_hand.replace("from flask import Flask, jsonify\n", "from flask import Flask, jsonify\nfrom sqlalchemy.orm import selectinload\n")
-    before, after = _apps(tmp_path, "refuse-changes-and-shapes", 12, by_hand)
-    b, a = before.get("/moved"), after.get("/moved")
+    b, a = _refused_then_by_hand(tmp_path, "`p.author_id` is assigned", "rows = Post.query.all()",
+                                 "rows = Post.query.options(selectinload(Post.author)).all()", "/moved")
     assert b[:2] == (200, ["author 2"] * 12)  # lazily: every post now reads author 2
     assert a[:2] != b[:2]  # eagerly: the old authors (and post 10, with none, fails: a 500)
 
@@ -122,14 +140,8 @@ def test_the_loop_that_changes_a_row_is_refused_and_must_be(tmp_path: Path) -> N
 def test_the_loop_that_deletes_is_refused_and_must_be(tmp_path: Path) -> None:
     """A loop that deletes each post's author before reading `p.author`: lazily the author
     is gone (None); eager-loaded, the object read before the delete is still there."""
-    source = (FIXTURES / "refuse-changes-and-shapes" / "input.py").read_text()
-    result = run_codemod("eager-load", source, {"models.py": (FIXTURES / "refuse-changes-and-shapes" / "models.py").read_text()})
-    assert any("`.delete()` is called" in f.message for f in result.findings)
-    by_hand = source.replace("for p in Post.query.order_by(Post.id).all():",
-                             "for p in Post.query.options(selectinload(Post.author)).order_by(Post.id).all():")
-    by_hand = by_hand.replace("from flask import Flask, jsonify\n", "from flask import Flask, jsonify\nfrom sqlalchemy.orm import selectinload\n")
-    before, after = _apps(tmp_path, "refuse-changes-and-shapes", 12, by_hand)
-    b, a = before.get("/deleted"), after.get("/deleted")
+    b, a = _refused_then_by_hand(tmp_path, "`.delete()` is called", "for p in Post.query.order_by(Post.id).all():",
+                                 "for p in Post.query.options(selectinload(Post.author)).order_by(Post.id).all():", "/deleted")
     assert b[0] == a[0] == 200
     assert b[1] != a[1], (b, a)
 
@@ -137,15 +149,10 @@ def test_the_loop_that_deletes_is_refused_and_must_be(tmp_path: Path) -> None:
 def test_a_helper_that_runs_sql_is_refused_and_must_be(tmp_path: Path) -> None:
     """`tidy()` takes no argument, but it runs an UPDATE through the session: lazily, each
     author is read after the first UPDATE (the new names); eager-loaded, before it."""
-    source = (FIXTURES / "refuse-changes-and-shapes" / "input.py").read_text()
-    result = run_codemod("eager-load", source, {"models.py": (FIXTURES / "refuse-changes-and-shapes" / "models.py").read_text()})
-    assert any("`tidy()` calls `rename_authors()`, which calls `db.session.execute()`" in f.message for f in result.findings)
-    by_hand = source.replace("    for p in Post.query.order_by(Post.id).all():\n        tidy()",
-                             "    for p in Post.query.options(selectinload(Post.author)).order_by(Post.id).all():\n        tidy()")
-    by_hand = by_hand.replace("from flask import Flask, jsonify\n", "from flask import Flask, jsonify\nfrom sqlalchemy.orm import selectinload\n")
-    assert by_hand.count("selectinload(Post.author)") == 1
-    before, after = _apps(tmp_path, "refuse-changes-and-shapes", 12, by_hand)
-    b, a = before.get("/renamed"), after.get("/renamed")
+    b, a = _refused_then_by_hand(tmp_path, "`tidy()` calls `rename_authors()`, which calls `db.session.execute()`",
+                                 "    for p in Post.query.order_by(Post.id).all():\n        tidy()",
+                                 "    for p in Post.query.options(selectinload(Post.author)).order_by(Post.id).all():\n        tidy()",
+                                 "/renamed")
     assert b[0] == a[0] == 200
     assert all(name is None or name.endswith("(renamed)") for name in b[1])  # type: ignore[union-attr]
     assert not any(name and "(renamed)" in name for name in a[1])  # type: ignore[union-attr]
@@ -154,15 +161,10 @@ def test_a_helper_that_runs_sql_is_refused_and_must_be(tmp_path: Path) -> None:
 def test_a_bulk_update_in_the_loop_is_refused_and_must_be(tmp_path: Path) -> None:
     """`Post.query.filter(Post.id > p.id).update({"author_id": p.author_id})`: lazily, every
     later post is read with the author it was just given; eager-loaded, with its old one."""
-    source = (FIXTURES / "refuse-changes-and-shapes" / "input.py").read_text()
-    result = run_codemod("eager-load", source, {"models.py": (FIXTURES / "refuse-changes-and-shapes" / "models.py").read_text()})
-    assert any("`.update()` is called" in f.message for f in result.findings)
     old = '@app.route("/handed-over")\ndef handed_over():\n    out = []\n    for p in Post.query.order_by(Post.id).all():'
-    assert old in source
-    by_hand = source.replace(old, old.replace("Post.query.order_by", "Post.query.options(selectinload(Post.author)).order_by"))
-    by_hand = by_hand.replace("from flask import Flask, jsonify\n", "from flask import Flask, jsonify\nfrom sqlalchemy.orm import selectinload\n")
-    before, after = _apps(tmp_path, "refuse-changes-and-shapes", 12, by_hand)
-    b, a = before.get("/handed-over"), after.get("/handed-over")
+    b, a = _refused_then_by_hand(tmp_path, "`.update()` is called", old,
+                                 old.replace("Post.query.order_by", "Post.query.options(selectinload(Post.author)).order_by"),
+                                 "/handed-over")
     assert b[0] == a[0] == 200
     assert b[1] != a[1], (b, a)
 
@@ -172,13 +174,13 @@ def test_a_bulk_update_in_the_loop_is_refused_and_must_be(tmp_path: Path) -> Non
 PROJECT = Path(__file__).resolve().parents[1] / "fixtures" / "projects" / "eager-load-owns-relationship-lookups"
 
 
-class Shop:
+class Shop(Counted):
     """Customers 1-5; 45 orders, every 9th without a customer and every 7th naming customer
     99, which has no row (SQLite does not enforce the foreign key); refunds approved by
     customers."""
 
     def __init__(self, module) -> None:  # type: ignore[no-untyped-def]
-        self.app, self.client, self.count = module.app, module.app.test_client(), 0
+        super().__init__(module)
         m, db = module, module.db
         with self.app.app_context():
             db.create_all()
@@ -188,15 +190,7 @@ class Shop:
                                         product_sku=f"p{i % 3}", paid=i % 2 == 0) for i in range(1, 46)])
             db.session.add_all([m.Refund(id=i, customer_id=1 + i % 5, approver_id=1 + i % 3) for i in range(1, 8)])
             db.session.commit()
-            event.listen(db.engine, "before_cursor_execute", self._count)
-
-    def _count(self, *args) -> None:  # type: ignore[no-untyped-def]
-        self.count += 1
-
-    def get(self, url: str) -> tuple[int, object, int]:
-        before = self.count
-        resp = self.client.get(url)
-        return resp.status_code, resp.get_json(), self.count - before
+            self.listen(db)
 
 
 @pytest.fixture(scope="module")
@@ -289,10 +283,9 @@ def test_relationships_declared_by_backref(tmp_path: Path) -> None:
                         for i in range(1, 41)]
             db.session.add_all(users + tags + posts + comments)
             db.session.commit()
-        app = App.__new__(App)
-        app.app, app.client, app.count = module.app, module.app.test_client(), 0
+        app = Counted(module)
         with module.app.app_context():
-            event.listen(db.engine, "before_cursor_execute", app._count)
+            app.listen(db)
         apps.append(app)
     before, after = apps
     for url, loaded in (("/posts", 1), ("/authors", 1), ("/threads", 2), ("/tag-counts", 1)):
