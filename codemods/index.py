@@ -517,19 +517,23 @@ def _model(node: ast.ClassDef) -> Model | None:
         kw = {k.arg: k.value for k in call.keywords if k.arg}
         target = call.args[0].value if call.args and isinstance(call.args[0], ast.Constant) else (
             dotted(call.args[0]) if call.args else None)
-        lazy = "select"
-        if "lazy" in kw:
-            lazy = kw["lazy"].value if isinstance(kw["lazy"], ast.Constant) and isinstance(kw["lazy"].value, str) else "?"
-            if isinstance(kw["lazy"], ast.Constant) and kw["lazy"].value is True:
-                lazy = "select"
-            if isinstance(kw["lazy"], ast.Constant) and kw["lazy"].value is False:
-                lazy = "joined"
+        lazy = relationship_lazy(kw.get("lazy"))
         uselist = kw["uselist"].value if "uselist" in kw and isinstance(kw["uselist"], ast.Constant) else None
         rels.append(Relationship(names[0], str(target) if target is not None else None, lazy, "secondary" in kw,
                                  "order_by" in kw, uselist, stmt.lineno,
                                  len(call.args) == 1 and all(k.arg in PLAIN_RELATIONSHIP_KEYWORDS for k in call.keywords)))
     return Model(node.name, node.lineno, bases, info.primary_key if info else "", info.pk_type if info else None,
                  info.problem if info else None, tuple(rels), query_class)
+
+
+def relationship_lazy(value: ast.expr | None) -> str:
+    """The loader strategy ``lazy=<value>`` names: "select" when not given (or True), "joined"
+    for False, the string given, "?" when it is not a literal."""
+    if value is None or isinstance(value, ast.Constant) and value.value is True:
+        return "select"
+    if isinstance(value, ast.Constant) and value.value is False:
+        return "joined"
+    return value.value if isinstance(value, ast.Constant) and isinstance(value.value, str) else "?"
 
 
 def absolute_module(importer: str, is_package: bool, module: str | None, level: int) -> str:

@@ -19,7 +19,7 @@ from flaskfix.codemods.changes import Change
 from flaskfix.codemods.plan import FilePlan, InsertBefore, PlanInput, ReplaceCall, SetCompIter
 from flaskfix.codemods.plan.base import Planner, def_lines, node_lines
 from flaskfix.codemods.plan.scopes import COMPREHENSIONS, FUNCTIONS, is_generator_function
-from flaskfix.codemods.project import (SESSION_CLASSES, ModelInfo, declarative_base, find_model, qualified, resolve_module,
+from flaskfix.codemods.project import (SESSION_CLASSES, ModelInfo, declarative_base, find_model, resolve_module,
                                        session_factory, sqlalchemy_call, sqlalchemy_model)
 
 ID = "bulk-query"

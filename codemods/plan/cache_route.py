@@ -790,10 +790,7 @@ class _Scanner:
         index, facts = indexed
         # from the import statement itself, not from the index's view of this module: the
         # text planned may be another codemod's output, with imports the index never saw
-        start = absolute_module(facts.module, facts.is_package, imp.module, imp.level)
-        if start not in index.modules:
-            return  # not the project's: a third-party function (documented as not followed)
-        module, name = index.resolve(start, target.name)
+        module, name = index.resolve(absolute_module(facts.module, facts.is_package, imp.module, imp.level), target.name)
         if module not in index.modules or not name:
             return  # not the project's: a third-party function (documented as not followed)
         path = index.path_of(module)

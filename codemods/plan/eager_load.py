@@ -11,14 +11,15 @@ import ast
 import re
 import weakref
 from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
 
 from flaskfix.codemods.ast_facts import dotted
 from flaskfix.codemods.changes import Change
-from flaskfix.codemods.index import PLAIN_RELATIONSHIP_KEYWORDS, Model, Relationship, _model
+from flaskfix.codemods.index import PLAIN_RELATIONSHIP_KEYWORDS, Model, Relationship, _model, relationship_lazy
 from flaskfix.codemods.plan import FilePlan, PlanInput, ReplaceCall
 from flaskfix.codemods.plan.base import Planner
 from flaskfix.codemods.plan.scopes import COMPREHENSIONS, FUNCTIONS, is_generator_function
-from flaskfix.codemods.project import module_binding, qualified, sqlalchemy_call, sqlalchemy_model
+from flaskfix.codemods.project import module_binding, sqlalchemy_call, sqlalchemy_model
 
 ID = "eager-load"
 
@@ -58,8 +59,20 @@ _SUBCLASSES: "weakref.WeakKeyDictionary[object, dict[str, list[str]]]" = weakref
 _CLASSES: "weakref.WeakKeyDictionary[object, dict[str, tuple[list, list]]]" = weakref.WeakKeyDictionary()
 #: project -> model name -> the relationships other models' ``backref=`` give it, each with the
 #: model declaring it (read once per project, from the files that mention ``backref``)
-_BACKREFS: "weakref.WeakKeyDictionary[object, dict[str, list[tuple[Relationship, tuple[str, ast.ClassDef, Model]]]]]" = \
-    weakref.WeakKeyDictionary()
+_BACKREFS: "weakref.WeakKeyDictionary[object, dict]" = weakref.WeakKeyDictionary()
+
+
+def _per_project(cache: "weakref.WeakKeyDictionary[object, dict]", project: object, key: object,
+                 compute: "Callable[[], Any]") -> Any:
+    """``compute()``, remembered in ``cache`` per project and ``key`` (a stand-in project that
+    cannot be weakly referenced gets it computed each time)."""
+    try:
+        known = cache.setdefault(project, {})
+    except TypeError:
+        return compute()
+    if key not in known:
+        known[key] = compute()
+    return known[key]
 
 
 class Refused(Exception):
@@ -118,7 +131,7 @@ def plan(inp: PlanInput) -> FilePlan:
     models = {name: found for name in sorted(names) if (found := model_class(inp, name)) is not None
               and (any(r.attr in read for r in found[2].relationships)
                    or any(r.attr in read for r, _ in backrefs(inp, found[1].name))
-                   or lookups and read & _foreign_key_columns(found[1]))}
+                   or lookups and any(attr in read for attr, _ in _foreign_keys(found[1], None)))}
     if not models:  # no queried model's relationship is read on a loop variable: nothing to load (no scopes built)
         return FilePlan()
     return EagerLoad(inp, models).run()
@@ -136,14 +149,7 @@ def backrefs(inp: PlanInput, model: str) -> list[tuple[Relationship, tuple[str, 
     """The relationships of ``model`` that other models declare with ``backref=`` (``posts =
     relationship("Post", backref="author")`` gives ``Post.author``), each with the model
     declaring it; read once per project from the files that mention ``backref``."""
-    project = inp.project
-    try:
-        table = _BACKREFS.get(project)
-    except TypeError:  # a stand-in project that cannot be weakly referenced
-        return _read_backrefs(inp).get(model, [])
-    if table is None:
-        table = _BACKREFS[project] = _read_backrefs(inp)
-    return table.get(model, [])
+    return _per_project(_BACKREFS, inp.project, None, lambda: _read_backrefs(inp)).get(model, [])
 
 
 def _read_backrefs(inp: PlanInput) -> dict[str, list[tuple[Relationship, tuple[str, ast.ClassDef, Model]]]]:
@@ -187,14 +193,7 @@ def _backref(stmt: ast.stmt, owner: str) -> tuple[str, Relationship] | None:
     target = first.value if isinstance(first, ast.Constant) and isinstance(first.value, str) else dotted(first)
     if not target:
         return None
-    lazy = "select"
-    if "lazy" in options:
-        value = options["lazy"]
-        lazy = value.value if isinstance(value, ast.Constant) and isinstance(value.value, str) else "?"
-        if isinstance(value, ast.Constant) and value.value is True:
-            lazy = "select"
-        if isinstance(value, ast.Constant) and value.value is False:
-            lazy = "joined"
+    lazy = relationship_lazy(options.get("lazy"))
     uselist = options["uselist"].value if isinstance(options.get("uselist"), ast.Constant) else None
     secondary = "secondary" in kw or len(call.args) > 1
     # the reverse of a plain forward relationship, with plain options of its own
@@ -279,50 +278,37 @@ class EagerLoad(Planner):
     def _subclasses(self, model: str) -> list[str]:
         """Model classes of the project that derive from ``model`` (searched in the files
         whose text mentions it; once per project and name)."""
-        try:
-            known = _SUBCLASSES.setdefault(self.project, {})
-        except TypeError:  # a stand-in project that cannot be weakly referenced
-            return self._find_subclasses(model)
-        if model not in known:
-            known[model] = self._find_subclasses(model)
-        return known[model]
+        return _per_project(_SUBCLASSES, self.project, model, lambda: [
+            node.name for _, tree in self._declaring(model, rf"class\s+\w+\s*\([^)]*\b{re.escape(model)}\b")
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ClassDef) and model in [(dotted(b) or "").split(".")[-1] for b in node.bases]])
 
-    def _find_subclasses(self, model: str) -> list[str]:
-        files = list(self.project.files_mentioning(model)) if self.project.files else [self.inp.path]
-        header = re.compile(rf"class\s+\w+\s*\([^)]*\b{re.escape(model)}\b")
-        out = []
-        for path in files:
+    def _declaring(self, name: str, header: str) -> Iterator[tuple[str, ast.Module]]:
+        """(path, tree) of the project files mentioning ``name`` whose text matches ``header``
+        (only those are parsed)."""
+        pattern = re.compile(header, re.MULTILINE)
+        for path in list(self.project.files_mentioning(name)) if self.project.files else [self.inp.path]:
             text = self.inp.text if path == self.inp.path else self.project.text(path)
-            if not text or not header.search(text):
-                continue  # (parse only a file that may declare a subclass)
+            if not text or not pattern.search(text):
+                continue
             tree = self.inp.tree if path == self.inp.path else self.project.tree(path)
-            for node in ast.walk(tree) if tree is not None else ():
-                if isinstance(node, ast.ClassDef) and model in [(dotted(b) or "").split(".")[-1] for b in node.bases]:
-                    out.append(node.name)
-        return out
+            if tree is not None:
+                yield path, tree
 
     def _classes_named(self, name: str) -> tuple[list[tuple[str, ast.ClassDef, Model]], list[ast.ClassDef]]:
         """(the model classes, all module-level classes) named ``name`` in the project: only
         files whose text declares such a class are parsed; once per project and name."""
-        try:
-            known = _CLASSES.setdefault(self.project, {})
-        except TypeError:  # a stand-in project that cannot be weakly referenced
-            known = {}
-        if name not in known:
-            header = re.compile(rf"^class\s+{re.escape(name)}\b", re.MULTILINE)
+        def search() -> tuple[list[tuple[str, ast.ClassDef, Model]], list[ast.ClassDef]]:
             found, classes = [], []
-            for path in self.project.files_mentioning(name):
-                text = self.inp.text if path == self.inp.path else self.project.text(path)
-                if not text or not header.search(text):
-                    continue
-                tree = self.inp.tree if path == self.inp.path else self.project.tree(path)
-                for stmt in tree.body if tree is not None else []:
+            for path, tree in self._declaring(name, rf"^class\s+{re.escape(name)}\b"):
+                for stmt in tree.body:
                     if isinstance(stmt, ast.ClassDef) and stmt.name == name:
                         classes.append(stmt)
                         if (model := _model(stmt)) is not None:
                             found.append((path, stmt, model))
-            known[name] = (found, classes)
-        return known[name]
+            return found, classes
+
+        return _per_project(_CLASSES, self.project, name, search)
 
     def _target(self, name: str) -> tuple[str, ast.ClassDef, Model] | None:
         """The model class a relationship names (``relationship("Author")``): a model this
@@ -1007,9 +993,10 @@ def _has_foreign_key_to(cls: ast.ClassDef, table: str) -> bool:
     return bool(_foreign_keys(cls, table))
 
 
-def _foreign_keys(cls: ast.ClassDef, table: str) -> list[tuple[str, str]]:
+def _foreign_keys(cls: ast.ClassDef, table: str | None) -> list[tuple[str, str]]:
     """(attribute, referenced column) of each statement of ``cls``'s body holding
-    ``ForeignKey("[schema.]<table>.<column>")``; the attribute is "" when not one name."""
+    ``ForeignKey("[schema.]<table>.<column>")`` (any table when ``table`` is None); the
+    attribute is "" when not one name."""
     out = []
     for stmt in cls.body:
         if isinstance(stmt, (ast.Assign, ast.AnnAssign)) and isinstance(stmt.value, ast.Call):
@@ -1018,22 +1005,11 @@ def _foreign_keys(cls: ast.ClassDef, table: str) -> list[tuple[str, str]]:
             for node in ast.walk(stmt.value):
                 if (isinstance(node, ast.Call) and (dotted(node.func) or "").split(".")[-1] == "ForeignKey"
                         and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)
-                        and node.args[0].value.rsplit(".", 1)[0].split(".")[-1] == table):
+                        and table in (None, node.args[0].value.rsplit(".", 1)[0].split(".")[-1])):
                     out.append((name, node.args[0].value.rsplit(".", 1)[-1]))
     return out
 
 
-def _foreign_key_columns(cls: ast.ClassDef) -> set[str]:
-    """Attributes of ``cls``'s body whose value holds a ``ForeignKey(...)`` (any table)."""
-    out = set()
-    for stmt in cls.body:
-        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name) \
-                and isinstance(stmt.value, ast.Call) and "ForeignKey" in ast.dump(stmt.value):
-            out.add(stmt.targets[0].id)
-        elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and isinstance(stmt.value, ast.Call) \
-                and "ForeignKey" in ast.dump(stmt.value):
-            out.add(stmt.target.id)
-    return out
 
 
 def _column_name(cls: ast.ClassDef, attr: str) -> str:
