@@ -477,8 +477,8 @@ class EagerLoad(Planner):
                     continue
                 func = node.func
                 found: Lookup | None = None
-                if func.attr == "get" and len(node.args) == 1 and _query_of(func.value) is not None:
-                    found = Lookup(node, _query_of(func.value), "", None)  # type: ignore[arg-type]
+                if func.attr == "get" and len(node.args) == 1 and (model := _query_of(func.value)) is not None:
+                    found = Lookup(node, model, "", None)
                     key = node.args[0]
                 elif (func.attr == "get" and len(node.args) == 2 and isinstance(node.args[0], ast.Name)
                       and isinstance(func.value, ast.Attribute) and func.value.attr == "session"
@@ -489,9 +489,9 @@ class EagerLoad(Planner):
                 elif (func.attr == "first" and not node.args and _method(func.value, "filter_by")
                       and not func.value.args and len(func.value.keywords) == 1  # type: ignore[attr-defined]
                       and func.value.keywords[0].arg  # type: ignore[attr-defined]
-                      and _query_of(func.value.func.value) is not None):  # type: ignore[attr-defined]
+                      and (model := _query_of(func.value.func.value)) is not None):  # type: ignore[attr-defined]
                     inner = func.value
-                    found = Lookup(node, _query_of(inner.func.value), "", None, inner.keywords[0].arg)  # type: ignore[arg-type,attr-defined]
+                    found = Lookup(node, model, "", None, inner.keywords[0].arg)  # type: ignore[attr-defined]
                     key = inner.keywords[0].value  # type: ignore[attr-defined]
                 if (found is not None and isinstance(key, ast.Attribute) and isinstance(key.value, ast.Name)
                         and key.value.id == item and self.scopes.scope_of(key.value) is scope):
@@ -508,7 +508,7 @@ class EagerLoad(Planner):
         if looked is None or not self._is_model(lk.model):
             return None
         path, cls, model = looked
-        info = sqlalchemy_model(self.inp.tree if path == self.inp.path else self.project.tree(path), cls.name)  # type: ignore[arg-type]
+        info = self._info(path, cls)
         if info is None or info.problem is not None or info.base_kind != "flask" or model.query_class is not None:
             return None
         db_call = sqlalchemy_call(self.project, path, info.db_name) if self.project.files else _db_call_here(self.tree, info.db_name)
@@ -516,7 +516,7 @@ class EagerLoad(Planner):
             return None  # a query class of its own may answer get() otherwise
         if lk.key is not None and lk.key != info.primary_key:
             return None
-        if self._polymorphic(cls) is not None or self._subclasses(cls.name):
+        if self._polymorphic(cls) or self._subclasses(cls.name):
             return None
         # the session: Model.query forms read with the model's db.session; session.get with the one named
         session = lk.session or f"{info.db_name}.session"
@@ -528,7 +528,7 @@ class EagerLoad(Planner):
             return None
         if rows.session is None and lk.session is not None:
             owner = self._models[rows.model]
-            owner_info = sqlalchemy_model(self.inp.tree if owner[0] == self.inp.path else self.project.tree(owner[0]), owner[1].name)  # type: ignore[arg-type]
+            owner_info = self._info(owner[0], owner[1])
             if owner_info is None or owner_info.base_kind != "flask" or not self._same_binding(lk.session.split(".")[0], owner[0], owner_info.db_name):
                 return None
         # the relationship: plain, lazy, to this very class, on the one foreign key to its table
@@ -558,10 +558,14 @@ class EagerLoad(Planner):
         here, there = module_binding(self.project, self.inp.path, name), module_binding(self.project, path, other)
         return here is not None and there is not None and here[0] == there[0] and here[1].lineno == there[1].lineno
 
-    def _polymorphic(self, cls: ast.ClassDef) -> str | None:
+    def _info(self, path: str, cls: ast.ClassDef):  # type: ignore[no-untyped-def]
+        """What the model class ``cls`` of ``path`` says about itself (``ModelInfo``)."""
+        return sqlalchemy_model(self.inp.tree if path == self.inp.path else self.project.tree(path), cls.name)  # type: ignore[arg-type]
+
+    def _polymorphic(self, cls: ast.ClassDef) -> bool:
         mapper = [s for s in cls.body if isinstance(s, ast.Assign)
                   and any(isinstance(t, ast.Name) and t.id == "__mapper_args__" for t in s.targets)]
-        return "polymorphic" if mapper and "polymorphic" in ast.dump(mapper[0].value) else None
+        return bool(mapper) and "polymorphic" in ast.dump(mapper[0].value)
 
     def _nested(self, model: str, rel, read: ast.Attribute) -> tuple[str, str] | None:  # type: ignore[no-untyped-def]
         """``c.post.author``: (``Post``, ``author``) when ``c.post`` is one object of a model
@@ -771,7 +775,7 @@ class EagerLoad(Planner):
 
     def _check_model(self, model: str, at: ast.AST) -> None:
         _, cls, info = self._models[model]
-        if self._polymorphic(cls) is not None:
+        if self._polymorphic(cls):
             raise Refused(at, f"`{model}` is mapped polymorphically (`__mapper_args__`): flaskfix does not prove the "
                               "loader option loads the same for every subclass")
         subclasses = self._subclasses(info.name)
